@@ -1,0 +1,77 @@
+"""Input checks shared by the ``nn`` layers and the estimators.
+
+Every check runs before any work and raises a ``ValueError`` or
+``TypeError`` whose message names the problem.  Inputs are never modified:
+conversions return new arrays.
+"""
+
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def check_dtype(dtype):
+    """Return ``np.float32`` or ``np.float64`` for a dtype-like, else raise."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from exc
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+    return dt.type
+
+
+def as_float_array(a, dtype, name):
+    """Convert ``a`` to a C-contiguous array of ``dtype`` (a copy when needed).
+
+    Refuses non-numeric data (strings, objects that are not numbers,
+    complex) with a TypeError and NaN or inf with a ValueError.
+    """
+    try:
+        arr = np.asarray(a)
+    except Exception as exc:  # ragged nested lists, broken __array__, ...
+        raise TypeError(f"{name} could not be read as a numeric array: {exc}") from exc
+    kind = arr.dtype.kind
+    if kind == "c":
+        raise TypeError(f"{name} is complex; seqcore needs real numbers")
+    if kind not in "biuf":
+        if kind != "O":
+            raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be numeric, got objects that are not numbers") from exc
+    out = np.ascontiguousarray(arr, dtype=dtype)
+    if out.size and not np.isfinite(out).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return out
+
+
+def check_positive_int(value, name, minimum=1):
+    """Raise unless ``value`` is an integer >= ``minimum``; return it as int."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_lengths(lengths, n_samples, n_timesteps):
+    """Validate per-sample sequence lengths; return them as an int64 array."""
+    if lengths is None:
+        return np.full(n_samples, n_timesteps, dtype=np.int64)
+    arr = np.asarray(lengths)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"lengths must be integers, got dtype {arr.dtype}")
+    if arr.shape != (n_samples,):
+        raise ValueError(
+            f"lengths must have shape ({n_samples},), one per sample, got {arr.shape}"
+        )
+    if n_samples and (arr.min() < 1 or arr.max() > n_timesteps):
+        raise ValueError(
+            f"lengths must lie in [1, {n_timesteps}] (the number of time steps), "
+            f"got values in [{arr.min()}, {arr.max()}]"
+        )
+    return arr.astype(np.int64)

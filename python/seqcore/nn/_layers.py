@@ -1,0 +1,530 @@
+"""Recurrent layers: ``RNN``, ``GRU`` and ``LSTM`` on the compiled core.
+
+Design: one base class holds everything; the subclasses only name the cell.
+A layer is a stack of ``num_layers`` x ``num_directions`` scans, each one call
+into ``seqcore._recurrent`` (the time loop, in C).  This module does the
+bookkeeping around those calls, all vectorised in NumPy, never per step:
+
+* the batch is sorted by decreasing length and laid out time-major, so at
+  step t the running samples are the first ``n_active[t]`` rows and padded
+  steps are never computed (PyTorch's packed sequences without the packing);
+* a backward direction is the same scan over each sequence reversed within
+  its own length;
+* layer k+1 reads the concatenated outputs of layer k.
+
+All parameters live in one flat buffer, exposed as named views in PyTorch's
+names, shapes and gate order; the gradients likewise.  Clipping and the
+optimizers work on the flat buffers.
+"""
+
+import numpy as np
+
+from .. import _recurrent
+from .._validation import (as_float_array, check_dtype, check_lengths,
+                           check_positive_int)
+
+# Cell kinds; the values match CellKind in src/seqcore/_cells.pxd.
+_CELL_RNN, _CELL_GRU, _CELL_LSTM = 0, 1, 2
+_GATES = {_CELL_RNN: 1, _CELL_GRU: 3, _CELL_LSTM: 4}
+
+
+class _Batch:
+    """Order and lengths of one batch, in the layout the core wants."""
+
+    def __init__(self, lengths, n_timesteps):
+        B, T = len(lengths), n_timesteps
+        self.T, self.B = T, B
+        # sort by decreasing length, stably, so equal lengths keep their order
+        self.order = np.argsort(-lengths, kind="stable")
+        self.identity = bool(np.all(self.order == np.arange(B)))
+        self.inverse = np.argsort(self.order)
+        self.lengths = lengths[self.order]
+        # n_active[t] = number of samples with length > t
+        counts = np.bincount(self.lengths, minlength=T + 1)
+        self.n_active = (B - np.cumsum(counts)[:T]).astype(np.intc)
+        # time index of step t of the reversed sequence: length - 1 - t inside
+        # the sequence, t itself on padding (which stays padding)
+        t = np.arange(T)[:, None]
+        self._rev_t = np.where(t < self.lengths, self.lengths - 1 - t, t)
+        self._cols = np.arange(B)[None, :]
+
+    def to_time_major(self, a):
+        """(B, T, ...) in the caller's order -> (T, B, ...) sorted, contiguous."""
+        if not self.identity:
+            a = a[self.order]
+        return np.ascontiguousarray(a.swapaxes(0, 1))
+
+    def to_batch_major(self, a):
+        """(T, B, ...) sorted -> (B, T, ...) in the caller's order (a copy)."""
+        a = a.swapaxes(0, 1)
+        return a[self.inverse] if not self.identity else a.copy()
+
+    def reverse(self, a):
+        """Reverse each sequence of a time-major (T, B, ...) array in its length."""
+        return a[self._rev_t, self._cols]
+
+    def sort_states(self, s):
+        """(L*D, B, H) in the caller's order -> sorted, contiguous."""
+        return np.ascontiguousarray(s[:, self.order])
+
+    def unsort_states(self, s):
+        return np.ascontiguousarray(s[:, self.inverse])
+
+
+class _Scan:
+    """The buffers of one forward scan (one layer, one direction)."""
+
+    __slots__ = ("X", "Hs", "Cs", "gates", "aux", "h_n", "c_n")
+
+
+class _RNNBase:
+    """Base of the recurrent layers; see ``RNN``, ``GRU`` and ``LSTM``."""
+
+    _kind = None
+
+    def __init__(self, input_size, hidden_size, num_layers=1, *,
+                 bidirectional=False, dropout=0.0, dtype=np.float32,
+                 random_state=None, nonlinearity="tanh", reset_after=True,
+                 peephole=False):
+        self.input_size = check_positive_int(input_size, "input_size")
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        self.num_layers = check_positive_int(num_layers, "num_layers")
+        if not isinstance(bidirectional, (bool, np.bool_)):
+            raise TypeError(f"bidirectional must be a bool, got {bidirectional!r}")
+        self.bidirectional = bool(bidirectional)
+        if not isinstance(dropout, (int, float, np.floating)) or not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        self.dropout = float(dropout)
+        self.dtype = check_dtype(dtype)
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        self.reset_after = bool(reset_after)
+        self.peephole = bool(peephole)
+        self.training = True
+        self._rng = np.random.default_rng(random_state)
+        self._cache = None
+
+        names, shapes = zip(*self._param_shapes())
+        sizes = [int(np.prod(s)) for s in shapes]
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        self._flat_params = np.zeros(offsets[-1], dtype=self.dtype)
+        self._flat_grads = np.zeros(offsets[-1], dtype=self.dtype)
+
+        def views(flat):
+            return {n: flat[a:b].reshape(s)
+                    for n, s, a, b in zip(names, shapes, offsets[:-1], offsets[1:])}
+
+        self.params = views(self._flat_params)
+        self.grads = views(self._flat_grads)
+        self.reset_parameters()
+
+    # ------------------------------------------------------------------ setup
+    @property
+    def num_directions(self):
+        return 2 if self.bidirectional else 1
+
+    @property
+    def _relu(self):
+        return self._kind == _CELL_RNN and self.nonlinearity == "relu"
+
+    @property
+    def _peep(self):
+        return self._kind == _CELL_LSTM and self.peephole
+
+    def _param_shapes(self):
+        G, H = _GATES[self._kind], self.hidden_size
+        out = []
+        for k in range(self.num_layers):
+            I_k = self.input_size if k == 0 else H * self.num_directions
+            for d in range(self.num_directions):
+                sfx = f"_l{k}" + ("_reverse" if d else "")
+                out += [(f"weight_ih{sfx}", (G * H, I_k)),
+                        (f"weight_hh{sfx}", (G * H, H)),
+                        (f"bias_ih{sfx}", (G * H,)),
+                        (f"bias_hh{sfx}", (G * H,))]
+                if self._peep:
+                    out.append((f"weight_peep{sfx}", (3, H)))
+        return out
+
+    def reset_parameters(self):
+        """Draw every parameter from U(-1/sqrt(H), 1/sqrt(H)), as PyTorch does."""
+        bound = 1.0 / np.sqrt(self.hidden_size)
+        self._flat_params[:] = self._rng.uniform(-bound, bound, self._flat_params.size)
+
+    def train(self, mode=True):
+        """Training mode keeps the activations ``backward`` needs and applies dropout."""
+        self.training = bool(mode)
+        return self
+
+    def eval(self):
+        """Inference mode: no activations kept, no dropout."""
+        return self.train(False)
+
+    def state_dict(self):
+        """Copies of the parameters, by PyTorch's names."""
+        return {name: v.copy() for name, v in self.params.items()}
+
+    def load_state_dict(self, state_dict):
+        """Load parameters by name (NumPy arrays, or CPU tensors of any framework)."""
+        expected = set(self.params)
+        given = set(state_dict)
+        if given != expected:
+            missing = sorted(expected - given)
+            unexpected = sorted(given - expected)
+            raise ValueError(
+                f"state_dict does not match this layer: missing keys {missing}, "
+                f"unexpected keys {unexpected}")
+        loaded = {}
+        for name, value in state_dict.items():
+            if hasattr(value, "detach"):  # a torch tensor, without importing torch
+                value = value.detach().cpu().numpy()
+            arr = as_float_array(value, self.dtype, name)
+            if arr.shape != self.params[name].shape:
+                raise ValueError(f"{name} has shape {arr.shape}, expected "
+                                 f"{self.params[name].shape}")
+            loaded[name] = arr
+        for name, arr in loaded.items():  # all checked before anything changes
+            self.params[name][...] = arr
+
+    def _scan_params(self, k, d):
+        sfx = f"_l{k}" + ("_reverse" if d else "")
+        return [self.params[f"{n}{sfx}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
+    def _scan_grads(self, k, d):
+        sfx = f"_l{k}" + ("_reverse" if d else "")
+        return [self.grads[f"{n}{sfx}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
+    def _empty(self, ndim):
+        return np.empty((0,) * ndim, dtype=self.dtype)
+
+    # ------------------------------------------------------------- checking
+    def _check_X(self, X):
+        X = as_float_array(X, self.dtype, "X")
+        if X.ndim != 3:
+            raise ValueError(
+                f"X must be 3-D (batch, time steps, features), got {X.ndim}-D "
+                f"with shape {X.shape}")
+        B, T, I = X.shape
+        if B == 0:
+            raise ValueError("X has no samples (batch size 0)")
+        if T == 0:
+            raise ValueError("X has sequences of length zero")
+        if I != self.input_size:
+            raise ValueError(f"X has {I} features, but this layer expects "
+                             f"input_size={self.input_size}")
+        return X
+
+    def _check_state(self, state, B, name):
+        """(h, c) as sorted-free (L*D, B, H) arrays or None each."""
+        if state is None:
+            return None, None
+        if self._kind == _CELL_LSTM:
+            if not (isinstance(state, (tuple, list)) and len(state) == 2):
+                raise TypeError(f"{name} of an LSTM must be a pair (h, c)")
+            h, c = state
+        else:
+            h, c = state, None
+        shape = (self.num_layers * self.num_directions, B, self.hidden_size)
+        out = []
+        for part, label in ((h, "h"), (c, "c")):
+            if part is None:
+                out.append(None)
+                continue
+            arr = as_float_array(part, self.dtype, f"{name} ({label})")
+            if arr.shape != shape:
+                raise ValueError(f"{name} ({label}) must have shape {shape} "
+                                 f"(layers*directions, batch, hidden), got {arr.shape}")
+            out.append(arr)
+        return tuple(out)
+
+    # -------------------------------------------------------------- forward
+    def forward(self, X, lengths=None, initial_state=None):
+        """Run the layer over a batch of sequences.
+
+        Parameters
+        ----------
+        X : array-like of shape (B, T, I)
+            Batch-first input sequences.
+        lengths : array-like of int of shape (B,), optional
+            Length of each sequence; steps beyond it are padding, which
+            changes neither the outputs nor the gradients.
+        initial_state : array of shape (L*D, B, H), or a pair (h_0, c_0) of
+            them for the LSTM, optional
+            Zero when omitted.
+
+        Returns
+        -------
+        outputs : ndarray of shape (B, T, D*H)
+            The last layer's hidden state at every step; 0 on padding.
+        state : ndarray of shape (L*D, B, H), or the pair (h_n, c_n)
+            Each sample's state at its own last step, ordered like PyTorch.
+        """
+        X = self._check_X(X)
+        B, T, _ = X.shape
+        batch = _Batch(check_lengths(lengths, B, T), T)
+        h0, c0 = self._check_state(initial_state, B, "initial_state")
+        lstm = self._kind == _CELL_LSTM
+        L, D, H = self.num_layers, self.num_directions, self.hidden_size
+        h0 = batch.sort_states(h0) if h0 is not None else np.zeros((L * D, B, H), self.dtype)
+        if lstm:
+            c0 = batch.sort_states(c0) if c0 is not None else np.zeros((L * D, B, H), self.dtype)
+        h_n = np.empty((L * D, B, H), self.dtype)
+        c_n = np.empty((L * D, B, H), self.dtype) if lstm else None
+
+        scans, masks = [], []
+        inp = batch.to_time_major(X)
+        for k in range(L):
+            outs = []
+            for d in range(D):
+                x_in = batch.reverse(inp) if d else inp
+                scan = self._forward_scan(k, d, x_in, batch, h0[k * D + d],
+                                          c0[k * D + d] if lstm else None)
+                scans.append(scan)
+                out = scan.Hs[1:]
+                outs.append(batch.reverse(out) if d else out)
+                h_n[k * D + d] = scan.h_n
+                if lstm:
+                    c_n[k * D + d] = scan.c_n
+            inp = np.concatenate(outs, axis=2) if D > 1 else outs[0]
+            if self.training and self.dropout > 0 and k < L - 1:
+                # inverted dropout between layers, drawn from the layer's own rng
+                keep = 1.0 - self.dropout
+                mask = (self._rng.random(inp.shape) < keep).astype(self.dtype) / self.dtype(keep)
+                inp = inp * mask
+                masks.append(mask)
+            else:
+                masks.append(None)
+
+        self._cache = (batch, scans, masks) if self.training else None
+        outputs = batch.to_batch_major(inp)
+        h_n = batch.unsort_states(h_n)
+        if lstm:
+            return outputs, (h_n, batch.unsort_states(c_n))
+        return outputs, h_n
+
+    __call__ = forward
+
+    def _forward_scan(self, k, d, x_in, batch, h0, c0):
+        T, B, _ = x_in.shape
+        H, G = self.hidden_size, _GATES[self._kind]
+        lstm, train = self._kind == _CELL_LSTM, self.training
+        s = _Scan()
+        s.X = x_in
+        s.Hs = np.zeros((T + 1, B, H), self.dtype)
+        s.Hs[0] = h0
+        if lstm:
+            s.Cs = np.zeros((T + 1 if train else 2, B, H), self.dtype)
+            s.Cs[0] = c0
+            s.c_n = np.empty((B, H), self.dtype)
+        else:
+            s.Cs, s.c_n = self._empty(3), self._empty(2)
+        s.gates = np.empty((T, B, G * H), self.dtype)
+        # zeroed: padded rows meet zero gradients in the weight GEMMs
+        s.aux = (self._empty(3) if self._kind == _CELL_RNN
+                 else np.zeros((T if train else 1, B, H), self.dtype))
+        s.h_n = np.empty((B, H), self.dtype)
+        W_ih, W_hh, b_ih, b_hh = self._scan_params(k, d)
+        _recurrent.forward(
+            self._kind, self._relu, self.reset_after, self._peep, train,
+            x_in, batch.n_active, W_ih, W_hh, b_ih, b_hh, self._peep_param(k, d),
+            s.Hs, s.Cs, s.gates, s.aux, np.empty((B, G * H), self.dtype),
+            s.h_n, s.c_n)
+        return s
+
+    def _peep_param(self, k, d, grads=False):
+        if not self._peep:
+            return self._empty(2)
+        src = self.grads if grads else self.params
+        return src[f"weight_peep_l{k}" + ("_reverse" if d else "")]
+
+    # ------------------------------------------------------------- backward
+    def backward(self, d_outputs, d_state=None):
+        """Backpropagate through time from the last ``forward`` (training mode).
+
+        Parameters
+        ----------
+        d_outputs : array of shape (B, T, D*H) or None
+            Gradient of the loss on ``outputs`` (entries on padding are ignored).
+        d_state : array of shape (L*D, B, H), the pair of them for the LSTM, or None
+            Gradient of the loss on the final state(s).
+
+        Returns
+        -------
+        d_X : ndarray of shape (B, T, I)
+        d_initial_state : ndarray of shape (L*D, B, H), or the pair for the LSTM
+
+        The parameter gradients are written to ``self.grads`` (overwritten,
+        not accumulated), keyed like ``state_dict()``.
+        """
+        if self._cache is None:
+            raise RuntimeError("backward needs a forward pass in training mode "
+                               "(call layer.train() before forward)")
+        batch, scans, masks = self._cache
+        B, T = batch.B, batch.T
+        L, D, H = self.num_layers, self.num_directions, self.hidden_size
+        lstm = self._kind == _CELL_LSTM
+        if d_outputs is None:
+            d_out = None
+        else:
+            d_out = as_float_array(d_outputs, self.dtype, "d_outputs")
+            if d_out.shape != (B, T, D * H):
+                raise ValueError(f"d_outputs must have shape {(B, T, D * H)}, "
+                                 f"got {d_out.shape}")
+            d_out = batch.to_time_major(d_out)
+        dh_n, dc_n = self._check_state(d_state, B, "d_state")
+        dh_n = batch.sort_states(dh_n) if dh_n is not None else None
+        dc_n = batch.sort_states(dc_n) if dc_n is not None else None
+
+        d_h0 = np.empty((L * D, B, H), self.dtype)
+        d_c0 = np.empty((L * D, B, H), self.dtype) if lstm else None
+        for k in range(L - 1, -1, -1):
+            if d_out is not None and masks[k] is not None:
+                d_out = d_out * masks[k]
+            d_in = None
+            for d in range(D):
+                i = k * D + d
+                dY = None
+                if d_out is not None:
+                    dY = np.ascontiguousarray(d_out[:, :, d * H:(d + 1) * H])
+                    if d:
+                        dY = batch.reverse(dY)
+                dX, dh0, dc0 = self._backward_scan(
+                    k, d, scans[i], batch, dY,
+                    dh_n[i] if dh_n is not None else None,
+                    dc_n[i] if dc_n is not None else None)
+                if d:
+                    dX = batch.reverse(dX)
+                d_in = dX if d_in is None else d_in + dX
+                d_h0[i] = dh0
+                if lstm:
+                    d_c0[i] = dc0
+            d_out = d_in
+
+        d_X = batch.to_batch_major(d_out)
+        d_h0 = batch.unsort_states(d_h0)
+        if lstm:
+            return d_X, (d_h0, batch.unsort_states(d_c0))
+        return d_X, d_h0
+
+    def _backward_scan(self, k, d, s, batch, dY, dh_n, dc_n):
+        T, B, I = s.X.shape
+        H, G = self.hidden_size, _GATES[self._kind]
+        lstm = self._kind == _CELL_LSTM
+        gru_after = self._kind == _CELL_GRU and self.reset_after
+        dG = np.zeros((T, B, G * H), self.dtype)
+        dGH = np.zeros((T, B, G * H), self.dtype) if gru_after else self._empty(3)
+        dh = np.empty((B, H), self.dtype)
+        dc = np.empty((B, H), self.dtype) if lstm else self._empty(2)
+        dX = np.empty((T, B, I), self.dtype)
+        W_ih, W_hh, _, _ = self._scan_params(k, d)
+        dW_ih, dW_hh, db_ih, db_hh = self._scan_grads(k, d)
+        _recurrent.backward(
+            self._kind, self._relu, self.reset_after, self._peep,
+            s.X, batch.n_active, W_ih, W_hh, self._peep_param(k, d),
+            s.Hs, s.Cs, s.gates, s.aux,
+            dY if dY is not None else self._empty(3),
+            dh_n if dh_n is not None else self._empty(2),
+            dc_n if dc_n is not None else self._empty(2),
+            dG, dGH, np.empty((B, G * H), self.dtype), dh, dc, dX,
+            dW_ih, dW_hh, db_ih, db_hh, self._peep_param(k, d, grads=True))
+        return dX, dh, (dc if lstm else None)
+
+    def __repr__(self):
+        args = [str(self.input_size), str(self.hidden_size)]
+        if self.num_layers != 1:
+            args.append(f"num_layers={self.num_layers}")
+        if self.bidirectional:
+            args.append("bidirectional=True")
+        if self.dropout:
+            args.append(f"dropout={self.dropout}")
+        args.append(f"dtype={np.dtype(self.dtype).name}")
+        return f"{type(self).__name__}({', '.join(args)})"
+
+
+_COMMON_DOC = """
+    Parameters
+    ----------
+    input_size : int
+        Number of features I of each step.
+    hidden_size : int
+        Size H of the hidden state.
+    num_layers : int, default=1
+        Number of stacked layers L; layer k+1 reads the outputs of layer k.
+    bidirectional : bool, default=False
+        Add a backward direction per layer (D = 2); outputs concatenate
+        [forward, backward].
+    dropout : float, default=0.0
+        Inverted dropout on the outputs of every layer but the last, in
+        training mode only.
+    dtype : {np.float32, np.float64}, default=np.float32
+    random_state : int, numpy Generator or None
+        Seeds the initial weights (U(-1/sqrt(H), 1/sqrt(H)), as PyTorch) and
+        the dropout masks.
+"""
+
+
+class RNN(_RNNBase):
+    __doc__ = """Elman RNN: ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``.
+""" + _COMMON_DOC + """    nonlinearity : {'tanh', 'relu'}, default='tanh'
+
+    Equivalent to::
+
+        for t in range(T):
+            h = tanh(x[:, t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
+    """
+    _kind = _CELL_RNN
+
+    def __init__(self, input_size, hidden_size, num_layers=1, *,
+                 nonlinearity="tanh", bidirectional=False, dropout=0.0,
+                 dtype=np.float32, random_state=None):
+        super().__init__(input_size, hidden_size, num_layers,
+                         bidirectional=bidirectional, dropout=dropout,
+                         dtype=dtype, random_state=random_state,
+                         nonlinearity=nonlinearity)
+
+
+class GRU(_RNNBase):
+    __doc__ = """Gated recurrent unit, gates in PyTorch's order (r, z, n)::
+
+        r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
+        z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+        n = tanh(W_in x + b_in + r * (W_hn h + b_hn))     # reset_after=True
+        n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)     # reset_after=False
+        h' = (1 - z) * n + z * h
+""" + _COMMON_DOC + """    reset_after : bool, default=True
+        Apply the reset gate after the hidden product (PyTorch, cuDNN, Keras
+        default) or before it (the original GRU).
+    """
+    _kind = _CELL_GRU
+
+    def __init__(self, input_size, hidden_size, num_layers=1, *,
+                 reset_after=True, bidirectional=False, dropout=0.0,
+                 dtype=np.float32, random_state=None):
+        super().__init__(input_size, hidden_size, num_layers,
+                         bidirectional=bidirectional, dropout=dropout,
+                         dtype=dtype, random_state=random_state,
+                         reset_after=reset_after)
+
+
+class LSTM(_RNNBase):
+    __doc__ = """Long short-term memory, gates in PyTorch's order (i, f, g, o)::
+
+        i, f, o = sigmoid(W_i* x + b_i* + W_h* h + b_h* [+ p_* * c])
+        g = tanh(W_ig x + b_ig + W_hg h + b_hg)
+        c' = f * c + i * g
+        h' = o * tanh(c')
+
+    With ``peephole=True``, i and f see ``c`` and o sees ``c'`` through the
+    diagonal weights ``weight_peep_l{k}`` of shape (3, H), rows (p_i, p_f, p_o).
+""" + _COMMON_DOC + """    peephole : bool, default=False
+    """
+    _kind = _CELL_LSTM
+
+    def __init__(self, input_size, hidden_size, num_layers=1, *,
+                 peephole=False, bidirectional=False, dropout=0.0,
+                 dtype=np.float32, random_state=None):
+        super().__init__(input_size, hidden_size, num_layers,
+                         bidirectional=bidirectional, dropout=dropout,
+                         dtype=dtype, random_state=random_state,
+                         peephole=peephole)

@@ -1,0 +1,45 @@
+"""Build the compiled core.
+
+The Cython sources live in ``src/seqcore``; the compiled modules land inside
+the ``seqcore`` package (``python/seqcore``).  Set ``SEQCORE_DEBUG=1`` to build
+with bounds checking and without optimisation, for debugging.
+"""
+import os
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+DEBUG = os.environ.get("SEQCORE_DEBUG", "0") == "1"
+
+# Core modules, in dependency order: the BLAS shim, the cell step kernels,
+# the time-loop driver.
+MODULES = ["_blas", "_cells", "_recurrent"]
+
+# -O3 but never -ffast-math (NaN detection, parity with PyTorch) nor
+# -march=native (a wheel must run on other x86-64 machines).
+compile_args = ["-O0", "-g"] if DEBUG else ["-O3"]
+
+extensions = [
+    Extension(
+        f"seqcore.{name}",
+        [f"src/seqcore/{name}.pyx"],
+        include_dirs=[numpy.get_include(), "include"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=compile_args,
+    )
+    for name in MODULES
+]
+
+directives = {
+    "language_level": 3,
+    "boundscheck": DEBUG,
+    "wraparound": False,
+    "initializedcheck": DEBUG,
+    "cdivision": True,
+    "embedsignature": True,
+}
+
+setup(
+    ext_modules=cythonize(extensions, include_path=["src"], compiler_directives=directives),
+)

@@ -1,0 +1,33 @@
+# One-step kernels of each cell kind, forward and backward; see _cells.pyx.
+
+from cython cimport floating
+
+cpdef enum CellKind:
+    CELL_RNN = 0
+    CELL_GRU = 1
+    CELL_LSTM = 2
+
+ctypedef struct CellSpec:
+    int kind          # a CellKind
+    int H             # hidden size
+    int G             # gates: 1 (RNN), 3 (GRU: r, z, n), 4 (LSTM: i, f, g, o)
+    bint relu         # RNN: relu instead of tanh
+    bint reset_after  # GRU: r applied after the hidden product (PyTorch, cuDNN)
+    bint peephole     # LSTM: diagonal peephole weights
+
+cdef int n_gates(int kind) noexcept nogil
+
+cdef void cell_forward(const CellSpec* s, int n, floating* gates,
+                       const floating* h_prev, floating* h,
+                       const floating* c_prev, floating* c,
+                       floating* aux, floating* work,
+                       const floating* W_hh, const floating* b_hn,
+                       const floating* peep) noexcept nogil
+
+cdef void cell_backward(const CellSpec* s, int n, const floating* gates,
+                        const floating* dy, floating* dh, floating* dc,
+                        const floating* h_prev, const floating* h,
+                        const floating* c_prev, const floating* c,
+                        const floating* aux, floating* dG, floating* dGH,
+                        floating* work, const floating* W_hh,
+                        const floating* peep, floating* dpeep) noexcept nogil

@@ -1,0 +1,311 @@
+"""One time step of each cell kind, forward and backward.
+
+Design: this module is the only place that knows a cell's equations.  The
+time-loop driver (_recurrent.pyx) hands each kernel the rows of one step:
+
+* ``gates`` (n, G*H): on entry the input projection ``x @ W_ih.T`` with the
+  biases folded in (all of ``b_ih + b_hh``, except the GRU's ``b_hn`` when
+  ``reset_after``, which sits inside ``r * (...)``); on exit the gate values
+  after their activations, kept for the backward pass.
+* ``h_prev``, ``h`` (n, H) and, for the LSTM, ``c_prev``, ``c`` (n, H).
+* ``aux`` (n, H): the one extra per-step value a cell's backward needs:
+  GRU reset_after: ``W_hn h + b_hn``; GRU reset_before: ``r * h_prev``;
+  LSTM: ``tanh(c)``.  Unused by the RNN.
+* ``work`` (n, G*H): scratch for hidden-side products.
+
+Backward kernels read ``dy`` (gradient on this step's output, or NULL) and
+``dh``/``dc`` (gradient flowing back from step t+1), write the pre-activation
+gate gradients ``dG`` (n, G*H) and replace ``dh``/``dc`` with the gradient on
+``h_prev``/``c_prev``.  For the GRU with reset_after the hidden side sees a
+different gradient in the n block (``dn * r``): it goes to ``dGH``.
+
+Derivatives use the saved outputs (``1 - t*t`` for tanh, ``s*(1-s)`` for the
+logistic), never a second call to exp.
+"""
+
+from seqcore._blas cimport gemm, NoTrans, Transpose
+
+
+cdef extern from "seqcore/activations.h" nogil:
+    float sc_sigmoid_f(float x)
+    double sc_sigmoid_d(double x)
+    float sc_tanh_f(float x)
+    double sc_tanh_d(double x)
+    float sc_relu_f(float x)
+    double sc_relu_d(double x)
+
+
+cdef inline floating sigmoid(floating x) noexcept nogil:
+    if floating is float:
+        return sc_sigmoid_f(x)
+    else:
+        return sc_sigmoid_d(x)
+
+
+cdef inline floating tanh_(floating x) noexcept nogil:
+    if floating is float:
+        return sc_tanh_f(x)
+    else:
+        return sc_tanh_d(x)
+
+
+cdef inline floating relu(floating x) noexcept nogil:
+    if floating is float:
+        return sc_relu_f(x)
+    else:
+        return sc_relu_d(x)
+
+
+cdef int n_gates(int kind) noexcept nogil:
+    if kind == CELL_GRU:
+        return 3
+    if kind == CELL_LSTM:
+        return 4
+    return 1
+
+
+# --------------------------------------------------------------------------
+# RNN: h = act(W_ih x + b_ih + W_hh h_prev + b_hh)
+# --------------------------------------------------------------------------
+
+cdef void rnn_forward(const CellSpec* s, int n, floating* gates,
+                      const floating* h_prev, floating* h,
+                      const floating* W_hh) noexcept nogil:
+    cdef int H = s.H, i
+    # gates += h_prev @ W_hh.T      (n, H) += (n, H)(H, H)
+    gemm(NoTrans, Transpose, n, H, H, 1, h_prev, H, W_hh, H, 1, gates, H)
+    if s.relu:
+        for i in range(n * H):
+            h[i] = relu(gates[i])
+    else:
+        for i in range(n * H):
+            h[i] = tanh_(gates[i])
+
+
+cdef void rnn_backward(const CellSpec* s, int n, const floating* dy,
+                       floating* dh, const floating* h, floating* dG,
+                       const floating* W_hh) noexcept nogil:
+    cdef int H = s.H, i
+    cdef floating d
+    for i in range(n * H):
+        d = dh[i] + (dy[i] if dy != NULL else 0)
+        if s.relu:
+            dG[i] = d if h[i] > 0 else 0
+        else:
+            dG[i] = d * (1 - h[i] * h[i])
+    # dh_prev = dG @ W_hh           (n, H) = (n, H)(H, H)
+    gemm(NoTrans, NoTrans, n, H, H, 1, dG, H, W_hh, H, 0, dh, H)
+
+
+# --------------------------------------------------------------------------
+# GRU: r, z = sigma(...); n = tanh(x_n + r * (W_hn h + b_hn))  [reset_after]
+#                         n = tanh(x_n + W_hn (r * h) + b_hn)  [reset_before]
+#      h' = (1 - z) * n + z * h, computed as n + z * (h - n) like PyTorch.
+# --------------------------------------------------------------------------
+
+cdef void gru_forward(const CellSpec* s, int n, floating* gates,
+                      const floating* h_prev, floating* h, floating* aux,
+                      floating* work, const floating* W_hh,
+                      const floating* b_hn) noexcept nogil:
+    cdef int H = s.H, G3 = 3 * s.H, b, j
+    cdef floating r, z, nv, hp
+    cdef floating* g
+    cdef floating* w
+    if s.reset_after:
+        # work = h_prev @ W_hh.T    (n, 3H) = (n, H)(H, 3H)
+        gemm(NoTrans, Transpose, n, G3, H, 1, h_prev, H, W_hh, H, 0, work, G3)
+        for b in range(n):
+            g = gates + b * G3
+            w = work + b * G3
+            for j in range(H):
+                r = sigmoid(g[j] + w[j])
+                z = sigmoid(g[H + j] + w[H + j])
+                aux[b * H + j] = w[2 * H + j] + b_hn[j]
+                nv = tanh_(g[2 * H + j] + r * aux[b * H + j])
+                hp = h_prev[b * H + j]
+                h[b * H + j] = nv + z * (hp - nv)
+                g[j] = r
+                g[H + j] = z
+                g[2 * H + j] = nv
+    else:
+        # work[:, :2H] = h_prev @ W_hr,z.T      (n, 2H) = (n, H)(H, 2H)
+        gemm(NoTrans, Transpose, n, 2 * H, H, 1, h_prev, H, W_hh, H, 0, work, G3)
+        for b in range(n):
+            g = gates + b * G3
+            w = work + b * G3
+            for j in range(H):
+                g[j] = sigmoid(g[j] + w[j])
+                g[H + j] = sigmoid(g[H + j] + w[H + j])
+                aux[b * H + j] = g[j] * h_prev[b * H + j]
+        # work[:, 2H:] = (r * h_prev) @ W_hn.T  (n, H) = (n, H)(H, H)
+        gemm(NoTrans, Transpose, n, H, H, 1, aux, H, W_hh + 2 * H * H, H, 0,
+             work + 2 * H, G3)
+        for b in range(n):
+            g = gates + b * G3
+            w = work + b * G3
+            for j in range(H):
+                nv = tanh_(g[2 * H + j] + w[2 * H + j])
+                z = g[H + j]
+                h[b * H + j] = nv + z * (h_prev[b * H + j] - nv)
+                g[2 * H + j] = nv
+
+
+cdef void gru_backward(const CellSpec* s, int n, const floating* gates,
+                       const floating* dy, floating* dh,
+                       const floating* h_prev, const floating* aux,
+                       floating* dG, floating* dGH, floating* work,
+                       const floating* W_hh) noexcept nogil:
+    cdef int H = s.H, G3 = 3 * s.H, b, j, k
+    cdef floating d, r, z, nv, dn, dr, drh
+    cdef const floating* g
+    cdef floating* dg
+    for b in range(n):
+        g = gates + b * G3
+        dg = dG + b * G3
+        for j in range(H):
+            k = b * H + j
+            d = dh[k] + (dy[k] if dy != NULL else 0)
+            r = g[j]
+            z = g[H + j]
+            nv = g[2 * H + j]
+            dn = d * (1 - z) * (1 - nv * nv)
+            dg[H + j] = d * (h_prev[k] - nv) * z * (1 - z)
+            dg[2 * H + j] = dn
+            dh[k] = d * z
+            if s.reset_after:
+                dr = dn * aux[k]
+                dg[j] = dr * r * (1 - r)
+                dGH[b * G3 + j] = dg[j]
+                dGH[b * G3 + H + j] = dg[H + j]
+                dGH[b * G3 + 2 * H + j] = dn * r
+    if s.reset_after:
+        # dh_prev += dGH @ W_hh     (n, H) += (n, 3H)(3H, H)
+        gemm(NoTrans, NoTrans, n, H, G3, 1, dGH, G3, W_hh, H, 1, dh, H)
+        return
+    # d(r * h_prev) = dn @ W_hn     (n, H) = (n, H)(H, H)
+    gemm(NoTrans, NoTrans, n, H, H, 1, dG + 2 * H, G3, W_hh + 2 * H * H, H, 0,
+         work, H)
+    for b in range(n):
+        g = gates + b * G3
+        dg = dG + b * G3
+        for j in range(H):
+            k = b * H + j
+            r = g[j]
+            drh = work[k]
+            dg[j] = drh * h_prev[k] * r * (1 - r)
+            dh[k] += drh * r
+    # dh_prev += dG[:, :2H] @ W_hr,z   (n, H) += (n, 2H)(2H, H)
+    gemm(NoTrans, NoTrans, n, H, 2 * H, 1, dG, G3, W_hh, H, 1, dh, H)
+
+
+# --------------------------------------------------------------------------
+# LSTM: i, f, g, o = sigma, sigma, tanh, sigma; c' = f c + i g; h' = o tanh(c')
+# peepholes: i, f see c_prev, o sees c'; peep rows are (p_i, p_f, p_o).
+# --------------------------------------------------------------------------
+
+cdef void lstm_forward(const CellSpec* s, int n, floating* gates,
+                       const floating* h_prev, floating* h,
+                       const floating* c_prev, floating* c, floating* aux,
+                       const floating* W_hh, const floating* peep) noexcept nogil:
+    cdef int H = s.H, G4 = 4 * s.H, b, j, k
+    cdef floating ig, fg, gg, og, cp, cn, pi = 0, pf = 0, po = 0
+    cdef floating* g
+    # gates += h_prev @ W_hh.T      (n, 4H) += (n, H)(H, 4H)
+    gemm(NoTrans, Transpose, n, G4, H, 1, h_prev, H, W_hh, H, 1, gates, G4)
+    for b in range(n):
+        g = gates + b * G4
+        for j in range(H):
+            k = b * H + j
+            cp = c_prev[k]
+            if s.peephole:
+                pi = peep[j]
+                pf = peep[H + j]
+                po = peep[2 * H + j]
+            ig = sigmoid(g[j] + pi * cp)
+            fg = sigmoid(g[H + j] + pf * cp)
+            gg = tanh_(g[2 * H + j])
+            cn = fg * cp + ig * gg
+            og = sigmoid(g[3 * H + j] + po * cn)
+            c[k] = cn
+            aux[k] = tanh_(cn)
+            h[k] = og * aux[k]
+            g[j] = ig
+            g[H + j] = fg
+            g[2 * H + j] = gg
+            g[3 * H + j] = og
+
+
+cdef void lstm_backward(const CellSpec* s, int n, const floating* gates,
+                        const floating* dy, floating* dh, floating* dc,
+                        const floating* c_prev, const floating* c,
+                        const floating* aux, floating* dG,
+                        const floating* W_hh, const floating* peep,
+                        floating* dpeep) noexcept nogil:
+    cdef int H = s.H, G4 = 4 * s.H, b, j, k
+    cdef floating d, ig, fg, gg, og, tc, dcn, di, df, do, pi = 0, pf = 0, po = 0
+    cdef const floating* g
+    cdef floating* dg
+    for b in range(n):
+        g = gates + b * G4
+        dg = dG + b * G4
+        for j in range(H):
+            k = b * H + j
+            d = dh[k] + (dy[k] if dy != NULL else 0)
+            ig = g[j]
+            fg = g[H + j]
+            gg = g[2 * H + j]
+            og = g[3 * H + j]
+            tc = aux[k]
+            if s.peephole:
+                pi = peep[j]
+                pf = peep[H + j]
+                po = peep[2 * H + j]
+            do = d * tc * og * (1 - og)
+            dcn = dc[k] + d * og * (1 - tc * tc) + po * do
+            di = dcn * gg * ig * (1 - ig)
+            df = dcn * c_prev[k] * fg * (1 - fg)
+            dg[j] = di
+            dg[H + j] = df
+            dg[2 * H + j] = dcn * ig * (1 - gg * gg)
+            dg[3 * H + j] = do
+            dc[k] = dcn * fg + pi * di + pf * df
+            if s.peephole:
+                dpeep[j] += di * c_prev[k]
+                dpeep[H + j] += df * c_prev[k]
+                dpeep[2 * H + j] += do * c[k]
+    # dh_prev = dG @ W_hh           (n, H) = (n, 4H)(4H, H)
+    gemm(NoTrans, NoTrans, n, H, G4, 1, dG, G4, W_hh, H, 0, dh, H)
+
+
+# --------------------------------------------------------------------------
+# The one cell interface the driver calls.
+# --------------------------------------------------------------------------
+
+cdef void cell_forward(const CellSpec* s, int n, floating* gates,
+                       const floating* h_prev, floating* h,
+                       const floating* c_prev, floating* c,
+                       floating* aux, floating* work,
+                       const floating* W_hh, const floating* b_hn,
+                       const floating* peep) noexcept nogil:
+    if s.kind == CELL_RNN:
+        rnn_forward(s, n, gates, h_prev, h, W_hh)
+    elif s.kind == CELL_GRU:
+        gru_forward(s, n, gates, h_prev, h, aux, work, W_hh, b_hn)
+    else:
+        lstm_forward(s, n, gates, h_prev, h, c_prev, c, aux, W_hh, peep)
+
+
+cdef void cell_backward(const CellSpec* s, int n, const floating* gates,
+                        const floating* dy, floating* dh, floating* dc,
+                        const floating* h_prev, const floating* h,
+                        const floating* c_prev, const floating* c,
+                        const floating* aux, floating* dG, floating* dGH,
+                        floating* work, const floating* W_hh,
+                        const floating* peep, floating* dpeep) noexcept nogil:
+    if s.kind == CELL_RNN:
+        rnn_backward(s, n, dy, dh, h, dG, W_hh)
+    elif s.kind == CELL_GRU:
+        gru_backward(s, n, gates, dy, dh, h_prev, aux, dG, dGH, work, W_hh)
+    else:
+        lstm_backward(s, n, gates, dy, dh, dc, c_prev, c, aux, dG, W_hh,
+                      peep, dpeep)
