@@ -13,8 +13,8 @@ from setuptools import Extension, setup
 DEBUG = os.environ.get("SEQCORE_DEBUG", "0") == "1"
 
 # Core modules, in dependency order: the BLAS shim, the cell step kernels,
-# the time-loop driver.
-MODULES = ["_blas", "_cells", "_recurrent"]
+# the time-loop driver, clipping and optimizer updates.
+MODULES = ["_blas", "_cells", "_recurrent", "_optim"]
 
 # -O3 but never -ffast-math (NaN detection, parity with PyTorch) nor
 # -march=native (a wheel must run on other x86-64 machines).

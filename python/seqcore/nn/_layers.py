@@ -25,6 +25,7 @@ from .._validation import (as_float_array, check_dtype, check_lengths,
 
 # Cell kinds; the values match CellKind in src/seqcore/_cells.pxd.
 _CELL_RNN, _CELL_GRU, _CELL_LSTM = 0, 1, 2
+_MERGE_MODES = ("concat", "sum", "mul", "ave")
 _GATES = {_CELL_RNN: 1, _CELL_GRU: 3, _CELL_LSTM: 4}
 
 
@@ -83,15 +84,18 @@ class _RNNBase:
     _kind = None
 
     def __init__(self, input_size, hidden_size, num_layers=1, *,
-                 bidirectional=False, dropout=0.0, dtype=np.float32,
-                 random_state=None, nonlinearity="tanh", reset_after=True,
-                 peephole=False):
+                 bidirectional=False, merge_mode="concat", dropout=0.0,
+                 dtype=np.float32, random_state=None, nonlinearity="tanh",
+                 reset_after=True, peephole=False):
         self.input_size = check_positive_int(input_size, "input_size")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
         self.num_layers = check_positive_int(num_layers, "num_layers")
         if not isinstance(bidirectional, (bool, np.bool_)):
             raise TypeError(f"bidirectional must be a bool, got {bidirectional!r}")
         self.bidirectional = bool(bidirectional)
+        if merge_mode not in _MERGE_MODES:
+            raise ValueError(f"merge_mode must be one of {_MERGE_MODES}, got {merge_mode!r}")
+        self.merge_mode = merge_mode
         if not isinstance(dropout, (int, float, np.floating)) or not 0 <= dropout < 1:
             raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
         self.dropout = float(dropout)
@@ -121,8 +125,25 @@ class _RNNBase:
 
     # ------------------------------------------------------------------ setup
     @property
+    def flat_params(self):
+        """All parameters in one contiguous 1-D buffer (``params`` are views of it)."""
+        return self._flat_params
+
+    @property
+    def flat_grads(self):
+        """All gradients in one contiguous 1-D buffer (``grads`` are views of it)."""
+        return self._flat_grads
+
+    @property
     def num_directions(self):
         return 2 if self.bidirectional else 1
+
+    @property
+    def output_size(self):
+        """Features of each output step: D*H for 'concat', else H."""
+        if self.bidirectional and self.merge_mode == "concat":
+            return 2 * self.hidden_size
+        return self.hidden_size
 
     @property
     def _relu(self):
@@ -136,7 +157,7 @@ class _RNNBase:
         G, H = _GATES[self._kind], self.hidden_size
         out = []
         for k in range(self.num_layers):
-            I_k = self.input_size if k == 0 else H * self.num_directions
+            I_k = self.input_size if k == 0 else self.output_size
             for d in range(self.num_directions):
                 sfx = f"_l{k}" + ("_reverse" if d else "")
                 out += [(f"weight_ih{sfx}", (G * H, I_k)),
@@ -255,7 +276,8 @@ class _RNNBase:
 
         Returns
         -------
-        outputs : ndarray of shape (B, T, D*H)
+        outputs : ndarray of shape (B, T, D*H) (B, T, H when a bidirectional
+            layer merges its directions by 'sum', 'mul' or 'ave')
             The last layer's hidden state at every step; 0 on padding.
         state : ndarray of shape (L*D, B, H), or the pair (h_n, c_n)
             Each sample's state at its own last step, ordered like PyTorch.
@@ -272,7 +294,7 @@ class _RNNBase:
         h_n = np.empty((L * D, B, H), self.dtype)
         c_n = np.empty((L * D, B, H), self.dtype) if lstm else None
 
-        scans, masks = [], []
+        scans, masks, parts = [], [], []
         inp = batch.to_time_major(X)
         for k in range(L):
             outs = []
@@ -286,7 +308,8 @@ class _RNNBase:
                 h_n[k * D + d] = scan.h_n
                 if lstm:
                     c_n[k * D + d] = scan.c_n
-            inp = np.concatenate(outs, axis=2) if D > 1 else outs[0]
+            inp = self._merge(outs) if D > 1 else outs[0]
+            parts.append(outs)
             if self.training and self.dropout > 0 and k < L - 1:
                 # inverted dropout between layers, drawn from the layer's own rng
                 keep = 1.0 - self.dropout
@@ -296,7 +319,7 @@ class _RNNBase:
             else:
                 masks.append(None)
 
-        self._cache = (batch, scans, masks) if self.training else None
+        self._cache = (batch, scans, masks, parts) if self.training else None
         outputs = batch.to_batch_major(inp)
         h_n = batch.unsort_states(h_n)
         if lstm:
@@ -360,7 +383,7 @@ class _RNNBase:
         if self._cache is None:
             raise RuntimeError("backward needs a forward pass in training mode "
                                "(call layer.train() before forward)")
-        batch, scans, masks = self._cache
+        batch, scans, masks, parts = self._cache
         B, T = batch.B, batch.T
         L, D, H = self.num_layers, self.num_directions, self.hidden_size
         lstm = self._kind == _CELL_LSTM
@@ -368,8 +391,8 @@ class _RNNBase:
             d_out = None
         else:
             d_out = as_float_array(d_outputs, self.dtype, "d_outputs")
-            if d_out.shape != (B, T, D * H):
-                raise ValueError(f"d_outputs must have shape {(B, T, D * H)}, "
+            if d_out.shape != (B, T, self.output_size):
+                raise ValueError(f"d_outputs must have shape {(B, T, self.output_size)}, "
                                  f"got {d_out.shape}")
             d_out = batch.to_time_major(d_out)
         dh_n, dc_n = self._check_state(d_state, B, "d_state")
@@ -382,11 +405,12 @@ class _RNNBase:
             if d_out is not None and masks[k] is not None:
                 d_out = d_out * masks[k]
             d_in = None
+            d_parts = self._unmerge(d_out, parts[k]) if D > 1 and d_out is not None else [d_out]
             for d in range(D):
                 i = k * D + d
                 dY = None
                 if d_out is not None:
-                    dY = np.ascontiguousarray(d_out[:, :, d * H:(d + 1) * H])
+                    dY = np.ascontiguousarray(d_parts[d])
                     if d:
                         dY = batch.reverse(dY)
                 dX, dh0, dc0 = self._backward_scan(
@@ -406,6 +430,28 @@ class _RNNBase:
         if lstm:
             return d_X, (d_h0, batch.unsort_states(d_c0))
         return d_X, d_h0
+
+    def _merge(self, outs):
+        f, b = outs
+        if self.merge_mode == "concat":
+            return np.concatenate(outs, axis=2)
+        if self.merge_mode == "sum":
+            return f + b
+        if self.merge_mode == "mul":
+            return f * b
+        return (f + b) * self.dtype(0.5)
+
+    def _unmerge(self, d_out, outs):
+        """Gradients on [forward, backward] outputs from the gradient on their merge."""
+        H = self.hidden_size
+        if self.merge_mode == "concat":
+            return [d_out[:, :, :H], d_out[:, :, H:]]
+        if self.merge_mode == "sum":
+            return [d_out, d_out]
+        if self.merge_mode == "mul":
+            return [d_out * outs[1], d_out * outs[0]]
+        half = d_out * self.dtype(0.5)
+        return [half, half]
 
     def _backward_scan(self, k, d, s, batch, dY, dh_n, dc_n):
         T, B, I = s.X.shape
@@ -452,8 +498,10 @@ _COMMON_DOC = """
     num_layers : int, default=1
         Number of stacked layers L; layer k+1 reads the outputs of layer k.
     bidirectional : bool, default=False
-        Add a backward direction per layer (D = 2); outputs concatenate
-        [forward, backward].
+        Add a backward direction per layer (D = 2).
+    merge_mode : {'concat', 'sum', 'mul', 'ave'}, default='concat'
+        How a bidirectional layer combines [forward, backward] outputs (Keras'
+        modes; 'concat' is PyTorch's).  Layer k+1 reads the merged outputs.
     dropout : float, default=0.0
         Inverted dropout on the outputs of every layer but the last, in
         training mode only.
@@ -476,11 +524,11 @@ class RNN(_RNNBase):
     _kind = _CELL_RNN
 
     def __init__(self, input_size, hidden_size, num_layers=1, *,
-                 nonlinearity="tanh", bidirectional=False, dropout=0.0,
-                 dtype=np.float32, random_state=None):
+                 nonlinearity="tanh", bidirectional=False, merge_mode="concat",
+                 dropout=0.0,                  dtype=np.float32, random_state=None):
         super().__init__(input_size, hidden_size, num_layers,
-                         bidirectional=bidirectional, dropout=dropout,
-                         dtype=dtype, random_state=random_state,
+                         bidirectional=bidirectional, merge_mode=merge_mode,
+                         dropout=dropout,                          dtype=dtype, random_state=random_state,
                          nonlinearity=nonlinearity)
 
 
@@ -499,11 +547,11 @@ class GRU(_RNNBase):
     _kind = _CELL_GRU
 
     def __init__(self, input_size, hidden_size, num_layers=1, *,
-                 reset_after=True, bidirectional=False, dropout=0.0,
-                 dtype=np.float32, random_state=None):
+                 reset_after=True, bidirectional=False, merge_mode="concat",
+                 dropout=0.0,                  dtype=np.float32, random_state=None):
         super().__init__(input_size, hidden_size, num_layers,
-                         bidirectional=bidirectional, dropout=dropout,
-                         dtype=dtype, random_state=random_state,
+                         bidirectional=bidirectional, merge_mode=merge_mode,
+                         dropout=dropout,                          dtype=dtype, random_state=random_state,
                          reset_after=reset_after)
 
 
@@ -522,9 +570,9 @@ class LSTM(_RNNBase):
     _kind = _CELL_LSTM
 
     def __init__(self, input_size, hidden_size, num_layers=1, *,
-                 peephole=False, bidirectional=False, dropout=0.0,
-                 dtype=np.float32, random_state=None):
+                 peephole=False, bidirectional=False, merge_mode="concat",
+                 dropout=0.0,                  dtype=np.float32, random_state=None):
         super().__init__(input_size, hidden_size, num_layers,
-                         bidirectional=bidirectional, dropout=dropout,
-                         dtype=dtype, random_state=random_state,
+                         bidirectional=bidirectional, merge_mode=merge_mode,
+                         dropout=dropout,                          dtype=dtype, random_state=random_state,
                          peephole=peephole)

@@ -1,0 +1,161 @@
+"""Gradient clipping, optimizers and a learning-rate schedule.
+
+The optimizers update one flat parameter buffer from one flat gradient
+buffer (``layer.flat_params``, ``layer.flat_grads``) with a single compiled
+loop; their formulas are PyTorch's, so a step agrees with ``torch.optim``.
+"""
+
+import math
+
+import numpy as np
+
+from .. import _optim
+
+
+def _flat_views(grads):
+    """The arrays of a dict, a list or a single array, as (array, flat view or None)."""
+    if isinstance(grads, dict):
+        arrays = list(grads.values())
+    elif isinstance(grads, np.ndarray):
+        arrays = [grads]
+    else:
+        arrays = list(grads)
+    out = []
+    for a in arrays:
+        if not isinstance(a, np.ndarray) or a.dtype not in (np.float32, np.float64):
+            raise TypeError("gradients must be float32 or float64 NumPy arrays, "
+                            f"got {type(a).__name__}"
+                            + (f" of dtype {a.dtype}" if isinstance(a, np.ndarray) else ""))
+        if not a.flags.writeable:
+            raise ValueError("gradients are clipped in place: got a read-only array")
+        out.append((a, a.reshape(-1) if a.flags.c_contiguous else None))
+    return out
+
+
+def clip_grad_norm(grads, max_norm):
+    """Scale gradients in place so that their global L2 norm is at most ``max_norm``.
+
+    Parameters
+    ----------
+    grads : dict of arrays, list of arrays, or an array
+    max_norm : float > 0
+
+    Returns
+    -------
+    total_norm : float
+        The global norm before clipping.  As in ``torch.nn.utils.clip_grad_norm_``
+        the gradients are multiplied by ``min(1, max_norm / (total_norm + 1e-6))``.
+    """
+    if not max_norm > 0:
+        raise ValueError(f"max_norm must be > 0, got {max_norm!r}")
+    views = _flat_views(grads)
+    total = 0.0
+    for a, flat in views:
+        total += _optim.sum_squares(flat) if flat is not None else float(np.sum(a.astype(np.float64) ** 2))
+    total = math.sqrt(total)
+    coef = max_norm / (total + 1e-6)
+    if coef < 1.0:
+        for a, flat in views:
+            if flat is not None:
+                _optim.scale(flat, coef)
+            else:
+                a *= a.dtype.type(coef)
+    return total
+
+
+def clip_grad_value(grads, clip_value):
+    """Clamp every gradient entry to ``[-clip_value, clip_value]`` in place."""
+    if not clip_value > 0:
+        raise ValueError(f"clip_value must be > 0, got {clip_value!r}")
+    for a, flat in _flat_views(grads):
+        if flat is not None:
+            _optim.clip_value(flat, clip_value)
+        else:
+            np.clip(a, -clip_value, clip_value, out=a)
+
+
+class Optimizer:
+    """Base: holds the flat buffers; subclasses implement ``_update``."""
+
+    def __init__(self, params, grads, lr):
+        if not (isinstance(params, np.ndarray) and isinstance(grads, np.ndarray)
+                and params.ndim == 1 and params.shape == grads.shape
+                and params.dtype == grads.dtype and params.dtype in (np.float32, np.float64)
+                and params.flags.c_contiguous and grads.flags.c_contiguous):
+            raise TypeError("an optimizer takes a model's flat parameter and gradient "
+                            "buffers: two 1-D contiguous float arrays of one size and dtype")
+        if not lr > 0:
+            raise ValueError(f"learning rate must be > 0, got {lr!r}")
+        self.params, self.grads, self.lr = params, grads, float(lr)
+        self.n_steps = 0
+
+    def step(self):
+        """Update the parameters in place from the current gradients."""
+        self.n_steps += 1
+        self._update()
+
+    def _update(self):
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum, Nesterov and L2 weight decay.
+
+    Same update as ``torch.optim.SGD``::
+
+        d = g + weight_decay * p
+        buf = d on the first step, else momentum * buf + (1 - dampening) * d
+        d = d + momentum * buf if nesterov else buf
+        p -= lr * d
+    """
+
+    def __init__(self, params, grads, lr=0.01, momentum=0.0, dampening=0.0,
+                 weight_decay=0.0, nesterov=False):
+        super().__init__(params, grads, lr)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum needs momentum > 0 and dampening = 0")
+        self.momentum, self.dampening = float(momentum), float(dampening)
+        self.weight_decay, self.nesterov = float(weight_decay), bool(nesterov)
+        self.buf = np.zeros_like(params)
+
+    def _update(self):
+        _optim.sgd_step(self.params, self.grads, self.buf, self.lr, self.momentum,
+                        self.dampening, self.weight_decay, self.nesterov,
+                        self.n_steps == 1)
+
+
+class Adam(Optimizer):
+    """Adam with bias correction and L2 weight decay, as ``torch.optim.Adam``::
+
+        d = g + weight_decay * p
+        m = beta1 * m + (1 - beta1) * d;  v = beta2 * v + (1 - beta2) * d * d
+        p -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+    """
+
+    def __init__(self, params, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
+                 weight_decay=0.0):
+        super().__init__(params, grads, lr)
+        self.beta1, self.beta2 = (float(b) for b in betas)
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
+            raise ValueError(f"betas must lie in [0, 1), got {betas!r}")
+        self.eps, self.weight_decay = float(eps), float(weight_decay)
+        self.m = np.zeros_like(params)
+        self.v = np.zeros_like(params)
+
+    def _update(self):
+        _optim.adam_step(self.params, self.grads, self.m, self.v, self.lr,
+                         self.beta1, self.beta2, self.eps, self.weight_decay,
+                         self.n_steps)
+
+
+class ExponentialLR:
+    """Multiply the optimizer's learning rate by ``gamma`` at each ``step()`` (per epoch)."""
+
+    def __init__(self, optimizer, gamma):
+        if not 0 < gamma <= 1:
+            raise ValueError(f"gamma must lie in (0, 1], got {gamma!r}")
+        self.optimizer, self.gamma = optimizer, float(gamma)
+        self.base_lr = optimizer.lr
+
+    def step(self):
+        self.optimizer.lr *= self.gamma
