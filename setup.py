@@ -13,12 +13,15 @@ from setuptools import Extension, setup
 DEBUG = os.environ.get("SEQCORE_DEBUG", "0") == "1"
 
 # Core modules, in dependency order: the BLAS shim, the cell step kernels,
-# the time-loop driver, clipping and optimizer updates.
-MODULES = ["_blas", "_cells", "_recurrent", "_optim"]
+# the time-loop driver, clipping and optimizer updates, the losses.
+MODULES = ["_blas", "_cells", "_recurrent", "_optim", "_losses"]
 
 # -O3 but never -ffast-math (NaN detection, parity with PyTorch) nor
 # -march=native (a wheel must run on other x86-64 machines).
-compile_args = ["-O0", "-g"] if DEBUG else ["-O3"]
+# -fno-trapping-math only tells gcc that no floating-point exception traps
+# (Python never enables them); NaN and inf still propagate.  Without it gcc
+# will not if-convert, hence not vectorise, the clamps in the activations.
+compile_args = ["-O0", "-g"] if DEBUG else ["-O3", "-fno-trapping-math"]
 
 extensions = [
     Extension(

@@ -43,7 +43,7 @@ def as_float_array(a, dtype, name):
             arr = arr.astype(np.float64)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{name} must be numeric, got objects that are not numbers") from exc
-    out = np.ascontiguousarray(arr, dtype=dtype)
+    out = np.asarray(arr, dtype=dtype, order="C")  # keeps 0-d as 0-d
     if out.size and not np.isfinite(out).all():
         raise ValueError(f"{name} contains NaN or infinity")
     return out

@@ -23,30 +23,35 @@ Derivatives use the saved outputs (``1 - t*t`` for tanh, ``s*(1-s)`` for the
 logistic), never a second call to exp.
 """
 
+from libc.string cimport memcpy
+
 from seqcore._blas cimport gemm, NoTrans, Transpose
 
 
 cdef extern from "seqcore/activations.h" nogil:
-    float sc_sigmoid_f(float x)
-    double sc_sigmoid_d(double x)
-    float sc_tanh_f(float x)
-    double sc_tanh_d(double x)
     float sc_relu_f(float x)
     double sc_relu_d(double x)
+    void sc_sigmoid_inplace_f(float* x, int n)
+    void sc_sigmoid_inplace_d(double* x, int n)
+    void sc_tanh_inplace_f(float* x, int n)
+    void sc_tanh_inplace_d(double* x, int n)
 
 
-cdef inline floating sigmoid(floating x) noexcept nogil:
+# Activations are applied in place to contiguous blocks: the C loops
+# vectorise (see include/seqcore/activations.h).
+
+cdef inline void sigmoid_(floating* x, int n) noexcept nogil:
     if floating is float:
-        return sc_sigmoid_f(x)
+        sc_sigmoid_inplace_f(x, n)
     else:
-        return sc_sigmoid_d(x)
+        sc_sigmoid_inplace_d(x, n)
 
 
-cdef inline floating tanh_(floating x) noexcept nogil:
+cdef inline void tanh_(floating* x, int n) noexcept nogil:
     if floating is float:
-        return sc_tanh_f(x)
+        sc_tanh_inplace_f(x, n)
     else:
-        return sc_tanh_d(x)
+        sc_tanh_inplace_d(x, n)
 
 
 cdef inline floating relu(floating x) noexcept nogil:
@@ -78,8 +83,8 @@ cdef void rnn_forward(const CellSpec* s, int n, floating* gates,
         for i in range(n * H):
             h[i] = relu(gates[i])
     else:
-        for i in range(n * H):
-            h[i] = tanh_(gates[i])
+        memcpy(h, gates, n * H * sizeof(floating))
+        tanh_(h, n * H)
 
 
 cdef void rnn_backward(const CellSpec* s, int n, const floating* dy,
@@ -108,7 +113,7 @@ cdef void gru_forward(const CellSpec* s, int n, floating* gates,
                       floating* work, const floating* W_hh,
                       const floating* b_hn) noexcept nogil:
     cdef int H = s.H, G3 = 3 * s.H, b, j
-    cdef floating r, z, nv, hp
+    cdef floating nv
     cdef floating* g
     cdef floating* w
     if s.reset_after:
@@ -117,25 +122,26 @@ cdef void gru_forward(const CellSpec* s, int n, floating* gates,
         for b in range(n):
             g = gates + b * G3
             w = work + b * G3
+            for j in range(2 * H):
+                g[j] += w[j]
+            sigmoid_(g, 2 * H)                       # r, z
             for j in range(H):
-                r = sigmoid(g[j] + w[j])
-                z = sigmoid(g[H + j] + w[H + j])
                 aux[b * H + j] = w[2 * H + j] + b_hn[j]
-                nv = tanh_(g[2 * H + j] + r * aux[b * H + j])
-                hp = h_prev[b * H + j]
-                h[b * H + j] = nv + z * (hp - nv)
-                g[j] = r
-                g[H + j] = z
-                g[2 * H + j] = nv
+                g[2 * H + j] += g[j] * aux[b * H + j]
+            tanh_(g + 2 * H, H)                      # n
+            for j in range(H):
+                nv = g[2 * H + j]
+                h[b * H + j] = nv + g[H + j] * (h_prev[b * H + j] - nv)
     else:
         # work[:, :2H] = h_prev @ W_hr,z.T      (n, 2H) = (n, H)(H, 2H)
         gemm(NoTrans, Transpose, n, 2 * H, H, 1, h_prev, H, W_hh, H, 0, work, G3)
         for b in range(n):
             g = gates + b * G3
             w = work + b * G3
+            for j in range(2 * H):
+                g[j] += w[j]
+            sigmoid_(g, 2 * H)                       # r, z
             for j in range(H):
-                g[j] = sigmoid(g[j] + w[j])
-                g[H + j] = sigmoid(g[H + j] + w[H + j])
                 aux[b * H + j] = g[j] * h_prev[b * H + j]
         # work[:, 2H:] = (r * h_prev) @ W_hn.T  (n, H) = (n, H)(H, H)
         gemm(NoTrans, Transpose, n, H, H, 1, aux, H, W_hh + 2 * H * H, H, 0,
@@ -144,10 +150,11 @@ cdef void gru_forward(const CellSpec* s, int n, floating* gates,
             g = gates + b * G3
             w = work + b * G3
             for j in range(H):
-                nv = tanh_(g[2 * H + j] + w[2 * H + j])
-                z = g[H + j]
-                h[b * H + j] = nv + z * (h_prev[b * H + j] - nv)
-                g[2 * H + j] = nv
+                g[2 * H + j] += w[2 * H + j]
+            tanh_(g + 2 * H, H)                      # n
+            for j in range(H):
+                nv = g[2 * H + j]
+                h[b * H + j] = nv + g[H + j] * (h_prev[b * H + j] - nv)
 
 
 cdef void gru_backward(const CellSpec* s, int n, const floating* gates,
@@ -207,32 +214,34 @@ cdef void lstm_forward(const CellSpec* s, int n, floating* gates,
                        const floating* h_prev, floating* h,
                        const floating* c_prev, floating* c, floating* aux,
                        const floating* W_hh, const floating* peep) noexcept nogil:
-    cdef int H = s.H, G4 = 4 * s.H, b, j, k
-    cdef floating ig, fg, gg, og, cp, cn, pi = 0, pf = 0, po = 0
+    cdef int H = s.H, G4 = 4 * s.H, b, j
     cdef floating* g
+    cdef const floating* cp
+    cdef floating* cn
+    cdef floating* tc
     # gates += h_prev @ W_hh.T      (n, 4H) += (n, H)(H, 4H)
     gemm(NoTrans, Transpose, n, G4, H, 1, h_prev, H, W_hh, H, 1, gates, G4)
     for b in range(n):
         g = gates + b * G4
+        cp = c_prev + b * H
+        cn = c + b * H
+        tc = aux + b * H
+        if s.peephole:
+            for j in range(H):
+                g[j] += peep[j] * cp[j]
+                g[H + j] += peep[H + j] * cp[j]
+        sigmoid_(g, 2 * H)                           # i, f
+        tanh_(g + 2 * H, H)                          # g
         for j in range(H):
-            k = b * H + j
-            cp = c_prev[k]
-            if s.peephole:
-                pi = peep[j]
-                pf = peep[H + j]
-                po = peep[2 * H + j]
-            ig = sigmoid(g[j] + pi * cp)
-            fg = sigmoid(g[H + j] + pf * cp)
-            gg = tanh_(g[2 * H + j])
-            cn = fg * cp + ig * gg
-            og = sigmoid(g[3 * H + j] + po * cn)
-            c[k] = cn
-            aux[k] = tanh_(cn)
-            h[k] = og * aux[k]
-            g[j] = ig
-            g[H + j] = fg
-            g[2 * H + j] = gg
-            g[3 * H + j] = og
+            cn[j] = g[H + j] * cp[j] + g[j] * g[2 * H + j]
+        if s.peephole:
+            for j in range(H):
+                g[3 * H + j] += peep[2 * H + j] * cn[j]
+        sigmoid_(g + 3 * H, H)                       # o
+        memcpy(tc, cn, H * sizeof(floating))
+        tanh_(tc, H)
+        for j in range(H):
+            h[b * H + j] = g[3 * H + j] * tc[j]
 
 
 cdef void lstm_backward(const CellSpec* s, int n, const floating* gates,

@@ -50,10 +50,14 @@ class _Batch:
         self._cols = np.arange(B)[None, :]
 
     def to_time_major(self, a):
-        """(B, T, ...) in the caller's order -> (T, B, ...) sorted, contiguous."""
+        """(B, T, ...) in the caller's order -> (T, B, ...) sorted: always a new array.
+
+        Never a view: the scans keep it for backward, and the caller may
+        change its own array in between.
+        """
         if not self.identity:
             a = a[self.order]
-        return np.ascontiguousarray(a.swapaxes(0, 1))
+        return a.swapaxes(0, 1).copy(order="C")
 
     def to_batch_major(self, a):
         """(T, B, ...) sorted -> (B, T, ...) in the caller's order (a copy)."""
@@ -103,24 +107,17 @@ class _RNNBase:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
+        for flag, value in (("reset_after", reset_after), ("peephole", peephole)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{flag} must be a bool, got {value!r}")
         self.reset_after = bool(reset_after)
         self.peephole = bool(peephole)
         self.training = True
         self._rng = np.random.default_rng(random_state)
         self._cache = None
 
-        names, shapes = zip(*self._param_shapes())
-        sizes = [int(np.prod(s)) for s in shapes]
-        offsets = np.concatenate([[0], np.cumsum(sizes)])
-        self._flat_params = np.zeros(offsets[-1], dtype=self.dtype)
-        self._flat_grads = np.zeros(offsets[-1], dtype=self.dtype)
-
-        def views(flat):
-            return {n: flat[a:b].reshape(s)
-                    for n, s, a, b in zip(names, shapes, offsets[:-1], offsets[1:])}
-
-        self.params = views(self._flat_params)
-        self.grads = views(self._flat_grads)
+        n_params = sum(int(np.prod(shape)) for _, shape in self._param_shapes())
+        self._bind(np.zeros(n_params, self.dtype), np.zeros(n_params, self.dtype))
         self.reset_parameters()
 
     # ------------------------------------------------------------------ setup
@@ -167,6 +164,23 @@ class _RNNBase:
                 if self._peep:
                     out.append((f"weight_peep{sfx}", (3, H)))
         return out
+
+    def _bind(self, flat_params, flat_grads):
+        """Keep parameters and gradients in the given 1-D buffers, as named views.
+
+        A model made of several parts (a recurrent stack and a head) binds each
+        part to a slice of its own buffers, so the whole model has one of each.
+        """
+        if getattr(self, "_flat_params", None) is not None:
+            flat_params[:] = self._flat_params
+        self._flat_params, self._flat_grads = flat_params, flat_grads
+        self.params, self.grads = {}, {}
+        start = 0
+        for name, shape in self._param_shapes():
+            stop = start + int(np.prod(shape))
+            self.params[name] = flat_params[start:stop].reshape(shape)
+            self.grads[name] = flat_grads[start:stop].reshape(shape)
+            start = stop
 
     def reset_parameters(self):
         """Draw every parameter from U(-1/sqrt(H), 1/sqrt(H)), as PyTorch does."""
@@ -434,7 +448,7 @@ class _RNNBase:
     def _merge(self, outs):
         f, b = outs
         if self.merge_mode == "concat":
-            return np.concatenate(outs, axis=2)
+            return np.concatenate(outs, axis=-1)
         if self.merge_mode == "sum":
             return f + b
         if self.merge_mode == "mul":
@@ -445,7 +459,7 @@ class _RNNBase:
         """Gradients on [forward, backward] outputs from the gradient on their merge."""
         H = self.hidden_size
         if self.merge_mode == "concat":
-            return [d_out[:, :, :H], d_out[:, :, H:]]
+            return [d_out[..., :H], d_out[..., H:]]
         if self.merge_mode == "sum":
             return [d_out, d_out]
         if self.merge_mode == "mul":

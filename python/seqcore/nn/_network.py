@@ -1,0 +1,198 @@
+"""A recurrent stack, a dense head and a loss: the model the estimators train.
+
+Design: ``SequenceNetwork`` owns one flat parameter buffer and one flat
+gradient buffer; the recurrent stack and the head are bound to slices of
+them, so clipping and the optimizer see the whole model at once.
+
+Many-to-one (``return_sequences=False``): the head reads each sequence's
+summary, its final state at its own last step (for a bidirectional stack the
+forward direction's state at the last step and the backward direction's at
+the first, merged like the layers merge; never ``outputs[:, -1]``).
+Many-to-many: the head reads every step, and padded steps get weight 0.
+
+The loss is the weighted mean ``sum_i w_i l_i / sum_i w_i`` over samples
+(many-to-one) or over the valid steps of all samples (many-to-many), where
+``w_i`` is the sample weight.  Truncated BPTT (``bptt_steps=k``) runs the
+sequences in chunks of k steps, carries the state forward and stops the
+gradient at chunk borders; the gradients of the chunks add up.
+"""
+
+import numpy as np
+
+from .. import _losses
+from .._validation import check_positive_int
+from ._layers import GRU, LSTM, RNN, _CELL_LSTM
+
+_CELLS = {"rnn": RNN, "gru": GRU, "lstm": LSTM}
+LOSSES = ("softmax", "sigmoid", "squared_error")
+
+
+class SequenceNetwork:
+    """Recurrent stack + dense head + loss, with one flat parameter buffer.
+
+    Parameters
+    ----------
+    cell : {'rnn', 'gru', 'lstm'}
+    input_size, hidden_size : int
+    n_outputs : int
+        Width K of the head: classes for 'softmax', labels for 'sigmoid',
+        targets for 'squared_error'.
+    loss : {'softmax', 'sigmoid', 'squared_error'}
+        Softmax cross-entropy (targets: class indices), sigmoid binary
+        cross-entropy (targets: 0/1 per output), squared error (half the mean
+        over outputs, scikit-learn's MLP convention).
+    return_sequences : bool, default=False
+        One target per step instead of one per sequence.
+    **rnn_kwargs
+        ``num_layers``, ``bidirectional``, ``merge_mode``, ``dropout``,
+        ``nonlinearity``, ``reset_after``, ``peephole``, ``dtype``,
+        ``random_state`` of the recurrent layer.
+    """
+
+    def __init__(self, cell, input_size, hidden_size, n_outputs, *, loss,
+                 return_sequences=False, **rnn_kwargs):
+        if cell not in _CELLS:
+            raise ValueError(f"cell must be one of {tuple(_CELLS)}, got {cell!r}")
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        self.n_outputs = check_positive_int(n_outputs, "n_outputs")
+        self.loss = loss
+        self.return_sequences = bool(return_sequences)
+        self.rnn = _CELLS[cell](input_size, hidden_size, **rnn_kwargs)
+        self.dtype = self.rnn.dtype
+        F, K = self.rnn.output_size, self.n_outputs
+        n_rnn = self.rnn.flat_params.size
+        self.flat_params = np.zeros(n_rnn + K * F + K, self.dtype)
+        self.flat_grads = np.zeros_like(self.flat_params)
+        self.rnn._bind(self.flat_params[:n_rnn], self.flat_grads[:n_rnn])
+        # the head, initialised like torch.nn.Linear: U(-1/sqrt(F), 1/sqrt(F))
+        bound = 1.0 / np.sqrt(F)
+        self.flat_params[n_rnn:] = self.rnn._rng.uniform(-bound, bound, K * F + K)
+        self.weight = self.flat_params[n_rnn:n_rnn + K * F].reshape(K, F)
+        self.bias = self.flat_params[n_rnn + K * F:]
+        self.d_weight = self.flat_grads[n_rnn:n_rnn + K * F].reshape(K, F)
+        self.d_bias = self.flat_grads[n_rnn + K * F:]
+
+    @property
+    def params(self):
+        """Named views of every parameter (the head's as ``head.weight``, ``head.bias``)."""
+        return {**self.rnn.params, "head.weight": self.weight, "head.bias": self.bias}
+
+    @property
+    def grads(self):
+        return {**self.rnn.grads, "head.weight": self.d_weight, "head.bias": self.d_bias}
+
+    # ---------------------------------------------------------------- passes
+    def _summary(self, state):
+        """Each sequence's summary from the final states of the last layer."""
+        h_n = state[0] if self.rnn._kind == _CELL_LSTM else state
+        if not self.rnn.bidirectional:
+            return h_n[-1]
+        return self.rnn._merge([h_n[-2], h_n[-1]])
+
+    def _d_state(self, dS, state):
+        """Gradient on the final states from the gradient on the summary."""
+        lstm = self.rnn._kind == _CELL_LSTM
+        h_n = state[0] if lstm else state
+        dh = np.zeros_like(h_n)
+        if self.rnn.bidirectional:
+            dh[-2], dh[-1] = self.rnn._unmerge(dS, [h_n[-2], h_n[-1]])
+        else:
+            dh[-1] = dS
+        return (dh, None) if lstm else dh
+
+    def decision_function(self, X, lengths=None):
+        """Logits (B, K), or (B, T, K) with ``return_sequences``; inference mode."""
+        self.rnn.eval()
+        outputs, state = self.rnn.forward(X, lengths)
+        S = outputs if self.return_sequences else self._summary(state)
+        return S @ self.weight.T + self.bias
+
+    def loss_and_gradient(self, X, lengths, Y, sample_weight=None, bptt_steps=None):
+        """Training-mode pass: return the loss and fill ``flat_grads``.
+
+        Parameters
+        ----------
+        X : ndarray (B, T, I) of the network's dtype
+        lengths : ndarray of int (B,)
+        Y : targets: (B,) class indices or (B, K) values; with
+            ``return_sequences`` (B, T) or (B, T, K) (padded steps ignored).
+        sample_weight : ndarray (B,) or None
+        bptt_steps : int or None
+            Truncate backpropagation to chunks of this many steps.
+        """
+        B, T = X.shape[0], X.shape[1]
+        lengths = np.asarray(lengths)
+        w = (np.ones(B) if sample_weight is None
+             else np.asarray(sample_weight, dtype=np.float64))
+        k = T if bptt_steps is None else min(check_positive_int(bptt_steps, "bptt_steps"), T)
+        if k < T and self.rnn.bidirectional:
+            raise ValueError("truncated BPTT (bptt_steps < sequence length) cannot run a "
+                             "bidirectional network: the backward direction needs the "
+                             "whole sequence")
+        total = (w * lengths).sum() if self.return_sequences else w.sum()
+        if not total > 0:
+            raise ValueError("sample weights sum to zero: nothing to learn from")
+        scale = 1.0 / total
+
+        self.rnn.train()
+        lstm = self.rnn._kind == _CELL_LSTM
+        L, H = self.rnn.num_layers * self.rnn.num_directions, self.rnn.hidden_size
+        h_state = np.zeros((L, B, H), self.dtype)
+        c_state = np.zeros((L, B, H), self.dtype) if lstm else None
+        acc = None if k == T else np.zeros_like(self.flat_grads)
+        loss = 0.0
+        for s in range(0, T, k):
+            rows = np.flatnonzero(lengths > s)   # samples still running
+            len_c = np.minimum(lengths[rows] - s, k)
+            init = None if s == 0 else (
+                (h_state[:, rows], c_state[:, rows]) if lstm else h_state[:, rows])
+            outputs, state = self.rnn.forward(X[rows, s:s + k], len_c, init)
+            if k < T:
+                h_state[:, rows] = state[0] if lstm else state
+                if lstm:
+                    c_state[:, rows] = state[1]
+            if self.return_sequences:
+                Tc = outputs.shape[1]
+                valid = np.arange(Tc) < len_c[:, None]
+                w_rows = (w[rows, None] * valid).ravel()
+                S = outputs.reshape(-1, outputs.shape[2])
+                Yc = Y[rows, s:s + k]
+                Yc = Yc.reshape((-1,) + Yc.shape[2:])
+            else:
+                ends_here = lengths[rows] <= s + k
+                w_rows = w[rows] * ends_here
+                S = self._summary(state)
+                Yc = Y[rows]
+            if acc is not None and not w_rows.any():
+                continue   # no loss in this chunk: its gradient is zero
+            part, dZ = self._head_loss(S, Yc, w_rows, scale)
+            loss += part
+            dS = dZ @ self.weight
+            if self.return_sequences:
+                self.rnn.backward(dS.reshape(outputs.shape), None)
+            else:
+                self.rnn.backward(None, self._d_state(dS, state))
+            if acc is not None:
+                acc += self.flat_grads
+        if acc is not None:
+            self.flat_grads[:] = acc
+        return loss
+
+    def _head_loss(self, S, Y, w_rows, scale):
+        """Loss of the head on summaries S (N, F); writes the head's gradients."""
+        Z = S @ self.weight.T + self.bias
+        dZ = np.empty_like(Z)
+        w_rows = np.ascontiguousarray(w_rows, dtype=self.dtype)
+        if self.loss == "softmax":
+            loss = _losses.softmax_cross_entropy(Z, np.ascontiguousarray(Y, dtype=np.intp),
+                                                 w_rows, scale, dZ)
+        else:
+            Y = np.ascontiguousarray(Y, dtype=self.dtype).reshape(Z.shape)
+            fn = (_losses.sigmoid_binary_cross_entropy if self.loss == "sigmoid"
+                  else _losses.squared_error)
+            loss = fn(Z, Y, w_rows, scale, dZ)
+        # dW = dZ.T @ S   (K, F) = (K, N)(N, F);  db = dZ.sum(0)
+        np.matmul(dZ.T, S, out=self.d_weight)
+        self.d_bias[:] = dZ.sum(axis=0)
+        return loss, dZ

@@ -1,0 +1,120 @@
+"""Shared helpers for the seqcore.nn tests: variants, layers, data, errors."""
+
+import numpy as np
+import pytest
+
+from seqcore.nn import GRU, LSTM, RNN
+
+from reference import CellSpec, ReferenceStack
+
+# Every cell and variant, by a readable id: (layer class, constructor kwargs,
+# reference spec).
+VARIANTS = {
+    "rnn_tanh": (RNN, {"nonlinearity": "tanh"}, CellSpec("rnn", nonlinearity="tanh")),
+    "rnn_relu": (RNN, {"nonlinearity": "relu"}, CellSpec("rnn", nonlinearity="relu")),
+    "gru": (GRU, {"reset_after": True}, CellSpec("gru", reset_after=True)),
+    "gru_reset_before": (GRU, {"reset_after": False}, CellSpec("gru", reset_after=False)),
+    "lstm": (LSTM, {"peephole": False}, CellSpec("lstm", peephole=False)),
+    "lstm_peephole": (LSTM, {"peephole": True}, CellSpec("lstm", peephole=True)),
+}
+VARIANT_IDS = list(VARIANTS)
+DTYPES = [pytest.param(np.float64, id="float64"), pytest.param(np.float32, id="float32")]
+
+
+def make_layer(variant, input_size, hidden_size, num_layers=1, bidirectional=False,
+               dtype=np.float64, random_state=0, **extra):
+    cls, kwargs, _ = VARIANTS[variant]
+    return cls(input_size, hidden_size, num_layers, bidirectional=bidirectional,
+               dtype=dtype, random_state=random_state, **kwargs, **extra)
+
+
+def make_reference(variant, layer):
+    """The NumPy reference with the layer's own (dtype-rounded) parameters."""
+    return ReferenceStack(VARIANTS[variant][2], layer.state_dict(),
+                          num_layers=layer.num_layers, bidirectional=layer.bidirectional)
+
+
+def is_lstm(layer):
+    return isinstance(layer, LSTM)
+
+
+def state_shape(layer, batch):
+    return (layer.num_layers * layer.num_directions, batch, layer.hidden_size)
+
+
+def random_state_like(rng, layer, batch, scale=0.5):
+    """A random state of the layer's structure: an array, or (h, c) for the LSTM."""
+    shape = state_shape(layer, batch)
+    if is_lstm(layer):
+        return (scale * rng.standard_normal(shape), scale * rng.standard_normal(shape))
+    return scale * rng.standard_normal(shape)
+
+
+def random_lengths(rng, batch, T):
+    """Unsorted lengths in [1, T] with a 1, a T and, when possible, a tie."""
+    lengths = rng.integers(1, T + 1, size=batch)
+    lengths[0] = T
+    if batch > 1:
+        lengths[1] = 1
+    if batch > 3:
+        lengths[3] = lengths[2]
+    return rng.permutation(lengths)
+
+
+def pad_with(X, lengths, value_fn):
+    """Overwrite the padding of X (t >= lengths[b]) with value_fn(shape)."""
+    X = X.copy()
+    for b, n in enumerate(lengths):
+        X[b, n:] = value_fn(X[b, n:].shape)
+    return X
+
+
+def cast_state(state, dtype):
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(np.asarray(s, dtype=dtype) for s in state)
+    return np.asarray(state, dtype=dtype)
+
+
+def flat_state(state):
+    """A state or state gradient as a tuple of arrays (one for RNN/GRU, two for LSTM)."""
+    return tuple(state) if isinstance(state, tuple) else (state,)
+
+
+def rel_err(actual, expected):
+    """max |actual - expected| / max(1, max |expected|), computed in float64.
+
+    Relative to the array's scale when that exceeds 1, absolute below: the
+    "relative-ish" error every comparison of the suite uses.
+    """
+    a = np.asarray(actual, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    assert a.shape == e.shape, (a.shape, e.shape)
+    if a.size == 0:
+        return 0.0
+    return float(np.max(np.abs(a - e)) / max(1.0, float(np.max(np.abs(e)))))
+
+
+TOL = {np.float64: 1e-10, np.float32: 1e-5}
+
+
+def run_both(layer, ref, X, lengths, init, d_out, d_state):
+    """Forward and backward through seqcore and the reference.
+
+    Returns two dicts name -> array with outputs, final states, d_X, initial
+    state gradients and every parameter gradient ("grad:<name>").
+    """
+    results = []
+    for impl in (layer, ref):
+        out, state = impl.forward(X, lengths=lengths, initial_state=init)
+        dX, d_init = impl.backward(d_out, d_state)
+        r = {"outputs": out, "d_X": dX}
+        for name, s in zip(("h_n", "c_n"), flat_state(state)):
+            r[name] = s
+        for name, s in zip(("d_h0", "d_c0"), flat_state(d_init)):
+            r[name] = s
+        for name, g in impl.grads.items():
+            r["grad:" + name] = np.array(g)   # a copy: layer.grads is reused
+        results.append(r)
+    return results

@@ -1,0 +1,163 @@
+"""seqcore.nn against the plain NumPy reference (tests/reference.py).
+
+Every cell and variant, float64 and float32, 1 and 2 layers, uni- and
+bidirectional, with and without lengths and initial states.  Compared:
+outputs, final states, d_X, initial-state gradients and every parameter
+gradient.  The reference runs in float64 on the layer's own parameters and on
+the same (dtype-rounded) inputs; the error is ``conftest.rel_err``
+(max abs difference over max(1, max |reference|)), below 1e-10 in float64 and
+1e-5 in float32.
+"""
+
+import numpy as np
+import pytest
+
+from conftest import (DTYPES, TOL, VARIANT_IDS, cast_state, make_layer,
+                      make_reference, pad_with, random_lengths,
+                      random_state_like, rel_err, run_both)
+
+B, T, I, H = 5, 6, 3, 4
+
+
+def _case(variant, dtype, num_layers, bidirectional, with_lengths, with_init, seed):
+    rng = np.random.default_rng(seed)
+    layer = make_layer(variant, I, H, num_layers, bidirectional, dtype, random_state=seed)
+    ref = make_reference(variant, layer)
+    X = rng.standard_normal((B, T, I))
+    lengths = random_lengths(rng, B, T) if with_lengths else None
+    if lengths is not None:
+        X = pad_with(X, lengths, lambda s: 10 * rng.standard_normal(s))
+    init = random_state_like(rng, layer, B) if with_init else None
+    d_out = rng.standard_normal((B, T, layer.num_directions * H))
+    d_state = random_state_like(rng, layer, B, scale=1.0)
+    # the same rounded values go to both implementations
+    X = X.astype(dtype)
+    init, d_out, d_state = (cast_state(a, dtype) for a in (init, d_out, d_state))
+    return layer, ref, X, lengths, init, d_out, d_state
+
+
+@pytest.mark.parametrize("with_init", [False, True], ids=["zero_init", "given_init"])
+@pytest.mark.parametrize("with_lengths", [False, True], ids=["full", "lengths"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("num_layers", [1, 2], ids=["L1", "L2"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("variant", VARIANT_IDS)
+def test_matches_reference(variant, dtype, num_layers, bidirectional, with_lengths,
+                           with_init):
+    seed = 1000 + VARIANT_IDS.index(variant) * 16 + num_layers * 8 + bidirectional * 4 \
+        + with_lengths * 2 + with_init
+    case = _case(variant, dtype, num_layers, bidirectional, with_lengths, with_init, seed)
+    layer = case[0]
+    got, want = run_both(*case)
+    assert set(got) == set(want)
+    assert {k for k in got if k.startswith("grad:")} == {"grad:" + k for k in layer.state_dict()}
+    for name in want:
+        assert got[name].dtype == dtype, name
+        err = rel_err(got[name], want[name])
+        assert err < TOL[dtype], f"{name}: error {err:.3g}"
+    # padding: outputs exactly 0, d_X exactly 0
+    _, _, _, lengths, *_ = case
+    if lengths is not None:
+        for b, n in enumerate(lengths):
+            assert np.all(got["outputs"][b, n:] == 0)
+            assert np.all(got["d_X"][b, n:] == 0)
+
+
+@pytest.mark.parametrize("variant", VARIANT_IDS)
+def test_reference_backward_without_cotangents(variant):
+    """backward(None, None) gives all-zero gradients in both implementations;
+    only-outputs and only-state cotangents each match the reference."""
+    case = list(_case(variant, np.float64, 2, True, True, True, seed=7))
+    layer, ref, X, lengths, init, d_out, d_state = case
+    got, want = run_both(layer, ref, X, lengths, init, None, None)
+    for name in want:
+        if name.startswith(("grad:", "d_")):
+            assert np.all(got[name] == 0), name
+            assert np.all(want[name] == 0), name
+    for cot in [(d_out, None), (None, d_state)]:
+        got, want = run_both(layer, ref, X, lengths, init, *cot)
+        for name in want:
+            err = rel_err(got[name], want[name])
+            assert err < TOL[np.float64], f"{name}: error {err:.3g}"
+
+
+@pytest.mark.parametrize("variant", ["lstm", "lstm_peephole"])
+def test_lstm_partial_state_gradient(variant):
+    """An LSTM d_state may give only one of (dh_n, dc_n); the other counts as 0."""
+    layer, ref, X, lengths, init, d_out, (dh, dc) = _case(
+        variant, np.float64, 1, True, True, True, seed=11)
+    for d_state in [(dh, None), (None, dc)]:
+        got, want = run_both(layer, ref, X, lengths, init, d_out, d_state)
+        for name in want:
+            err = rel_err(got[name], want[name])
+            assert err < TOL[np.float64], f"{name}: error {err:.3g}"
+
+
+EDGE_SIZES = [
+    # B, T, I, H, lengths
+    pytest.param(1, 1, 1, 1, None, id="B1_T1_I1_H1"),
+    pytest.param(1, 6, 2, 3, [4], id="B1_one_padded_sequence"),
+    pytest.param(4, 1, 2, 3, None, id="T1"),
+    pytest.param(3, 5, 1, 1, [2, 5, 1], id="I1_H1"),
+    pytest.param(3, 6, 2, 3, [2, 2, 2], id="all_shorter_than_T"),
+    pytest.param(4, 5, 2, 3, [1, 1, 1, 1], id="all_length_1"),
+    pytest.param(2, 4, 3, 9, [3, 1], id="H_gt_B_T_I"),
+]
+
+
+@pytest.mark.parametrize("Bs,Ts,Is,Hs,lengths", EDGE_SIZES)
+@pytest.mark.parametrize("variant", VARIANT_IDS)
+def test_edge_sizes(variant, Bs, Ts, Is, Hs, lengths):
+    rng = np.random.default_rng(31)
+    layer = make_layer(variant, Is, Hs, 2, True, np.float64, random_state=32)
+    ref = make_reference(variant, layer)
+    X = rng.standard_normal((Bs, Ts, Is))
+    init = random_state_like(rng, layer, Bs)
+    d_out = rng.standard_normal((Bs, Ts, 2 * Hs))
+    d_state = random_state_like(rng, layer, Bs, scale=1.0)
+    lengths = None if lengths is None else np.array(lengths)
+    got, want = run_both(layer, ref, X, lengths, init, d_out, d_state)
+    for name in want:
+        err = rel_err(got[name], want[name])
+        assert err < TOL[np.float64], f"{name}: error {err:.3g}"
+
+
+@pytest.mark.parametrize("variant", VARIANT_IDS)
+def test_backward_overwrites_gradients(variant):
+    """Two backward calls after one forward give the same gradients (written,
+    not accumulated); a forward on other data then a backward gives that
+    data's gradients."""
+    layer, ref, X, lengths, init, d_out, d_state = _case(
+        variant, np.float64, 2, True, True, True, seed=41)
+    layer.forward(X, lengths=lengths, initial_state=init)
+    first = layer.backward(d_out, d_state)[0], {k: v.copy() for k, v in layer.grads.items()}
+    second = layer.backward(d_out, d_state)[0], {k: v.copy() for k, v in layer.grads.items()}
+    assert np.array_equal(first[0], second[0])
+    for k in first[1]:
+        assert np.array_equal(first[1][k], second[1][k]), k
+    got, want = run_both(layer, ref, X[::-1].copy(), lengths[::-1].copy(),
+                         None, d_out, None)
+    for name in want:
+        assert rel_err(got[name], want[name]) < TOL[np.float64], name
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("variant", VARIANT_IDS)
+def test_saturated_gates(variant, dtype):
+    """Large weights and inputs saturate every gate: no overflow, and the
+    tiny gradients still match.  In float32 the derivative 1 - h*h of a
+    saturated unit is known only to about 1e-7 absolute, and the weight
+    gradients multiply it by inputs 50x larger than elsewhere: the float32
+    tolerance is scaled by that factor (torch, computing the same way, is
+    matched at 1e-5 in test_torch_parity.py)."""
+    layer, ref, X, lengths, init, d_out, d_state = _case(
+        variant, dtype, 2, True, True, True, seed=51)
+    layer.load_state_dict({k: 3 * v for k, v in layer.state_dict().items()})
+    ref = make_reference(variant, layer)
+    X = (50 * X).astype(dtype)
+    tol = TOL[dtype] * (50 if dtype == np.float32 else 1)
+    got, want = run_both(layer, ref, X, lengths, init, d_out, d_state)
+    for name in want:
+        assert np.all(np.isfinite(got[name])), name
+        err = rel_err(got[name], want[name])
+        assert err < tol, f"{name}: error {err:.3g}"
