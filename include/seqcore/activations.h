@@ -31,9 +31,12 @@ static inline float sc_exp_core_f(float x)
 {
     x = x < -87.0f ? -87.0f : x;
     x = x > 88.0f ? 88.0f : x;
-    /* k = round(x / ln2) by the 1.5 * 2^23 trick (no libm call) */
-    float k = x * 1.44269504088896341f + 12582912.0f;
-    k -= 12582912.0f;
+    /* k = round(x / ln2) by the 1.5 * 2^23 trick (no libm call); the low
+     * mantissa bits of kf then hold k itself, in two's complement */
+    float kf = x * 1.44269504088896341f + 12582912.0f;
+    uint32_t kbits;
+    memcpy(&kbits, &kf, sizeof kbits);
+    float k = kf - 12582912.0f;
     /* ln2 split in a short high part (k * hi is exact) and a low part */
     float r = x - k * 0.693359375f;
     r = r - k * -2.12194440e-4f;
@@ -45,7 +48,10 @@ static inline float sc_exp_core_f(float x)
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t bits = ((int32_t)k + 127) << 23;
+    /* 2^k: (k + 127) in the exponent field; only the low 9 bits of
+     * kbits + 127 survive the shift, and they are k + 127 (no float-to-int
+     * conversion, which SSE2 lacks for doubles) */
+    uint32_t bits = (kbits + 127u) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;
@@ -55,8 +61,10 @@ static inline double sc_exp_core_d(double x)
 {
     x = x < -708.0 ? -708.0 : x;
     x = x > 709.0 ? 709.0 : x;
-    double k = x * 1.44269504088896338700e+00 + 6755399441055744.0;
-    k -= 6755399441055744.0;
+    double kf = x * 1.44269504088896338700e+00 + 6755399441055744.0;
+    uint64_t kbits;
+    memcpy(&kbits, &kf, sizeof kbits);
+    double k = kf - 6755399441055744.0;
     double r = x - k * 6.93147180369123816490e-01;
     r = r - k * 1.90821492927058770002e-10;
     double p = 1.0 / 6227020800.0;      /* 1/13! */
@@ -73,7 +81,7 @@ static inline double sc_exp_core_d(double x)
     p = p * r + 0.5;
     p = p * r + 1.0;
     p = p * r + 1.0;
-    int64_t bits = ((int64_t)k + 1023) << 52;
+    uint64_t bits = (kbits + 1023u) << 52;
     double scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;
