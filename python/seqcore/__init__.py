@@ -1,7 +1,12 @@
-"""seqcore: recurrent neural networks for scikit-learn users, on a Cython/BLAS core."""
+"""seqcore: recurrent neural networks for scikit-learn users, on a Cython/BLAS core.
 
-from . import nn
+Estimators: ``RNNClassifier``, ``RNNRegressor``.  Layers with explicit
+forward and backward passes: ``seqcore.nn``.
+"""
+
+from . import _threads, datasets, nn  # noqa: F401  (_threads: BLAS threads per shape)
+from ._estimators import RNNClassifier, RNNRegressor
 
 __version__ = "0.1.0"
 
-__all__ = ["nn", "__version__"]
+__all__ = ["RNNClassifier", "RNNRegressor", "datasets", "nn", "__version__"]

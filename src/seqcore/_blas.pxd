@@ -14,3 +14,6 @@ cdef void gemm(Trans ta, Trans tb, int m, int n, int k, floating alpha,
 cdef void colsum(int m, int n, const floating* A, int lda, floating* out) noexcept nogil
 
 cdef double sumsq(int n, const floating* x) noexcept nogil
+
+cdef void serial_blas_begin() noexcept nogil
+cdef void serial_blas_end() noexcept nogil

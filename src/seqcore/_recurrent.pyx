@@ -27,9 +27,16 @@ gate gradients and ``dh @ W_hh``; after the loop one GEMM for each of
 from cython cimport floating
 from libc.string cimport memcpy, memset
 
-from seqcore._blas cimport gemm, colsum, NoTrans, Transpose
+from seqcore._blas cimport (gemm, colsum, NoTrans, Transpose,
+                            serial_blas_begin, serial_blas_end)
 from seqcore._cells cimport (CellSpec, CELL_GRU, CELL_LSTM, n_gates,
                              cell_forward, cell_backward)
+
+
+# Per-step products smaller than this (B * G*H * H multiply-adds) run on one
+# BLAS thread: below it the thread hand-off costs more than it saves
+# (measured in benchmarks/bench_rnn.py).
+cdef long SERIAL_STEP_WORK = 1 << 23
 
 
 cdef CellSpec make_spec(int kind, int H, bint relu, bint reset_after,
@@ -69,6 +76,7 @@ def forward(int kind, bint relu, bint reset_after, bint peephole, bint training,
     cdef int T = X.shape[0], B = X.shape[1], I = X.shape[2]
     cdef int H = s.H, GH = s.G * s.H, BH = B * H
     cdef int t, n, n_next, j, row
+    cdef bint serial
     cdef bint lstm = kind == CELL_LSTM
     cdef bint split_bhn = kind == CELL_GRU and reset_after
     cdef floating* G_ = &gates[0, 0, 0]
@@ -91,6 +99,9 @@ def forward(int kind, bint relu, bint reset_after, bint peephole, bint training,
         gemm(NoTrans, Transpose, T * B, GH, I, 1, &X[0, 0, 0], I,
              &W_ih[0, 0], I, 1, G_, GH)
 
+        serial = <long> B * GH * H < SERIAL_STEP_WORK
+        if serial:
+            serial_blas_begin()
         for t in range(T):
             n = n_active[t]
             if lstm:
@@ -113,6 +124,8 @@ def forward(int kind, bint relu, bint reset_after, bint peephole, bint training,
                 if lstm:
                     memcpy(&c_n[n_next, 0], c + n_next * H,
                            (n - n_next) * H * sizeof(floating))
+        if serial:
+            serial_blas_end()
 
 
 def backward(int kind, bint relu, bint reset_after, bint peephole,
@@ -152,6 +165,7 @@ def backward(int kind, bint relu, bint reset_after, bint peephole,
     cdef int T = X.shape[0], B = X.shape[1], I = X.shape[2]
     cdef int H = s.H, GH = s.G * s.H, BH = B * H, TB = T * B
     cdef int t, n, n_next
+    cdef bint serial
     cdef bint lstm = kind == CELL_LSTM
     cdef bint gru_after = kind == CELL_GRU and reset_after
     cdef bint gru_before = kind == CELL_GRU and not reset_after
@@ -174,6 +188,9 @@ def backward(int kind, bint relu, bint reset_after, bint peephole,
             memset(dcp, 0, BH * sizeof(floating))
         if peephole:
             memset(dP, 0, 3 * H * sizeof(floating))
+        serial = <long> B * GH * H < SERIAL_STEP_WORK
+        if serial:
+            serial_blas_begin()
         for t in range(T - 1, -1, -1):
             n = n_active[t]
             n_next = n_active[t + 1] if t + 1 < T else 0
@@ -195,6 +212,8 @@ def backward(int kind, bint relu, bint reset_after, bint peephole,
                           dGp + <size_t> t * B * GH,
                           dGh + <size_t> t * B * GH,
                           &work[0, 0], &W_hh[0, 0], P, dP)
+        if serial:
+            serial_blas_end()
 
         # dX = dG @ W_ih                 (T*B, I) = (T*B, GH)(GH, I)
         gemm(NoTrans, NoTrans, TB, I, GH, 1, dGp, GH, &W_ih[0, 0], I, 0,

@@ -117,7 +117,7 @@ class SequenceNetwork:
         lengths : ndarray of int (B,)
         Y : targets: (B,) class indices or (B, K) values; with
             ``return_sequences`` (B, T) or (B, T, K) (padded steps ignored).
-        sample_weight : ndarray (B,) or None
+        sample_weight : ndarray (B,), or (B, T) per step with ``return_sequences``, or None
         bptt_steps : int or None
             Truncate backpropagation to chunks of this many steps.
         """
@@ -130,7 +130,14 @@ class SequenceNetwork:
             raise ValueError("truncated BPTT (bptt_steps < sequence length) cannot run a "
                              "bidirectional network: the backward direction needs the "
                              "whole sequence")
-        total = (w * lengths).sum() if self.return_sequences else w.sum()
+        per_step = w.ndim == 2
+        if per_step and not self.return_sequences:
+            raise ValueError("per-step sample weights need return_sequences=True")
+        if self.return_sequences:
+            valid_all = np.arange(T) < lengths[:, None]
+            total = ((w if per_step else w[:, None]) * valid_all).sum()
+        else:
+            total = w.sum()
         if not total > 0:
             raise ValueError("sample weights sum to zero: nothing to learn from")
         scale = 1.0 / total
@@ -155,7 +162,8 @@ class SequenceNetwork:
             if self.return_sequences:
                 Tc = outputs.shape[1]
                 valid = np.arange(Tc) < len_c[:, None]
-                w_rows = (w[rows, None] * valid).ravel()
+                w_c = w[rows, s:s + k] if per_step else w[rows, None]
+                w_rows = (w_c * valid).ravel()
                 S = outputs.reshape(-1, outputs.shape[2])
                 Yc = Y[rows, s:s + k]
                 Yc = Yc.reshape((-1,) + Yc.shape[2:])

@@ -1,0 +1,145 @@
+"""Turn what users pass as X and y into padded arrays and lengths.
+
+Three forms of X:
+
+* a 3-D array (n_samples, n_timesteps, n_features): sequences of one length;
+* a 2-D array (n_samples, n_timesteps): univariate sequences.  This is also
+  scikit-learn's tabular X, so the 2-D form keeps scikit-learn's conventions
+  (``n_features_in_`` is the number of columns, feature names of a
+  DataFrame are kept) and a model fit on it predicts 2-D data of the same
+  width;
+* a list of 2-D arrays (length_i, n_features): sequences of different
+  lengths.  They are padded internally; padding never touches results.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.utils.validation import check_array, validate_data
+
+TABLE, SEQUENCES = "table", "sequences"
+
+
+def _is_ragged_list(X):
+    """A list/tuple whose items are 2-D (sequences), as opposed to rows of a table."""
+    if not isinstance(X, (list, tuple)) or len(X) == 0:
+        return False
+    return all(np.ndim(x) == 2 for x in X)
+
+
+def pad_sequences(sequences, *, dtype=np.float64, maxlen=None, value=0.0):
+    """Pad a list of (length_i, n_features) arrays into one 3-D array.
+
+    Parameters
+    ----------
+    sequences : list of array-like of shape (length_i, n_features) or (length_i,)
+    dtype : dtype, default=np.float64
+    maxlen : int, optional
+        Pad (at the end) or truncate (keeping the first steps) to this length.
+        Defaults to the longest sequence.
+    value : float, default=0.0
+        Fill value of the padding.
+
+    Returns
+    -------
+    X : ndarray of shape (n_sequences, maxlen, n_features)
+    lengths : ndarray of int of shape (n_sequences,)
+        The length of each sequence in ``X`` (after truncation).
+    """
+    if isinstance(sequences, np.ndarray) or not isinstance(sequences, (list, tuple)):
+        raise TypeError("sequences must be a list of arrays, one per sequence")
+    if len(sequences) == 0:
+        raise ValueError("sequences is empty")
+    arrays = []
+    for i, s in enumerate(sequences):
+        a = np.asarray(s)
+        if a.ndim == 1:
+            a = a[:, None]
+        if a.ndim != 2:
+            raise ValueError(f"sequence {i} must be 1-D or 2-D (steps, features), got {a.ndim}-D")
+        arrays.append(a)
+    n_features = {a.shape[1] for a in arrays}
+    if len(n_features) > 1:
+        raise ValueError(f"sequences have different numbers of features: {sorted(n_features)}")
+    lengths = np.array([a.shape[0] for a in arrays], dtype=np.int64)
+    if maxlen is None:
+        maxlen = int(lengths.max())
+    elif isinstance(maxlen, bool) or not isinstance(maxlen, numbers.Integral) or maxlen < 1:
+        raise ValueError(f"maxlen must be a positive integer, got {maxlen!r}")
+    lengths = np.minimum(lengths, maxlen)
+    out = np.full((len(arrays), maxlen, n_features.pop()), value, dtype=dtype)
+    for i, a in enumerate(arrays):
+        out[i, :lengths[i]] = a[:lengths[i]]
+    return out, lengths
+
+
+def check_sequences(X, *, estimator, dtype, reset):
+    """Validate X in any of its three forms.
+
+    Returns
+    -------
+    X : ndarray (n_samples, T, n_features) of ``dtype``, a new array
+    lengths : ndarray of int (n_samples,)
+    mode : 'table' or 'sequences'
+    """
+    name = type(estimator).__name__
+    if _is_ragged_list(X):
+        arrays = [check_array(x, dtype=dtype, ensure_min_samples=0,
+                              input_name=f"X[{i}]") for i, x in enumerate(X)]
+        for i, a in enumerate(arrays):
+            if a.shape[0] == 0:
+                raise ValueError(f"X[{i}] is a sequence of length zero")
+        feats = sorted({a.shape[1] for a in arrays})
+        if len(feats) > 1:
+            raise ValueError(f"the sequences in X have different numbers of features: {feats}")
+        Xp, lengths = pad_sequences(arrays, dtype=dtype)
+        mode = SEQUENCES
+    else:
+        if isinstance(X, (list, tuple)) and len(X) and any(np.ndim(x) == 2 for x in X):
+            raise ValueError("X mixes sequences (2-D items) with other items; a list X "
+                             "must hold one 2-D array (steps, features) per sequence")
+        arr = np.asarray(X) if not hasattr(X, "iloc") and not hasattr(X, "tocsr") else None
+        if arr is not None and arr.ndim == 3:
+            Xp = check_array(X, dtype=dtype, allow_nd=True, copy=True)
+            if Xp.shape[1] == 0:
+                raise ValueError("X holds sequences of length zero (n_timesteps = 0)")
+            if Xp.shape[2] == 0:
+                raise ValueError("X has 0 features per step")
+            lengths = np.full(Xp.shape[0], Xp.shape[1], dtype=np.int64)
+            mode = SEQUENCES
+        elif arr is not None and arr.ndim > 3:
+            raise ValueError(f"X must be 2-D or 3-D (samples, steps, features), got {arr.ndim}-D")
+        else:
+            # the tabular form: scikit-learn's own checks and messages
+            if reset or getattr(estimator, "_input_mode", None) == TABLE:
+                Xp = validate_data(estimator, X, dtype=dtype, reset=reset, copy=True)
+            else:
+                Xp = check_array(X, dtype=dtype, copy=True)
+            lengths = np.full(Xp.shape[0], Xp.shape[1], dtype=np.int64)
+            Xp = Xp[:, :, None]
+            mode = TABLE
+
+    if reset:
+        estimator._input_mode = mode
+        if mode == SEQUENCES:
+            estimator.n_features_in_ = Xp.shape[2]
+            if hasattr(estimator, "feature_names_in_"):
+                del estimator.feature_names_in_
+    else:
+        fitted_mode = estimator._input_mode
+        if fitted_mode == SEQUENCES and Xp.shape[2] != estimator.n_features_in_:
+            if mode == TABLE and estimator.n_features_in_ == 1:
+                pass  # univariate sequences given as a 2-D array
+            else:
+                raise ValueError(f"X has {Xp.shape[2]} features, but {name} is expecting "
+                                 f"{estimator.n_features_in_} features as input.")
+        if fitted_mode == TABLE and mode == SEQUENCES:
+            raise ValueError(f"{name} was fit on a 2-D array ({estimator.n_features_in_} "
+                             "columns, univariate sequences); predict on the same form, "
+                             "not on 3-D arrays or lists")
+        if mode == TABLE and fitted_mode == SEQUENCES and estimator.n_features_in_ != 1:
+            raise ValueError(f"X is 2-D (univariate sequences), but {name} was fit on "
+                             f"sequences of {estimator.n_features_in_} features")
+    if Xp.shape[0] == 0:
+        raise ValueError("X has no samples")
+    return Xp, lengths, mode

@@ -1,0 +1,693 @@
+"""scikit-learn estimators: ``RNNClassifier`` and ``RNNRegressor``.
+
+Design (after scikit-learn's ``neural_network``): one base class holds the
+training loop; the classifier and the regressor add only the loss, the
+target encoding and the predict methods.  ``__init__`` only stores
+arguments; hyper-parameters are checked declaratively at ``fit``.  ``fit``
+and ``partial_fit`` both go through ``_fit``.  The model itself is a
+``seqcore.nn.SequenceNetwork`` (recurrent stack, dense head, loss) trained
+with a compiled optimizer on its flat parameter buffer.
+"""
+
+import sys
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted
+
+from ._data import SEQUENCES, check_sequences
+from ._sklearn_compat import Interval, StrOptions
+from .nn import SGD, Adam, SequenceNetwork, clip_grad_norm, clip_grad_value
+
+_DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+class _BaseRNN(BaseEstimator):
+    """Training loop shared by the classifier and the regressor."""
+
+    _parameter_constraints = {
+        "cell": [StrOptions({"rnn", "gru", "lstm"})],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "num_layers": [Interval(Integral, 1, None, closed="left")],
+        "nonlinearity": [StrOptions({"tanh", "relu"})],
+        "reset_after": ["boolean"],
+        "peephole": ["boolean"],
+        "bidirectional": ["boolean"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "return_sequences": ["boolean"],
+        "optimizer": [StrOptions({"adam", "sgd"})],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "clip_value": [Interval(Real, 0, None, closed="neither"), None],
+        "bptt_steps": [Interval(Integral, 1, None, closed="left"), None],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "dtype": [StrOptions({"float32", "float64"})],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(self, *, cell="lstm", hidden_size=32, num_layers=1,
+                 nonlinearity="tanh", reset_after=True, peephole=False,
+                 bidirectional=False, dropout=0.0, return_sequences=False,
+                 optimizer="adam", learning_rate=0.01, momentum=0.9,
+                 batch_size=32, max_iter=200, clip_norm=5.0, clip_value=None,
+                 bptt_steps=None, alpha=0.0, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
+                 shuffle=True, random_state=None, dtype="float32", verbose=0,
+                 warm_start=False):
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.nonlinearity = nonlinearity
+        self.reset_after = reset_after
+        self.peephole = peephole
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.return_sequences = return_sequences
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.clip_norm = clip_norm
+        self.clip_value = clip_value
+        self.bptt_steps = bptt_steps
+        self.alpha = alpha
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.dtype = dtype
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # ----------------------------------------------------------- subclasses
+    _loss = None            # the SequenceNetwork loss
+
+    def _encode_y(self, y, lengths, first):
+        """Targets -> (Y for the network, n_outputs); sets fitted target attributes."""
+        raise NotImplementedError
+
+    def _validation_score(self, X, lengths, Y):
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- input
+    def _check_X(self, X, reset):
+        return check_sequences(X, estimator=self, dtype=_DTYPES[self.dtype], reset=reset)
+
+    def _per_step(self, y, lengths, mode, name="y"):
+        """Per-step targets (return_sequences): a list or array -> (n, T, ...) padded."""
+        n, T = len(lengths), int(lengths.max())
+        if isinstance(y, (list, tuple)) and len(y) and np.ndim(y[0]) >= 1 and mode == SEQUENCES \
+                and not isinstance(y, np.ndarray):
+            if len(y) != n:
+                raise ValueError(f"{name} has {len(y)} sequences, X has {n}")
+            items = [np.asarray(v) for v in y]
+            for i, (v, L) in enumerate(zip(items, lengths)):
+                if v.shape[0] != L:
+                    raise ValueError(f"{name}[{i}] has {v.shape[0]} steps, but X[{i}] has {L}")
+            tail = items[0].shape[1:]
+            out = np.zeros((n, T) + tail, dtype=items[0].dtype)
+            for i, v in enumerate(items):
+                out[i, :len(v)] = v
+            return out
+        y = np.asarray(y)
+        if y.ndim < 2 or y.shape[0] != n or y.shape[1] != T:
+            raise ValueError(f"with return_sequences=True, {name} must have shape "
+                             f"(n_samples, n_timesteps[, n_outputs]) = ({n}, {T}, ...), "
+                             f"got {y.shape}")
+        return y
+
+    def _check_sample_weight(self, sample_weight, n):
+        if sample_weight is None:
+            return np.ones(n)
+        w = np.asarray(sample_weight, dtype=np.float64)
+        if w.ndim == 0:
+            w = np.full(n, float(w))
+        if w.shape != (n,):
+            raise ValueError(f"sample_weight must have shape ({n},), got {w.shape}")
+        if not np.isfinite(w).all():
+            raise ValueError("sample_weight contains NaN or infinity")
+        if (w < 0).any():
+            raise ValueError("sample_weight must be non-negative")
+        return w
+
+    # ------------------------------------------------------------- training
+    def fit(self, X, y, sample_weight=None):
+        """Train on sequences X and targets y for up to ``max_iter`` epochs.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_timesteps, n_features), array of
+            shape (n_samples, n_timesteps), or list of arrays (length_i, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs); with
+            ``return_sequences=True`` one target per step: (n_samples,
+            n_timesteps[, n_outputs]) or a list matching each sequence's length
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def _fit(self, X, y, sample_weight, incremental, classes=None, validation_data=None):
+        fitted = hasattr(self, "network_")
+        first = not fitted or not (self.warm_start or incremental)
+        Xp, lengths, mode = self._check_X(X, reset=first)
+        if first and self.bptt_steps is not None and self.bidirectional \
+                and self.bptt_steps < Xp.shape[1]:
+            raise ValueError("bptt_steps cannot truncate a bidirectional network: the "
+                             "backward direction needs the whole sequence")
+        w = self._check_sample_weight(sample_weight, Xp.shape[0])
+        if self.return_sequences:
+            y = self._per_step(y, lengths, mode)
+        Y, w = self._encode_y(y, lengths, w, first=first, classes=classes)
+
+        if first:
+            self._rng = check_random_state(self.random_state)
+            seed = self._rng.randint(np.iinfo(np.int32).max)
+            self.network_ = SequenceNetwork(
+                self.cell, Xp.shape[2], self.hidden_size, self.n_outputs_,
+                loss=self._loss, return_sequences=self.return_sequences,
+                num_layers=self.num_layers, bidirectional=self.bidirectional,
+                dropout=self.dropout, dtype=_DTYPES[self.dtype], random_state=seed,
+                **self._cell_kwargs())
+            net = self.network_
+            if self.optimizer == "adam":
+                self._optimizer = Adam(net.flat_params, net.flat_grads,
+                                       lr=self.learning_rate, weight_decay=self.alpha)
+            else:
+                self._optimizer = SGD(net.flat_params, net.flat_grads, lr=self.learning_rate,
+                                      momentum=self.momentum, nesterov=self.momentum > 0,
+                                      weight_decay=self.alpha)
+            self.loss_curve_ = []
+            self.validation_scores_ = []
+            self.best_loss_ = np.inf
+            self.best_validation_score_ = -np.inf
+            self._best_params = None
+            self._no_improvement = 0
+            self.n_iter_ = 0
+            self.t_ = 0
+
+        # the held-out set for early stopping
+        val = None
+        if validation_data is not None:
+            Xv, yv = validation_data
+            Xv, lv, mv = self._check_X(Xv, reset=False)
+            if self.return_sequences:
+                yv = self._per_step(yv, lv, mv, name="validation y")
+            val = (Xv, lv, yv)
+        elif self.early_stopping and not incremental:
+            idx = np.arange(Xp.shape[0])
+            stratify = self._stratify(Y, lengths)
+            train, test = train_test_split(idx, test_size=self.validation_fraction,
+                                           random_state=self._rng.randint(np.iinfo(np.int32).max),
+                                           stratify=stratify)
+            val = (Xp[test], lengths[test], self._decode_for_score(Y[test], lengths[test]))
+            Xp, lengths, Y, w = Xp[train], lengths[train], Y[train], w[train]
+
+        epochs = 1 if incremental else self.max_iter
+        self._train(Xp, lengths, Y, w, epochs, val, incremental)
+        return self
+
+    def _train(self, Xp, lengths, Y, w, epochs, val, incremental):
+        net, n = self.network_, Xp.shape[0]
+        batch = min(self.batch_size, n)
+        stopped = False
+        try:
+            for _ in range(epochs):
+                t0 = time.perf_counter()
+                order = self._rng.permutation(n) if self.shuffle else np.arange(n)
+                total, weight = 0.0, 0.0
+                starts = range(0, n, batch)
+                for start in self._progress(starts):
+                    idx = order[start:start + batch]
+                    good = net.flat_params.copy()
+                    loss = net.loss_and_gradient(Xp[idx], lengths[idx], Y[idx], w[idx],
+                                                 bptt_steps=self.bptt_steps)
+                    if self.clip_value is not None:
+                        clip_grad_value(net.flat_grads, self.clip_value)
+                    if self.clip_norm is not None:
+                        clip_grad_norm(net.flat_grads, self.clip_norm)
+                    self._optimizer.step()
+                    self.t_ += 1
+                    if not (np.isfinite(loss) and np.isfinite(net.flat_params).all()):
+                        net.flat_params[:] = good
+                        warnings.warn(
+                            "training diverged (the loss or the weights became NaN or "
+                            "infinite); kept the last finite weights. Lower learning_rate "
+                            "or set clip_norm.", RuntimeWarning, stacklevel=3)
+                        stopped = True
+                        break
+                    bw = w[idx].sum()
+                    total += loss * bw
+                    weight += bw
+                if stopped:
+                    break
+                self.n_iter_ += 1
+                epoch_loss = total / weight if weight > 0 else 0.0
+                if self.alpha:
+                    epoch_loss += 0.5 * self.alpha * float(np.dot(net.flat_params, net.flat_params))
+                self.loss_curve_.append(epoch_loss)
+                if self._end_of_epoch(epoch_loss, val, time.perf_counter() - t0):
+                    stopped = True
+                    break
+        except KeyboardInterrupt:
+            warnings.warn("training interrupted; the model keeps the weights trained so far",
+                          RuntimeWarning, stacklevel=3)
+            stopped = True
+        if val is not None and self._best_params is not None and (stopped or not incremental):
+            net.flat_params[:] = self._best_params
+        if not stopped and not incremental:
+            warnings.warn(f"{type(self).__name__} reached max_iter={self.max_iter} epochs "
+                          "before the loss stopped improving by tol; consider raising max_iter.",
+                          ConvergenceWarning, stacklevel=3)
+
+    def _end_of_epoch(self, loss, val, seconds):
+        """Book-keeping after an epoch; True when training should stop."""
+        if val is not None:
+            score = self._validation_score(*val)
+            self.validation_scores_.append(score)
+            improved = score > self.best_validation_score_ + self.tol
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_params = self.network_.flat_params.copy()
+        else:
+            improved = loss < self.best_loss_ - self.tol
+        self.best_loss_ = min(self.best_loss_, loss)
+        self._no_improvement = 0 if improved else self._no_improvement + 1
+        if self.verbose:
+            msg = f"Epoch {self.n_iter_}, loss = {loss:.6f}"
+            if val is not None:
+                msg += f", validation score = {self.validation_scores_[-1]:.6f}"
+            print(f"{msg}, {seconds:.2f}s", file=sys.stdout, flush=True)
+        return self._no_improvement >= self.n_iter_no_change
+
+    def _progress(self, starts):
+        if self.verbose < 2:
+            return starts
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            return _TextProgress(starts)
+        return tqdm(starts, desc=f"epoch {self.n_iter_ + 1}", leave=False, unit="batch")
+
+    def _stratify(self, Y, lengths):
+        return None
+
+    def _decode_for_score(self, Y, lengths):
+        return Y
+
+    def _cell_kwargs(self):
+        if self.cell == "rnn":
+            return {"nonlinearity": self.nonlinearity}
+        if self.cell == "gru":
+            return {"reset_after": self.reset_after}
+        return {"peephole": self.peephole}
+
+    # ----------------------------------------------------------- prediction
+    def _raw(self, X):
+        """Network outputs for X, and the lengths and the input form."""
+        check_is_fitted(self, "network_")
+        Xp, lengths, mode = self._check_X(X, reset=False)
+        Z = self.network_.decision_function(Xp, lengths)
+        return np.asarray(Z, dtype=np.float64), lengths, mode
+
+    def _unpad(self, A, lengths, mode):
+        """Per-step results: a list per sequence for ragged input, else the array."""
+        if mode == SEQUENCES and (lengths != lengths[0]).any():
+            return [A[i, :L] for i, L in enumerate(lengths)]
+        return A
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+
+class _TextProgress:
+    """A minimal progress bar on stderr for verbose=2 when tqdm is missing."""
+
+    def __init__(self, items):
+        self.items = items
+
+    def __iter__(self):
+        n = len(self.items)
+        for i, item in enumerate(self.items, 1):
+            yield item
+            print(f"\r  batch {i}/{n}", end="", file=sys.stderr, flush=True)
+        print(file=sys.stderr)
+
+
+class RNNClassifier(ClassifierMixin, _BaseRNN):
+    """Recurrent-network classifier of sequences (or of each step of them).
+
+    A recurrent stack (RNN, GRU or LSTM; stacked, bidirectional) reads each
+    sequence; a dense layer with a softmax reads its final state (each
+    sequence's own last step) or, with ``return_sequences=True``, every step.
+    Trained with softmax cross-entropy by Adam or SGD on mini-batches.
+
+    Parameters
+    ----------
+    cell : {'rnn', 'gru', 'lstm'}, default='lstm'
+    hidden_size : int, default=32
+    num_layers : int, default=1
+    nonlinearity : {'tanh', 'relu'}, default='tanh'
+        Of the 'rnn' cell.
+    reset_after : bool, default=True
+        GRU variant (PyTorch's when True).
+    peephole : bool, default=False
+        LSTM peephole connections.
+    bidirectional : bool, default=False
+    dropout : float, default=0.0
+        Between stacked layers, in training only.
+    return_sequences : bool, default=False
+        One label per step (tagging) instead of one per sequence.
+    optimizer : {'adam', 'sgd'}, default='adam'
+    learning_rate : float, default=0.01
+    momentum : float, default=0.9
+        SGD's Nesterov momentum (plain SGD when 0).
+    batch_size : int, default=32
+    max_iter : int, default=200
+        Epochs.
+    clip_norm : float or None, default=5.0
+        Clip the global gradient norm of each step to this.
+    clip_value : float or None, default=None
+        Clip each gradient entry to [-clip_value, clip_value].
+    bptt_steps : int or None, default=None
+        Truncated backpropagation through time in chunks of this many steps.
+    alpha : float, default=0.0
+        L2 penalty (weight decay) on all parameters.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified), stop when
+        its accuracy has not improved by ``tol`` for ``n_iter_no_change``
+        epochs, and keep the best weights.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    tol : float, default=1e-4
+        Without early stopping, training stops when the training loss has not
+        improved by ``tol`` for ``n_iter_no_change`` epochs.
+    shuffle : bool, default=True
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, shuffling, dropout and the validation split: a
+        fixed value gives bit-identical results run to run.
+    dtype : {'float32', 'float64'}, default='float32'
+    verbose : int, default=0
+        1: a line per epoch; 2: also a progress bar over batches (tqdm when
+        installed).
+    warm_start : bool, default=False
+    class_weight : dict, 'balanced' or None, default=None
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    n_features_in_ : int
+        Features per step (columns, for 2-D X).
+    loss_curve_ : list of float
+        Training loss of each epoch.
+    validation_scores_ : list of float
+        Validation accuracy of each epoch (early stopping).
+    n_iter_ : int
+        Epochs run.
+    network_ : seqcore.nn.SequenceNetwork
+        The trained network; ``network_.params`` in PyTorch's names.
+
+    Notes
+    -----
+    BLAS threads: seqcore's matrix products run on the BLAS that SciPy
+    loads.  When running many fits in parallel (``n_jobs`` in
+    ``GridSearchCV``), limit them per worker with threadpoolctl, e.g.
+    ``with threadpool_limits(1): search.fit(X, y)``, or set
+    ``OMP_NUM_THREADS=1`` / ``OPENBLAS_NUM_THREADS=1``.
+    """
+
+    _loss = "softmax"
+    _parameter_constraints = {
+        **_BaseRNN._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(self, *, cell="lstm", hidden_size=32, num_layers=1,
+                 nonlinearity="tanh", reset_after=True, peephole=False,
+                 bidirectional=False, dropout=0.0, return_sequences=False,
+                 optimizer="adam", learning_rate=0.01, momentum=0.9,
+                 batch_size=32, max_iter=200, clip_norm=5.0, clip_value=None,
+                 bptt_steps=None, alpha=0.0, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
+                 shuffle=True, random_state=None, dtype="float32", verbose=0,
+                 warm_start=False, class_weight=None):
+        super().__init__(
+            cell=cell, hidden_size=hidden_size, num_layers=num_layers,
+            nonlinearity=nonlinearity, reset_after=reset_after, peephole=peephole,
+            bidirectional=bidirectional, dropout=dropout,
+            return_sequences=return_sequences, optimizer=optimizer,
+            learning_rate=learning_rate, momentum=momentum, batch_size=batch_size,
+            max_iter=max_iter, clip_norm=clip_norm, clip_value=clip_value,
+            bptt_steps=bptt_steps, alpha=alpha, early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change, tol=tol, shuffle=shuffle,
+            random_state=random_state, dtype=dtype, verbose=verbose,
+            warm_start=warm_start)
+        self.class_weight = class_weight
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None, validation_data=None):
+        """One epoch over (X, y), continuing from the current weights.
+
+        Parameters
+        ----------
+        X, y, sample_weight : as in ``fit``
+        classes : array-like, required on the first call
+            Every label that may ever appear.
+        validation_data : tuple (X_val, y_val), optional
+            With ``early_stopping=True``: score after this call, keep the best
+            weights, and restore them once ``n_iter_no_change`` calls have not
+            improved the score by ``tol``.
+        """
+        if not hasattr(self, "network_"):
+            self._validate_params()
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit")
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes,
+                         validation_data=validation_data if self.early_stopping else None)
+
+    def _encode_y(self, y, lengths, w, first, classes=None):
+        y = np.asarray(y)
+        n = len(lengths)
+        if y.shape[0] != n:
+            raise ValueError(f"y has {y.shape[0]} samples, X has {n}")
+        if self.return_sequences:
+            valid = np.arange(y.shape[1]) < lengths[:, None]
+            if y.ndim != 2:
+                raise ValueError("with return_sequences=True the classifier takes one label "
+                                 f"per step, y of shape (n_samples, n_timesteps); got {y.shape}")
+            labels = y[valid]
+        else:
+            if y.ndim == 2 and y.shape[1] == 1:
+                warnings.warn("A column-vector y was passed when a 1d array was expected. "
+                              "Please change the shape of y to (n_samples,), for example "
+                              "using ravel().", DataConversionWarning, stacklevel=4)
+                y = y.ravel()
+            if y.ndim != 1:
+                raise ValueError(f"y must be 1-D (one label per sequence), got shape {y.shape}")
+            labels = y
+        kind = type_of_target(labels, input_name="y")
+        if kind not in ("binary", "multiclass"):
+            raise ValueError(f"Unknown label type: {kind!r}. RNNClassifier takes binary or "
+                             "multiclass labels")
+        if first:
+            self.classes_ = np.unique(classes if classes is not None else labels)
+            if len(self.classes_) < 2:
+                raise ValueError("RNNClassifier needs samples of at least 2 classes in the "
+                                 f"data, but the data contains only one class: {self.classes_[0]!r}")
+            self.n_outputs_ = len(self.classes_)
+        else:
+            unseen = np.setdiff1d(np.unique(labels), self.classes_)
+            if unseen.size:
+                raise ValueError(f"y contains labels not seen before: {unseen.tolist()} "
+                                 f"(known classes: {self.classes_.tolist()})")
+        codes = np.zeros(y.shape, dtype=np.intp)
+        if self.return_sequences:
+            codes[valid] = np.searchsorted(self.classes_, labels)
+        else:
+            codes = np.searchsorted(self.classes_, labels).astype(np.intp)
+        if self.class_weight is not None:
+            cw = compute_sample_weight(self.class_weight, labels)
+            if self.return_sequences:
+                step_w = np.zeros(y.shape)
+                step_w[valid] = cw
+                w = w[:, None] * step_w
+            else:
+                w = w * cw
+        return codes, w
+
+    def _stratify(self, Y, lengths):
+        if self.return_sequences:
+            return None
+        counts = np.bincount(Y, minlength=self.n_outputs_)
+        return Y if counts[counts > 0].min() >= 2 else None
+
+    def _decode_for_score(self, Y, lengths):
+        return self.classes_[Y]
+
+    def _validation_score(self, X, lengths, y):
+        pred = self._predict_padded(X, lengths)
+        if self.return_sequences:
+            valid = np.arange(pred.shape[1]) < lengths[:, None]
+            return accuracy_score(np.asarray(y)[valid], pred[valid])
+        return accuracy_score(y, pred)
+
+    def _predict_padded(self, Xp, lengths):
+        Z = self.network_.decision_function(Xp, lengths)
+        return self.classes_[np.argmax(Z, axis=-1)]
+
+    def predict_proba(self, X):
+        """Class probabilities, (n_samples, n_classes); per step with ``return_sequences``."""
+        Z, lengths, mode = self._raw(X)
+        Z = Z - Z.max(axis=-1, keepdims=True)
+        P = np.exp(Z)
+        P /= P.sum(axis=-1, keepdims=True)
+        return self._unpad(P, lengths, mode) if self.return_sequences else P
+
+    def predict_log_proba(self, X):
+        P = self.predict_proba(X)
+        return [np.log(p) for p in P] if isinstance(P, list) else np.log(P)
+
+    def predict(self, X):
+        """Most probable class per sequence (or per step with ``return_sequences``)."""
+        Z, lengths, mode = self._raw(X)
+        labels = self.classes_[np.argmax(Z, axis=-1)]
+        return self._unpad(labels, lengths, mode) if self.return_sequences else labels
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy (over the valid steps of all sequences with ``return_sequences``)."""
+        if not self.return_sequences:
+            return super().score(X, y, sample_weight=sample_weight)
+        pred = self.predict(X)
+        pred = np.concatenate([np.ravel(p) for p in pred])
+        true = np.concatenate([np.ravel(t) for t in y])
+        return accuracy_score(true, pred)
+
+
+class RNNRegressor(RegressorMixin, _BaseRNN):
+    """Recurrent-network regressor of sequences (or of each step of them).
+
+    Same network and training as ``RNNClassifier`` with a linear output and
+    the squared error.  Targets are standardised inside (mean 0, variance 1
+    per output, from the first fit) and predictions mapped back, so raw units
+    train well.
+
+    Parameters
+    ----------
+    Same as ``RNNClassifier`` except ``class_weight``.  With
+    ``early_stopping`` the validation score is R^2.
+
+    Attributes
+    ----------
+    n_features_in_, loss_curve_, validation_scores_, n_iter_, network_
+        As in ``RNNClassifier``.
+    n_outputs_ : int
+    """
+
+    _loss = "squared_error"
+
+    def partial_fit(self, X, y, sample_weight=None, validation_data=None):
+        """One epoch over (X, y), continuing from the current weights; see ``RNNClassifier``."""
+        if not hasattr(self, "network_"):
+            self._validate_params()
+        return self._fit(X, y, sample_weight, incremental=True,
+                         validation_data=validation_data if self.early_stopping else None)
+
+    def _encode_y(self, y, lengths, w, first, classes=None):
+        y = np.asarray(y)
+        n = len(lengths)
+        if y.dtype.kind not in "biuf":
+            try:
+                y = y.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"y must be numeric, got dtype {y.dtype}") from exc
+        y = y.astype(np.float64)
+        if y.shape[0] != n:
+            raise ValueError(f"y has {y.shape[0]} samples, X has {n}")
+        if self.return_sequences:
+            valid = np.arange(y.shape[1]) < lengths[:, None]
+            self._y_ndim = y.ndim
+            Y = y if y.ndim == 3 else y[:, :, None]
+            values = Y[valid]
+        else:
+            if y.ndim not in (1, 2):
+                raise ValueError(f"y must be 1-D or 2-D, got shape {y.shape}")
+            self._y_ndim = y.ndim if first else self._y_ndim
+            Y = y[:, None] if y.ndim == 1 else y
+            values = Y
+        if not np.isfinite(values).all():
+            raise ValueError("y contains NaN or infinity")
+        if first:
+            self.n_outputs_ = Y.shape[-1]
+            self._y_mean = values.mean(axis=0)
+            std = values.std(axis=0)
+            self._y_scale = np.where(std > 0, std, 1.0)
+        elif Y.shape[-1] != self.n_outputs_:
+            raise ValueError(f"y has {Y.shape[-1]} outputs, the model {self.n_outputs_}")
+        Y = (Y - self._y_mean) / self._y_scale
+        if self.return_sequences:
+            Y = np.where(valid[:, :, None], Y, 0.0)
+        return Y, w
+
+    def _validation_score(self, X, lengths, y):
+        pred = self._predict_padded(X, lengths)
+        y = np.asarray(y, dtype=np.float64)
+        if self.return_sequences:
+            valid = np.arange(pred.shape[1]) < lengths[:, None]
+            y = y[:, :, None] if y.ndim == 2 else y
+            return r2_score(y[valid], pred[valid])
+        return r2_score(y.reshape(pred.shape), pred)
+
+    def _decode_for_score(self, Y, lengths):
+        return Y * self._y_scale + self._y_mean
+
+    def _predict_padded(self, Xp, lengths):
+        Z = self.network_.decision_function(Xp, lengths)
+        return Z * self._y_scale + self._y_mean
+
+    def predict(self, X):
+        """Predicted targets: (n_samples,) or (n_samples, n_outputs); per step with
+        ``return_sequences`` ((n_samples, n_timesteps[, n_outputs]) or a list)."""
+        Z, lengths, mode = self._raw(X)
+        Y = Z * self._y_scale + self._y_mean
+        if self.return_sequences:
+            if self._y_ndim == 2:
+                Y = Y[..., 0]
+            return self._unpad(Y, lengths, mode)
+        return Y[:, 0] if self._y_ndim == 1 else Y
+
+    def score(self, X, y, sample_weight=None):
+        """R^2 (over the valid steps of all sequences with ``return_sequences``)."""
+        if not self.return_sequences:
+            return super().score(X, y, sample_weight=sample_weight)
+        pred = self.predict(X)
+        pred = np.concatenate([np.ravel(p) for p in pred])
+        true = np.concatenate([np.ravel(t) for t in y])
+        return r2_score(true, pred)
+
