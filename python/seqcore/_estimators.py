@@ -173,6 +173,9 @@ class _BaseRNN(BaseEstimator):
         return self._fit(X, y, sample_weight, incremental=False)
 
     def _fit(self, X, y, sample_weight, incremental, classes=None, validation_data=None):
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the "
+                             "target y is None")
         fitted = hasattr(self, "network_")
         first = not fitted or not (self.warm_start or incremental)
         Xp, lengths, mode = self._check_X(X, reset=first)
@@ -195,13 +198,16 @@ class _BaseRNN(BaseEstimator):
                 dropout=self.dropout, dtype=_DTYPES[self.dtype], random_state=seed,
                 **self._cell_kwargs())
             net = self.network_
+            # L2 as in MLPClassifier: 0.5 * alpha * ||w||^2 / batch_size on each
+            # batch's mean loss, i.e. a weight decay of alpha / batch_size
+            decay = self.alpha / min(self.batch_size, Xp.shape[0])
             if self.optimizer == "adam":
                 self._optimizer = Adam(net.flat_params, net.flat_grads,
-                                       lr=self.learning_rate, weight_decay=self.alpha)
+                                       lr=self.learning_rate, weight_decay=decay)
             else:
                 self._optimizer = SGD(net.flat_params, net.flat_grads, lr=self.learning_rate,
                                       momentum=self.momentum, nesterov=self.momentum > 0,
-                                      weight_decay=self.alpha)
+                                      weight_decay=decay)
             self.loss_curve_ = []
             self.validation_scores_ = []
             self.best_loss_ = np.inf
@@ -269,7 +275,8 @@ class _BaseRNN(BaseEstimator):
                 self.n_iter_ += 1
                 epoch_loss = total / weight if weight > 0 else 0.0
                 if self.alpha:
-                    epoch_loss += 0.5 * self.alpha * float(np.dot(net.flat_params, net.flat_params))
+                    epoch_loss += 0.5 * self._optimizer.weight_decay * float(
+                        np.dot(net.flat_params, net.flat_params))
                 self.loss_curve_.append(epoch_loss)
                 if self._end_of_epoch(epoch_loss, val, time.perf_counter() - t0):
                     stopped = True
@@ -399,7 +406,8 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
     bptt_steps : int or None, default=None
         Truncated backpropagation through time in chunks of this many steps.
     alpha : float, default=0.0
-        L2 penalty (weight decay) on all parameters.
+        L2 penalty on all parameters, scaled as in ``MLPClassifier``:
+        ``0.5 * alpha * ||w||^2 / batch_size`` added to each batch's mean loss.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data (stratified), stop when
         its accuracy has not improved by ``tol`` for ``n_iter_no_change``
@@ -670,6 +678,11 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
     def _predict_padded(self, Xp, lengths):
         Z = self.network_.decision_function(Xp, lengths)
         return Z * self._y_scale + self._y_mean
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
 
     def predict(self, X):
         """Predicted targets: (n_samples,) or (n_samples, n_outputs); per step with
