@@ -1,12 +1,15 @@
 """seqcore: recurrent neural networks for scikit-learn users, on a Cython/BLAS core.
 
-Estimators: ``RNNClassifier``, ``RNNRegressor``.  Layers with explicit
+Estimators: ``RNNClassifier``, ``RNNRegressor``; forecasting: ``RNNForecaster``
+(backtesting in ``seqcore.model_selection``).  Layers with explicit
 forward and backward passes: ``seqcore.nn``.
 """
 
 from . import _threads, datasets, nn  # noqa: F401  (_threads: BLAS threads per shape)
 from ._estimators import RNNClassifier, RNNRegressor
+from ._forecasting import RNNForecaster
 
 __version__ = "0.1.0"
 
-__all__ = ["RNNClassifier", "RNNRegressor", "datasets", "nn", "__version__"]
+__all__ = ["RNNClassifier", "RNNRegressor", "RNNForecaster", "datasets", "nn",
+           "__version__"]

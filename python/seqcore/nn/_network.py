@@ -108,6 +108,17 @@ class SequenceNetwork:
         S = outputs if self.return_sequences else self._summary(state)
         return S @ self.weight.T + self.bias
 
+    def stream(self, X, state=None, lengths=None):
+        """Inference on a chunk of steps continuing from ``state``.
+
+        Returns the logits of every step (B, T, K) and the state after the
+        chunk, to pass to the next call: feeding a sequence chunk by chunk
+        gives exactly the results of feeding it whole.
+        """
+        self.rnn.eval()
+        outputs, state = self.rnn.forward(X, lengths, state)
+        return outputs @ self.weight.T + self.bias, state
+
     def loss_and_gradient(self, X, lengths, Y, sample_weight=None, bptt_steps=None):
         """Training-mode pass: return the loss and fill ``flat_grads``.
 

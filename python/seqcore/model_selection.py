@@ -1,0 +1,99 @@
+"""Rolling-origin backtesting of forecasters, with MAE, sMAPE and MASE
+against the seasonal naive forecast."""
+
+import numpy as np
+from sklearn.base import clone
+
+__all__ = ["backtest", "mae", "smape", "mase", "seasonal_naive"]
+
+
+def mae(y_true, y_pred):
+    """Mean absolute error."""
+    return float(np.mean(np.abs(np.asarray(y_true) - np.asarray(y_pred))))
+
+
+def smape(y_true, y_pred):
+    """Symmetric mean absolute percentage error, in percent (0 to 200).
+
+    ``100 * mean(2 |y - f| / (|y| + |f|))``; a term with ``y = f = 0`` counts 0.
+    """
+    y, f = np.asarray(y_true, float), np.asarray(y_pred, float)
+    den = np.abs(y) + np.abs(f)
+    ratio = np.divide(2 * np.abs(y - f), den, out=np.zeros_like(den), where=den > 0)
+    return float(100 * np.mean(ratio))
+
+
+def mase(y_true, y_pred, y_train, season=1):
+    """Mean absolute scaled error: MAE over the in-sample MAE of the
+    seasonal naive forecast (lag ``season``) on ``y_train``."""
+    y_train = np.asarray(y_train, float)
+    if len(y_train) <= season:
+        raise ValueError(f"y_train needs more than season={season} values for MASE")
+    scale = np.mean(np.abs(y_train[season:] - y_train[:-season]))
+    if scale == 0:
+        raise ValueError("MASE is undefined: the seasonal naive forecast is exact in sample")
+    return mae(y_true, y_pred) / scale
+
+
+def seasonal_naive(y_train, horizon, season=1):
+    """Repeat the last ``season`` values: forecast of steps 1..horizon."""
+    y_train = np.asarray(y_train, float)
+    if len(y_train) < season:
+        raise ValueError(f"y_train needs at least season={season} values")
+    last = y_train[-season:]
+    return np.array([last[h % season] for h in range(horizon)])
+
+
+def backtest(forecaster, y, *, horizon, n_origins=1, step=None, season=1):
+    """Evaluate a forecaster from rolling origins at the end of a series.
+
+    For each origin o (the last ``n_origins`` origins, ``step`` apart, the
+    last one at ``len(y) - horizon``), a clone of ``forecaster`` is fit on
+    ``y[:o]`` and forecasts ``horizon`` steps, scored against ``y[o:o+horizon]``
+    and against the seasonal naive forecast from the same origin.
+
+    Parameters
+    ----------
+    forecaster : RNNForecaster (or any object with fit(y) and predict(fh))
+    y : array of shape (n_timesteps,)
+    horizon : int
+    n_origins : int, default=1
+    step : int, optional
+        Distance between origins; defaults to ``horizon``.
+    season : int, default=1
+        Period of the seasonal naive benchmark and of MASE's scale.
+
+    Returns
+    -------
+    dict
+        ``origins``; per origin ``mae``, ``smape``, ``mase`` of the model and
+        ``naive_mae``, ``naive_smape``, ``naive_mase``; their means under
+        ``mean``; and ``forecasts`` (n_origins, horizon).
+    """
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim != 1:
+        raise ValueError("backtest takes one series (1-D y)")
+    step = horizon if step is None else step
+    origins = [len(y) - horizon - i * step for i in range(n_origins)][::-1]
+    if origins[0] <= season:
+        raise ValueError("the series is too short for these origins")
+    keys = ("mae", "smape", "mase", "naive_mae", "naive_smape", "naive_mase")
+    out = {k: [] for k in keys}
+    forecasts = []
+    for o in origins:
+        train, test = y[:o], y[o:o + horizon]
+        model = clone(forecaster)
+        if "calibration_size" in model.get_params():
+            model.set_params(calibration_size=0)   # intervals are not scored here
+        pred = np.asarray(model.fit(train).predict(horizon), dtype=float)
+        naive = seasonal_naive(train, horizon, season)
+        forecasts.append(pred)
+        for prefix, f in (("", pred), ("naive_", naive)):
+            out[prefix + "mae"].append(mae(test, f))
+            out[prefix + "smape"].append(smape(test, f))
+            out[prefix + "mase"].append(mase(test, f, train, season))
+    result = {k: np.array(v) for k, v in out.items()}
+    result["mean"] = {k: float(np.mean(v)) for k, v in out.items()}
+    result["origins"] = np.array(origins)
+    result["forecasts"] = np.array(forecasts)
+    return result
