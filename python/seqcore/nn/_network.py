@@ -162,6 +162,8 @@ class SequenceNetwork:
         loss = 0.0
         for s in range(0, T, k):
             rows = np.flatnonzero(lengths > s)   # samples still running
+            if rows.size == 0:
+                break   # only padding is left
             len_c = np.minimum(lengths[rows] - s, k)
             init = None if s == 0 else (
                 (h_state[:, rows], c_state[:, rows]) if lstm else h_state[:, rows])
