@@ -17,6 +17,10 @@ names, shapes and gate order; the gradients likewise.  Clipping and the
 optimizers work on the flat buffers.
 """
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from .. import _recurrent
@@ -27,6 +31,35 @@ from .._validation import (as_float_array, check_dtype, check_lengths,
 _CELL_RNN, _CELL_GRU, _CELL_LSTM = 0, 1, 2
 _MERGE_MODES = ("concat", "sum", "mul", "ave")
 _GATES = {_CELL_RNN: 1, _CELL_GRU: 3, _CELL_LSTM: 4}
+
+
+# The two directions of a bidirectional layer are independent scans: the
+# backward one runs on a worker thread while the caller runs the forward one
+# (the core releases the GIL).  Set to False to run them one after the other.
+CONCURRENT_DIRECTIONS = True
+_executor = None
+_executor_lock = threading.Lock()
+
+
+def _reset_executor():
+    global _executor
+    _executor = None   # a forked child has no worker thread
+
+
+os.register_at_fork(after_in_child=_reset_executor)
+
+
+def _each_direction(fn, D):
+    """[fn(0), ..., fn(D-1)], the two directions concurrently when enabled."""
+    global _executor
+    if D == 1 or not CONCURRENT_DIRECTIONS:
+        return [fn(d) for d in range(D)]
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seqcore-dir")
+        backward = _executor.submit(fn, 1)
+    forward = fn(0)
+    return [forward, backward.result()]
 
 
 class _Batch:
@@ -312,13 +345,16 @@ class _RNNBase:
         inp = batch.to_time_major(X)
         for k in range(L):
             outs = []
-            for d in range(D):
+            def run(d, k=k, inp=inp):
                 x_in = batch.reverse(inp) if d else inp
                 scan = self._forward_scan(k, d, x_in, batch, h0[k * D + d],
                                           c0[k * D + d] if lstm else None)
-                scans.append(scan)
                 out = scan.Hs[1:]
-                outs.append(batch.reverse(out) if d else out)
+                return scan, (batch.reverse(out) if d else out)
+
+            for d, (scan, out) in enumerate(_each_direction(run, D)):
+                scans.append(scan)
+                outs.append(out)
                 h_n[k * D + d] = scan.h_n
                 if lstm:
                     c_n[k * D + d] = scan.c_n
@@ -420,7 +456,7 @@ class _RNNBase:
                 d_out = d_out * masks[k]
             d_in = None
             d_parts = self._unmerge(d_out, parts[k]) if D > 1 and d_out is not None else [d_out]
-            for d in range(D):
+            def run(d, k=k, d_parts=d_parts, d_out=d_out):
                 i = k * D + d
                 dY = None
                 if d_out is not None:
@@ -431,8 +467,10 @@ class _RNNBase:
                     k, d, scans[i], batch, dY,
                     dh_n[i] if dh_n is not None else None,
                     dc_n[i] if dc_n is not None else None)
-                if d:
-                    dX = batch.reverse(dX)
+                return (batch.reverse(dX) if d else dX), dh0, dc0
+
+            for d, (dX, dh0, dc0) in enumerate(_each_direction(run, D)):
+                i = k * D + d
                 d_in = dX if d_in is None else d_in + dX
                 d_h0[i] = dh0
                 if lstm:
