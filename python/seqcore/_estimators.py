@@ -30,8 +30,30 @@ from .nn import SGD, Adam, SequenceNetwork, clip_grad_norm, clip_grad_value
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 
+# Version of the pickled layout of fitted models.  Bump it whenever a change
+# makes older pickles unreadable; loading another version then fails clearly.
+PICKLE_FORMAT = 1
 
-class _BaseRNN(BaseEstimator):
+
+class _VersionedPickle:
+    """Stamp pickles with PICKLE_FORMAT and refuse other formats on load."""
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_seqcore_pickle_format"] = PICKLE_FORMAT
+        return state
+
+    def __setstate__(self, state):
+        fmt = state.get("_seqcore_pickle_format")
+        if fmt != PICKLE_FORMAT:
+            raise ValueError(
+                f"this {type(self).__name__} was pickled in seqcore's pickle format "
+                f"{fmt!r}, and this version of seqcore reads format {PICKLE_FORMAT}; "
+                "load it with the seqcore version that saved it, or refit")
+        super().__setstate__(state)
+
+
+class _BaseRNN(_VersionedPickle, BaseEstimator):
     """Training loop shared by the classifier and the regressor."""
 
     _parameter_constraints = {

@@ -34,7 +34,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from ._estimators import RNNRegressor
+from ._estimators import RNNRegressor, _VersionedPickle
 from ._sklearn_compat import Interval, StrOptions
 
 # The RNNRegressor options the forecaster passes through.
@@ -78,7 +78,7 @@ class _Series:
         return np.exp(z) if self.transform == "log" else z
 
 
-class RNNForecaster(BaseEstimator):
+class RNNForecaster(_VersionedPickle, BaseEstimator):
     """Forecast one or several time series with a recurrent network.
 
     Parameters

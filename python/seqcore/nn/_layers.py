@@ -215,6 +215,21 @@ class _RNNBase:
             self.grads[name] = flat_grads[start:stop].reshape(shape)
             start = stop
 
+    def __getstate__(self):
+        # the named views would pickle as separate arrays, losing the flat
+        # buffers they view: keep the buffers, rebuild the views on load
+        state = self.__dict__.copy()
+        for key in ("params", "grads", "_cache"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._cache = None
+        flat_params, flat_grads = self._flat_params, self._flat_grads
+        self._flat_params = None
+        self._bind(flat_params, flat_grads)
+
     def reset_parameters(self):
         """Draw every parameter from U(-1/sqrt(H), 1/sqrt(H)), as PyTorch does."""
         bound = 1.0 / np.sqrt(self.hidden_size)

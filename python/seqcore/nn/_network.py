@@ -68,10 +68,29 @@ class SequenceNetwork:
         # the head, initialised like torch.nn.Linear: U(-1/sqrt(F), 1/sqrt(F))
         bound = 1.0 / np.sqrt(F)
         self.flat_params[n_rnn:] = self.rnn._rng.uniform(-bound, bound, K * F + K)
+        self._bind_head()
+
+    def _bind_head(self):
+        """The head's named views: the tail of the flat buffers."""
+        n_rnn, F, K = self.rnn.flat_params.size, self.rnn.output_size, self.n_outputs
         self.weight = self.flat_params[n_rnn:n_rnn + K * F].reshape(K, F)
         self.bias = self.flat_params[n_rnn + K * F:]
         self.d_weight = self.flat_grads[n_rnn:n_rnn + K * F].reshape(K, F)
         self.d_bias = self.flat_grads[n_rnn + K * F:]
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        for key in ("weight", "bias", "d_weight", "d_bias"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state):
+        # views pickle as copies: bind the parts to the model's buffers again
+        self.__dict__.update(state)
+        n_rnn = self.rnn.flat_params.size
+        self.rnn._flat_params = None
+        self.rnn._bind(self.flat_params[:n_rnn], self.flat_grads[:n_rnn])
+        self._bind_head()
 
     @property
     def params(self):
