@@ -149,6 +149,8 @@ def _forecast(args):
     from . import RNNForecaster
     from .model_selection import mase, seasonal_naive, smape
 
+    if args.plot:
+        _matplotlib()   # fail before training, not after
     if args.csv is None:
         from .datasets import load_airline
         y, dates = load_airline(return_dates=True)
@@ -163,7 +165,12 @@ def _forecast(args):
     if transform == "log" and (y <= 0).any():
         raise _UsageError("--transform log needs a positive series")
     window = args.window or (2 * season if season > 1 else 24)
-    window = min(window, max(2, (len(y) - 2 * H) // 3))
+    longest = max(2, (len(y) - 2 * H) // 3)
+    if window > longest:
+        if args.window:
+            print(f"seqcore: note: --window {args.window} is too long for {len(y)} values "
+                  f"and horizon {H}; using {longest}", file=sys.stderr)
+        window = longest
     min_len = window + 2 * H + 4
     if len(y) < min_len:
         raise _UsageError(f"the series has {len(y)} values; with horizon {H} at least "
@@ -220,13 +227,18 @@ def _forecast(args):
         print(f"plot written to {args.plot}")
 
 
-def _plot(path, y, dates, future, fc, lo, hi, name, pct):
+def _matplotlib():
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         raise _UsageError("--plot needs matplotlib: pip install 'seqcore[plot]'") from None
+    return plt
+
+
+def _plot(path, y, dates, future, fc, lo, hi, name, pct):
+    plt = _matplotlib()
     x_hist = dates.astype("datetime64[D]") if dates is not None else np.arange(len(y))
     x_fut = future.astype("datetime64[D]") if future is not None else np.arange(len(y), len(y) + len(fc))
     fig, ax = plt.subplots(figsize=(9, 4))
@@ -261,4 +273,6 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("seqcore: interrupted", file=sys.stderr)
         return 130
+    except SystemExit as exc:   # --help
+        return exc.code if isinstance(exc.code, int) else 0
     return 0

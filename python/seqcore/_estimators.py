@@ -51,6 +51,14 @@ class _VersionedPickle:
                 f"{fmt!r}, and this version of seqcore reads format {PICKLE_FORMAT}; "
                 "load it with the seqcore version that saved it, or refit")
         super().__setstate__(state)
+        net, opt = getattr(self, "network_", None), getattr(self, "_optimizer", None)
+        if net is not None and opt is not None:
+            # joblib stores arrays one by one: point the optimizer at the
+            # network's buffers again (pickle keeps the sharing by itself)
+            opt.params, opt.grads = net.flat_params, net.flat_grads
+            for name in ("m", "v", "buf"):
+                if hasattr(opt, name) and not getattr(opt, name).flags.writeable:
+                    setattr(opt, name, getattr(opt, name).copy())
 
 
 class _BaseRNN(_VersionedPickle, BaseEstimator):
@@ -172,6 +180,8 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
             raise ValueError("sample_weight contains NaN or infinity")
         if (w < 0).any():
             raise ValueError("sample_weight must be non-negative")
+        if not w.any():
+            raise ValueError("sample_weight is zero for every sample: nothing to learn from")
         return w
 
     # ------------------------------------------------------------- training
@@ -264,6 +274,7 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
         net, n = self.network_, Xp.shape[0]
         batch = min(self.batch_size, n)
         stopped = False
+        last_good = None
         try:
             for _ in range(epochs):
                 t0 = time.perf_counter()
@@ -272,24 +283,30 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
                 starts = range(0, n, batch)
                 for start in self._progress(starts):
                     idx = order[start:start + batch]
-                    good = net.flat_params.copy()
-                    loss = net.loss_and_gradient(Xp[idx], lengths[idx], Y[idx], w[idx],
-                                                 bptt_steps=self.bptt_steps)
-                    if self.clip_value is not None:
-                        clip_grad_value(net.flat_grads, self.clip_value)
-                    if self.clip_norm is not None:
-                        clip_grad_norm(net.flat_grads, self.clip_norm)
-                    self._optimizer.step()
-                    self.t_ += 1
-                    if not (np.isfinite(loss) and np.isfinite(net.flat_params).all()):
-                        net.flat_params[:] = good
+                    bw = w[idx].sum()
+                    if bw == 0:
+                        continue   # nothing to learn from this batch
+                    before = net.flat_params.copy()
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        loss = net.loss_and_gradient(Xp[idx], lengths[idx], Y[idx], w[idx],
+                                                     bptt_steps=self.bptt_steps)
+                        if np.isfinite(loss):
+                            last_good = before   # weights whose loss is finite
+                            if self.clip_value is not None:
+                                clip_grad_value(net.flat_grads, self.clip_value)
+                            if self.clip_norm is not None:
+                                clip_grad_norm(net.flat_grads, self.clip_norm)
+                            self._optimizer.step()
+                            self.t_ += 1
+                    if not np.isfinite(loss) or not np.isfinite(net.flat_params).all():
+                        if last_good is not None:
+                            net.flat_params[:] = last_good
                         warnings.warn(
                             "training diverged (the loss or the weights became NaN or "
-                            "infinite); kept the last finite weights. Lower learning_rate "
-                            "or set clip_norm.", RuntimeWarning, stacklevel=3)
+                            "infinite); kept the last weights with a finite loss. Lower "
+                            "learning_rate or set clip_norm.", RuntimeWarning, stacklevel=3)
                         stopped = True
                         break
-                    bw = w[idx].sum()
                     total += loss * bw
                     weight += bw
                 if stopped:
@@ -674,9 +691,12 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
         if not np.isfinite(values).all():
             raise ValueError("y contains NaN or infinity")
         if first:
+            # weighted, so that samples of weight 0 have no influence at all
+            vw = (np.broadcast_to(w[:, None], valid.shape)[valid] if self.return_sequences
+                  else w)
             self.n_outputs_ = Y.shape[-1]
-            self._y_mean = values.mean(axis=0)
-            std = values.std(axis=0)
+            self._y_mean = np.average(values, axis=0, weights=vw)
+            std = np.sqrt(np.average((values - self._y_mean) ** 2, axis=0, weights=vw))
             self._y_scale = np.where(std > 0, std, 1.0)
         elif Y.shape[-1] != self.n_outputs_:
             raise ValueError(f"y has {Y.shape[-1]} outputs, the model {self.n_outputs_}")

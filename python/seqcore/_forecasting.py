@@ -247,8 +247,9 @@ verbose
             self._residuals = self._calibration_residuals(ys, Xs, n_cal)
             if self.refit:
                 self._fit_model(ys, Xs)
-            else:
-                self._series = [self._make_series(a, x) for a, x in zip(ys, Xs)]
+            else:   # the full history, with the scaling the model was trained with
+                self._series = [self._make_series(a, x, like=s)
+                                for a, x, s in zip(ys, Xs, self._series)]
         else:
             self._fit_model(ys, Xs)
         return self
@@ -420,6 +421,10 @@ verbose
     def predict(self, fh, X=None):
         """Forecast ``fh`` steps ahead (an int: steps 1..fh; or an array of steps).
 
+        With exogenous regressors, ``X`` holds their future values, one row
+        per step from the first forecast step: at least ``max(fh)`` rows, and
+        ``horizon`` rows for the direct strategy.
+
         Returns an array (len(fh),) for a 1-D series, (len(fh), n_targets) for
         2-D, or a list of them for a list of series.
         """
@@ -433,7 +438,8 @@ verbose
         -------
         forecast, lower, upper : arrays shaped as ``predict``'s
             Beyond the calibrated ``horizon`` the half-width of the last
-            calibrated horizon is used.
+            calibrated horizon is used.  With m calibration errors per horizon,
+            coverages above m / (m + 1) cannot be guaranteed: a warning says so.
         """
         if not 0 < coverage < 1:
             raise ValueError(f"coverage must lie in (0, 1), got {coverage!r}")
@@ -454,10 +460,16 @@ verbose
     def _quantiles(self, coverage):
         if coverage not in self.conformal_quantiles_:
             q = []
-            for r in self._residuals:
+            for h, r in enumerate(self._residuals, 1):
                 m = len(r)
-                level = min(1.0, np.ceil((m + 1) * coverage) / m)
-                q.append(np.quantile(r, level, axis=0, method="higher"))
+                level = np.ceil((m + 1) * coverage) / m
+                if level > 1:
+                    warnings.warn(
+                        f"{m} calibration errors at horizon {h} are too few for coverage "
+                        f"{coverage}: the interval uses the largest of them and may cover "
+                        "less; use a longer series or a larger calibration_size",
+                        UserWarning, stacklevel=3)
+                q.append(np.quantile(r, min(level, 1.0), axis=0, method="higher"))
             self.conformal_quantiles_[coverage] = np.array(q)
         return self.conformal_quantiles_[coverage]
 

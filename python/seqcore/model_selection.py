@@ -1,6 +1,9 @@
 """Rolling-origin backtesting of forecasters, with MAE, sMAPE and MASE
 against the seasonal naive forecast."""
 
+import copy
+import numbers
+
 import numpy as np
 from sklearn.base import clone
 
@@ -26,6 +29,7 @@ def smape(y_true, y_pred):
 def mase(y_true, y_pred, y_train, season=1):
     """Mean absolute scaled error: MAE over the in-sample MAE of the
     seasonal naive forecast (lag ``season``) on ``y_train``."""
+    _check_positive(season, "season")
     y_train = np.asarray(y_train, float)
     if len(y_train) <= season:
         raise ValueError(f"y_train needs more than season={season} values for MASE")
@@ -37,11 +41,19 @@ def mase(y_true, y_pred, y_train, season=1):
 
 def seasonal_naive(y_train, horizon, season=1):
     """Repeat the last ``season`` values: forecast of steps 1..horizon."""
+    _check_positive(season, "season")
+    _check_positive(horizon, "horizon")
     y_train = np.asarray(y_train, float)
     if len(y_train) < season:
         raise ValueError(f"y_train needs at least season={season} values")
     last = y_train[-season:]
     return np.array([last[h % season] for h in range(horizon)])
+
+
+def _check_positive(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def backtest(forecaster, y, *, horizon, n_origins=1, step=None, season=1):
@@ -73,7 +85,9 @@ def backtest(forecaster, y, *, horizon, n_origins=1, step=None, season=1):
     y = np.asarray(y, dtype=np.float64)
     if y.ndim != 1:
         raise ValueError("backtest takes one series (1-D y)")
-    step = horizon if step is None else step
+    for value, name in ((horizon, "horizon"), (n_origins, "n_origins"), (season, "season")):
+        _check_positive(value, name)
+    step = horizon if step is None else _check_positive(step, "step")
     origins = [len(y) - horizon - i * step for i in range(n_origins)][::-1]
     if origins[0] <= season:
         raise ValueError("the series is too short for these origins")
@@ -82,9 +96,12 @@ def backtest(forecaster, y, *, horizon, n_origins=1, step=None, season=1):
     forecasts = []
     for o in origins:
         train, test = y[:o], y[o:o + horizon]
-        model = clone(forecaster)
-        if "calibration_size" in model.get_params():
-            model.set_params(calibration_size=0)   # intervals are not scored here
+        if hasattr(forecaster, "get_params"):
+            model = clone(forecaster)
+            if "calibration_size" in model.get_params():
+                model.set_params(calibration_size=0)   # intervals are not scored here
+        else:
+            model = copy.deepcopy(forecaster)
         pred = np.asarray(model.fit(train).predict(horizon), dtype=float)
         naive = seasonal_naive(train, horizon, season)
         forecasts.append(pred)

@@ -87,6 +87,9 @@ class SequenceNetwork:
     def __setstate__(self, state):
         # views pickle as copies: bind the parts to the model's buffers again
         self.__dict__.update(state)
+        for name in ("flat_params", "flat_grads"):   # joblib's mmap_mode='r'
+            if not getattr(self, name).flags.writeable:
+                setattr(self, name, getattr(self, name).copy())
         n_rnn = self.rnn.flat_params.size
         self.rnn._flat_params = None
         self.rnn._bind(self.flat_params[:n_rnn], self.flat_grads[:n_rnn])
@@ -125,7 +128,12 @@ class SequenceNetwork:
         self.rnn.eval()
         outputs, state = self.rnn.forward(X, lengths)
         S = outputs if self.return_sequences else self._summary(state)
-        return S @ self.weight.T + self.bias
+        return self._head64(S)
+
+    def _head64(self, S):
+        """The head at inference, in float64: the rounding of a float32 GEMM
+        depends on the batch size, and predictions must not."""
+        return S.astype(np.float64) @ self.weight.T.astype(np.float64) + self.bias
 
     def stream(self, X, state=None, lengths=None):
         """Inference on a chunk of steps continuing from ``state``.
@@ -136,7 +144,7 @@ class SequenceNetwork:
         """
         self.rnn.eval()
         outputs, state = self.rnn.forward(X, lengths, state)
-        return outputs @ self.weight.T + self.bias, state
+        return self._head64(outputs), state
 
     def loss_and_gradient(self, X, lengths, Y, sample_weight=None, bptt_steps=None):
         """Training-mode pass: return the loss and fill ``flat_grads``.
@@ -208,6 +216,8 @@ class SequenceNetwork:
                 continue   # no loss in this chunk: its gradient is zero
             part, dZ = self._head_loss(S, Yc, w_rows, scale)
             loss += part
+            if not np.isfinite(part):
+                return np.inf   # diverged: the gradient means nothing
             dS = dZ @ self.weight
             if self.return_sequences:
                 self.rnn.backward(dS.reshape(outputs.shape), None)
