@@ -484,10 +484,12 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
     Notes
     -----
     BLAS threads: seqcore's matrix products run on the BLAS that SciPy
-    loads.  When running many fits in parallel (``n_jobs`` in
-    ``GridSearchCV``), limit them per worker with threadpoolctl, e.g.
-    ``with threadpool_limits(1): search.fit(X, y)``, or set
-    ``OMP_NUM_THREADS=1`` / ``OPENBLAS_NUM_THREADS=1``.
+    loads; the small products inside the time loop run on one thread, the
+    large ones before and after it on the BLAS's threads.  When running many
+    fits in parallel, give each worker one BLAS thread: joblib's loky backend
+    does this itself; Dask workers with ``threads_per_worker=1`` too, or call
+    ``seqcore.parallel.limit_worker_blas_threads(client)``; otherwise use
+    ``with seqcore.parallel.blas_threads(1):`` around the search.
     """
 
     _loss = "softmax"

@@ -16,6 +16,7 @@ depend on ``n_jobs`` or on the backend.  Inputs are checked in the calling
 process before any job starts.
 """
 
+import copy
 import numbers
 from collections.abc import Mapping
 
@@ -25,7 +26,7 @@ from sklearn.base import clone
 
 from ._forecasting import RNNForecaster
 from .model_selection import backtest as _backtest
-from .model_selection import mae, mase, seasonal_naive, smape
+from .model_selection import score_origins
 from .parallel import blas_threads as _blas_threads
 
 __all__ = ["RNNForecaster", "forecast_many", "ManyForecasts"]
@@ -131,8 +132,9 @@ def forecast_many(series, *, horizon, forecaster=None, global_model=False, cover
     horizon : int
         Steps to forecast after the end of each series (and in backtests).
     forecaster : estimator, default=None
-        The template to clone for each fit: an ``RNNForecaster``, or any
-        estimator with ``fit(y)`` and ``predict(fh)`` (and
+        The template copied for each fit (``clone``, or a deep copy of an
+        object without ``get_params``): an ``RNNForecaster``, or any object
+        with ``fit(y)`` returning itself and ``predict(fh)`` (and
         ``predict_interval(fh, coverage=)`` when ``coverage`` is given).
         None means ``RNNForecaster(horizon=horizon)``.
     global_model : bool, default=False
@@ -159,7 +161,9 @@ def forecast_many(series, *, horizon, forecaster=None, global_model=False, cover
         joblib's: None means 1 unless inside a ``joblib.parallel_config``
         context (e.g. ``backend="dask"``, where None uses the cluster).
     blas_threads : int or None, default=1
-        BLAS threads of each job (threadpoolctl); None leaves them alone.
+        BLAS threads of each job (``seqcore.parallel.blas_threads``).  None
+        leaves them alone: the choice with a thread-based backend, whose
+        jobs share the process-wide count (cap it once around the call).
     return_models : bool, default=False
         Keep the fitted forecasters (on a cluster they travel back to the
         caller, so this costs memory and network).
@@ -211,9 +215,9 @@ def forecast_many(series, *, horizon, forecaster=None, global_model=False, cover
         raise ValueError(f"coverage must be None or a number in (0, 1), got {coverage!r}")
 
     names, ys, id_name = _read_series(series, id_col, time_col, value_col)
-    template = RNNForecaster(horizon=horizon) if forecaster is None else clone(forecaster)
+    template = RNNForecaster(horizon=horizon) if forecaster is None else _copy(forecaster)
     if random_state is not None:
-        if "random_state" not in template.get_params():
+        if not hasattr(template, "get_params") or "random_state" not in template.get_params():
             raise ValueError(f"{type(template).__name__} has no random_state parameter")
         template.set_params(random_state=random_state)
     if coverage is not None and not hasattr(template, "predict_interval"):
@@ -259,8 +263,8 @@ def forecast_many(series, *, horizon, forecaster=None, global_model=False, cover
     if backtest:
         if global_model:
             # rest[k][i]: the forecast of series i from its k-th origin
-            backtests = {k: _score_origins(y, c, [np.asarray(r[0][i], float) for r in rest],
-                                           horizon, season)
+            backtests = {k: score_origins(y, c, [np.asarray(r[0][i], float) for r in rest],
+                                          horizon=horizon, season=season)
                          for i, (k, y, c) in enumerate(zip(names, ys, cuts))}
         else:
             backtests = dict(zip(names, rest))
@@ -273,7 +277,7 @@ def forecast_many(series, *, horizon, forecaster=None, global_model=False, cover
 def _fit_predict(template, y, horizon, coverage, blas_threads, return_model):
     """Fit a clone on y (a series or a list of them) and forecast ``horizon`` steps."""
     with _blas_threads(blas_threads):
-        model = clone(template).fit(y)
+        model = _copy(template).fit(y)
         if coverage is None:
             fc, lo, hi = model.predict(horizon), None, None
         else:
@@ -289,10 +293,16 @@ def _backtest_one(template, y, horizon, n_origins, step, season, blas_threads):
 
 def _without_calibration(template):
     """As ``backtest`` does: intervals are not scored, so skip calibrating them."""
-    model = clone(template)
-    if "calibration_size" in model.get_params():
+    model = _copy(template)
+    if hasattr(model, "get_params") and "calibration_size" in model.get_params():
         model.set_params(calibration_size=0)
     return model
+
+
+def _copy(forecaster):
+    """An unfitted copy, as ``backtest`` makes: ``clone`` for scikit-learn
+    estimators, a deep copy of anything else."""
+    return clone(forecaster) if hasattr(forecaster, "get_params") else copy.deepcopy(forecaster)
 
 
 def _origins(n, horizon, n_origins, step):
@@ -300,21 +310,6 @@ def _origins(n, horizon, n_origins, step):
     return [n - horizon - i * step for i in range(n_origins)][::-1]
 
 
-def _score_origins(y, origins, forecasts, horizon, season):
-    """A ``backtest`` result from forecasts made elsewhere (the global model's)."""
-    out = {k: [] for k in _SCORES}
-    for o, pred in zip(origins, forecasts):
-        train, test = y[:o], y[o:o + horizon]
-        naive = seasonal_naive(train, horizon, season)
-        for prefix, f in (("", pred), ("naive_", naive)):
-            out[prefix + "mae"].append(mae(test, f))
-            out[prefix + "smape"].append(smape(test, f))
-            out[prefix + "mase"].append(mase(test, f, train, season))
-    result = {k: np.array(v) for k, v in out.items()}
-    result["mean"] = {k: float(np.mean(v)) for k, v in out.items()}
-    result["origins"] = np.array(origins)
-    result["forecasts"] = np.array(forecasts)
-    return result
 
 
 # ----------------------------------------------------------------- input

@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 from sklearn.base import clone
 
-__all__ = ["backtest", "mae", "smape", "mase", "seasonal_naive"]
+__all__ = ["backtest", "score_origins", "mae", "smape", "mase", "seasonal_naive"]
 
 
 def mae(y_true, y_pred):
@@ -91,20 +91,38 @@ def backtest(forecaster, y, *, horizon, n_origins=1, step=None, season=1):
     origins = [len(y) - horizon - i * step for i in range(n_origins)][::-1]
     if origins[0] <= season:
         raise ValueError("the series is too short for these origins")
-    keys = ("mae", "smape", "mase", "naive_mae", "naive_smape", "naive_mase")
-    out = {k: [] for k in keys}
     forecasts = []
     for o in origins:
-        train, test = y[:o], y[o:o + horizon]
         if hasattr(forecaster, "get_params"):
             model = clone(forecaster)
             if "calibration_size" in model.get_params():
                 model.set_params(calibration_size=0)   # intervals are not scored here
         else:
             model = copy.deepcopy(forecaster)
-        pred = np.asarray(model.fit(train).predict(horizon), dtype=float)
+        forecasts.append(np.asarray(model.fit(y[:o]).predict(horizon), dtype=float))
+    return score_origins(y, origins, forecasts, horizon=horizon, season=season)
+
+
+def score_origins(y, origins, forecasts, *, horizon, season=1):
+    """Score forecasts made from rolling origins, and the seasonal naive ones.
+
+    Parameters
+    ----------
+    y : array of shape (n_timesteps,)
+    origins : sequence of int
+        Forecast i starts at ``y[origins[i]]`` and was made from ``y[:origins[i]]``.
+    forecasts : sequence of arrays of shape (horizon,)
+    horizon, season : int
+
+    Returns
+    -------
+    dict, as ``backtest``'s.
+    """
+    keys = ("mae", "smape", "mase", "naive_mae", "naive_smape", "naive_mase")
+    out = {k: [] for k in keys}
+    for o, pred in zip(origins, forecasts):
+        train, test = y[:o], y[o:o + horizon]
         naive = seasonal_naive(train, horizon, season)
-        forecasts.append(pred)
         for prefix, f in (("", pred), ("naive_", naive)):
             out[prefix + "mae"].append(mae(test, f))
             out[prefix + "smape"].append(smape(test, f))

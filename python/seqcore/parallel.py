@@ -22,8 +22,6 @@ Dask and distributed are optional (``pip install "seqcore[dask]"``) and
 imported only by the functions that need them.
 """
 
-import threading
-
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
@@ -44,18 +42,19 @@ def _import_dask_array(caller):
     return dask, da
 
 
-class blas_threads:
+def blas_threads(n_threads=1):
     """Cap the BLAS threads of this process inside a ``with`` block.
 
     seqcore's matrix products run on the BLAS that SciPy loads (OpenBLAS in
     SciPy's wheels), which by default uses every core.  Inside one worker of
-    a parallel run, one thread is right.  The cap is threadpoolctl's
-    (``threadpool_limits(n_threads, user_api="blas")``), made safe for
-    threads: the thread count of a BLAS is process-wide, so blocks that
-    overlap in several threads of one process (joblib's threading backend,
-    a Dask worker with several threads) share one cap; the first block in
-    sets it, the last one out restores the counts found on entry.  A block
-    entered while another is open keeps the cap already set.
+    a parallel run, one thread is right.  This is threadpoolctl's
+    ``threadpool_limits(n_threads, user_api="blas")``; the counts are
+    restored when the block ends.
+
+    The thread count of a BLAS is process-wide.  With a thread-based
+    backend (joblib's ``threading``, a Dask worker with several threads),
+    blocks that overlap in several threads restore each other's counts:
+    cap once around the whole run instead, or use processes.
 
     Parameters
     ----------
@@ -68,38 +67,9 @@ class blas_threads:
     >>> with blas_threads(1):
     ...     pass  # fit or predict here
     """
+    from threadpoolctl import threadpool_limits
 
-    _lock = threading.Lock()
-    _depth = 0          # open blocks with a cap, in all threads
-    _limits = None      # the threadpoolctl limiter they share
-
-    def __init__(self, n_threads=1):
-        self.n_threads = n_threads
-        self._counted = False
-
-    def __enter__(self):
-        if self.n_threads is None:
-            return self
-        from threadpoolctl import threadpool_limits
-
-        cls = type(self)
-        with cls._lock:
-            if cls._depth == 0:
-                cls._limits = threadpool_limits(limits=self.n_threads, user_api="blas")
-            cls._depth += 1
-        self._counted = True
-        return self
-
-    def __exit__(self, *exc):
-        if not self._counted:
-            return
-        self._counted = False
-        cls = type(self)
-        with cls._lock:
-            cls._depth -= 1
-            if cls._depth == 0:
-                cls._limits.restore_original_limits()
-                cls._limits = None
+    return threadpool_limits(limits=n_threads, user_api="blas")
 
 
 def limit_worker_blas_threads(client, n_threads=1):
