@@ -68,19 +68,22 @@ class _Batch:
     def __init__(self, lengths, n_timesteps):
         B, T = len(lengths), n_timesteps
         self.T, self.B = T, B
-        # sort by decreasing length, stably, so equal lengths keep their order
-        self.order = np.argsort(-lengths, kind="stable")
-        self.identity = bool(np.all(self.order == np.arange(B)))
-        self.inverse = np.argsort(self.order)
-        self.lengths = lengths[self.order]
-        # n_active[t] = number of samples with length > t
-        counts = np.bincount(self.lengths, minlength=T + 1)
-        self.n_active = (B - np.cumsum(counts)[:T]).astype(np.intc)
-        # time index of step t of the reversed sequence: length - 1 - t inside
-        # the sequence, t itself on padding (which stays padding)
-        t = np.arange(T)[:, None]
-        self._rev_t = np.where(t < self.lengths, self.lengths - 1 - t, t)
-        self._cols = np.arange(B)[None, :]
+        self.full = bool((lengths == T).all())
+        if self.full:   # the common case, without sorting
+            self.order = self.inverse = np.arange(B)
+            self.identity = True
+            self.lengths = lengths
+            self.n_active = np.full(T, B, dtype=np.intc)
+        else:
+            # sort by decreasing length, stably, so equal lengths keep their order
+            self.order = np.argsort(-lengths, kind="stable")
+            self.identity = bool(np.all(self.order == np.arange(B)))
+            self.inverse = np.argsort(self.order)
+            self.lengths = lengths[self.order]
+            # n_active[t] = number of samples with length > t
+            counts = np.bincount(self.lengths, minlength=T + 1)
+            self.n_active = (B - np.cumsum(counts)[:T]).astype(np.intc)
+        self._rev_t = None
 
     def to_time_major(self, a):
         """(B, T, ...) in the caller's order -> (T, B, ...) sorted: always a new array.
@@ -99,6 +102,14 @@ class _Batch:
 
     def reverse(self, a):
         """Reverse each sequence of a time-major (T, B, ...) array in its length."""
+        if self.full:
+            return np.ascontiguousarray(a[::-1])
+        if self._rev_t is None:
+            # time index of step t of the reversed sequence: length - 1 - t
+            # inside the sequence, t itself on padding (which stays padding)
+            t = np.arange(self.T)[:, None]
+            self._rev_t = np.where(t < self.lengths, self.lengths - 1 - t, t)
+            self._cols = np.arange(self.B)[None, :]
         return a[self._rev_t, self._cols]
 
     def sort_states(self, s):
