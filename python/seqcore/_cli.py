@@ -195,6 +195,12 @@ def _forecast(args):
         seconds = time.perf_counter() - t0
 
     naive = seasonal_naive(y[:-H], H, season)
+
+    def scaled(pred):
+        try:
+            return f"{mase(test, pred, y[:-H], season):>10.3f}"
+        except ValueError:   # a series the seasonal naive forecast fits exactly
+            return f"{'n/a':>10}"
     test = y[-H:]
     future = (dates[-1] + (dates[1] - dates[0]) * np.arange(1, H + 1)) if dates is not None else None
     pct = int(round(args.coverage * 100))
@@ -205,10 +211,8 @@ def _forecast(args):
     print("\n".join(lines))
     print(f"\nBacktest on the last {H} values (model fit on the values before them):")
     print(f"  {'':<22}{'sMAPE %':>10}{'MASE':>10}")
-    print(f"  {'seqcore (' + args.cell + ')':<22}{smape(test, bt_pred):>10.2f}"
-          f"{mase(test, bt_pred, y[:-H], season):>10.3f}")
-    print(f"  {f'seasonal naive (m={season})':<22}{smape(test, naive):>10.2f}"
-          f"{mase(test, naive, y[:-H], season):>10.3f}")
+    print(f"  {'seqcore (' + args.cell + ')':<22}{smape(test, bt_pred):>10.2f}{scaled(bt_pred)}")
+    print(f"  {f'seasonal naive (m={season})':<22}{smape(test, naive):>10.2f}{scaled(naive)}")
     print(f"\ntrained in {seconds:.1f}s")
 
     if args.output:

@@ -53,6 +53,8 @@ def pad_sequences(sequences, *, dtype=np.float64, maxlen=None, value=0.0):
     arrays = []
     for i, s in enumerate(sequences):
         a = np.asarray(s)
+        if np.iscomplexobj(a):
+            raise TypeError(f"sequence {i} is complex; seqcore needs real numbers")
         if a.ndim == 1:
             a = a[:, None]
         if a.ndim != 2:

@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._data import SEQUENCES, check_sequences
 from ._sklearn_compat import Interval, StrOptions
+from ._validation import check_real, mean_and_scale
 from .nn import SGD, Adam, SequenceNetwork, clip_grad_norm, clip_grad_value
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -326,6 +327,17 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
             stopped = True
         if val is not None and self._best_params is not None and (stopped or not incremental):
             net.flat_params[:] = self._best_params
+        if last_good is not None:
+            # the last step may have left finite weights that predict inf/NaN
+            probe = slice(0, min(batch, n))
+            with np.errstate(over="ignore", invalid="ignore"):
+                out = net.decision_function(Xp[probe], lengths[probe])
+            if not np.isfinite(out).all():
+                net.flat_params[:] = last_good
+                warnings.warn("training diverged: the final weights predict NaN or "
+                              "infinity; kept the last weights with a finite loss. Lower "
+                              "learning_rate or set clip_norm.", RuntimeWarning, stacklevel=3)
+                stopped = True
         if not stopped and not incremental:
             warnings.warn(f"{type(self).__name__} reached max_iter={self.max_iter} epochs "
                           "before the loss stopped improving by tol; consider raising max_iter.",
@@ -391,6 +403,17 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
+
+
+def _as_targets(y):
+    """y as an array with a sample axis, or a clear error."""
+    if isinstance(y, (dict, set, str, bytes)):
+        raise ValueError(f"y must be array-like with one entry per sample, got "
+                         f"{type(y).__name__}")
+    y = np.asarray(y)
+    if y.ndim == 0:
+        raise ValueError("y must be array-like with one entry per sample, got a scalar")
+    return y
 
 
 class _TextProgress:
@@ -542,7 +565,7 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
                          validation_data=validation_data if self.early_stopping else None)
 
     def _encode_y(self, y, lengths, w, first, classes=None):
-        y = np.asarray(y)
+        y = _as_targets(y)
         n = len(lengths)
         if y.shape[0] != n:
             raise ValueError(f"y has {y.shape[0]} samples, X has {n}")
@@ -566,6 +589,19 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
             raise ValueError(f"Unknown label type: {kind!r}. RNNClassifier takes binary or "
                              "multiclass labels")
         if first:
+            if classes is not None:
+                classes = np.asarray(classes)
+                if classes.ndim != 1 or classes.size == 0:
+                    raise ValueError("classes must be a non-empty 1-D array of labels")
+                if classes.dtype.kind == "f" and not np.isfinite(classes).all():
+                    raise ValueError("classes contains NaN or infinity")
+                try:
+                    unknown = np.setdiff1d(np.unique(labels), classes)
+                except TypeError as exc:
+                    raise ValueError(f"the labels of y and classes cannot be compared: "
+                                     f"{exc}") from exc
+                if unknown.size:
+                    raise ValueError(f"y contains labels not in classes: {unknown.tolist()}")
             self.classes_ = np.unique(classes if classes is not None else labels)
             if len(self.classes_) < 2:
                 raise ValueError("RNNClassifier needs samples of at least 2 classes in the "
@@ -669,7 +705,8 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
                          validation_data=validation_data if self.early_stopping else None)
 
     def _encode_y(self, y, lengths, w, first, classes=None):
-        y = np.asarray(y)
+        y = _as_targets(y)
+        check_real(y, "y")
         n = len(lengths)
         if y.dtype.kind not in "biuf":
             try:
@@ -697,9 +734,7 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
             vw = (np.broadcast_to(w[:, None], valid.shape)[valid] if self.return_sequences
                   else w)
             self.n_outputs_ = Y.shape[-1]
-            self._y_mean = np.average(values, axis=0, weights=vw)
-            std = np.sqrt(np.average((values - self._y_mean) ** 2, axis=0, weights=vw))
-            self._y_scale = np.where(std > 0, std, 1.0)
+            self._y_mean, self._y_scale = mean_and_scale(values, vw)
         elif Y.shape[-1] != self.n_outputs_:
             raise ValueError(f"y has {Y.shape[-1]} outputs, the model {self.n_outputs_}")
         Y = (Y - self._y_mean) / self._y_scale

@@ -36,6 +36,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._estimators import RNNRegressor, _VersionedPickle
 from ._sklearn_compat import Interval, StrOptions
+from ._validation import check_real, mean_and_scale
 
 # The RNNRegressor options the forecaster passes through.
 _TRAINING_PARAMS = (
@@ -56,9 +57,7 @@ class _Series:
         z = np.log(y) if transform == "log" else y
         self.z = z
         u = np.diff(z, axis=0) if differencing else z
-        self.mean = u.mean(axis=0)
-        std = u.std(axis=0)
-        self.scale = np.where(std > 0, std, 1.0)
+        self.mean, self.scale = mean_and_scale(u)
 
     def u(self, z=None):
         """Scaled model-space values aligned with time (NaN before the first)."""
@@ -370,15 +369,24 @@ verbose
                     res[h].append(np.abs(z[o + h] - zh[h]))
         return [np.array(r) for r in res]
 
+    MAX_STEPS = 100_000
+
     def _check_fh(self, fh):
         if isinstance(fh, (numbers.Integral, np.integer)) and not isinstance(fh, bool):
             if fh < 1:
                 raise ValueError(f"fh must be a positive number of steps, got {fh}")
+            if self.strategy == "direct" and fh > self.horizon:
+                raise ValueError(f"the direct strategy forecasts up to horizon="
+                                 f"{self.horizon} steps; asked for {fh}")
+            if fh > self.MAX_STEPS:
+                raise ValueError(f"fh={fh} is beyond the {self.MAX_STEPS} steps a forecast "
+                                 "may run")
             return np.arange(1, int(fh) + 1)
         steps = np.asarray(fh)
         if steps.ndim != 1 or steps.size == 0 or steps.dtype.kind not in "iu" or (steps < 1).any():
             raise ValueError("fh must be a positive int or a 1-D array of positive ints "
                              f"(steps ahead), got {fh!r}")
+        self._check_fh(int(steps.max()))
         return steps
 
     def _check_future_X(self, X, steps):
@@ -441,8 +449,9 @@ verbose
             calibrated horizon is used.  With m calibration errors per horizon,
             coverages above m / (m + 1) cannot be guaranteed: a warning says so.
         """
-        if not 0 < coverage < 1:
-            raise ValueError(f"coverage must lie in (0, 1), got {coverage!r}")
+        if isinstance(coverage, bool) or not isinstance(coverage, numbers.Real) \
+                or not 0 < coverage < 1:
+            raise ValueError(f"coverage must be a number in (0, 1), got {coverage!r}")
         check_is_fitted(self, "regressor_")
         if self._residuals is None:
             raise ValueError("no calibration data: fit with calibration_size > 0 on series "
@@ -479,12 +488,19 @@ verbose
         ys, Xs, _, _ = self._check_series(y_new, X_new, reset=False)
         if len(ys) != self.n_series_:
             raise ValueError(f"y_new has {len(ys)} series, the model {self.n_series_}")
-        for s, a, x in zip(self._series, ys, Xs):
+        for a, x in zip(ys, Xs):   # check everything before changing anything
             if a.shape[1] != self.n_targets_:
                 raise ValueError(f"y_new has {a.shape[1]} target columns, the model "
                                  f"{self.n_targets_}")
             if (x is None) != (self._n_exog is None):
                 raise ValueError("X_new must be given exactly when X was given at fit")
+            if x is not None and x.shape[1] != self._n_exog:
+                raise ValueError(f"X_new has {x.shape[1]} columns, the model was fit "
+                                 f"with {self._n_exog}")
+            if self.transform == "log" and (a <= 0).any():
+                raise ValueError("y_new has values <= 0; transform='log' needs a positive "
+                                 "series")
+        for s, a, x in zip(self._series, ys, Xs):
             s.y = np.vstack([s.y, a])
             s.z = np.log(s.y) if self.transform == "log" else s.y
             if x is not None:
@@ -493,6 +509,7 @@ verbose
 
 
 def _as_finite(a, name):
+    check_real(a, name)
     try:
         arr = np.asarray(a, dtype=np.float64)
     except (TypeError, ValueError) as exc:

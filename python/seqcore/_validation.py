@@ -75,3 +75,29 @@ def check_lengths(lengths, n_samples, n_timesteps):
             f"got values in [{arr.min()}, {arr.max()}]"
         )
     return arr.astype(np.int64)
+
+
+def mean_and_scale(values, weights=None):
+    """Per-column mean and standard deviation (1 where it is 0) of a 2-D array.
+
+    Computed on the values divided by their largest magnitude, so that huge
+    finite data (1e200) never overflows when squared; weights likewise.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    w = None
+    if weights is not None:
+        w = np.asarray(weights, dtype=np.float64)
+        w = w / w.max()
+    counted = v if w is None else v[w > 0]   # rows of weight 0 have no say at all
+    big = np.abs(counted).max(axis=0)
+    big = np.where(big > 0, big, 1.0)
+    u = v / big
+    mean = np.average(u, axis=0, weights=w)
+    std = np.sqrt(np.average((u - mean) ** 2, axis=0, weights=w))
+    return mean * big, np.where(std > 0, std * big, 1.0)
+
+
+def check_real(a, name):
+    """Refuse complex data (which NumPy would silently cast to real)."""
+    if np.iscomplexobj(a):
+        raise TypeError(f"{name} is complex; seqcore needs real numbers")

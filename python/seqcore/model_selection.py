@@ -10,9 +10,22 @@ from sklearn.base import clone
 __all__ = ["backtest", "score_origins", "mae", "smape", "mase", "seasonal_naive"]
 
 
+def _pair(y_true, y_pred):
+    """Two finite, non-empty float arrays of one shape."""
+    y, f = (np.asarray(a, dtype=np.float64) for a in (y_true, y_pred))
+    if y.shape != f.shape:
+        raise ValueError(f"y_true and y_pred have different shapes: {y.shape} and {f.shape}")
+    if y.size == 0:
+        raise ValueError("y_true and y_pred are empty")
+    if not (np.isfinite(y).all() and np.isfinite(f).all()):
+        raise ValueError("y_true or y_pred contains NaN or infinity")
+    return y, f
+
+
 def mae(y_true, y_pred):
     """Mean absolute error."""
-    return float(np.mean(np.abs(np.asarray(y_true) - np.asarray(y_pred))))
+    y, f = _pair(y_true, y_pred)
+    return float(np.mean(np.abs(y - f)))
 
 
 def smape(y_true, y_pred):
@@ -20,7 +33,7 @@ def smape(y_true, y_pred):
 
     ``100 * mean(2 |y - f| / (|y| + |f|))``; a term with ``y = f = 0`` counts 0.
     """
-    y, f = np.asarray(y_true, float), np.asarray(y_pred, float)
+    y, f = _pair(y_true, y_pred)
     den = np.abs(y) + np.abs(f)
     ratio = np.divide(2 * np.abs(y - f), den, out=np.zeros_like(den), where=den > 0)
     return float(100 * np.mean(ratio))
@@ -31,6 +44,8 @@ def mase(y_true, y_pred, y_train, season=1):
     seasonal naive forecast (lag ``season``) on ``y_train``."""
     _check_positive(season, "season")
     y_train = np.asarray(y_train, float)
+    if y_train.ndim != 1 or not np.isfinite(y_train).all():
+        raise ValueError("y_train must be a 1-D series of finite values")
     if len(y_train) <= season:
         raise ValueError(f"y_train needs more than season={season} values for MASE")
     scale = np.mean(np.abs(y_train[season:] - y_train[:-season]))
@@ -85,6 +100,8 @@ def backtest(forecaster, y, *, horizon, n_origins=1, step=None, season=1):
     y = np.asarray(y, dtype=np.float64)
     if y.ndim != 1:
         raise ValueError("backtest takes one series (1-D y)")
+    if not np.isfinite(y).all():
+        raise ValueError("y contains NaN or infinity")
     for value, name in ((horizon, "horizon"), (n_origins, "n_origins"), (season, "season")):
         _check_positive(value, name)
     step = horizon if step is None else _check_positive(step, "step")

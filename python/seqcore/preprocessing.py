@@ -5,6 +5,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ._data import SEQUENCES, check_sequences, pad_sequences
+from ._validation import mean_and_scale
 
 __all__ = ["SequenceScaler", "pad_sequences"]
 
@@ -42,9 +43,9 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self._validate_params()
         Xp, lengths, _ = check_sequences(X, estimator=self, dtype=np.float64, reset=True)
         values = Xp[np.arange(Xp.shape[1]) < lengths[:, None]]   # (n_valid_steps, F)
-        self.mean_ = values.mean(axis=0) if self.with_mean else np.zeros(values.shape[1])
-        std = values.std(axis=0) if self.with_std else np.ones(values.shape[1])
-        self.scale_ = np.where(std > 0, std, 1.0)
+        mean, scale = mean_and_scale(values)
+        self.mean_ = mean if self.with_mean else np.zeros(values.shape[1])
+        self.scale_ = scale if self.with_std else np.ones(values.shape[1])
         return self
 
     def transform(self, X):

@@ -261,6 +261,9 @@ class _RNNBase:
 
     def load_state_dict(self, state_dict):
         """Load parameters by name (NumPy arrays, or CPU tensors of any framework)."""
+        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
+            raise TypeError("state_dict must be a mapping of parameter names to arrays, got "
+                            f"{type(state_dict).__name__}")
         expected = set(self.params)
         given = set(state_dict)
         if given != expected:

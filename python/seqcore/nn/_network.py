@@ -20,7 +20,7 @@ gradient at chunk borders; the gradients of the chunks add up.
 import numpy as np
 
 from .. import _losses
-from .._validation import check_positive_int
+from .._validation import as_float_array, check_lengths, check_positive_int
 from ._layers import GRU, LSTM, RNN, _CELL_LSTM
 
 _CELLS = {"rnn": RNN, "gru": GRU, "lstm": LSTM}
@@ -123,6 +123,14 @@ class SequenceNetwork:
             dh[-1] = dS
         return (dh, None) if lstm else dh
 
+    def _check_batch(self, X, lengths):
+        """X as a (B, T, I) array of the network's dtype, and valid lengths."""
+        X = as_float_array(X, self.dtype, "X")
+        if X.ndim != 3 or X.shape[0] == 0 or X.shape[1] == 0:
+            raise ValueError(f"X must be a non-empty 3-D array (batch, steps, features), "
+                             f"got shape {X.shape}")
+        return X, check_lengths(lengths, X.shape[0], X.shape[1])
+
     def decision_function(self, X, lengths=None):
         """Logits (B, K), or (B, T, K) with ``return_sequences``; inference mode."""
         self.rnn.eval()
@@ -159,8 +167,18 @@ class SequenceNetwork:
         bptt_steps : int or None
             Truncate backpropagation to chunks of this many steps.
         """
+        X, lengths = self._check_batch(X, lengths)
         B, T = X.shape[0], X.shape[1]
-        lengths = np.asarray(lengths)
+        Y = np.asarray(Y)
+        if Y.shape[0] != B:
+            raise ValueError(f"Y has {Y.shape[0]} rows, X has {B} samples")
+        if Y.dtype.kind not in "biuf":
+            raise ValueError(f"Y must be numeric, got dtype {Y.dtype}")
+        if Y.dtype.kind == "f":   # padded steps may hold anything: they are never read
+            valid = (Y[np.arange(T) < lengths[:, None]]
+                     if self.return_sequences and Y.ndim >= 2 and Y.shape[1] == T else Y)
+            if not np.isfinite(valid).all():
+                raise ValueError("Y contains NaN or infinity")
         w = (np.ones(B) if sample_weight is None
              else np.asarray(sample_weight, dtype=np.float64))
         k = T if bptt_steps is None else min(check_positive_int(bptt_steps, "bptt_steps"), T)
@@ -219,6 +237,8 @@ class SequenceNetwork:
             if not np.isfinite(part):
                 return np.inf   # diverged: the gradient means nothing
             dS = dZ @ self.weight
+            if not np.isfinite(dS).all():
+                return np.inf   # diverged: the gradient overflows
             if self.return_sequences:
                 self.rnn.backward(dS.reshape(outputs.shape), None)
             else:

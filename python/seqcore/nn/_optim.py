@@ -12,14 +12,23 @@ import numpy as np
 from .. import _optim
 
 
+def _check_limit(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+            or not value > 0:
+        raise ValueError(f"{name} must be > 0 (a number), got {value!r}")
+
+
 def _flat_views(grads):
     """The arrays of a dict, a list or a single array, as (array, flat view or None)."""
     if isinstance(grads, dict):
         arrays = list(grads.values())
     elif isinstance(grads, np.ndarray):
         arrays = [grads]
-    else:
+    elif isinstance(grads, (list, tuple)):
         arrays = list(grads)
+    else:
+        raise TypeError("grads must be a dict or a list of arrays, or an array, got "
+                        f"{type(grads).__name__}")
     out = []
     for a in arrays:
         if not isinstance(a, np.ndarray) or a.dtype not in (np.float32, np.float64):
@@ -46,13 +55,18 @@ def clip_grad_norm(grads, max_norm):
         The global norm before clipping.  As in ``torch.nn.utils.clip_grad_norm_``
         the gradients are multiplied by ``min(1, max_norm / (total_norm + 1e-6))``.
     """
-    if not max_norm > 0:
-        raise ValueError(f"max_norm must be > 0, got {max_norm!r}")
+    _check_limit(max_norm, "max_norm")
     views = _flat_views(grads)
     total = 0.0
     for a, flat in views:
         total += _optim.sum_squares(flat) if flat is not None else float(np.sum(a.astype(np.float64) ** 2))
-    total = math.sqrt(total)
+    if math.isinf(total):
+        # squares overflowed (entries beyond 1e154): scale by the largest first
+        big = max(float(np.max(np.abs(a))) for a, _ in views)
+        total = sum(float(np.sum((a.astype(np.float64) / big) ** 2)) for a, _ in views)
+        total = big * math.sqrt(total)
+    else:
+        total = math.sqrt(total)
     coef = max_norm / (total + 1e-6)
     if coef < 1.0:
         for a, flat in views:
@@ -65,8 +79,7 @@ def clip_grad_norm(grads, max_norm):
 
 def clip_grad_value(grads, clip_value):
     """Clamp every gradient entry to ``[-clip_value, clip_value]`` in place."""
-    if not clip_value > 0:
-        raise ValueError(f"clip_value must be > 0, got {clip_value!r}")
+    _check_limit(clip_value, "clip_value")
     for a, flat in _flat_views(grads):
         if flat is not None:
             _optim.clip_value(flat, clip_value)
