@@ -118,3 +118,20 @@ def run_both(layer, ref, X, lengths, init, d_out, d_state):
             r["grad:" + name] = np.array(g)   # a copy: layer.grads is reused
         results.append(r)
     return results
+
+
+def subprocess_env():
+    """The environment for a child interpreter that must import this seqcore.
+
+    The package the tests import is the one the child must see: put its parent
+    folder first on PYTHONPATH (a build in place under ``python/``, or the
+    installed package in site-packages, where this is harmless).
+    """
+    import os
+
+    import seqcore
+
+    env = os.environ.copy()
+    parent = os.path.dirname(os.path.dirname(os.path.abspath(seqcore.__file__)))
+    env["PYTHONPATH"] = parent + os.pathsep + env.get("PYTHONPATH", "")
+    return env

@@ -15,6 +15,7 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import subprocess_env
 from seqcore._cli import main
 from seqcore.datasets import load_airline
 from seqcore.model_selection import mase, seasonal_naive, smape
@@ -29,7 +30,7 @@ def run_cli(*args, cwd, env=None):
     """``python -m seqcore ARGS`` in a fresh interpreter, with this environment."""
     return subprocess.run([sys.executable, "-m", "seqcore", *map(str, args)],
                           capture_output=True, text=True, cwd=cwd,
-                          env=os.environ.copy() if env is None else env, timeout=600)
+                          env=subprocess_env() if env is None else env, timeout=600)
 
 
 def table(stdout):
@@ -173,7 +174,7 @@ def test_plot_without_matplotlib_is_a_clear_error(tmp_path, monthly_csv):
     (fake / "matplotlib").mkdir(parents=True)
     (fake / "matplotlib" / "__init__.py").write_text(
         "raise ImportError('No module named matplotlib (test stand-in)')\n")
-    env = os.environ.copy()
+    env = subprocess_env()
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(fake), env.get("PYTHONPATH")) if p)
     png = tmp_path / "plot.png"
     proc = run_cli("forecast", monthly_csv, "--horizon", 3, "--max-iter", 1, "--plot", png,

@@ -41,6 +41,7 @@ import textwrap
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from conftest import subprocess_env
 import pytest
 
 from seqcore import RNNClassifier, RNNForecaster, RNNRegressor
@@ -1533,11 +1534,7 @@ def test_backtest(case):
 
 # ====================================================================== CLI
 def _env():
-    env = os.environ.copy()
-    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python")
-    if os.path.isdir(src):   # a source checkout built in place; CI installs the package
-        env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-    return env
+    return subprocess_env()
 
 
 def _csv_files(d):

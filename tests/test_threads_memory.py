@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import joblib
 import numpy as np
+from conftest import subprocess_env
 import pytest
 from sklearn.exceptions import NotFittedError
 
@@ -577,10 +578,7 @@ def test_pickle_is_importable_in_a_fresh_interpreter(pickled_models, tmp_path):
             f"X = np.load({str(tmp_path / 'X.npy')!r}); "
             f"e = np.load({str(tmp_path / 'expected.npy')!r}); "
             "assert np.array_equal(m.predict_proba(X), e); print('ok')")
-    env = os.environ.copy()
-    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python")
-    if os.path.isdir(src):
-        env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    env = subprocess_env()
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env, timeout=300)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-1000:]
