@@ -33,7 +33,6 @@ errors (tests/test_cli.py).
 
 import collections
 import copy
-import os
 import re
 import subprocess
 import sys

@@ -204,7 +204,6 @@ verbose
         k = {a.shape[1] for a in out_y}
         if len(k) > 1:
             raise ValueError(f"the series have different numbers of target columns: {sorted(k)}")
-        has_X = {x is not None for x in out_X}
         if not reset:
             if is_list != self._is_list or (not is_list and ndims.pop() != self._y_ndim):
                 raise ValueError("y must have the form it had at fit")
