@@ -737,11 +737,14 @@ def main(argv=None):
         configs = [c for c in configs if any(w in f"{c.label} {c.cell}" for w in wanted)]
     json_path = args.json or args.resume
 
-    previous = {}
+    previous, old_rows, old_digits, earlier_runs = {}, [], None, []
     if args.resume and os.path.exists(args.resume):
         with open(args.resume) as f:
             old = json.load(f)
-        previous = {case_key(r): r for r in old.get("results", [])
+        old_rows = old.get("results", [])
+        old_digits = old.get("digits")
+        earlier_runs = old.get("earlier_runs", []) + [old.get("machine")]
+        previous = {case_key(r): r for r in old_rows
                     if r["other_load"] <= args.idle_threshold
                     and (r["torch_ms"] is not None or torch is None)
                     and r.get("threads", args.threads) == args.threads}
@@ -762,14 +765,18 @@ def main(argv=None):
     print(fmt_row(["-" * w for _, w in COLUMNS]))
 
     results = []
-    digits_res = None
+    digits_res = old_digits
 
     def save():
         if not json_path:
             return
         info["loadavg_end"] = os.getloadavg()
+        # the rows of this run, in the resumed file's order, then new ones
+        mine = {case_key(r): r for r in results}
+        merged = [mine.pop(case_key(r), r) for r in old_rows] + list(mine.values())
         with open(json_path, "w") as f:
-            json.dump({"machine": info, "results": results, "digits": digits_res,
+            json.dump({"machine": info, "earlier_runs": earlier_runs,
+                       "results": merged, "digits": digits_res,
                        "gemm_call_overhead_us": {np.dtype(k).name: v * 1e6 for k, v
                                                  in limiter._overhead.items()}},
                       f, indent=1)
