@@ -268,7 +268,11 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
             Xp, lengths, Y, w = Xp[train], lengths[train], Y[train], w[train]
 
         epochs = 1 if incremental else self.max_iter
-        self._train(Xp, lengths, Y, w, epochs, val, incremental)
+        try:
+            self._train(Xp, lengths, Y, w, epochs, val, incremental)
+        finally:
+            if not incremental:   # partial_fit keeps them for its next call
+                self.network_.rnn.release_buffers()
         return self
 
     def _train(self, Xp, lengths, Y, w, epochs, val, incremental):

@@ -112,3 +112,15 @@ cdef void serial_blas_end() noexcept nogil:
     if _serial_depth == 0 and _saved_threads > 1:
         _set_threads(_saved_threads)
     PyThread_release_lock(_lock)
+
+
+def user_blas_threads():
+    """The BLAS thread count the user set (not the one a time loop runs on
+    meanwhile), or 0 when the BLAS's controls are unknown."""
+    cdef int n
+    if _get_threads == NULL:
+        return 0
+    PyThread_acquire_lock(_lock, WAIT_LOCK)
+    n = _saved_threads if _serial_depth > 0 else _get_threads()
+    PyThread_release_lock(_lock)
+    return n

@@ -14,6 +14,10 @@ ctypedef struct CellSpec:
     bint relu         # RNN: relu instead of tanh
     bint reset_after  # GRU: r applied after the hidden product (PyTorch, cuDNN)
     bint peephole     # LSTM: diagonal peephole weights
+    # W_hh packed for the per-step products (see include/seqcore/matmul.h),
+    # or NULL to call the BLAS: Wf for h @ W_hh.T, Wb for dG @ W_hh
+    const void* Wf
+    const void* Wb
 
 cdef int n_gates(int kind) noexcept nogil
 
@@ -21,7 +25,8 @@ cdef void cell_forward(const CellSpec* s, int n, floating* gates,
                        const floating* h_prev, floating* h,
                        const floating* c_prev, floating* c,
                        floating* aux, floating* work,
-                       const floating* W_hh, const floating* b_hn,
+                       const floating* W_hh, const floating* bias,
+                       const floating* b_hn,
                        const floating* peep) noexcept nogil
 
 cdef void cell_backward(const CellSpec* s, int n, const floating* gates,
@@ -31,3 +36,6 @@ cdef void cell_backward(const CellSpec* s, int n, const floating* gates,
                         const floating* aux, floating* dG, floating* dGH,
                         floating* work, const floating* W_hh,
                         const floating* peep, floating* dpeep) noexcept nogil
+
+cdef size_t packed_size(int K, int N, bint double_precision) noexcept nogil
+cdef void pack(int K, int N, const floating* B, long rs, long cs, floating* P) noexcept nogil

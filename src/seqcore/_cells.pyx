@@ -3,10 +3,12 @@
 Design: this module is the only place that knows a cell's equations.  The
 time-loop driver (_recurrent.pyx) hands each kernel the rows of one step:
 
-* ``gates`` (n, G*H): on entry the input projection ``x @ W_ih.T`` with the
-  biases folded in (all of ``b_ih + b_hh``, except the GRU's ``b_hn`` when
-  ``reset_after``, which sits inside ``r * (...)``); on exit the gate values
-  after their activations, kept for the backward pass.
+* ``gates`` (n, G*H): on entry the input projection ``x @ W_ih.T``; on exit
+  the gate values after their activations, kept for the backward pass.
+* ``bias`` (G*H): what ``cell_forward`` adds to the projection first:
+  ``b_ih + b_hh``, except the GRU's ``b_hn`` when ``reset_after``, which sits
+  inside ``r * (...)`` and comes separately.  Added here, on rows already in
+  cache, rather than broadcast over the whole projection buffer beforehand.
 * ``h_prev``, ``h`` (n, H) and, for the LSTM, ``c_prev``, ``c`` (n, H).
 * ``aux`` (n, H): the one extra per-step value a cell's backward needs:
   GRU reset_after: ``W_hn h + b_hn``; GRU reset_before: ``r * h_prev``;
@@ -35,6 +37,60 @@ cdef extern from "seqcore/activations.h" nogil:
     void sc_sigmoid_inplace_d(double* x, int n)
     void sc_tanh_inplace_f(float* x, int n)
     void sc_tanh_inplace_d(double* x, int n)
+
+
+cdef extern from "seqcore/matmul.h" nogil:
+    size_t sc_packed_size_f(int K, int N)
+    size_t sc_packed_size_d(int K, int N)
+    void sc_pack_f(int K, int N, const float* B, long rs, long cs, float* P)
+    void sc_pack_d(int K, int N, const double* B, long rs, long cs, double* P)
+    void sc_matmul_packed_f(int m, int N, int K, const float* A, int lda,
+                            const float* P, float* C, int ldc, int accumulate)
+    void sc_matmul_packed_d(int m, int N, int K, const double* A, int lda,
+                            const double* P, double* C, int ldc, int accumulate)
+
+
+cdef size_t packed_size(int K, int N, bint double_precision) noexcept nogil:
+    """Entries of the packed form of a (K, N) matrix."""
+    return sc_packed_size_d(K, N) if double_precision else sc_packed_size_f(K, N)
+
+
+cdef void pack(int K, int N, const floating* B, long rs, long cs, floating* P) noexcept nogil:
+    """P <- the (K, N) matrix with entries B[k * rs + j * cs], packed."""
+    if floating is float:
+        sc_pack_f(K, N, B, rs, cs, P)
+    else:
+        sc_pack_d(K, N, B, rs, cs, P)
+
+
+# The per-step hidden products.  W_hh is (G*H, H); the packed forms hold all
+# of it, so these serve the products over all gates (every cell but the GRU
+# with reset_before, which calls the BLAS on the blocks it needs).
+
+cdef inline void times_W_t(const CellSpec* s, int n, int N, const floating* A,
+                           int lda, const floating* W_hh, floating* C, int ldc,
+                           bint accumulate) noexcept nogil:
+    """C (n, N) = A (n, H) @ W_hh[:N].T, or += when accumulate."""
+    if s.Wf == NULL:
+        gemm(NoTrans, Transpose, n, N, s.H, 1, A, lda, W_hh, s.H,
+             1 if accumulate else 0, C, ldc)
+    elif floating is float:
+        sc_matmul_packed_f(n, N, s.H, A, lda, <const float*> s.Wf, C, ldc, accumulate)
+    else:
+        sc_matmul_packed_d(n, N, s.H, A, lda, <const double*> s.Wf, C, ldc, accumulate)
+
+
+cdef inline void times_W(const CellSpec* s, int n, int K, const floating* A,
+                         int lda, const floating* W_hh, floating* C, int ldc,
+                         bint accumulate) noexcept nogil:
+    """C (n, H) = A (n, K) @ W_hh[:K], or += when accumulate."""
+    if s.Wb == NULL:
+        gemm(NoTrans, NoTrans, n, s.H, K, 1, A, lda, W_hh, s.H,
+             1 if accumulate else 0, C, ldc)
+    elif floating is float:
+        sc_matmul_packed_f(n, s.H, K, A, lda, <const float*> s.Wb, C, ldc, accumulate)
+    else:
+        sc_matmul_packed_d(n, s.H, K, A, lda, <const double*> s.Wb, C, ldc, accumulate)
 
 
 # Activations are applied in place to contiguous blocks: the C loops
@@ -78,7 +134,7 @@ cdef void rnn_forward(const CellSpec* s, int n, floating* gates,
                       const floating* W_hh) noexcept nogil:
     cdef int H = s.H, i
     # gates += h_prev @ W_hh.T      (n, H) += (n, H)(H, H)
-    gemm(NoTrans, Transpose, n, H, H, 1, h_prev, H, W_hh, H, 1, gates, H)
+    times_W_t(s, n, H, h_prev, H, W_hh, gates, H, True)
     if s.relu:
         for i in range(n * H):
             h[i] = relu(gates[i])
@@ -99,7 +155,7 @@ cdef void rnn_backward(const CellSpec* s, int n, const floating* dy,
         else:
             dG[i] = d * (1 - h[i] * h[i])
     # dh_prev = dG @ W_hh           (n, H) = (n, H)(H, H)
-    gemm(NoTrans, NoTrans, n, H, H, 1, dG, H, W_hh, H, 0, dh, H)
+    times_W(s, n, H, dG, H, W_hh, dh, H, False)
 
 
 # --------------------------------------------------------------------------
@@ -118,7 +174,7 @@ cdef void gru_forward(const CellSpec* s, int n, floating* gates,
     cdef floating* w
     if s.reset_after:
         # work = h_prev @ W_hh.T    (n, 3H) = (n, H)(H, 3H)
-        gemm(NoTrans, Transpose, n, G3, H, 1, h_prev, H, W_hh, H, 0, work, G3)
+        times_W_t(s, n, G3, h_prev, H, W_hh, work, G3, False)
         for b in range(n):
             g = gates + b * G3
             w = work + b * G3
@@ -187,7 +243,7 @@ cdef void gru_backward(const CellSpec* s, int n, const floating* gates,
                 dGH[b * G3 + 2 * H + j] = dn * r
     if s.reset_after:
         # dh_prev += dGH @ W_hh     (n, H) += (n, 3H)(3H, H)
-        gemm(NoTrans, NoTrans, n, H, G3, 1, dGH, G3, W_hh, H, 1, dh, H)
+        times_W(s, n, G3, dGH, G3, W_hh, dh, H, True)
         return
     # d(r * h_prev) = dn @ W_hn     (n, H) = (n, H)(H, H)
     gemm(NoTrans, NoTrans, n, H, H, 1, dG + 2 * H, G3, W_hh + 2 * H * H, H, 0,
@@ -220,7 +276,7 @@ cdef void lstm_forward(const CellSpec* s, int n, floating* gates,
     cdef floating* cn
     cdef floating* tc
     # gates += h_prev @ W_hh.T      (n, 4H) += (n, H)(H, 4H)
-    gemm(NoTrans, Transpose, n, G4, H, 1, h_prev, H, W_hh, H, 1, gates, G4)
+    times_W_t(s, n, G4, h_prev, H, W_hh, gates, G4, True)
     for b in range(n):
         g = gates + b * G4
         cp = c_prev + b * H
@@ -283,7 +339,7 @@ cdef void lstm_backward(const CellSpec* s, int n, const floating* gates,
                 dpeep[H + j] += df * c_prev[k]
                 dpeep[2 * H + j] += do * c[k]
     # dh_prev = dG @ W_hh           (n, H) = (n, 4H)(4H, H)
-    gemm(NoTrans, NoTrans, n, H, G4, 1, dG, G4, W_hh, H, 0, dh, H)
+    times_W(s, n, G4, dG, G4, W_hh, dh, H, False)
 
 
 # --------------------------------------------------------------------------
@@ -294,8 +350,15 @@ cdef void cell_forward(const CellSpec* s, int n, floating* gates,
                        const floating* h_prev, floating* h,
                        const floating* c_prev, floating* c,
                        floating* aux, floating* work,
-                       const floating* W_hh, const floating* b_hn,
+                       const floating* W_hh, const floating* bias,
+                       const floating* b_hn,
                        const floating* peep) noexcept nogil:
+    cdef int GH = s.G * s.H, b, j
+    cdef floating* row
+    for b in range(n):
+        row = gates + b * GH
+        for j in range(GH):
+            row[j] += bias[j]
     if s.kind == CELL_RNN:
         rnn_forward(s, n, gates, h_prev, h, W_hh)
     elif s.kind == CELL_GRU:

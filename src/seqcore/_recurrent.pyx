@@ -18,10 +18,17 @@ Buffers (B batch, T steps, I input, H hidden, G gates, GH = G * H):
   activations.  ``aux`` (T, B, H): the extra per-step value of a cell (see
   _cells.pyx); one row at inference.
 
-Forward: one GEMM for the input projection of all steps, then per step the
-hidden-side product and the gate math (_cells.pyx).  Backward: per step the
-gate gradients and ``dh @ W_hh``; after the loop one GEMM for each of
-``dX``, ``dW_ih``, ``dW_hh``.
+Forward: ``project`` is one GEMM for the input projection of all steps;
+``forward_steps`` then runs, per step, the hidden-side product and the gate
+math (_cells.pyx).  Backward: ``backward_steps`` runs, per step, the gate
+gradients and ``dh @ W_hh``; ``weight_gradients`` then does one GEMM for
+each of ``dX``, ``dW_ih``, ``dW_hh``.
+
+The step functions work on a range of rows ``row0 .. row1 - 1`` of the
+batch: the rows of a step are independent, so the caller may run disjoint
+ranges on different threads at once (each range on a one-thread BLAS), which
+keeps both cores busy on the small per-step products where a multi-threaded
+BLAS would spend its time handing off work.
 """
 
 from cython cimport floating
@@ -30,7 +37,9 @@ from libc.string cimport memcpy, memset
 from seqcore._blas cimport (gemm, colsum, NoTrans, Transpose,
                             serial_blas_begin, serial_blas_end)
 from seqcore._cells cimport (CellSpec, CELL_GRU, CELL_LSTM, n_gates,
-                             cell_forward, cell_backward)
+                             cell_forward, cell_backward, packed_size, pack)
+
+import numpy as np
 
 
 # Per-step products smaller than this (B * G*H * H multiply-adds) run on one
@@ -48,62 +57,106 @@ cdef CellSpec make_spec(int kind, int H, bint relu, bint reset_after,
     s.relu = relu
     s.reset_after = reset_after
     s.peephole = peephole
+    s.Wf = NULL
+    s.Wb = NULL
     return s
 
 
-def forward(int kind, bint relu, bint reset_after, bint peephole, bint training,
-            const floating[:, :, ::1] X,
-            const int[::1] n_active,
-            const floating[:, ::1] W_ih,
-            const floating[:, ::1] W_hh,
-            const floating[::1] b_ih,
-            const floating[::1] b_hh,
-            const floating[:, ::1] peep,
-            floating[:, :, ::1] Hs,
-            floating[:, :, ::1] Cs,
-            floating[:, :, ::1] gates,
-            floating[:, :, ::1] aux,
-            floating[:, ::1] work,
-            floating[:, ::1] h_n,
-            floating[:, ::1] c_n):
-    """Run one layer in one direction over a time-major, length-sorted batch.
+def pack_hidden(const floating[:, ::1] W_hh, bint backward):
+    """W_hh (G*H, H) packed for the per-step products of the time loop:
+    ``h @ W_hh.T`` (forward) or ``dG @ W_hh`` (backward).  A new 1-D array;
+    see include/seqcore/matmul.h."""
+    cdef int GH = W_hh.shape[0], H = W_hh.shape[1]
+    # forward multiplies by W_hh.T: K = H, N = G*H, entry (k, j) = W_hh[j, k]
+    cdef int K = GH if backward else H, N = H if backward else GH
+    cdef long rs = H if backward else 1, cs = 1 if backward else H
+    dtype = np.float32 if floating is float else np.float64
+    out = np.empty(packed_size(K, N, floating is double), dtype=dtype)
+    cdef floating[::1] P = out
+    with nogil:
+        pack(K, N, &W_hh[0, 0], rs, cs, &P[0])
+    return out
 
-    On entry ``Hs[0]`` (and ``Cs[0]`` for the LSTM) hold the initial state.
-    Fills ``Hs[1:]``, ``gates``, ``aux`` (all steps when ``training``) and the
-    final states ``h_n``, ``c_n`` (each sample's state at its own last step).
+
+def project(const floating[:, :, ::1] X,
+            const floating[:, ::1] W_ih,
+            floating[:, :, ::1] gates,
+            int row0, int row1, bint serial):
+    """gates = X @ W_ih.T over all steps: one GEMM (the biases come in the
+    time loop).
+
+    Works on rows row0 .. row1-1 of the (T*B, I) input, so that threads may
+    share the product; ``serial`` runs it on a one-thread BLAS.
+    """
+    cdef int TB = X.shape[0] * X.shape[1], I = X.shape[2], GH = W_ih.shape[0]
+    check_rows(row0, row1, TB)
+    with nogil:
+        if serial:
+            serial_blas_begin()
+        # gates = X @ W_ih.T     (rows, GH) = (rows, I)(I, GH)
+        gemm(NoTrans, Transpose, row1 - row0, GH, I, 1,
+             &X[0, 0, 0] + <size_t> row0 * I, I, &W_ih[0, 0], I, 0,
+             &gates[0, 0, 0] + <size_t> row0 * GH, GH)
+        if serial:
+            serial_blas_end()
+
+
+def forward_steps(int kind, bint relu, bint reset_after, bint peephole,
+                  bint training,
+                  const int[::1] n_active,
+                  const floating[:, ::1] W_hh,
+                  const floating[::1] bias,
+                  const floating[::1] b_hh,
+                  const floating[:, ::1] peep,
+                  floating[:, :, ::1] Hs,
+                  floating[:, :, ::1] Cs,
+                  floating[:, :, ::1] gates,
+                  floating[:, :, ::1] aux,
+                  floating[:, ::1] work,
+                  floating[:, ::1] h_n,
+                  floating[:, ::1] c_n,
+                  const floating[::1] W_packed,
+                  int row0, int row1, bint serial):
+    """Run the time loop of one layer, one direction, on rows row0 .. row1-1.
+
+    On entry ``gates`` holds the projection (``project``), ``Hs[0]`` (and
+    ``Cs[0]`` for the LSTM) the initial state.  ``bias`` (G*H) is
+    ``b_ih + b_hh``, but ``b_ih`` alone in the n block of the GRU with
+    reset_after, which reads ``b_hn`` from ``b_hh`` inside ``r * (...)``.  Fills ``Hs[1:]``, ``gates``,
+    ``aux`` (all steps when ``training``) and the final states ``h_n``,
+    ``c_n`` (each sample's state at its own last step), in those rows only.
+    ``W_packed`` is ``pack_hidden(W_hh, False)``, or empty to call the BLAS
+    (the GRU with reset_before always does).  ``serial`` runs the BLAS
+    products on one thread (always, when other threads share the work);
+    otherwise only the small ones do.
     """
     cdef CellSpec s = make_spec(kind, W_hh.shape[1], relu, reset_after, peephole)
-    cdef int T = X.shape[0], B = X.shape[1], I = X.shape[2]
+    cdef int T = gates.shape[0], B = gates.shape[1]
     cdef int H = s.H, GH = s.G * s.H, BH = B * H
-    cdef int t, n, n_next, j, row
-    cdef bint serial
+    cdef int t, n, ended
     cdef bint lstm = kind == CELL_LSTM
-    cdef bint split_bhn = kind == CELL_GRU and reset_after
-    cdef floating* G_ = &gates[0, 0, 0]
-    cdef floating* Hp = &Hs[0, 0, 0]
-    cdef floating* Cp = &Cs[0, 0, 0] if lstm else NULL
-    cdef floating* A = &aux[0, 0, 0] if aux.shape[0] > 0 else NULL
+    check_rows(row0, row1, B)
+    s.Wf = packed_or_null(W_packed, kind, reset_after)
+    # every pointer below starts at row0: a step's rows are contiguous, so
+    # the kernels see an ordinary (n, width) block with the step stride B
+    cdef floating* G_ = &gates[0, 0, 0] + row0 * GH
+    cdef floating* Hp = &Hs[0, 0, 0] + row0 * H
+    cdef floating* Cp = &Cs[0, 0, 0] + row0 * H if lstm else NULL
+    cdef floating* A = &aux[0, 0, 0] + row0 * H if aux.shape[0] > 0 else NULL
     cdef floating* c_prev = NULL
     cdef floating* c = NULL
     cdef floating* a = A
     cdef const floating* P = &peep[0, 0] if peephole else NULL
-    cdef const floating* b_hn = &b_hh[2 * H] if split_bhn else NULL
+    cdef const floating* b_hn = &b_hh[2 * H] if kind == CELL_GRU and reset_after else NULL
+    serial = serial or <long> B * GH * H < SERIAL_STEP_WORK
 
     with nogil:
-        # gates = X @ W_ih.T + b_ih + b_hh     (T*B, GH) = (T*B, I)(I, GH)
-        # (the GRU's b_hn stays out when reset_after: it sits inside r * (...))
-        for j in range(GH):
-            work[0, j] = b_ih[j] + (0 if split_bhn and j >= 2 * H else b_hh[j])
-        for row in range(T * B):
-            memcpy(G_ + <size_t> row * GH, &work[0, 0], GH * sizeof(floating))
-        gemm(NoTrans, Transpose, T * B, GH, I, 1, &X[0, 0, 0], I,
-             &W_ih[0, 0], I, 1, G_, GH)
-
-        serial = <long> B * GH * H < SERIAL_STEP_WORK
         if serial:
             serial_blas_begin()
         for t in range(T):
-            n = n_active[t]
+            n = rows_active(n_active, t, row0, row1)
+            if n == 0:
+                break   # sorted by length: every later step is padding too
             if lstm:
                 if training:
                     c_prev = Cp + <size_t> t * BH
@@ -115,122 +168,189 @@ def forward(int kind, bint relu, bint reset_after, bint peephole, bint training,
                 a = A + <size_t> t * BH
             cell_forward(&s, n, G_ + <size_t> t * B * GH,
                          Hp + <size_t> t * BH, Hp + <size_t> (t + 1) * BH,
-                         c_prev, c, a, &work[0, 0], &W_hh[0, 0], b_hn, P)
-            # rows n_next .. n - 1 took their last step: keep their state
-            n_next = n_active[t + 1] if t + 1 < T else 0
-            if n > n_next:
-                memcpy(&h_n[n_next, 0], Hp + <size_t> (t + 1) * BH + n_next * H,
-                       (n - n_next) * H * sizeof(floating))
+                         c_prev, c, a, &work[row0, 0], &W_hh[0, 0], &bias[0],
+                         b_hn, P)
+            # rows ended .. n - 1 (of the range) took their last step: keep
+            # their state
+            ended = rows_active(n_active, t + 1, row0, row1) if t + 1 < T else 0
+            if n > ended:
+                memcpy(&h_n[row0 + ended, 0], Hp + <size_t> (t + 1) * BH + ended * H,
+                       (n - ended) * H * sizeof(floating))
                 if lstm:
-                    memcpy(&c_n[n_next, 0], c + n_next * H,
-                           (n - n_next) * H * sizeof(floating))
+                    memcpy(&c_n[row0 + ended, 0], c + ended * H,
+                           (n - ended) * H * sizeof(floating))
         if serial:
             serial_blas_end()
 
 
-def backward(int kind, bint relu, bint reset_after, bint peephole,
-             const floating[:, :, ::1] X,
-             const int[::1] n_active,
-             const floating[:, ::1] W_ih,
-             const floating[:, ::1] W_hh,
-             const floating[:, ::1] peep,
-             const floating[:, :, ::1] Hs,
-             const floating[:, :, ::1] Cs,
-             const floating[:, :, ::1] gates,
-             const floating[:, :, ::1] aux,
-             const floating[:, :, ::1] dY,
-             const floating[:, ::1] dh_n,
-             const floating[:, ::1] dc_n,
-             floating[:, :, ::1] dG,
-             floating[:, :, ::1] dGH,
-             floating[:, ::1] work,
-             floating[:, ::1] dh,
-             floating[:, ::1] dc,
-             floating[:, :, ::1] dX,
-             floating[:, ::1] dW_ih,
-             floating[:, ::1] dW_hh,
-             floating[::1] db_ih,
-             floating[::1] db_hh,
-             floating[:, ::1] dpeep):
-    """Backpropagate through time over the buffers a training forward filled.
+def backward_steps(int kind, bint relu, bint reset_after, bint peephole,
+                   const int[::1] n_active,
+                   const floating[:, ::1] W_hh,
+                   const floating[:, ::1] peep,
+                   const floating[:, :, ::1] Hs,
+                   const floating[:, :, ::1] Cs,
+                   const floating[:, :, ::1] gates,
+                   const floating[:, :, ::1] aux,
+                   const floating[:, :, ::1] dY,
+                   const floating[:, ::1] dh_n,
+                   const floating[:, ::1] dc_n,
+                   floating[:, :, ::1] dG,
+                   floating[:, :, ::1] dGH,
+                   floating[:, ::1] work,
+                   floating[:, ::1] dh,
+                   floating[:, ::1] dc,
+                   floating[:, ::1] dpeep,
+                   const floating[::1] W_packed,
+                   int row0, int row1, bint serial):
+    """Backpropagate through time on rows row0 .. row1-1 of a training forward.
 
     ``dY`` (T, B, H) is the gradient on the outputs, or empty for none;
     ``dh_n``/``dc_n`` (B, H) the gradient on the final states, or empty.
-    ``dG`` (and ``dGH`` for the GRU with reset_after) must come zeroed: the
-    rows of padded steps stay 0 so they drop out of the weight GEMMs.
-    Writes ``dh``/``dc`` (gradient on the initial state), ``dX`` and every
-    parameter gradient (overwritten, not accumulated).
+    Writes the gate gradients ``dG`` (and ``dGH`` for the GRU with
+    reset_after) of the range, except at padded steps, whose rows the caller
+    must have zeroed; ``dh``/``dc`` (the gradient on the initial state) in the
+    range; and overwrites ``dpeep``, which therefore needs one buffer per
+    concurrent range.  ``W_packed`` is ``pack_hidden(W_hh, True)`` or empty,
+    ``serial`` as in ``forward_steps``.
     """
     cdef CellSpec s = make_spec(kind, W_hh.shape[1], relu, reset_after, peephole)
-    cdef int T = X.shape[0], B = X.shape[1], I = X.shape[2]
-    cdef int H = s.H, GH = s.G * s.H, BH = B * H, TB = T * B
-    cdef int t, n, n_next
-    cdef bint serial
+    cdef int T = gates.shape[0], B = gates.shape[1]
+    cdef int H = s.H, GH = s.G * s.H, BH = B * H
+    cdef int t, n, ended
     cdef bint lstm = kind == CELL_LSTM
     cdef bint gru_after = kind == CELL_GRU and reset_after
-    cdef bint gru_before = kind == CELL_GRU and not reset_after
-    cdef floating* dGp = &dG[0, 0, 0]
+    check_rows(row0, row1, B)
+    s.Wb = packed_or_null(W_packed, kind, reset_after)
+    cdef floating* dGp = &dG[0, 0, 0] + row0 * GH
     # the gradient the hidden side sees; differs from dG only for gru_after
-    cdef floating* dGh = &dGH[0, 0, 0] if gru_after else dGp
-    cdef const floating* Hp = &Hs[0, 0, 0]
-    cdef const floating* Cp = &Cs[0, 0, 0] if lstm else NULL
-    cdef const floating* A = &aux[0, 0, 0] if aux.shape[0] > 0 else NULL
-    cdef const floating* dYp = &dY[0, 0, 0] if dY.shape[0] > 0 else NULL
+    cdef floating* dGh = &dGH[0, 0, 0] + row0 * GH if gru_after else dGp
+    cdef const floating* Hp = &Hs[0, 0, 0] + row0 * H
+    cdef const floating* Cp = &Cs[0, 0, 0] + row0 * H if lstm else NULL
+    cdef const floating* A = &aux[0, 0, 0] + row0 * H if aux.shape[0] > 0 else NULL
+    cdef const floating* dYp = &dY[0, 0, 0] + row0 * H if dY.shape[0] > 0 else NULL
     cdef bint has_dhn = dh_n.shape[0] > 0
     cdef bint has_dcn = lstm and dc_n.shape[0] > 0
     cdef const floating* P = &peep[0, 0] if peephole else NULL
     cdef floating* dP = &dpeep[0, 0] if peephole else NULL
-    cdef floating* dcp = &dc[0, 0] if lstm else NULL
+    cdef floating* dhp = &dh[row0, 0]
+    cdef floating* dcp = &dc[row0, 0] if lstm else NULL
+    serial = serial or <long> B * GH * H < SERIAL_STEP_WORK
 
     with nogil:
-        memset(&dh[0, 0], 0, BH * sizeof(floating))
+        memset(dhp, 0, (row1 - row0) * H * sizeof(floating))
         if lstm:
-            memset(dcp, 0, BH * sizeof(floating))
+            memset(dcp, 0, (row1 - row0) * H * sizeof(floating))
         if peephole:
             memset(dP, 0, 3 * H * sizeof(floating))
-        serial = <long> B * GH * H < SERIAL_STEP_WORK
         if serial:
             serial_blas_begin()
         for t in range(T - 1, -1, -1):
-            n = n_active[t]
-            n_next = n_active[t + 1] if t + 1 < T else 0
-            # rows n_next .. n - 1 end at step t: the final-state gradient
+            n = rows_active(n_active, t, row0, row1)
+            if n == 0:
+                continue   # padding of every row of the range
+            ended = rows_active(n_active, t + 1, row0, row1) if t + 1 < T else 0
+            # rows ended .. n - 1 end at step t: the final-state gradient
             # enters there (their dh, dc are still 0)
-            if n > n_next and has_dhn:
-                memcpy(&dh[n_next, 0], &dh_n[n_next, 0],
-                       (n - n_next) * H * sizeof(floating))
-            if n > n_next and has_dcn:
-                memcpy(dcp + n_next * H, &dc_n[n_next, 0],
-                       (n - n_next) * H * sizeof(floating))
-            cell_backward(&s, n, &gates[t, 0, 0],
+            if n > ended and has_dhn:
+                memcpy(dhp + ended * H, &dh_n[row0 + ended, 0],
+                       (n - ended) * H * sizeof(floating))
+            if n > ended and has_dcn:
+                memcpy(dcp + ended * H, &dc_n[row0 + ended, 0],
+                       (n - ended) * H * sizeof(floating))
+            cell_backward(&s, n, &gates[t, row0, 0],
                           dYp + <size_t> t * BH if dYp != NULL else NULL,
-                          &dh[0, 0], dcp,
+                          dhp, dcp,
                           Hp + <size_t> t * BH, Hp + <size_t> (t + 1) * BH,
                           Cp + <size_t> t * BH if lstm else NULL,
                           Cp + <size_t> (t + 1) * BH if lstm else NULL,
                           A + <size_t> t * BH if A != NULL else NULL,
                           dGp + <size_t> t * B * GH,
                           dGh + <size_t> t * B * GH,
-                          &work[0, 0], &W_hh[0, 0], P, dP)
+                          &work[row0, 0], &W_hh[0, 0], P, dP)
         if serial:
             serial_blas_end()
 
-        # dX = dG @ W_ih                 (T*B, I) = (T*B, GH)(GH, I)
-        gemm(NoTrans, NoTrans, TB, I, GH, 1, dGp, GH, &W_ih[0, 0], I, 0,
-             &dX[0, 0, 0], I)
+
+def weight_gradients(int kind, bint reset_after,
+                     const floating[:, :, ::1] X,
+                     const floating[:, ::1] W_ih,
+                     const floating[:, :, ::1] Hs,
+                     const floating[:, :, ::1] aux,
+                     const floating[:, :, ::1] dG,
+                     const floating[:, :, ::1] dGH,
+                     floating[:, :, ::1] dX,
+                     floating[:, ::1] dW_ih,
+                     floating[:, ::1] dW_hh,
+                     floating[::1] db_ih,
+                     floating[::1] db_hh,
+                     int part, int parts, bint serial):
+    """The gradients on the input and the weights from the gate gradients of
+    all steps: one GEMM each.  ``dX`` empty skips the input gradient.
+
+    Part ``part`` of ``parts`` computes its share of every result (a block of
+    the rows of dX, of dW_ih and dW_hh, of the bias entries), so that threads
+    may share the work; ``serial`` runs it on a one-thread BLAS.
+    """
+    cdef int T = X.shape[0], B = X.shape[1], I = X.shape[2], TB = T * B
+    cdef int GH = W_ih.shape[0], H = dW_hh.shape[1]
+    cdef bint gru_after = kind == CELL_GRU and reset_after
+    cdef bint gru_before = kind == CELL_GRU and not reset_after
+    cdef const floating* dGp = &dG[0, 0, 0]
+    cdef const floating* dGh = &dGH[0, 0, 0] if gru_after else dGp
+    cdef const floating* Hp = &Hs[0, 0, 0]
+    cdef const floating* A = &aux[0, 0, 0] if aux.shape[0] > 0 else NULL
+    # this part's rows of dX (r0 .. r1-1) and gates (g0 .. g1-1)
+    cdef int r0 = share(TB, part, parts), r1 = share(TB, part + 1, parts)
+    cdef int g0 = share(GH, part, parts), g1 = share(GH, part + 1, parts)
+    # GRU reset_before: gate rows below 2H read Hs, the n block reads r * h
+    cdef int gmid = (g1 if g1 < 2 * H else (g0 if g0 > 2 * H else 2 * H)) if gru_before else g1
+    with nogil:
+        if serial:
+            serial_blas_begin()
+        if dX.shape[0] > 0:
+            # dX = dG @ W_ih             (T*B, I) = (T*B, GH)(GH, I)
+            gemm(NoTrans, NoTrans, r1 - r0, I, GH, 1, dGp + <size_t> r0 * GH, GH,
+                 &W_ih[0, 0], I, 0, &dX[0, 0, 0] + <size_t> r0 * I, I)
         # dW_ih = dG.T @ X               (GH, I) = (GH, T*B)(T*B, I)
-        gemm(Transpose, NoTrans, GH, I, TB, 1, dGp, GH, &X[0, 0, 0], I, 0,
-             &dW_ih[0, 0], I)
+        gemm(Transpose, NoTrans, g1 - g0, I, TB, 1, dGp + g0, GH, &X[0, 0, 0], I, 0,
+             &dW_ih[g0, 0], I)
+        # dW_hh = dGh.T @ Hs[:T]         (GH, H) = (GH, T*B)(T*B, H)
+        gemm(Transpose, NoTrans, gmid - g0, H, TB, 1, dGh + g0, GH, Hp, H, 0,
+             &dW_hh[0, 0] + <size_t> g0 * H, H)
         if gru_before:
-            # dW_hr,z = dG[:, :2H].T @ Hs[:T]   (2H, H) = (2H, T*B)(T*B, H)
-            gemm(Transpose, NoTrans, 2 * H, H, TB, 1, dGp, GH, Hp, H, 0,
-                 &dW_hh[0, 0], H)
             # dW_hn = dG[:, 2H:].T @ (r * h_prev)   (H, H) = (H, T*B)(T*B, H)
-            gemm(Transpose, NoTrans, H, H, TB, 1, dGp + 2 * H, GH, A, H, 0,
-                 &dW_hh[2 * H, 0], H)
-        else:
-            # dW_hh = dGh.T @ Hs[:T]     (GH, H) = (GH, T*B)(T*B, H)
-            gemm(Transpose, NoTrans, GH, H, TB, 1, dGh, GH, Hp, H, 0,
-                 &dW_hh[0, 0], H)
-        colsum(TB, GH, dGp, GH, &db_ih[0])
-        colsum(TB, GH, dGh, GH, &db_hh[0])
+            gemm(Transpose, NoTrans, g1 - gmid, H, TB, 1, dGp + gmid, GH, A, H, 0,
+                 &dW_hh[0, 0] + <size_t> gmid * H, H)
+        colsum(TB, g1 - g0, dGp + g0, GH, &db_ih[g0])
+        colsum(TB, g1 - g0, dGh + g0, GH, &db_hh[g0])
+        if serial:
+            serial_blas_end()
+
+
+cdef inline int share(int n, int part, int parts) noexcept nogil:
+    """Where part ``part`` of ``n`` items split in ``parts`` starts."""
+    return <int> ((<long> n * part) // parts)
+
+
+cdef inline int rows_active(const int[::1] n_active, int t, int row0,
+                            int row1) noexcept nogil:
+    """How many rows of row0 .. row1-1 run at step t (they come first)."""
+    cdef int n = n_active[t]
+    if n > row1:
+        n = row1
+    return n - row0 if n > row0 else 0
+
+
+cdef const void* packed_or_null(const floating[::1] W_packed, int kind,
+                               bint reset_after) except? NULL:
+    if W_packed.shape[0] == 0:
+        return NULL
+    if kind == CELL_GRU and not reset_after:
+        raise ValueError("the GRU with reset_before multiplies by blocks of W_hh: "
+                         "pass no packed weights")
+    return &W_packed[0]
+
+
+cdef void check_rows(int row0, int row1, int B) except *:
+    if not 0 <= row0 < row1 <= B:
+        raise ValueError(f"rows {row0}..{row1} out of a batch of {B}")

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .. import _recurrent
+from .. import _blas, _recurrent
 from .._validation import (as_float_array, check_dtype, check_lengths,
                            check_positive_int)
 
@@ -33,33 +33,63 @@ _MERGE_MODES = ("concat", "sum", "mul", "ave")
 _GATES = {_CELL_RNN: 1, _CELL_GRU: 3, _CELL_LSTM: 4}
 
 
-# The two directions of a bidirectional layer are independent scans: the
-# backward one runs on a worker thread while the caller runs the forward one
-# (the core releases the GIL).  Set to False to run them one after the other.
-CONCURRENT_DIRECTIONS = True
+# Scans run on several threads (the core releases the GIL): the two
+# directions of a bidirectional layer run at once, and the time loop of a
+# unidirectional layer splits its batch into row ranges, one per BLAS thread,
+# each on a one-thread BLAS (see src/seqcore/_recurrent.pyx).  Set to False to
+# run everything on the calling thread.
+CONCURRENT_SCANS = True
+# A range keeps at least this many rows, and a loop of fewer multiply-adds
+# (T * B * G*H * H) than MIN_SPLIT_WORK stays whole: below these the thread
+# hand-off costs more than the second core gives (benchmarks/bench_rnn.py).
+MIN_ROWS_PER_RANGE = 8
+MIN_SPLIT_WORK = 1 << 21
+# Inference of a unidirectional layer runs sequences longer than this in
+# chunks of this many steps, carrying the state, so that its working memory
+# does not grow with the length.
+EVAL_CHUNK_STEPS = 256
+
 _executor = None
 _executor_lock = threading.Lock()
 
 
 def _reset_executor():
     global _executor
-    _executor = None   # a forked child has no worker thread
+    _executor = None   # a forked child has no worker threads
 
 
 os.register_at_fork(after_in_child=_reset_executor)
 
 
-def _each_direction(fn, D):
-    """[fn(0), ..., fn(D-1)], the two directions concurrently when enabled."""
+def _in_parallel(fn, n, parallel=True):
+    """[fn(0), ..., fn(n-1)]: fn(0) on the calling thread, the others on
+    worker threads when ``parallel``.  The workers never wait on each other,
+    so calls from any number of threads cannot deadlock."""
     global _executor
-    if D == 1 or not CONCURRENT_DIRECTIONS:
-        return [fn(d) for d in range(D)]
+    if n == 1 or not parallel:
+        return [fn(i) for i in range(n)]
     with _executor_lock:
         if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seqcore-dir")
-        backward = _executor.submit(fn, 1)
-    forward = fn(0)
-    return [forward, backward.result()]
+            _executor = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) - 1),
+                                           thread_name_prefix="seqcore-scan")
+        others = [_executor.submit(fn, i) for i in range(1, n)]
+    first = fn(0)
+    return [first] + [f.result() for f in others]
+
+
+def _row_ranges(batch, work, threads):
+    """Row ranges of the batch for the threads of one scan's time loop.
+
+    One range per BLAS thread the user allows, with about equal work (rows
+    run ``lengths`` steps each); one range for small loops or an unknown BLAS.
+    """
+    parts = min(threads, batch.B // MIN_ROWS_PER_RANGE)
+    if parts < 2 or not CONCURRENT_SCANS or work < MIN_SPLIT_WORK:
+        return [(0, batch.B)]
+    steps = np.cumsum(batch.lengths)
+    cuts = np.searchsorted(steps, steps[-1] * np.arange(1, parts) / parts) + 1
+    bounds = np.unique(np.clip(np.concatenate([[0], cuts, [batch.B]]), 0, batch.B))
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 class _Batch:
@@ -123,7 +153,7 @@ class _Batch:
 class _Scan:
     """The buffers of one forward scan (one layer, one direction)."""
 
-    __slots__ = ("X", "Hs", "Cs", "gates", "aux", "h_n", "c_n")
+    __slots__ = ("X", "Hs", "Cs", "gates", "aux", "h_n", "c_n", "ranges", "serial")
 
 
 class _RNNBase:
@@ -159,6 +189,7 @@ class _RNNBase:
         self.training = True
         self._rng = np.random.default_rng(random_state)
         self._cache = None
+        self._workspace = {}
 
         n_params = sum(int(np.prod(shape)) for _, shape in self._param_shapes())
         self._bind(np.zeros(n_params, self.dtype), np.zeros(n_params, self.dtype))
@@ -230,13 +261,14 @@ class _RNNBase:
         # the named views would pickle as separate arrays, losing the flat
         # buffers they view: keep the buffers, rebuild the views on load
         state = self.__dict__.copy()
-        for key in ("params", "grads", "_cache"):
+        for key in ("params", "grads", "_cache", "_workspace"):
             state.pop(key, None)
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._cache = None
+        self._workspace = {}
         flat_params, flat_grads = self._flat_params, self._flat_grads
         self._flat_params = None
         self._bind(flat_params, flat_grads)
@@ -254,6 +286,25 @@ class _RNNBase:
     def eval(self):
         """Inference mode: no activations kept, no dropout."""
         return self.train(False)
+
+    def release_buffers(self):
+        """Free the buffers training keeps between calls (and the last
+        forward's activations); the next training call allocates them anew."""
+        self._cache = None
+        self._workspace = {}
+
+    def _buffer(self, key, shape, zero):
+        """An array for a scan: in training mode reused from the last call of
+        the same shape (no allocation, no page faults), zeroed if ``zero``.
+        Inference allocates, so that threads may share a layer."""
+        if not self.training:
+            return np.zeros(shape, self.dtype) if zero else np.empty(shape, self.dtype)
+        a = self._workspace.get(key)
+        if a is None or a.shape != shape:
+            a = self._workspace[key] = np.zeros(shape, self.dtype)
+        elif zero:
+            a.fill(0)
+        return a
 
     def state_dict(self):
         """Copies of the parameters, by PyTorch's names."""
@@ -358,10 +409,59 @@ class _RNNBase:
         state : ndarray of shape (L*D, B, H), or the pair (h_n, c_n)
             Each sample's state at its own last step, ordered like PyTorch.
         """
+        return self._forward(X, lengths, initial_state)
+
+    __call__ = forward
+
+    def _forward(self, X, lengths, initial_state, outputs=True):
+        """``forward``; ``outputs=False`` may return None for the outputs
+        (inference of long sequences then keeps only a chunk's worth)."""
         X = self._check_X(X)
         B, T, _ = X.shape
-        batch = _Batch(check_lengths(lengths, B, T), T)
+        lengths = check_lengths(lengths, B, T)
         h0, c0 = self._check_state(initial_state, B, "initial_state")
+        if not self.training and not self.bidirectional and T > EVAL_CHUNK_STEPS:
+            return self._forward_chunked(X, lengths, h0, c0, outputs)
+        return self._forward_whole(X, lengths, h0, c0)
+
+    def _forward_chunked(self, X, lengths, h0, c0, outputs):
+        """Inference in chunks of EVAL_CHUNK_STEPS steps through all layers,
+        each chunk starting from the state the last one ended in.  Agrees
+        with a whole-sequence pass to rounding (the projection GEMM may round
+        differently on fewer rows)."""
+        B, T, _ = X.shape
+        lstm, k = self._kind == _CELL_LSTM, EVAL_CHUNK_STEPS
+        shape = (self.num_layers, B, self.hidden_size)
+        h = h0.copy() if h0 is not None else np.zeros(shape, self.dtype)
+        c = (c0.copy() if c0 is not None else np.zeros(shape, self.dtype)) if lstm else None
+        out = np.zeros((B, T, self.output_size), self.dtype) if outputs else None
+        for s in range(0, T, k):
+            rows = np.flatnonzero(lengths > s)   # samples still running
+            if rows.size == 0:
+                break
+            len_c = np.minimum(lengths[rows] - s, k)
+            width = int(len_c.max())
+            every = rows.size == B
+            Xc = X[:, s:s + width] if every else X[rows, s:s + width]
+            hc = h if every else h[:, rows]
+            cc = (c if every else c[:, rows]) if lstm else None
+            out_c, state = self._forward_whole(Xc, len_c, hc, cc)
+            h_c, c_c = state if lstm else (state, None)
+            if every:
+                h[...] = h_c
+                if lstm:
+                    c[...] = c_c
+            else:
+                h[:, rows] = h_c
+                if lstm:
+                    c[:, rows] = c_c
+            if outputs:
+                out[rows, s:s + width] = out_c
+        return out, ((h, c) if lstm else h)
+
+    def _forward_whole(self, X, lengths, h0, c0):
+        B, T, _ = X.shape
+        batch = _Batch(lengths, T)
         lstm = self._kind == _CELL_LSTM
         L, D, H = self.num_layers, self.num_directions, self.hidden_size
         h0 = batch.sort_states(h0) if h0 is not None else np.zeros((L * D, B, H), self.dtype)
@@ -369,6 +469,16 @@ class _RNNBase:
             c0 = batch.sort_states(c0) if c0 is not None else np.zeros((L * D, B, H), self.dtype)
         h_n = np.empty((L * D, B, H), self.dtype)
         c_n = np.empty((L * D, B, H), self.dtype) if lstm else None
+        # a bidirectional layer's two directions take the threads; a
+        # unidirectional one splits its batch among them.  Either way seqcore
+        # shares out the work itself and every BLAS call runs on one thread:
+        # the idle threads of a multi-threaded BLAS spin for a while after
+        # each call and would take the core from the other scan.
+        threads = _blas.user_blas_threads()
+        both = D == 2 and CONCURRENT_SCANS and threads != 1
+        G = _GATES[self._kind]
+        ranges = _row_ranges(batch, T * B * G * H * H, threads) if D == 1 else [(0, B)]
+        plan = (ranges, both or len(ranges) > 1)
 
         scans, masks, parts = [], [], []
         inp = batch.to_time_major(X)
@@ -377,11 +487,11 @@ class _RNNBase:
             def run(d, k=k, inp=inp):
                 x_in = batch.reverse(inp) if d else inp
                 scan = self._forward_scan(k, d, x_in, batch, h0[k * D + d],
-                                          c0[k * D + d] if lstm else None)
+                                          c0[k * D + d] if lstm else None, plan)
                 out = scan.Hs[1:]
                 return scan, (batch.reverse(out) if d else out)
 
-            for d, (scan, out) in enumerate(_each_direction(run, D)):
+            for d, (scan, out) in enumerate(_in_parallel(run, D, both)):
                 scans.append(scan)
                 outs.append(out)
                 h_n[k * D + d] = scan.h_n
@@ -398,41 +508,63 @@ class _RNNBase:
             else:
                 masks.append(None)
 
-        self._cache = (batch, scans, masks, parts) if self.training else None
-        outputs = batch.to_batch_major(inp)
+        self._cache = (batch, scans, masks, parts, both) if self.training else None
+        outputs = batch.to_batch_major(inp)   # a copy: never a view of a buffer
         h_n = batch.unsort_states(h_n)
         if lstm:
             return outputs, (h_n, batch.unsort_states(c_n))
         return outputs, h_n
 
-    __call__ = forward
-
-    def _forward_scan(self, k, d, x_in, batch, h0, c0):
+    def _forward_scan(self, k, d, x_in, batch, h0, c0, plan):
         T, B, _ = x_in.shape
         H, G = self.hidden_size, _GATES[self._kind]
         lstm, train = self._kind == _CELL_LSTM, self.training
+        # padded rows must read 0; a full batch writes every row
+        pad = not batch.full
         s = _Scan()
-        s.X = x_in
-        s.Hs = np.zeros((T + 1, B, H), self.dtype)
+        s.X, (s.ranges, s.serial) = x_in, plan
+        ranges, n = s.ranges, len(s.ranges)
+        s.Hs = self._buffer((k, d, "Hs"), (T + 1, B, H), pad)
         s.Hs[0] = h0
         if lstm:
-            s.Cs = np.zeros((T + 1 if train else 2, B, H), self.dtype)
+            s.Cs = self._buffer((k, d, "Cs"), (T + 1 if train else 2, B, H), pad)
             s.Cs[0] = c0
             s.c_n = np.empty((B, H), self.dtype)
         else:
             s.Cs, s.c_n = self._empty(3), self._empty(2)
-        s.gates = np.empty((T, B, G * H), self.dtype)
-        # zeroed: padded rows meet zero gradients in the weight GEMMs
+        s.gates = self._buffer((k, d, "gates"), (T, B, G * H), False)
         s.aux = (self._empty(3) if self._kind == _CELL_RNN
-                 else np.zeros((T if train else 1, B, H), self.dtype))
+                 else self._buffer((k, d, "aux"), (T if train else 1, B, H), pad))
         s.h_n = np.empty((B, H), self.dtype)
+        work = self._buffer((k, d, "work"), (B, G * H), False)
         W_ih, W_hh, b_ih, b_hh = self._scan_params(k, d)
-        _recurrent.forward(
-            self._kind, self._relu, self.reset_after, self._peep, train,
-            x_in, batch.n_active, W_ih, W_hh, b_ih, b_hh, self._peep_param(k, d),
-            s.Hs, s.Cs, s.gates, s.aux, np.empty((B, G * H), self.dtype),
-            s.h_n, s.c_n)
+        peep = self._peep_param(k, d)
+        W_packed = self._pack_hidden(W_hh, backward=False)
+        TB = T * B
+
+        bias = b_ih + b_hh
+        if self._kind == _CELL_GRU and self.reset_after:
+            bias[2 * H:] = b_ih[2 * H:]   # b_hn sits inside r * (W_hn h + b_hn)
+
+        def project(i):   # a share of the rows of all steps
+            _recurrent.project(x_in, W_ih, s.gates, TB * i // n, TB * (i + 1) // n,
+                               s.serial)
+
+        def steps(i):     # a range of the batch, through all steps
+            _recurrent.forward_steps(
+                self._kind, self._relu, self.reset_after, self._peep, train,
+                batch.n_active, W_hh, bias, b_hh, peep, s.Hs, s.Cs, s.gates, s.aux,
+                work, s.h_n, s.c_n, W_packed, *ranges[i], s.serial)
+
+        _in_parallel(project, n)
+        _in_parallel(steps, n)
         return s
+
+    def _pack_hidden(self, W_hh, backward):
+        """W_hh packed once for all steps' products (empty: the BLAS does them)."""
+        if self._kind == _CELL_GRU and not self.reset_after:
+            return self._empty(1)
+        return _recurrent.pack_hidden(W_hh, backward)
 
     def _peep_param(self, k, d, grads=False):
         if not self._peep:
@@ -441,7 +573,7 @@ class _RNNBase:
         return src[f"weight_peep_l{k}" + ("_reverse" if d else "")]
 
     # ------------------------------------------------------------- backward
-    def backward(self, d_outputs, d_state=None):
+    def backward(self, d_outputs, d_state=None, *, input_grad=True):
         """Backpropagate through time from the last ``forward`` (training mode).
 
         Parameters
@@ -450,10 +582,12 @@ class _RNNBase:
             Gradient of the loss on ``outputs`` (entries on padding are ignored).
         d_state : array of shape (L*D, B, H), the pair of them for the LSTM, or None
             Gradient of the loss on the final state(s).
+        input_grad : bool, default=True
+            Compute the gradient on ``X``; False saves a GEMM and returns None.
 
         Returns
         -------
-        d_X : ndarray of shape (B, T, I)
+        d_X : ndarray of shape (B, T, I), or None
         d_initial_state : ndarray of shape (L*D, B, H), or the pair for the LSTM
 
         The parameter gradients are written to ``self.grads`` (overwritten,
@@ -462,7 +596,7 @@ class _RNNBase:
         if self._cache is None:
             raise RuntimeError("backward needs a forward pass in training mode "
                                "(call layer.train() before forward)")
-        batch, scans, masks, parts = self._cache
+        batch, scans, masks, parts, both = self._cache
         B, T = batch.B, batch.T
         L, D, H = self.num_layers, self.num_directions, self.hidden_size
         lstm = self._kind == _CELL_LSTM
@@ -495,18 +629,20 @@ class _RNNBase:
                 dX, dh0, dc0 = self._backward_scan(
                     k, d, scans[i], batch, dY,
                     dh_n[i] if dh_n is not None else None,
-                    dc_n[i] if dc_n is not None else None)
-                return (batch.reverse(dX) if d else dX), dh0, dc0
+                    dc_n[i] if dc_n is not None else None,
+                    need_dX=k > 0 or input_grad)
+                return (batch.reverse(dX) if d and dX is not None else dX), dh0, dc0
 
-            for d, (dX, dh0, dc0) in enumerate(_each_direction(run, D)):
+            for d, (dX, dh0, dc0) in enumerate(_in_parallel(run, D, both)):
                 i = k * D + d
-                d_in = dX if d_in is None else d_in + dX
+                d_in = dX if d_in is None or dX is None else d_in + dX
                 d_h0[i] = dh0
                 if lstm:
                     d_c0[i] = dc0
             d_out = d_in
 
-        d_X = batch.to_batch_major(d_out)
+        # a copy: never a view of a buffer
+        d_X = batch.to_batch_major(d_out) if input_grad else None
         d_h0 = batch.unsort_states(d_h0)
         if lstm:
             return d_X, (d_h0, batch.unsort_states(d_c0))
@@ -534,28 +670,49 @@ class _RNNBase:
         half = d_out * self.dtype(0.5)
         return [half, half]
 
-    def _backward_scan(self, k, d, s, batch, dY, dh_n, dc_n):
+    def _backward_scan(self, k, d, s, batch, dY, dh_n, dc_n, need_dX):
         T, B, I = s.X.shape
         H, G = self.hidden_size, _GATES[self._kind]
         lstm = self._kind == _CELL_LSTM
         gru_after = self._kind == _CELL_GRU and self.reset_after
-        dG = np.zeros((T, B, G * H), self.dtype)
-        dGH = np.zeros((T, B, G * H), self.dtype) if gru_after else self._empty(3)
+        # padded steps' rows stay 0 so they drop out of the weight GEMMs; a
+        # full batch writes every row
+        pad = not batch.full
+        dG = self._buffer((k, d, "dG"), (T, B, G * H), pad)
+        dGH = self._buffer((k, d, "dGH"), (T, B, G * H), pad) if gru_after else self._empty(3)
         dh = np.empty((B, H), self.dtype)
         dc = np.empty((B, H), self.dtype) if lstm else self._empty(2)
-        dX = np.empty((T, B, I), self.dtype)
+        work = self._buffer((k, d, "work"), (B, G * H), False)
         W_ih, W_hh, _, _ = self._scan_params(k, d)
         dW_ih, dW_hh, db_ih, db_hh = self._scan_grads(k, d)
-        _recurrent.backward(
-            self._kind, self._relu, self.reset_after, self._peep,
-            s.X, batch.n_active, W_ih, W_hh, self._peep_param(k, d),
-            s.Hs, s.Cs, s.gates, s.aux,
-            dY if dY is not None else self._empty(3),
-            dh_n if dh_n is not None else self._empty(2),
-            dc_n if dc_n is not None else self._empty(2),
-            dG, dGH, np.empty((B, G * H), self.dtype), dh, dc, dX,
-            dW_ih, dW_hh, db_ih, db_hh, self._peep_param(k, d, grads=True))
-        return dX, dh, (dc if lstm else None)
+        ranges, n = s.ranges, len(s.ranges)
+        W_packed = self._pack_hidden(W_hh, backward=True)
+        # each range accumulates its own peephole gradient
+        dpeep = self._peep_param(k, d, grads=True)
+        dpeeps = ([dpeep] * len(ranges) if len(ranges) == 1 or not self._peep
+                  else [np.empty_like(dpeep) for _ in ranges])
+
+        def steps(i):
+            _recurrent.backward_steps(
+                self._kind, self._relu, self.reset_after, self._peep,
+                batch.n_active, W_hh, self._peep_param(k, d), s.Hs, s.Cs,
+                s.gates, s.aux,
+                dY if dY is not None else self._empty(3),
+                dh_n if dh_n is not None else self._empty(2),
+                dc_n if dc_n is not None else self._empty(2),
+                dG, dGH, work, dh, dc, dpeeps[i], W_packed, *ranges[i], s.serial)
+
+        def weights(i):   # a share of every weight gradient
+            _recurrent.weight_gradients(
+                self._kind, self.reset_after, s.X, W_ih, s.Hs, s.aux, dG, dGH,
+                dX, dW_ih, dW_hh, db_ih, db_hh, i, n, s.serial)
+
+        _in_parallel(steps, n)
+        if len(dpeeps) > 1:
+            dpeep[...] = sum(dpeeps)
+        dX = self._buffer((k, d, "dX"), (T, B, I), False) if need_dX else self._empty(3)
+        _in_parallel(weights, n)
+        return (dX if need_dX else None), dh, (dc if lstm else None)
 
     def __repr__(self):
         args = [str(self.input_size), str(self.hidden_size)]
@@ -606,10 +763,10 @@ class RNN(_RNNBase):
 
     def __init__(self, input_size, hidden_size, num_layers=1, *,
                  nonlinearity="tanh", bidirectional=False, merge_mode="concat",
-                 dropout=0.0,                  dtype=np.float32, random_state=None):
+                 dropout=0.0, dtype=np.float32, random_state=None):
         super().__init__(input_size, hidden_size, num_layers,
                          bidirectional=bidirectional, merge_mode=merge_mode,
-                         dropout=dropout,                          dtype=dtype, random_state=random_state,
+                         dropout=dropout, dtype=dtype, random_state=random_state,
                          nonlinearity=nonlinearity)
 
 
@@ -629,10 +786,10 @@ class GRU(_RNNBase):
 
     def __init__(self, input_size, hidden_size, num_layers=1, *,
                  reset_after=True, bidirectional=False, merge_mode="concat",
-                 dropout=0.0,                  dtype=np.float32, random_state=None):
+                 dropout=0.0, dtype=np.float32, random_state=None):
         super().__init__(input_size, hidden_size, num_layers,
                          bidirectional=bidirectional, merge_mode=merge_mode,
-                         dropout=dropout,                          dtype=dtype, random_state=random_state,
+                         dropout=dropout, dtype=dtype, random_state=random_state,
                          reset_after=reset_after)
 
 
@@ -652,8 +809,8 @@ class LSTM(_RNNBase):
 
     def __init__(self, input_size, hidden_size, num_layers=1, *,
                  peephole=False, bidirectional=False, merge_mode="concat",
-                 dropout=0.0,                  dtype=np.float32, random_state=None):
+                 dropout=0.0, dtype=np.float32, random_state=None):
         super().__init__(input_size, hidden_size, num_layers,
                          bidirectional=bidirectional, merge_mode=merge_mode,
-                         dropout=dropout,                          dtype=dtype, random_state=random_state,
+                         dropout=dropout, dtype=dtype, random_state=random_state,
                          peephole=peephole)

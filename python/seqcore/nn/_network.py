@@ -134,7 +134,9 @@ class SequenceNetwork:
     def decision_function(self, X, lengths=None):
         """Logits (B, K), or (B, T, K) with ``return_sequences``; inference mode."""
         self.rnn.eval()
-        outputs, state = self.rnn.forward(X, lengths)
+        # many-to-one needs no outputs: long sequences then run in chunks of
+        # bounded memory
+        outputs, state = self.rnn._forward(X, lengths, None, outputs=self.return_sequences)
         S = outputs if self.return_sequences else self._summary(state)
         return self._head64(S)
 
@@ -240,9 +242,9 @@ class SequenceNetwork:
             if not np.isfinite(dS).all():
                 return np.inf   # diverged: the gradient overflows
             if self.return_sequences:
-                self.rnn.backward(dS.reshape(outputs.shape), None)
+                self.rnn.backward(dS.reshape(outputs.shape), None, input_grad=False)
             else:
-                self.rnn.backward(None, self._d_state(dS, state))
+                self.rnn.backward(None, self._d_state(dS, state), input_grad=False)
             if acc is not None:
                 acc += self.flat_grads
         if acc is not None:

@@ -1,0 +1,161 @@
+/* The per-step hidden product on a weight matrix packed once per scan.
+ *
+ * Why: a time loop multiplies a few rows (the batch) by the same weight
+ * matrix at every step.  A BLAS call re-packs that matrix on every call (for
+ * a batch of 32 at H = 128 the packing took a fifth of the loop's time in
+ * `perf`, and both threads of a split batch paid it).  Here the matrix is
+ * packed once per scan, in panels of NR columns laid out k-major, and a
+ * register-blocked kernel (MR rows x NR columns of accumulators) runs over
+ * the rows.
+ *
+ *   sc_pack_<sfx>(K, N, B, rs, cs, P): P <- the (K, N) matrix whose (k, j)
+ *       entry is B[k * rs + j * cs] (so both W and W.T pack from one
+ *       buffer), panel p holding columns p*NR .. p*NR + NR - 1, zero-padded;
+ *   sc_packed_size_<sfx>(K, N): the entries P needs;
+ *   sc_matmul_packed_<sfx>(m, N, K, A, lda, P, C, ldc, accumulate):
+ *       C (m, N) = A (m, K) @ B, or C += A @ B when accumulate; row-major.
+ *
+ * Each output entry is one dot product summed in k order, whatever m, the
+ * row's position or the thread: results do not depend on how the batch is
+ * split.  The kernels are written with GCC vector extensions in
+ * matmul_impl.h and compiled for three vector widths (SSE2 baseline, AVX2 +
+ * FMA, AVX-512F); one CPU check picks the widest the CPU runs, for packing
+ * and products alike (the panel width NR depends on it).
+ */
+#ifndef SEQCORE_MATMUL_H
+#define SEQCORE_MATMUL_H
+
+#include <stddef.h>
+#include <string.h>
+
+/* A register block is SC_MM_MR rows by SC_MM_NV vectors of accumulators,
+ * sized per instruction set to its registers (16 for SSE2 and AVX2, 32 for
+ * AVX-512), by measurement on 32..64 rows, K = 128..512. */
+
+#define SC_MM_CAT3(a, b, c) a##_##b##_##c
+#define SC_MM_NAME3(a, b, c) SC_MM_CAT3(a, b, c)
+#define SC_MM(name) SC_MM_NAME3(name, SC_MM_SFX, SC_MM_ISA)
+
+/* generic: 16-byte vectors (SSE2, the x86-64 baseline) */
+#define SC_MM_ISA generic
+#define SC_MM_VB 16
+#define SC_MM_MR 6
+#define SC_MM_NV 2
+#define SC_MM_SFX f
+#define SC_MM_T float
+#include "matmul_impl.h"
+#undef SC_MM_SFX
+#undef SC_MM_T
+#define SC_MM_SFX d
+#define SC_MM_T double
+#include "matmul_impl.h"
+#undef SC_MM_SFX
+#undef SC_MM_T
+#undef SC_MM_ISA
+#undef SC_MM_VB
+#undef SC_MM_MR
+#undef SC_MM_NV
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define SC_MM_HAVE_X86 1
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define SC_MM_ISA avx2
+#define SC_MM_VB 32
+#define SC_MM_MR 6
+#define SC_MM_NV 2
+#define SC_MM_SFX f
+#define SC_MM_T float
+#include "matmul_impl.h"
+#undef SC_MM_SFX
+#undef SC_MM_T
+#define SC_MM_SFX d
+#define SC_MM_T double
+#include "matmul_impl.h"
+#undef SC_MM_SFX
+#undef SC_MM_T
+#undef SC_MM_ISA
+#undef SC_MM_VB
+#undef SC_MM_MR
+#undef SC_MM_NV
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+#define SC_MM_ISA avx512
+#define SC_MM_VB 64
+#define SC_MM_MR 12
+#define SC_MM_NV 2
+#define SC_MM_SFX f
+#define SC_MM_T float
+#include "matmul_impl.h"
+#undef SC_MM_SFX
+#undef SC_MM_T
+#define SC_MM_SFX d
+#define SC_MM_T double
+#include "matmul_impl.h"
+#undef SC_MM_SFX
+#undef SC_MM_T
+#undef SC_MM_ISA
+#undef SC_MM_VB
+#undef SC_MM_MR
+#undef SC_MM_NV
+#pragma GCC pop_options
+#else
+#define SC_MM_HAVE_X86 0
+#endif
+
+/* 0 generic, 1 AVX2 + FMA, 2 AVX-512F; checked once (the race on the first
+ * call is benign: every thread writes the same value). */
+static int sc_mm_isa_state = -1;
+
+static inline int sc_mm_isa(void)
+{
+#if SC_MM_HAVE_X86
+    if (sc_mm_isa_state < 0) {
+        __builtin_cpu_init();
+        sc_mm_isa_state = __builtin_cpu_supports("avx512f") ? 2
+            : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
+    }
+    return sc_mm_isa_state;
+#else
+    return 0;
+#endif
+}
+
+#if SC_MM_HAVE_X86
+#define SC_MM_PICK(name, sfx, args)                                        \
+    switch (sc_mm_isa()) {                                                 \
+    case 2: return SC_MM_NAME3(name, sfx, avx512) args;                    \
+    case 1: return SC_MM_NAME3(name, sfx, avx2) args;                      \
+    default: return SC_MM_NAME3(name, sfx, generic) args;                  \
+    }
+#else
+#define SC_MM_PICK(name, sfx, args) return SC_MM_NAME3(name, sfx, generic) args;
+#endif
+
+#define SC_MM_DISPATCH(sfx, T)                                             \
+    static inline size_t sc_packed_size_##sfx(int K, int N)                \
+    {                                                                      \
+        SC_MM_PICK(sc_packed_size, sfx, (K, N))                            \
+    }                                                                      \
+    static inline void sc_pack_##sfx(int K, int N, const T *B, long rs,    \
+                                     long cs, T *P)                        \
+    {                                                                      \
+        SC_MM_PICK(sc_pack, sfx, (K, N, B, rs, cs, P))                     \
+    }                                                                      \
+    static inline void sc_matmul_packed_##sfx(int m, int N, int K,         \
+                                              const T *A, int lda,         \
+                                              const T *P, T *C, int ldc,   \
+                                              int accumulate)              \
+    {                                                                      \
+        SC_MM_PICK(sc_matmul_packed, sfx,                                  \
+                   (m, N, K, A, lda, P, C, ldc, accumulate))               \
+    }
+
+SC_MM_DISPATCH(f, float)
+SC_MM_DISPATCH(d, double)
+#undef SC_MM_DISPATCH
+#undef SC_MM_PICK
+
+#endif /* SEQCORE_MATMUL_H */

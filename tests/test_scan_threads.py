@@ -1,0 +1,224 @@
+"""How a scan shares its work, keeps its buffers and bounds its memory.
+
+* Split batches: a unidirectional layer's time loop runs row ranges of the
+  batch on separate threads (``seqcore.nn._layers._row_ranges``).  The
+  results are bit-identical to one range (each row's arithmetic does not
+  depend on its neighbours), except the peephole gradient, which the ranges
+  sum in another order.
+* Packed weights: the per-step products run on W_hh packed once per scan
+  (include/seqcore/matmul.h); they agree with the BLAS path to rounding.
+* Reused buffers: training reuses its buffers between calls; a call never
+  sees what an earlier one left (a padded batch after a full one, and back).
+* Chunked inference: a unidirectional layer in eval mode runs sequences
+  longer than ``EVAL_CHUNK_STEPS`` in chunks, and its working memory stops
+  growing with the length.
+"""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from seqcore import _blas, _recurrent
+from seqcore.nn import GRU, LSTM, RNN, SequenceNetwork, _layers
+
+VARIANTS = [(RNN, {}), (RNN, {"nonlinearity": "relu"}), (GRU, {}),
+            (GRU, {"reset_after": False}), (LSTM, {}), (LSTM, {"peephole": True})]
+IDS = ["rnn", "rnn-relu", "gru", "gru-before", "lstm", "lstm-peep"]
+
+
+@pytest.fixture
+def split_everything(monkeypatch):
+    """Split every unidirectional scan into up to 3 ranges, whatever the machine."""
+    monkeypatch.setattr(_blas, "user_blas_threads", lambda: 3)
+    monkeypatch.setattr(_layers, "MIN_SPLIT_WORK", 0)
+    monkeypatch.setattr(_layers, "MIN_ROWS_PER_RANGE", 1)
+
+
+def _train_pass(layer, X, lengths, seed=3):
+    out, state = layer.train().forward(X, lengths)
+    dO = np.random.default_rng(seed).standard_normal(out.shape).astype(out.dtype)
+    dX, d0 = layer.backward(dO, state)
+    return out, dX, layer.flat_grads.copy()
+
+
+@pytest.mark.parametrize("cls, kw", VARIANTS, ids=IDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("padded", [False, True])
+def test_split_batch_equals_whole_batch(cls, kw, dtype, padded, split_everything, monkeypatch):
+    B, T, I, H = 23, 9, 5, 7
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((B, T, I)).astype(dtype)
+    lengths = rng.integers(1, T + 1, B) if padded else None
+    batch = _layers._Batch(_layers.check_lengths(lengths, B, T), T)
+    assert len(_layers._row_ranges(batch, 1, 3)) == 3, "the fixture must split the batch"
+    split = _train_pass(cls(I, H, num_layers=2, dtype=dtype, random_state=1, **kw), X, lengths)
+    monkeypatch.setattr(_layers, "MIN_SPLIT_WORK", 1 << 62)   # now one range
+    whole = _train_pass(cls(I, H, num_layers=2, dtype=dtype, random_state=1, **kw), X, lengths)
+    np.testing.assert_array_equal(split[0], whole[0])
+    np.testing.assert_array_equal(split[1], whole[1])
+    if kw.get("peephole"):   # the ranges' peephole gradients add in another order
+        np.testing.assert_allclose(split[2], whole[2], rtol=0, atol=50 * np.finfo(dtype).eps)
+    else:
+        np.testing.assert_array_equal(split[2], whole[2])
+
+
+def test_row_ranges_cover_the_batch_with_equal_work():
+    lengths = np.array([50] * 4 + [10] * 60)
+    batch = _layers._Batch(lengths, 50)
+    ranges = _layers._row_ranges(batch, 1 << 30, 2)
+    assert ranges[0][0] == 0 and ranges[-1][1] == 64
+    assert all(a < b for a, b in ranges)
+    assert all(r0[1] == r1[0] for r0, r1 in zip(ranges, ranges[1:]))
+    work = [batch.lengths[a:b].sum() for a, b in ranges]
+    assert max(work) <= 0.6 * sum(work), work   # not 4 long rows against 60 short
+    # small loops, few rows or one thread stay whole
+    assert _layers._row_ranges(batch, 10, 2) == [(0, 64)]
+    assert _layers._row_ranges(batch, 1 << 30, 1) == [(0, 64)]
+    assert _layers._row_ranges(_layers._Batch(np.full(3, 5), 5), 1 << 30, 2) == [(0, 3)]
+
+
+@pytest.mark.parametrize("kind, reset_after", [(0, True), (1, True), (2, True)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("B", [1, 5, 13, 40])
+def test_packed_hidden_product_agrees_with_blas(kind, reset_after, dtype, B):
+    """forward_steps / backward_steps with W_hh packed against the BLAS path."""
+    G = {0: 1, 1: 3, 2: 4}[kind]
+    T, I, H = 4, 3, 37            # H not a multiple of any panel width
+    rng = np.random.default_rng(kind * 100 + B)
+    W_ih = rng.standard_normal((G * H, I)).astype(dtype) * 0.3
+    W_hh = rng.standard_normal((G * H, H)).astype(dtype) * 0.3
+    b = rng.standard_normal(G * H).astype(dtype) * 0.1
+    X = rng.standard_normal((T, B, I)).astype(dtype)
+    n_active = np.full(T, B, np.intc)
+    empty2 = np.empty((0, 0), dtype)
+
+    def run(packed):
+        Hs = np.zeros((T + 1, B, H), dtype)
+        Hs[0] = rng.standard_normal((B, H)) * 0 + 0.5
+        Cs = np.zeros((T + 1, B, H), dtype) if kind == 2 else np.empty((0, 0, 0), dtype)
+        gates = np.empty((T, B, G * H), dtype)
+        aux = np.zeros((T, B, H), dtype) if kind else np.empty((0, 0, 0), dtype)
+        h_n, c_n = np.empty((B, H), dtype), np.empty((B, H), dtype)
+        work = np.empty((B, G * H), dtype)
+        Wf = _recurrent.pack_hidden(W_hh, False) if packed else np.empty(0, dtype)
+        _recurrent.project(X, W_ih, gates, 0, T * B, False)
+        _recurrent.forward_steps(kind, False, reset_after, False, True, n_active, W_hh, b, b,
+                                 empty2, Hs, Cs, gates, aux, work, h_n, c_n, Wf, 0, B, False)
+        dY = np.ones((T, B, H), dtype)
+        dG = np.zeros((T, B, G * H), dtype)
+        dGH = np.zeros((T, B, G * H), dtype) if kind == 1 else np.empty((0, 0, 0), dtype)
+        dh, dc = np.empty((B, H), dtype), np.empty((B, H), dtype)
+        Wb = _recurrent.pack_hidden(W_hh, True) if packed else np.empty(0, dtype)
+        _recurrent.backward_steps(kind, False, reset_after, False, n_active, W_hh, empty2,
+                                  Hs, Cs, gates, aux, dY, np.empty((0, 0), dtype),
+                                  np.empty((0, 0), dtype), dG, dGH, work, dh, dc,
+                                  np.zeros((0, 0), dtype), Wb, 0, B, False)
+        return Hs, dG, dh
+
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    for a, p in zip(run(False), run(True)):
+        np.testing.assert_allclose(p, a, rtol=tol, atol=tol)
+
+
+def test_packed_weights_refused_for_the_reset_before_gru():
+    W_hh = np.zeros((9, 3), np.float64)
+    T, B = 2, 2
+    with pytest.raises(ValueError, match="reset_before"):
+        _recurrent.forward_steps(
+            1, False, False, False, True, np.full(T, B, np.intc), W_hh, np.zeros(9),
+            np.zeros(9), np.empty((0, 0)), np.zeros((T + 1, B, 3)), np.empty((0, 0, 0)),
+            np.zeros((T, B, 9)), np.zeros((T, B, 3)), np.zeros((B, 9)), np.zeros((B, 3)),
+            np.zeros((B, 3)), _recurrent.pack_hidden(W_hh, False), 0, B, False)
+
+
+@pytest.mark.parametrize("cls, kw", VARIANTS, ids=IDS)
+def test_reused_training_buffers_hold_nothing_stale(cls, kw):
+    """full, padded, shorter, full again: each pass equals a fresh layer's."""
+    I, H = 4, 6
+    rng = np.random.default_rng(5)
+    calls = [(rng.standard_normal((6, 8, I)), None),
+             (rng.standard_normal((6, 8, I)), np.array([8, 3, 1, 8, 5, 2])),
+             (rng.standard_normal((6, 8, I)), np.array([1, 1, 2, 1, 1, 1])),
+             (rng.standard_normal((6, 8, I)), None)]
+    layer = cls(I, H, num_layers=2, dtype=np.float64, random_state=2, **kw)
+    for X, lengths in calls:
+        reused = _train_pass(layer, X, lengths)
+        fresh = _train_pass(cls(I, H, num_layers=2, dtype=np.float64, random_state=2, **kw),
+                            X, lengths)
+        for r, f in zip(reused, fresh):
+            np.testing.assert_array_equal(r, f)
+
+
+def test_release_buffers_frees_the_workspace():
+    layer = LSTM(3, 8, random_state=0)
+    _train_pass(layer, np.ones((4, 20, 3), np.float32), None)
+    assert layer._workspace and layer._cache is not None
+    layer.release_buffers()
+    assert not layer._workspace and layer._cache is None
+    with pytest.raises(RuntimeError, match="forward"):
+        layer.backward(None, np.zeros((1, 4, 8), np.float32))
+
+
+@pytest.mark.parametrize("cls, kw", VARIANTS, ids=IDS)
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_chunked_inference_agrees_with_a_whole_pass(cls, kw, num_layers, monkeypatch):
+    monkeypatch.setattr(_layers, "EVAL_CHUNK_STEPS", 7)
+    B, T, I, H = 5, 30, 3, 6
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((B, T, I))
+    lengths = np.array([30, 7, 8, 1, 22])
+    h0 = rng.standard_normal((num_layers, B, H))
+    state0 = (h0, rng.standard_normal((num_layers, B, H))) if cls is LSTM else h0
+    layer = cls(I, H, num_layers=num_layers, dtype=np.float64, random_state=4, **kw)
+    whole_out, whole_state = layer.train().forward(X, lengths, state0)   # never chunked
+    out, state = layer.eval().forward(X, lengths, state0)
+    np.testing.assert_allclose(out, whole_out, rtol=1e-12, atol=1e-13)
+    for a, b in zip(np.atleast_1d(state) if cls is not LSTM else state,
+                    np.atleast_1d(whole_state) if cls is not LSTM else whole_state):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+    assert (out[np.arange(T) >= lengths[:, None]] == 0).all()
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_chunked_network_inference_agrees(return_sequences, monkeypatch):
+    B, T, I, H = 4, 40, 3, 5
+    X = np.random.default_rng(12).standard_normal((B, T, I))
+    lengths = np.array([40, 13, 2, 27])
+    net = SequenceNetwork("gru", I, H, 3, loss="softmax", return_sequences=return_sequences,
+                          num_layers=2, dtype=np.float64, random_state=0)
+    monkeypatch.setattr(_layers, "EVAL_CHUNK_STEPS", 1 << 30)
+    whole = net.decision_function(X, lengths)
+    monkeypatch.setattr(_layers, "EVAL_CHUNK_STEPS", 6)
+    np.testing.assert_allclose(net.decision_function(X, lengths), whole, rtol=1e-12, atol=1e-13)
+
+
+def _peak_beyond_input(fn):
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base, _ = tracemalloc.get_traced_memory()
+        fn()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak - base
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_many_to_one_inference_memory_does_not_grow_with_length(cell):
+    """Peak working memory of a many-to-one prediction at T = 2,000 and 16,000
+    steps (beyond the input itself): equal within a chunk's worth, where a
+    whole-sequence pass would need 8x more at the longer length."""
+    B, I, H = 4, 8, 64
+    net = SequenceNetwork(cell, I, H, 2, loss="softmax", random_state=0)
+    rng = np.random.default_rng(13)
+    peaks = {}
+    for T in (2_000, 16_000):
+        X = rng.standard_normal((B, T, I)).astype(np.float32)
+        net.decision_function(X[:, :300])
+        peaks[T] = _peak_beyond_input(lambda: net.decision_function(X))
+    per_step_whole = B * 4 * H * 4    # the LSTM's projection buffer alone, per step
+    print(f"\n{cell}: peak beyond input {peaks[2_000] / 2**20:.2f} MB at T=2000, "
+          f"{peaks[16_000] / 2**20:.2f} MB at T=16000")
+    assert peaks[16_000] < peaks[2_000] + 0.05 * 14_000 * per_step_whole
