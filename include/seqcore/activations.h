@@ -9,12 +9,12 @@
  *    arithmetic only (no libm call, no branch), so gcc -O3 vectorises them
  *    without -ffast-math.
  *
- * The kernels live in activations_impl.h, compiled twice: for the x86-64
- * baseline and, under `#pragma GCC target("avx2,fma")`, for AVX2 + FMA; the
- * block functions pick one at run time (one CPU check, cached), so a wheel
- * built without -march flags still runs 8 floats at a time where it can.
- * The AVX2 build contracts a*b+c into FMA, which changes results in the last
- * bit only.
+ * The kernels live in activations_impl.h, compiled three times: for the
+ * x86-64 baseline and, under `#pragma GCC target(...)`, for AVX2 + FMA and
+ * for AVX-512F; the block functions pick one at run time (one CPU check,
+ * cached), so a wheel built without -march flags still runs 8 or 16 floats
+ * at a time where it can.  The AVX builds contract a*b+c into FMA, which
+ * changes results in the last bit only.
  *
  * exp is our own: Cody-Waite range reduction x = k ln2 + r, |r| <= ln2/2,
  * a Taylor polynomial for exp(r) (degree 7 for float: truncation 5e-9
@@ -48,12 +48,20 @@
 #include "activations_impl.h"
 #undef SC_ISA
 #pragma GCC pop_options
+/* AVX-512: twice the lanes, and blends on mask registers */
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+#define SC_ISA avx512
+#include "activations_impl.h"
+#undef SC_ISA
+#pragma GCC pop_options
 #else
 #define SC_HAVE_AVX2 0
 #endif
 
-/* 1 when the CPU runs the AVX2 + FMA kernels; checked once (the race on the
- * first call is benign: every thread writes the same value). */
+/* 2 when the CPU runs the AVX-512F kernels, 1 the AVX2 + FMA ones, 0 the
+ * baseline; checked once (the race on the first call is benign: every
+ * thread writes the same value). */
 static int sc_avx2_state = -1;
 
 static inline int sc_use_avx2(void)
@@ -61,7 +69,8 @@ static inline int sc_use_avx2(void)
 #if SC_HAVE_AVX2
     if (sc_avx2_state < 0) {
         __builtin_cpu_init();
-        sc_avx2_state = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        sc_avx2_state = __builtin_cpu_supports("avx512f") ? 2
+            : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
     }
     return sc_avx2_state;
 #else
@@ -73,10 +82,10 @@ static inline int sc_use_avx2(void)
 #define SC_DISPATCH(name, T)                                                \
     static inline void name(T *x, int n)                                    \
     {                                                                       \
-        if (sc_use_avx2()) {                                                \
-            SC_CAT(name, avx2)(x, n);                                       \
-        } else {                                                            \
-            SC_CAT(name, generic)(x, n);                                    \
+        switch (sc_use_avx2()) {                                            \
+        case 2: SC_CAT(name, avx512)(x, n); break;                          \
+        case 1: SC_CAT(name, avx2)(x, n); break;                            \
+        default: SC_CAT(name, generic)(x, n);                               \
         }                                                                   \
     }
 #else
