@@ -21,7 +21,11 @@ MODULES = ["_blas", "_cells", "_recurrent", "_optim", "_losses"]
 # -fno-trapping-math only tells gcc that no floating-point exception traps
 # (Python never enables them); NaN and inf still propagate.  Without it gcc
 # will not if-convert, hence not vectorise, the clamps in the activations.
-compile_args = ["-O0", "-g"] if DEBUG else ["-O3", "-fno-trapping-math"]
+# The step kernels' loops read and write many arrays; Python builds with
+# -fno-strict-aliasing, so gcc vectorises them only behind run-time overlap
+# checks, more of them than its default allows (10).
+compile_args = (["-O0", "-g"] if DEBUG else
+                ["-O3", "-fno-trapping-math", "--param", "vect-max-version-for-alias-checks=100"])
 
 extensions = [
     Extension(

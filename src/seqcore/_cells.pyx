@@ -125,6 +125,14 @@ cdef int n_gates(int kind) noexcept nogil:
     return 1
 
 
+cdef inline void add_output_gradient(int m, floating* dh, const floating* dy) noexcept nogil:
+    """dh += dy: the step's output gradient joins the one from step t+1."""
+    cdef int i
+    if dy != NULL:
+        for i in range(m):
+            dh[i] += dy[i]
+
+
 # --------------------------------------------------------------------------
 # RNN: h = act(W_ih x + b_ih + W_hh h_prev + b_hh)
 # --------------------------------------------------------------------------
@@ -147,13 +155,13 @@ cdef void rnn_backward(const CellSpec* s, int n, const floating* dy,
                        floating* dh, const floating* h, floating* dG,
                        const floating* W_hh) noexcept nogil:
     cdef int H = s.H, i
-    cdef floating d
-    for i in range(n * H):
-        d = dh[i] + (dy[i] if dy != NULL else 0)
-        if s.relu:
-            dG[i] = d if h[i] > 0 else 0
-        else:
-            dG[i] = d * (1 - h[i] * h[i])
+    add_output_gradient(n * H, dh, dy)
+    if s.relu:
+        for i in range(n * H):
+            dG[i] = dh[i] if h[i] > 0 else 0
+    else:
+        for i in range(n * H):
+            dG[i] = dh[i] * (1 - h[i] * h[i])
     # dh_prev = dG @ W_hh           (n, H) = (n, H)(H, H)
     times_W(s, n, H, dG, H, W_hh, dh, H, False)
 
@@ -222,26 +230,39 @@ cdef void gru_backward(const CellSpec* s, int n, const floating* gates,
     cdef floating d, r, z, nv, dn, dr, drh
     cdef const floating* g
     cdef floating* dg
+    cdef floating* dgh
+    cdef bint after = s.reset_after
+    add_output_gradient(n * H, dh, dy)
     for b in range(n):
         g = gates + b * G3
         dg = dG + b * G3
-        for j in range(H):
-            k = b * H + j
-            d = dh[k] + (dy[k] if dy != NULL else 0)
-            r = g[j]
-            z = g[H + j]
-            nv = g[2 * H + j]
-            dn = d * (1 - z) * (1 - nv * nv)
-            dg[H + j] = d * (h_prev[k] - nv) * z * (1 - z)
-            dg[2 * H + j] = dn
-            dh[k] = d * z
-            if s.reset_after:
+        dgh = dGH + b * G3
+        if after:   # two loops, so that each vectorises
+            for j in range(H):
+                k = b * H + j
+                d = dh[k]
+                r = g[j]
+                z = g[H + j]
+                nv = g[2 * H + j]
+                dn = d * (1 - z) * (1 - nv * nv)
                 dr = dn * aux[k]
                 dg[j] = dr * r * (1 - r)
-                dGH[b * G3 + j] = dg[j]
-                dGH[b * G3 + H + j] = dg[H + j]
-                dGH[b * G3 + 2 * H + j] = dn * r
-    if s.reset_after:
+                dg[H + j] = d * (h_prev[k] - nv) * z * (1 - z)
+                dg[2 * H + j] = dn
+                dgh[j] = dr * r * (1 - r)
+                dgh[H + j] = d * (h_prev[k] - nv) * z * (1 - z)
+                dgh[2 * H + j] = dn * r
+                dh[k] = d * z
+        else:
+            for j in range(H):
+                k = b * H + j
+                d = dh[k]
+                z = g[H + j]
+                nv = g[2 * H + j]
+                dg[H + j] = d * (h_prev[k] - nv) * z * (1 - z)
+                dg[2 * H + j] = d * (1 - z) * (1 - nv * nv)
+                dh[k] = d * z
+    if after:
         # dh_prev += dGH @ W_hh     (n, H) += (n, 3H)(3H, H)
         times_W(s, n, G3, dGH, G3, W_hh, dh, H, True)
         return
@@ -307,37 +328,52 @@ cdef void lstm_backward(const CellSpec* s, int n, const floating* gates,
                         const floating* W_hh, const floating* peep,
                         floating* dpeep) noexcept nogil:
     cdef int H = s.H, G4 = 4 * s.H, b, j, k
-    cdef floating d, ig, fg, gg, og, tc, dcn, di, df, do, pi = 0, pf = 0, po = 0
+    cdef floating d, ig, fg, gg, og, tc, dcn, di, df, do
     cdef const floating* g
     cdef floating* dg
+    add_output_gradient(n * H, dh, dy)
     for b in range(n):
         g = gates + b * G4
         dg = dG + b * G4
-        for j in range(H):
-            k = b * H + j
-            d = dh[k] + (dy[k] if dy != NULL else 0)
-            ig = g[j]
-            fg = g[H + j]
-            gg = g[2 * H + j]
-            og = g[3 * H + j]
-            tc = aux[k]
-            if s.peephole:
-                pi = peep[j]
-                pf = peep[H + j]
-                po = peep[2 * H + j]
-            do = d * tc * og * (1 - og)
-            dcn = dc[k] + d * og * (1 - tc * tc) + po * do
-            di = dcn * gg * ig * (1 - ig)
-            df = dcn * c_prev[k] * fg * (1 - fg)
-            dg[j] = di
-            dg[H + j] = df
-            dg[2 * H + j] = dcn * ig * (1 - gg * gg)
-            dg[3 * H + j] = do
-            dc[k] = dcn * fg + pi * di + pf * df
-            if s.peephole:
+        if s.peephole:
+            for j in range(H):
+                k = b * H + j
+                d = dh[k]
+                ig = g[j]
+                fg = g[H + j]
+                gg = g[2 * H + j]
+                og = g[3 * H + j]
+                tc = aux[k]
+                do = d * tc * og * (1 - og)
+                dcn = dc[k] + d * og * (1 - tc * tc) + peep[2 * H + j] * do
+                di = dcn * gg * ig * (1 - ig)
+                df = dcn * c_prev[k] * fg * (1 - fg)
+                dg[j] = di
+                dg[H + j] = df
+                dg[2 * H + j] = dcn * ig * (1 - gg * gg)
+                dg[3 * H + j] = do
+                dc[k] = dcn * fg + peep[j] * di + peep[H + j] * df
                 dpeep[j] += di * c_prev[k]
                 dpeep[H + j] += df * c_prev[k]
                 dpeep[2 * H + j] += do * c[k]
+        else:
+            for j in range(H):
+                k = b * H + j
+                d = dh[k]
+                ig = g[j]
+                fg = g[H + j]
+                gg = g[2 * H + j]
+                og = g[3 * H + j]
+                tc = aux[k]
+                do = d * tc * og * (1 - og)
+                dcn = dc[k] + d * og * (1 - tc * tc)
+                di = dcn * gg * ig * (1 - ig)
+                df = dcn * c_prev[k] * fg * (1 - fg)
+                dg[j] = di
+                dg[H + j] = df
+                dg[2 * H + j] = dcn * ig * (1 - gg * gg)
+                dg[3 * H + j] = do
+                dc[k] = dcn * fg
     # dh_prev = dG @ W_hh           (n, H) = (n, 4H)(4H, H)
     times_W(s, n, G4, dG, G4, W_hh, dh, H, False)
 

@@ -304,6 +304,7 @@ def weight_gradients(int kind, bint reset_after,
     cdef int g0 = share(GH, part, parts), g1 = share(GH, part + 1, parts)
     # GRU reset_before: gate rows below 2H read Hs, the n block reads r * h
     cdef int gmid = (g1 if g1 < 2 * H else (g0 if g0 > 2 * H else 2 * H)) if gru_before else g1
+    cdef int gn
     with nogil:
         if serial:
             serial_blas_begin()
@@ -321,8 +322,13 @@ def weight_gradients(int kind, bint reset_after,
             # dW_hn = dG[:, 2H:].T @ (r * h_prev)   (H, H) = (H, T*B)(T*B, H)
             gemm(Transpose, NoTrans, g1 - gmid, H, TB, 1, dGp + gmid, GH, A, H, 0,
                  &dW_hh[0, 0] + <size_t> gmid * H, H)
+        # the bias gradients are column sums of the gate gradients; both
+        # biases see the same ones except in the n block of gru_after
         colsum(TB, g1 - g0, dGp + g0, GH, &db_ih[g0])
-        colsum(TB, g1 - g0, dGh + g0, GH, &db_hh[g0])
+        memcpy(&db_hh[g0], &db_ih[g0], (g1 - g0) * sizeof(floating))
+        if gru_after and g1 > 2 * H:
+            gn = g0 if g0 > 2 * H else 2 * H
+            colsum(TB, g1 - gn, dGh + gn, GH, &db_hh[gn])
         if serial:
             serial_blas_end()
 
