@@ -86,9 +86,12 @@ def _row_ranges(batch, work, threads):
     parts = min(threads, batch.B // MIN_ROWS_PER_RANGE)
     if parts < 2 or not CONCURRENT_SCANS or work < MIN_SPLIT_WORK:
         return [(0, batch.B)]
-    steps = np.cumsum(batch.lengths)
-    cuts = np.searchsorted(steps, steps[-1] * np.arange(1, parts) / parts) + 1
-    bounds = np.unique(np.clip(np.concatenate([[0], cuts, [batch.B]]), 0, batch.B))
+    if batch.full:
+        bounds = [batch.B * i // parts for i in range(parts + 1)]
+    else:
+        steps = np.cumsum(batch.lengths)
+        cuts = np.searchsorted(steps, steps[-1] * np.arange(1, parts) / parts) + 1
+        bounds = np.unique(np.clip(np.concatenate([[0], cuts, [batch.B]]), 0, batch.B))
     return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
