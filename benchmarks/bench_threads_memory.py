@@ -23,9 +23,12 @@
       W_hn h + b_hn and the LSTM's tanh(c)), plus the input of the step (I)
       needed for the weight gradient;
     * inference: the peak of an eval forward beyond its own input and
-      output, as a function of T.  Ideally a constant (one step's state);
-      the single input-projection GEMM over all steps needs a (T, B, G*H)
-      buffer, which grows with T.
+      output, as a function of T, for a layer (outputs of every step
+      returned) and for a many-to-one network prediction (no outputs).  A
+      unidirectional layer runs sequences longer than EVAL_CHUNK_STEPS (256)
+      in chunks, each with one input-projection GEMM, so the peak stays
+      constant; a whole-sequence pass would need a (T, B, G*H) projection
+      buffer.
 
 Usage:
     PYTHONPATH=python python benchmarks/bench_threads_memory.py [--quick] [--json PATH]
@@ -42,7 +45,7 @@ import tracemalloc
 
 import numpy as np
 
-from seqcore.nn import GRU, LSTM, RNN
+from seqcore.nn import GRU, LSTM, RNN, SequenceNetwork
 
 try:
     from threadpoolctl import threadpool_limits
@@ -182,17 +185,23 @@ def bench_inference_memory(cell, B, Ts, I, H, dtype):
     rng = np.random.default_rng(2)
     layer = CLASSES[cell](I, H, dtype=dtype, random_state=0).eval()
     layer.forward(rng.standard_normal((B, 5, I)).astype(dtype))
+    net = SequenceNetwork(cell.lower(), I, H, 2, loss="softmax", dtype=dtype, random_state=0)
+    net.decision_function(rng.standard_normal((B, 5, I)).astype(dtype))
     rows = []
     for T in Ts:
         X = rng.standard_normal((B, T, I)).astype(dtype)
         peak, retained, (out, _) = _traced(lambda: layer.forward(X))
-        extra = peak - out.nbytes                # X was allocated before tracing
+        out_bytes = out.nbytes
+        extra = peak - out_bytes                 # X was allocated before tracing
+        del out
+        # a many-to-one prediction (what the estimators do): no outputs at all
+        net_peak, _, _ = _traced(lambda: net.decision_function(X))
         rows.append(dict(cell=cell, B=B, T=T, I=I, H=H, dtype=np.dtype(dtype).name,
-                         input_MB=X.nbytes / 2**20, output_MB=out.nbytes / 2**20,
+                         input_MB=X.nbytes / 2**20, output_MB=out_bytes / 2**20,
                          peak_beyond_output_MB=extra / 2**20,
                          peak_beyond_output_per_step_B=extra / T,
-                         retained_beyond_output_MB=(retained - out.nbytes) / 2**20))
-        del out
+                         retained_beyond_output_MB=(retained - out_bytes) / 2**20,
+                         many_to_one_peak_MB=net_peak / 2**20))
     return rows
 
 
@@ -263,14 +272,15 @@ def bench_memory_part(args, results):
 
     print("\n(b2) inference memory against T (eval forward, B=8, I=32, H=128, float32)")
     print(f"{'cell':<5} {'T':>6} {'input MB':>9} {'output MB':>10} {'peak-output MB':>15} "
-          f"{'per step B':>11} {'retained MB':>12}")
+          f"{'per step B':>11} {'retained MB':>12} {'many-to-one peak MB':>20}")
     Ts = (100, 1_000, 10_000) if args.quick else (100, 1_000, 10_000, 100_000)
     for cell in ("GRU", "LSTM"):
         for r in bench_inference_memory(cell, 8, Ts, 32, 128, np.float32):
             results["inference_memory"].append(r)
             print(f"{cell:<5} {r['T']:>6} {r['input_MB']:>9.2f} {r['output_MB']:>10.2f} "
                   f"{r['peak_beyond_output_MB']:>15.2f} {r['peak_beyond_output_per_step_B']:>11.0f} "
-                  f"{r['retained_beyond_output_MB']:>12.3f}", flush=True)
+                  f"{r['retained_beyond_output_MB']:>12.3f} {r['many_to_one_peak_MB']:>20.2f}",
+                  flush=True)
 
 
 if __name__ == "__main__":

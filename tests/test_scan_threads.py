@@ -222,3 +222,15 @@ def test_many_to_one_inference_memory_does_not_grow_with_length(cell):
     print(f"\n{cell}: peak beyond input {peaks[2_000] / 2**20:.2f} MB at T=2000, "
           f"{peaks[16_000] / 2**20:.2f} MB at T=16000")
     assert peaks[16_000] < peaks[2_000] + 0.05 * 14_000 * per_step_whole
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_fit_releases_the_training_buffers():
+    """A fitted estimator does not carry its training workspace around."""
+    from seqcore import RNNRegressor
+    X = np.random.default_rng(14).standard_normal((20, 6, 2))
+    y = X.sum(axis=(1, 2))
+    est = RNNRegressor(hidden_size=4, max_iter=2, random_state=0).fit(X, y)
+    assert est.network_.rnn._workspace == {} and est.network_.rnn._cache is None
+    est.partial_fit(X, y)   # partial_fit keeps them for its next call
+    assert est.network_.rnn._workspace

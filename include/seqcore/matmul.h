@@ -30,7 +30,11 @@
 
 /* A register block is SC_MM_MR rows by SC_MM_NV vectors of accumulators,
  * sized per instruction set to its registers (16 for SSE2 and AVX2, 32 for
- * AVX-512), by measurement on 32..64 rows, K = 128..512. */
+ * AVX-512), by measurement on 32..64 rows, K = 128..512.  K runs in blocks
+ * of SC_MM_KC: a block of a panel (SC_MM_KC x NR) then fits in L1. */
+#ifndef SC_MM_KC
+#define SC_MM_KC 128
+#endif
 
 #define SC_MM_CAT3(a, b, c) a##_##b##_##c
 #define SC_MM_NAME3(a, b, c) SC_MM_CAT3(a, b, c)

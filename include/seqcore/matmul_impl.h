@@ -75,26 +75,33 @@ static inline void SC_MM(sc_matmul_packed)(int m, int N, int K, const SC_MM_T *A
                                            int accumulate)
 {
     int n_panels = (N + SC_MM_NR - 1) / SC_MM_NR;
-    for (int p = 0; p < n_panels; p++) {
-        const SC_MM_T *panel = P + (size_t) p * K * SC_MM_NR;
-        int nc = N - p * SC_MM_NR < SC_MM_NR ? N - p * SC_MM_NR : SC_MM_NR;
-        SC_MM_T *Cp = C + p * SC_MM_NR;
-        int i = 0;
-        for (; i + SC_MM_MR <= m; i += SC_MM_MR)
-            SC_MM(sc_block)(SC_MM_MR, K, A + (size_t) i * lda, lda, panel,
-                            Cp + (size_t) i * ldc, ldc, nc, accumulate);
-        /* the last rows in blocks of 8, 4, 2, 1: each size a constant */
+    /* K in blocks of SC_MM_KC, so that a panel's block stays in L1 while
+     * the rows sweep it; every entry sums its blocks in the same order */
+    for (int k0 = 0; k0 < K; k0 += SC_MM_KC) {
+        int kc = K - k0 < SC_MM_KC ? K - k0 : SC_MM_KC;
+        int acc = accumulate || k0 > 0;
+        const SC_MM_T *Ak = A + k0;
+        for (int p = 0; p < n_panels; p++) {
+            const SC_MM_T *panel = P + ((size_t) p * K + k0) * SC_MM_NR;
+            int nc = N - p * SC_MM_NR < SC_MM_NR ? N - p * SC_MM_NR : SC_MM_NR;
+            SC_MM_T *Cp = C + p * SC_MM_NR;
+            int i = 0;
+            for (; i + SC_MM_MR <= m; i += SC_MM_MR)
+                SC_MM(sc_block)(SC_MM_MR, kc, Ak + (size_t) i * lda, lda, panel,
+                                Cp + (size_t) i * ldc, ldc, nc, acc);
+            /* the last rows in blocks of 8, 4, 2, 1: each size a constant */
 #define SC_MM_TAIL(rows)                                                   \
-        if (SC_MM_MR > rows && m - i >= rows) {                           \
-            SC_MM(sc_block)(rows, K, A + (size_t) i * lda, lda, panel,     \
-                            Cp + (size_t) i * ldc, ldc, nc, accumulate);   \
-            i += rows;                                                     \
-        }
-        SC_MM_TAIL(8)
-        SC_MM_TAIL(4)
-        SC_MM_TAIL(2)
-        SC_MM_TAIL(1)
+            if (SC_MM_MR > rows && m - i >= rows) {                       \
+                SC_MM(sc_block)(rows, kc, Ak + (size_t) i * lda, lda, panel,\
+                                Cp + (size_t) i * ldc, ldc, nc, acc);      \
+                i += rows;                                                 \
+            }
+            SC_MM_TAIL(8)
+            SC_MM_TAIL(4)
+            SC_MM_TAIL(2)
+            SC_MM_TAIL(1)
 #undef SC_MM_TAIL
+        }
     }
 }
 
