@@ -41,9 +41,11 @@ _GATES = {_CELL_RNN: 1, _CELL_GRU: 3, _CELL_LSTM: 4}
 CONCURRENT_SCANS = True
 # A range keeps at least this many rows, and a loop of fewer multiply-adds
 # (T * B * G*H * H) than MIN_SPLIT_WORK stays whole: below these the thread
-# hand-off costs more than the second core gives (benchmarks/bench_rnn.py).
+# hand-offs (four per training step, some 30 us each) cost more than the
+# second core gives.  load_digits' GRU batches (8 steps, 32 rows, H = 64:
+# 3.1e6) stay whole; (50 steps, 32 rows, H = 64) splits.
 MIN_ROWS_PER_RANGE = 8
-MIN_SPLIT_WORK = 1 << 21
+MIN_SPLIT_WORK = 1 << 22
 # Inference of a unidirectional layer runs sequences longer than this in
 # chunks of this many steps, carrying the state, so that its working memory
 # does not grow with the length.
