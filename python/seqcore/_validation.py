@@ -44,9 +44,21 @@ def as_float_array(a, dtype, name):
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{name} must be numeric, got objects that are not numbers") from exc
     out = np.asarray(arr, dtype=dtype, order="C")  # keeps 0-d as 0-d
-    if out.size and not np.isfinite(out).all():
+    if not all_finite(out):
         raise ValueError(f"{name} contains NaN or infinity")
     return out
+
+
+_FINITE_BLOCK = 1 << 20
+
+
+def all_finite(a):
+    """np.isfinite(a).all() for a C-contiguous array, in blocks: the boolean
+    temporary stays small however long the sequences (inference memory must
+    not grow with the length)."""
+    flat = a.reshape(-1)
+    return all(np.isfinite(flat[i:i + _FINITE_BLOCK]).all()
+               for i in range(0, flat.size, _FINITE_BLOCK))
 
 
 def check_positive_int(value, name, minimum=1):
