@@ -11,8 +11,8 @@
  *
  * The kernels live in activations_impl.h, compiled three times: for the
  * x86-64 baseline and, under `#pragma GCC target(...)`, for AVX2 + FMA and
- * for AVX-512F; the block functions pick one at run time (one CPU check,
- * cached), so a wheel built without -march flags still runs 8 or 16 floats
+ * for AVX-512F; the block functions pick one at run time (cpu.h's one CPU
+ * check), so a wheel built without -march flags still runs 8 or 16 floats
  * at a time where it can.  The AVX builds contract a*b+c into FMA, which
  * changes results in the last bit only.
  *
@@ -32,6 +32,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "cpu.h"
+
 #define SC_CAT2(a, b) a##_##b
 #define SC_CAT(a, b) SC_CAT2(a, b)
 #define SC_FN(name) SC_CAT(name, SC_ISA)
@@ -40,8 +42,7 @@
 #include "activations_impl.h"
 #undef SC_ISA
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#define SC_HAVE_AVX2 1
+#if SC_X86
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #define SC_ISA avx2
@@ -55,34 +56,11 @@
 #include "activations_impl.h"
 #undef SC_ISA
 #pragma GCC pop_options
-#else
-#define SC_HAVE_AVX2 0
-#endif
 
-/* 2 when the CPU runs the AVX-512F kernels, 1 the AVX2 + FMA ones, 0 the
- * baseline; checked once (the race on the first call is benign: every
- * thread writes the same value). */
-static int sc_avx2_state = -1;
-
-static inline int sc_use_avx2(void)
-{
-#if SC_HAVE_AVX2
-    if (sc_avx2_state < 0) {
-        __builtin_cpu_init();
-        sc_avx2_state = __builtin_cpu_supports("avx512f") ? 2
-            : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
-    }
-    return sc_avx2_state;
-#else
-    return 0;
-#endif
-}
-
-#if SC_HAVE_AVX2
 #define SC_DISPATCH(name, T)                                                \
     static inline void name(T *x, int n)                                    \
     {                                                                       \
-        switch (sc_use_avx2()) {                                            \
+        switch (sc_cpu_level()) {                                           \
         case 2: SC_CAT(name, avx512)(x, n); break;                          \
         case 1: SC_CAT(name, avx2)(x, n); break;                            \
         default: SC_CAT(name, generic)(x, n);                               \

@@ -19,14 +19,16 @@
  * row's position or the thread: results do not depend on how the batch is
  * split.  The kernels are written with GCC vector extensions in
  * matmul_impl.h and compiled for three vector widths (SSE2 baseline, AVX2 +
- * FMA, AVX-512F); one CPU check picks the widest the CPU runs, for packing
- * and products alike (the panel width NR depends on it).
+ * FMA, AVX-512F); cpu.h's one CPU check picks the widest the CPU runs, for
+ * packing and products alike (the panel width NR depends on it).
  */
 #ifndef SEQCORE_MATMUL_H
 #define SEQCORE_MATMUL_H
 
 #include <stddef.h>
 #include <string.h>
+
+#include "cpu.h"
 
 /* A register block is SC_MM_MR rows by SC_MM_NV vectors of accumulators,
  * sized per instruction set to its registers (16 for SSE2 and AVX2, 32 for
@@ -45,39 +47,20 @@
 #define SC_MM_VB 16
 #define SC_MM_MR 6
 #define SC_MM_NV 2
-#define SC_MM_SFX f
-#define SC_MM_T float
-#include "matmul_impl.h"
-#undef SC_MM_SFX
-#undef SC_MM_T
-#define SC_MM_SFX d
-#define SC_MM_T double
-#include "matmul_impl.h"
-#undef SC_MM_SFX
-#undef SC_MM_T
+#include "matmul_isa.h"
 #undef SC_MM_ISA
 #undef SC_MM_VB
 #undef SC_MM_MR
 #undef SC_MM_NV
 
-#if defined(__GNUC__) && defined(__x86_64__)
-#define SC_MM_HAVE_X86 1
+#if SC_X86
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #define SC_MM_ISA avx2
 #define SC_MM_VB 32
 #define SC_MM_MR 6
 #define SC_MM_NV 2
-#define SC_MM_SFX f
-#define SC_MM_T float
-#include "matmul_impl.h"
-#undef SC_MM_SFX
-#undef SC_MM_T
-#define SC_MM_SFX d
-#define SC_MM_T double
-#include "matmul_impl.h"
-#undef SC_MM_SFX
-#undef SC_MM_T
+#include "matmul_isa.h"
 #undef SC_MM_ISA
 #undef SC_MM_VB
 #undef SC_MM_MR
@@ -90,46 +73,17 @@
 #define SC_MM_VB 64
 #define SC_MM_MR 12
 #define SC_MM_NV 2
-#define SC_MM_SFX f
-#define SC_MM_T float
-#include "matmul_impl.h"
-#undef SC_MM_SFX
-#undef SC_MM_T
-#define SC_MM_SFX d
-#define SC_MM_T double
-#include "matmul_impl.h"
-#undef SC_MM_SFX
-#undef SC_MM_T
+#include "matmul_isa.h"
 #undef SC_MM_ISA
 #undef SC_MM_VB
 #undef SC_MM_MR
 #undef SC_MM_NV
 #pragma GCC pop_options
-#else
-#define SC_MM_HAVE_X86 0
 #endif
 
-/* 0 generic, 1 AVX2 + FMA, 2 AVX-512F; checked once (the race on the first
- * call is benign: every thread writes the same value). */
-static int sc_mm_isa_state = -1;
-
-static inline int sc_mm_isa(void)
-{
-#if SC_MM_HAVE_X86
-    if (sc_mm_isa_state < 0) {
-        __builtin_cpu_init();
-        sc_mm_isa_state = __builtin_cpu_supports("avx512f") ? 2
-            : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
-    }
-    return sc_mm_isa_state;
-#else
-    return 0;
-#endif
-}
-
-#if SC_MM_HAVE_X86
+#if SC_X86
 #define SC_MM_PICK(name, sfx, args)                                        \
-    switch (sc_mm_isa()) {                                                 \
+    switch (sc_cpu_level()) {                                                 \
     case 2: return SC_MM_NAME3(name, sfx, avx512) args;                    \
     case 1: return SC_MM_NAME3(name, sfx, avx2) args;                      \
     default: return SC_MM_NAME3(name, sfx, generic) args;                  \

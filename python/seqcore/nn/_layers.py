@@ -446,20 +446,13 @@ class _RNNBase:
                 break
             len_c = np.minimum(lengths[rows] - s, k)
             width = int(len_c.max())
-            every = rows.size == B
-            Xc = X[:, s:s + width] if every else X[rows, s:s + width]
-            hc = h if every else h[:, rows]
-            cc = (c if every else c[:, rows]) if lstm else None
-            out_c, state = self._forward_whole(Xc, len_c, hc, cc)
-            h_c, c_c = state if lstm else (state, None)
-            if every:
-                h[...] = h_c
-                if lstm:
-                    c[...] = c_c
-            else:
-                h[:, rows] = h_c
-                if lstm:
-                    c[:, rows] = c_c
+            # a view while every sample runs: no copy of the input chunk
+            Xc = X[:, s:s + width] if rows.size == B else X[rows, s:s + width]
+            out_c, state = self._forward_whole(Xc, len_c, h[:, rows],
+                                               c[:, rows] if lstm else None)
+            h[:, rows] = state[0] if lstm else state
+            if lstm:
+                c[:, rows] = state[1]
             if outputs:
                 out[rows, s:s + width] = out_c
         return out, ((h, c) if lstm else h)
