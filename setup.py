@@ -4,6 +4,7 @@ The Cython sources live in ``src/seqcore``; the compiled modules land inside
 the ``seqcore`` package (``python/seqcore``).  Set ``SEQCORE_DEBUG=1`` to build
 with bounds checking and without optimisation, for debugging.
 """
+import glob
 import os
 
 import numpy
@@ -34,6 +35,8 @@ extensions = [
         include_dirs=[numpy.get_include(), "include"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=compile_args,
+        # rebuild when a kernel header changes, not only the .pyx
+        depends=glob.glob("include/seqcore/*.h"),
     )
     for name in MODULES
 ]
