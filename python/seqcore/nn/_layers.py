@@ -26,6 +26,7 @@ import numpy as np
 from .. import _blas, _recurrent
 from .._validation import (as_float_array, check_dtype, check_lengths,
                            check_positive_int)
+from ._base import Layer, check_memory, fill_uniform
 
 # Cell kinds; the values match CellKind in src/seqcore/_cells.pxd.
 _CELL_RNN, _CELL_GRU, _CELL_LSTM = 0, 1, 2
@@ -46,6 +47,12 @@ CONCURRENT_SCANS = True
 # 3.1e6) stay whole; (50 steps, 32 rows, H = 64) splits.
 MIN_ROWS_PER_RANGE = 8
 MIN_SPLIT_WORK = 1 << 22
+# How many row ranges a large scan is cut into (see _row_ranges); threads run
+# them at once when the user allows more than one BLAS thread.
+SCAN_PARTS = 2
+# Forward passes whose buffers would take more than this are checked against
+# the free memory first (reading it costs more than a small pass).
+CHECK_MEMORY_ABOVE = 1 << 28
 # Inference of a unidirectional layer runs sequences longer than this in
 # chunks of this many steps, carrying the state, so that its working memory
 # does not grow with the length.
@@ -79,14 +86,17 @@ def _in_parallel(fn, n, parallel=True):
     return [first] + [f.result() for f in others]
 
 
-def _row_ranges(batch, work, threads):
-    """Row ranges of the batch for the threads of one scan's time loop.
+def _row_ranges(batch, work):
+    """Row ranges of the batch for one scan's time loop.
 
-    One range per BLAS thread the user allows, with about equal work (rows
-    run ``lengths`` steps each); one range for small loops or an unknown BLAS.
+    Chosen from the shape alone, never from the thread count: the threads
+    only decide how many ranges run at once, so results are bit-identical
+    for any number of threads (float32 GEMMs round differently on different
+    row counts).  Two ranges of about equal work (rows run ``lengths`` steps
+    each), or one for small loops.
     """
-    parts = min(threads, batch.B // MIN_ROWS_PER_RANGE)
-    if parts < 2 or not CONCURRENT_SCANS or work < MIN_SPLIT_WORK:
+    parts = min(SCAN_PARTS, batch.B // MIN_ROWS_PER_RANGE)
+    if parts < 2 or work < MIN_SPLIT_WORK:
         return [(0, batch.B)]
     if batch.full:
         bounds = [batch.B * i // parts for i in range(parts + 1)]
@@ -158,10 +168,10 @@ class _Batch:
 class _Scan:
     """The buffers of one forward scan (one layer, one direction)."""
 
-    __slots__ = ("X", "Hs", "Cs", "gates", "aux", "h_n", "c_n", "ranges", "serial")
+    __slots__ = ("X", "Hs", "Cs", "gates", "aux", "h_n", "c_n", "ranges", "parallel")
 
 
-class _RNNBase:
+class _RNNBase(Layer):
     """Base of the recurrent layers; see ``RNN``, ``GRU`` and ``LSTM``."""
 
     _kind = None
@@ -193,24 +203,11 @@ class _RNNBase:
         self.peephole = bool(peephole)
         self.training = True
         self._rng = np.random.default_rng(random_state)
-        self._cache = None
         self._workspace = {}
-
-        n_params = sum(int(np.prod(shape)) for _, shape in self._param_shapes())
-        self._bind(np.zeros(n_params, self.dtype), np.zeros(n_params, self.dtype))
+        self._init_params(self.dtype)
         self.reset_parameters()
 
     # ------------------------------------------------------------------ setup
-    @property
-    def flat_params(self):
-        """All parameters in one contiguous 1-D buffer (``params`` are views of it)."""
-        return self._flat_params
-
-    @property
-    def flat_grads(self):
-        """All gradients in one contiguous 1-D buffer (``grads`` are views of it)."""
-        return self._flat_grads
-
     @property
     def num_directions(self):
         return 2 if self.bidirectional else 1
@@ -230,79 +227,56 @@ class _RNNBase:
     def _peep(self):
         return self._kind == _CELL_LSTM and self.peephole
 
-    def _param_shapes(self):
+    def _layer_inputs(self, k):
+        return self.input_size if k == 0 else self.output_size
+
+    def _scan_param_shapes(self, k, d):
         G, H = _GATES[self._kind], self.hidden_size
-        out = []
-        for k in range(self.num_layers):
-            I_k = self.input_size if k == 0 else self.output_size
-            for d in range(self.num_directions):
-                sfx = f"_l{k}" + ("_reverse" if d else "")
-                out += [(f"weight_ih{sfx}", (G * H, I_k)),
-                        (f"weight_hh{sfx}", (G * H, H)),
-                        (f"bias_ih{sfx}", (G * H,)),
-                        (f"bias_hh{sfx}", (G * H,))]
-                if self._peep:
-                    out.append((f"weight_peep{sfx}", (3, H)))
+        sfx = f"_l{k}" + ("_reverse" if d else "")
+        out = [(f"weight_ih{sfx}", (G * H, self._layer_inputs(k))),
+               (f"weight_hh{sfx}", (G * H, H)),
+               (f"bias_ih{sfx}", (G * H,)),
+               (f"bias_hh{sfx}", (G * H,))]
+        if self._peep:
+            out.append((f"weight_peep{sfx}", (3, H)))
         return out
 
-    def _bind(self, flat_params, flat_grads):
-        """Keep parameters and gradients in the given 1-D buffers, as named views.
+    def _param_count(self):
+        # layers 1 .. L-1 all have the same shapes: count without listing them
+        # (a huge num_layers is refused before anything is built)
+        D = self.num_directions
+        first = sum(int(np.prod(s)) for _, s in self._scan_param_shapes(0, 0))
+        rest = (sum(int(np.prod(s)) for _, s in self._scan_param_shapes(1, 0))
+                if self.num_layers > 1 else 0)
+        return D * (first + (self.num_layers - 1) * rest)
 
-        A model made of several parts (a recurrent stack and a head) binds each
-        part to a slice of its own buffers, so the whole model has one of each.
-        """
-        if getattr(self, "_flat_params", None) is not None:
-            flat_params[:] = self._flat_params
-        self._flat_params, self._flat_grads = flat_params, flat_grads
-        self.params, self.grads = {}, {}
-        start = 0
-        for name, shape in self._param_shapes():
-            stop = start + int(np.prod(shape))
-            self.params[name] = flat_params[start:stop].reshape(shape)
-            self.grads[name] = flat_grads[start:stop].reshape(shape)
-            start = stop
-
-    def __getstate__(self):
-        # the named views would pickle as separate arrays, losing the flat
-        # buffers they view: keep the buffers, rebuild the views on load
-        state = self.__dict__.copy()
-        for key in ("params", "grads", "_cache", "_workspace"):
-            state.pop(key, None)
-        return state
+    def _param_shapes(self):
+        return [p for k in range(self.num_layers) for d in range(self.num_directions)
+                for p in self._scan_param_shapes(k, d)]
 
     def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._cache = None
+        super().__setstate__(state)
         self._workspace = {}
-        flat_params, flat_grads = self._flat_params, self._flat_grads
-        self._flat_params = None
-        self._bind(flat_params, flat_grads)
+
+    _TRANSIENT = Layer._TRANSIENT + ("_workspace",)
 
     def reset_parameters(self):
         """Draw every parameter from U(-1/sqrt(H), 1/sqrt(H)), as PyTorch does."""
         bound = 1.0 / np.sqrt(self.hidden_size)
-        self._flat_params[:] = self._rng.uniform(-bound, bound, self._flat_params.size)
-
-    def train(self, mode=True):
-        """Training mode keeps the activations ``backward`` needs and applies dropout."""
-        self.training = bool(mode)
-        return self
-
-    def eval(self):
-        """Inference mode: no activations kept, no dropout."""
-        return self.train(False)
+        fill_uniform(self._rng, self._flat_params, -bound, bound)
 
     def release_buffers(self):
         """Free the buffers training keeps between calls (and the last
         forward's activations); the next training call allocates them anew."""
-        self._cache = None
+        super().release_buffers()
         self._workspace = {}
 
-    def _buffer(self, key, shape, zero):
-        """An array for a scan: in training mode reused from the last call of
-        the same shape (no allocation, no page faults), zeroed if ``zero``.
-        Inference allocates, so that threads may share a layer."""
-        if not self.training:
+    def _buffer(self, key, shape, zero, training):
+        """An array for a scan.  Training (which holds the layer's training
+        lock) reuses the one of the last call of the same shape: no
+        allocation, no page faults; zeroed if ``zero``.  Inference allocates,
+        so that threads may share a layer."""
+        if not training:
             return np.zeros(shape, self.dtype) if zero else np.empty(shape, self.dtype)
         a = self._workspace.get(key)
         if a is None or a.shape != shape:
@@ -311,42 +285,22 @@ class _RNNBase:
             a.fill(0)
         return a
 
-    def state_dict(self):
-        """Copies of the parameters, by PyTorch's names."""
-        return {name: v.copy() for name, v in self.params.items()}
+    def _work_bytes(self, B, T, training):
+        """About the bytes one forward pass over (B, T) allocates (with the
+        backward pass's, when training)."""
+        G, H, D, L = _GATES[self._kind], self.hidden_size, self.num_directions, self.num_layers
+        if not training and D == 1 and T > EVAL_CHUNK_STEPS:
+            T = EVAL_CHUNK_STEPS
+        I = max(self.input_size, self.output_size)
+        states = 2 if self._kind == _CELL_LSTM else 1
+        per_scan = (T + 1) * B * H * (states + 1) + T * B * (G * H + I + 2 * H)
+        if training:
+            per_scan += T * B * (2 * G * H + I)
+        return L * D * per_scan * np.dtype(self.dtype).itemsize
 
-    def load_state_dict(self, state_dict):
-        """Load parameters by name (NumPy arrays, or CPU tensors of any framework)."""
-        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
-            raise TypeError("state_dict must be a mapping of parameter names to arrays, got "
-                            f"{type(state_dict).__name__}")
-        expected = set(self.params)
-        given = set(state_dict)
-        if given != expected:
-            missing = sorted(expected - given)
-            unexpected = sorted(given - expected)
-            raise ValueError(
-                f"state_dict does not match this layer: missing keys {missing}, "
-                f"unexpected keys {unexpected}")
-        loaded = {}
-        for name, value in state_dict.items():
-            if hasattr(value, "detach"):  # a torch tensor, without importing torch
-                value = value.detach().cpu().numpy()
-            arr = as_float_array(value, self.dtype, name)
-            if arr.shape != self.params[name].shape:
-                raise ValueError(f"{name} has shape {arr.shape}, expected "
-                                 f"{self.params[name].shape}")
-            loaded[name] = arr
-        for name, arr in loaded.items():  # all checked before anything changes
-            self.params[name][...] = arr
-
-    def _scan_params(self, k, d):
+    def _scan_params(self, P, k, d):
         sfx = f"_l{k}" + ("_reverse" if d else "")
-        return [self.params[f"{n}{sfx}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-
-    def _scan_grads(self, k, d):
-        sfx = f"_l{k}" + ("_reverse" if d else "")
-        return [self.grads[f"{n}{sfx}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        return [P[f"{n}{sfx}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
     def _empty(self, ndim):
         return np.empty((0,) * ndim, dtype=self.dtype)
@@ -392,7 +346,7 @@ class _RNNBase:
         return tuple(out)
 
     # -------------------------------------------------------------- forward
-    def forward(self, X, lengths=None, initial_state=None):
+    def forward(self, X, lengths=None, initial_state=None, *, training=None):
         """Run the layer over a batch of sequences.
 
         Parameters
@@ -405,6 +359,11 @@ class _RNNBase:
         initial_state : array of shape (L*D, B, H), or a pair (h_0, c_0) of
             them for the LSTM, optional
             Zero when omitted.
+        training : bool, optional
+            Training keeps what ``backward`` needs and applies dropout;
+            inference reads the parameters and nothing else, so any number
+            of threads may run it at once.  Defaults to the mode set by
+            ``train()``/``eval()`` (training for a new layer).
 
         Returns
         -------
@@ -414,22 +373,33 @@ class _RNNBase:
         state : ndarray of shape (L*D, B, H), or the pair (h_n, c_n)
             Each sample's state at its own last step, ordered like PyTorch.
         """
-        return self._forward(X, lengths, initial_state)
+        return self._forward(X, lengths, initial_state, training=self._mode(training))
 
     __call__ = forward
 
-    def _forward(self, X, lengths, initial_state, outputs=True):
-        """``forward``; ``outputs=False`` may return None for the outputs
-        (inference of long sequences then keeps only a chunk's worth)."""
+    def _forward(self, X, lengths, initial_state, outputs=True, training=False,
+                 params=None):
+        """``forward`` in the given mode; ``outputs=False`` may return None for
+        the outputs (inference of long sequences then keeps only a chunk's
+        worth); ``params``: named views to read instead of ``self.params``
+        (inference on a snapshot of the weights)."""
         X = self._check_X(X)
         B, T, _ = X.shape
         lengths = check_lengths(lengths, B, T)
         h0, c0 = self._check_state(initial_state, B, "initial_state")
-        if not self.training and not self.bidirectional and T > EVAL_CHUNK_STEPS:
-            return self._forward_chunked(X, lengths, h0, c0, outputs)
-        return self._forward_whole(X, lengths, h0, c0)
+        n_bytes = self._work_bytes(B, T, training)
+        if n_bytes > CHECK_MEMORY_ABOVE:
+            check_memory(n_bytes, f"{type(self).__name__}.forward on a batch of {B} "
+                                  f"sequences of {T} steps")
+        P = self.params if params is None else params
+        if not training:
+            if not self.bidirectional and T > EVAL_CHUNK_STEPS:
+                return self._forward_chunked(X, lengths, h0, c0, outputs, P)
+            return self._forward_whole(X, lengths, h0, c0, False, P)
+        with self._training_call():
+            return self._forward_whole(X, lengths, h0, c0, True, P)
 
-    def _forward_chunked(self, X, lengths, h0, c0, outputs):
+    def _forward_chunked(self, X, lengths, h0, c0, outputs, P):
         """Inference in chunks of EVAL_CHUNK_STEPS steps through all layers,
         each chunk starting from the state the last one ended in.  Agrees
         with a whole-sequence pass to rounding (the projection GEMM may round
@@ -449,7 +419,7 @@ class _RNNBase:
             # a view while every sample runs: no copy of the input chunk
             Xc = X[:, s:s + width] if rows.size == B else X[rows, s:s + width]
             out_c, state = self._forward_whole(Xc, len_c, h[:, rows],
-                                               c[:, rows] if lstm else None)
+                                               c[:, rows] if lstm else None, False, P)
             h[:, rows] = state[0] if lstm else state
             if lstm:
                 c[:, rows] = state[1]
@@ -457,7 +427,7 @@ class _RNNBase:
                 out[rows, s:s + width] = out_c
         return out, ((h, c) if lstm else h)
 
-    def _forward_whole(self, X, lengths, h0, c0):
+    def _forward_whole(self, X, lengths, h0, c0, training, P):
         B, T, _ = X.shape
         batch = _Batch(lengths, T)
         lstm = self._kind == _CELL_LSTM
@@ -468,15 +438,15 @@ class _RNNBase:
         h_n = np.empty((L * D, B, H), self.dtype)
         c_n = np.empty((L * D, B, H), self.dtype) if lstm else None
         # a bidirectional layer's two directions take the threads; a
-        # unidirectional one splits its batch among them.  Either way seqcore
-        # shares out the work itself and every BLAS call runs on one thread:
-        # the idle threads of a multi-threaded BLAS spin for a while after
-        # each call and would take the core from the other scan.
-        threads = _blas.user_blas_threads()
-        both = D == 2 and CONCURRENT_SCANS and threads != 1
+        # unidirectional one splits its batch into row ranges.  Either way
+        # seqcore shares out the work itself and every BLAS call runs on one
+        # thread: the idle threads of a multi-threaded BLAS spin for a while
+        # after each call and would take the core from the other scan, and
+        # float32 GEMMs round differently on different thread counts.
+        parallel = CONCURRENT_SCANS and _blas.user_blas_threads() != 1
         G = _GATES[self._kind]
-        ranges = _row_ranges(batch, T * B * G * H * H, threads) if D == 1 else [(0, B)]
-        plan = (ranges, both or len(ranges) > 1)
+        ranges = _row_ranges(batch, T * B * G * H * H) if D == 1 else [(0, B)]
+        plan = (ranges, parallel)
 
         scans, masks, parts = [], [], []
         inp = batch.to_time_major(X)
@@ -485,11 +455,12 @@ class _RNNBase:
             def run(d, k=k, inp=inp):
                 x_in = batch.reverse(inp) if d else inp
                 scan = self._forward_scan(k, d, x_in, batch, h0[k * D + d],
-                                          c0[k * D + d] if lstm else None, plan)
+                                          c0[k * D + d] if lstm else None, plan,
+                                          training, P)
                 out = scan.Hs[1:]
                 return scan, (batch.reverse(out) if d else out)
 
-            for d, (scan, out) in enumerate(_in_parallel(run, D, both)):
+            for d, (scan, out) in enumerate(_in_parallel(run, D, parallel and D == 2)):
                 scans.append(scan)
                 outs.append(out)
                 h_n[k * D + d] = scan.h_n
@@ -497,8 +468,9 @@ class _RNNBase:
                     c_n[k * D + d] = scan.c_n
             inp = self._merge(outs) if D > 1 else outs[0]
             parts.append(outs)
-            if self.training and self.dropout > 0 and k < L - 1:
-                # inverted dropout between layers, drawn from the layer's own rng
+            if training and self.dropout > 0 and k < L - 1:
+                # inverted dropout between layers, drawn from the layer's own
+                # rng (training only: the rng is training state)
                 keep = 1.0 - self.dropout
                 mask = (self._rng.random(inp.shape) < keep).astype(self.dtype) / self.dtype(keep)
                 inp = inp * mask
@@ -506,37 +478,38 @@ class _RNNBase:
             else:
                 masks.append(None)
 
-        self._cache = (batch, scans, masks, parts, both) if self.training else None
+        if training:
+            self._record((batch, scans, masks, parts, parallel and D == 2))
         outputs = batch.to_batch_major(inp)   # a copy: never a view of a buffer
         h_n = batch.unsort_states(h_n)
         if lstm:
             return outputs, (h_n, batch.unsort_states(c_n))
         return outputs, h_n
 
-    def _forward_scan(self, k, d, x_in, batch, h0, c0, plan):
+    def _forward_scan(self, k, d, x_in, batch, h0, c0, plan, train, P):
         T, B, _ = x_in.shape
         H, G = self.hidden_size, _GATES[self._kind]
-        lstm, train = self._kind == _CELL_LSTM, self.training
+        lstm = self._kind == _CELL_LSTM
         # padded rows must read 0; a full batch writes every row
         pad = not batch.full
         s = _Scan()
-        s.X, (s.ranges, s.serial) = x_in, plan
+        s.X, (s.ranges, s.parallel) = x_in, plan
         ranges, n = s.ranges, len(s.ranges)
-        s.Hs = self._buffer((k, d, "Hs"), (T + 1, B, H), pad)
+        s.Hs = self._buffer((k, d, "Hs"), (T + 1, B, H), pad, train)
         s.Hs[0] = h0
         if lstm:
-            s.Cs = self._buffer((k, d, "Cs"), (T + 1 if train else 2, B, H), pad)
+            s.Cs = self._buffer((k, d, "Cs"), (T + 1 if train else 2, B, H), pad, train)
             s.Cs[0] = c0
             s.c_n = np.empty((B, H), self.dtype)
         else:
             s.Cs, s.c_n = self._empty(3), self._empty(2)
-        s.gates = self._buffer((k, d, "gates"), (T, B, G * H), False)
+        s.gates = self._buffer((k, d, "gates"), (T, B, G * H), False, train)
         s.aux = (self._empty(3) if self._kind == _CELL_RNN
-                 else self._buffer((k, d, "aux"), (T if train else 1, B, H), pad))
+                 else self._buffer((k, d, "aux"), (T if train else 1, B, H), pad, train))
         s.h_n = np.empty((B, H), self.dtype)
-        work = self._buffer((k, d, "work"), (B, G * H), False)
-        W_ih, W_hh, b_ih, b_hh = self._scan_params(k, d)
-        peep = self._peep_param(k, d)
+        work = self._buffer((k, d, "work"), (B, G * H), False, train)
+        W_ih, W_hh, b_ih, b_hh = self._scan_params(P, k, d)
+        peep = self._peep_param(P, k, d)
         W_packed = self._pack_hidden(W_hh, backward=False)
         TB = T * B
 
@@ -545,17 +518,16 @@ class _RNNBase:
             bias[2 * H:] = b_ih[2 * H:]   # b_hn sits inside r * (W_hn h + b_hn)
 
         def project(i):   # a share of the rows of all steps
-            _recurrent.project(x_in, W_ih, s.gates, TB * i // n, TB * (i + 1) // n,
-                               s.serial)
+            _recurrent.project(x_in, W_ih, s.gates, TB * i // n, TB * (i + 1) // n, True)
 
         def steps(i):     # a range of the batch, through all steps
             _recurrent.forward_steps(
                 self._kind, self._relu, self.reset_after, self._peep, train,
                 batch.n_active, W_hh, bias, b_hh, peep, s.Hs, s.Cs, s.gates, s.aux,
-                work, s.h_n, s.c_n, W_packed, *ranges[i], s.serial)
+                work, s.h_n, s.c_n, W_packed, *ranges[i], True)
 
-        _in_parallel(project, n)
-        _in_parallel(steps, n)
+        _in_parallel(project, n, s.parallel)
+        _in_parallel(steps, n, s.parallel)
         return s
 
     def _pack_hidden(self, W_hh, backward):
@@ -564,15 +536,14 @@ class _RNNBase:
             return self._empty(1)
         return _recurrent.pack_hidden(W_hh, backward)
 
-    def _peep_param(self, k, d, grads=False):
+    def _peep_param(self, P, k, d):
         if not self._peep:
             return self._empty(2)
-        src = self.grads if grads else self.params
-        return src[f"weight_peep_l{k}" + ("_reverse" if d else "")]
+        return P[f"weight_peep_l{k}" + ("_reverse" if d else "")]
 
     # ------------------------------------------------------------- backward
     def backward(self, d_outputs, d_state=None, *, input_grad=True):
-        """Backpropagate through time from the last ``forward`` (training mode).
+        """Backpropagate through time from the last training ``forward``.
 
         Parameters
         ----------
@@ -589,12 +560,15 @@ class _RNNBase:
         d_initial_state : ndarray of shape (L*D, B, H), or the pair for the LSTM
 
         The parameter gradients are written to ``self.grads`` (overwritten,
-        not accumulated), keyed like ``state_dict()``.
+        not accumulated), keyed like ``state_dict()``.  The forward pass must
+        have run in training mode in the same thread; a backward pass while
+        another thread trains the layer raises ``RuntimeError``.
         """
-        if self._cache is None:
-            raise RuntimeError("backward needs a forward pass in training mode "
-                               "(call layer.train() before forward)")
-        batch, scans, masks, parts, both = self._cache
+        with self._training_call():
+            return self._backward(self._recorded(), d_outputs, d_state, input_grad)
+
+    def _backward(self, tape, d_outputs, d_state, input_grad):
+        batch, scans, masks, parts, both = tape
         B, T = batch.B, batch.T
         L, D, H = self.num_layers, self.num_directions, self.hidden_size
         lstm = self._kind == _CELL_LSTM
@@ -676,40 +650,44 @@ class _RNNBase:
         # padded steps' rows stay 0 so they drop out of the weight GEMMs; a
         # full batch writes every row
         pad = not batch.full
-        dG = self._buffer((k, d, "dG"), (T, B, G * H), pad)
-        dGH = self._buffer((k, d, "dGH"), (T, B, G * H), pad) if gru_after else self._empty(3)
+        dG = self._buffer((k, d, "dG"), (T, B, G * H), pad, True)
+        dGH = (self._buffer((k, d, "dGH"), (T, B, G * H), pad, True) if gru_after
+               else self._empty(3))
         dh = np.empty((B, H), self.dtype)
         dc = np.empty((B, H), self.dtype) if lstm else self._empty(2)
-        work = self._buffer((k, d, "work"), (B, G * H), False)
-        W_ih, W_hh, _, _ = self._scan_params(k, d)
-        dW_ih, dW_hh, db_ih, db_hh = self._scan_grads(k, d)
+        work = self._buffer((k, d, "work"), (B, G * H), False, True)
+        W_ih, W_hh, _, _ = self._scan_params(self.params, k, d)
+        dW_ih, dW_hh, db_ih, db_hh = self._scan_params(self.grads, k, d)
         ranges, n = s.ranges, len(s.ranges)
         W_packed = self._pack_hidden(W_hh, backward=True)
-        # each range accumulates its own peephole gradient
-        dpeep = self._peep_param(k, d, grads=True)
+        # each range accumulates its own peephole gradient; they add up in
+        # range order (the ranges depend on the shape only)
+        dpeep = self._peep_param(self.grads, k, d)
         dpeeps = ([dpeep] * len(ranges) if len(ranges) == 1 or not self._peep
                   else [np.empty_like(dpeep) for _ in ranges])
 
         def steps(i):
             _recurrent.backward_steps(
                 self._kind, self._relu, self.reset_after, self._peep,
-                batch.n_active, W_hh, self._peep_param(k, d), s.Hs, s.Cs,
+                batch.n_active, W_hh, self._peep_param(self.params, k, d), s.Hs, s.Cs,
                 s.gates, s.aux,
                 dY if dY is not None else self._empty(3),
                 dh_n if dh_n is not None else self._empty(2),
                 dc_n if dc_n is not None else self._empty(2),
-                dG, dGH, work, dh, dc, dpeeps[i], W_packed, *ranges[i], s.serial)
+                dG, dGH, work, dh, dc, dpeeps[i], W_packed, *ranges[i], True)
 
         def weights(i):   # a share of every weight gradient
             _recurrent.weight_gradients(
                 self._kind, self.reset_after, s.X, W_ih, s.Hs, s.aux, dG, dGH,
-                dX, dW_ih, dW_hh, db_ih, db_hh, i, n, s.serial)
+                dX, dW_ih, dW_hh, db_ih, db_hh, i, n, True)
 
-        _in_parallel(steps, n)
+        _in_parallel(steps, n, s.parallel)
         if len(dpeeps) > 1:
-            dpeep[...] = sum(dpeeps)
-        dX = self._buffer((k, d, "dX"), (T, B, I), False) if need_dX else self._empty(3)
-        _in_parallel(weights, n)
+            dpeep[...] = dpeeps[0]
+            for extra in dpeeps[1:]:
+                dpeep += extra
+        dX = self._buffer((k, d, "dX"), (T, B, I), False, True) if need_dX else self._empty(3)
+        _in_parallel(weights, n, s.parallel)
         return (dX if need_dX else None), dh, (dc if lstm else None)
 
     def __repr__(self):
