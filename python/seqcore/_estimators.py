@@ -10,8 +10,8 @@ with a compiled optimizer on its flat parameter buffer.
 """
 
 import sys
+import threading
 import time
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._data import SEQUENCES, check_sequences
 from ._sklearn_compat import Interval, StrOptions
-from ._validation import check_real, mean_and_scale
+from ._validation import check_real, mean_and_scale, warn_user
 from .nn import SGD, Adam, SequenceNetwork, clip_grad_norm, clip_grad_value
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -60,6 +60,35 @@ class _VersionedPickle:
             for name in ("m", "v", "buf"):
                 if hasattr(opt, name) and not getattr(opt, name).flags.writeable:
                     setattr(opt, name, getattr(opt, name).copy())
+
+
+# Estimators being trained now (by id): training one object from two threads
+# at once is refused.  A registry rather than a lock attribute, so that
+# estimators stay plain objects for clone, pickle and get_params.
+_TRAINING = set()
+_TRAINING_LOCK = threading.Lock()
+
+
+class _Training:
+    """Context of one fit/partial_fit: refuse a second one on the same object."""
+
+    def __init__(self, estimator):
+        self.key = id(estimator)
+        self.name = type(estimator).__name__
+
+    def __enter__(self):
+        with _TRAINING_LOCK:
+            if self.key in _TRAINING:
+                raise RuntimeError(
+                    f"this {self.name} is being fitted in another thread: training one "
+                    "estimator from two threads at once is refused (clone it per thread; "
+                    "predict may run in any number of threads meanwhile)")
+            _TRAINING.add(self.key)
+
+    def __exit__(self, *exc):
+        with _TRAINING_LOCK:
+            _TRAINING.discard(self.key)
+        return False
 
 
 class _BaseRNN(_VersionedPickle, BaseEstimator):
@@ -206,6 +235,11 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
         return self._fit(X, y, sample_weight, incremental=False)
 
     def _fit(self, X, y, sample_weight, incremental, classes=None, validation_data=None):
+        with _Training(self):
+            return self._fit_unguarded(X, y, sample_weight, incremental, classes,
+                                       validation_data)
+
+    def _fit_unguarded(self, X, y, sample_weight, incremental, classes, validation_data):
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the "
                              "target y is None")
@@ -301,15 +335,17 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
                                 clip_grad_value(net.flat_grads, self.clip_value)
                             if self.clip_norm is not None:
                                 clip_grad_norm(net.flat_grads, self.clip_norm)
-                            self._optimizer.step()
+                            with net.param_lock:   # predictions never see half a step
+                                self._optimizer.step()
                             self.t_ += 1
                     if not np.isfinite(loss) or not np.isfinite(net.flat_params).all():
                         if last_good is not None:
-                            net.flat_params[:] = last_good
-                        warnings.warn(
+                            with net.param_lock:
+                                net.flat_params[:] = last_good
+                        warn_user(
                             "training diverged (the loss or the weights became NaN or "
                             "infinite); kept the last weights with a finite loss. Lower "
-                            "learning_rate or set clip_norm.", RuntimeWarning, stacklevel=3)
+                            "learning_rate or set clip_norm.", RuntimeWarning)
                         stopped = True
                         break
                     total += loss * bw
@@ -326,26 +362,28 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
                     stopped = True
                     break
         except KeyboardInterrupt:
-            warnings.warn("training interrupted; the model keeps the weights trained so far",
-                          RuntimeWarning, stacklevel=3)
+            warn_user("training interrupted; the model keeps the weights trained so far",
+                          RuntimeWarning)
             stopped = True
         if val is not None and self._best_params is not None and (stopped or not incremental):
-            net.flat_params[:] = self._best_params
+            with net.param_lock:
+                net.flat_params[:] = self._best_params
         if last_good is not None:
             # the last step may have left finite weights that predict inf/NaN
             probe = slice(0, min(batch, n))
             with np.errstate(over="ignore", invalid="ignore"):
                 out = net.decision_function(Xp[probe], lengths[probe])
             if not np.isfinite(out).all():
-                net.flat_params[:] = last_good
-                warnings.warn("training diverged: the final weights predict NaN or "
+                with net.param_lock:
+                    net.flat_params[:] = last_good
+                warn_user("training diverged: the final weights predict NaN or "
                               "infinity; kept the last weights with a finite loss. Lower "
-                              "learning_rate or set clip_norm.", RuntimeWarning, stacklevel=3)
+                              "learning_rate or set clip_norm.", RuntimeWarning)
                 stopped = True
         if not stopped and not incremental:
-            warnings.warn(f"{type(self).__name__} reached max_iter={self.max_iter} epochs "
+            warn_user(f"{type(self).__name__} reached max_iter={self.max_iter} epochs "
                           "before the loss stopped improving by tol; consider raising max_iter.",
-                          ConvergenceWarning, stacklevel=3)
+                          ConvergenceWarning)
 
     def _end_of_epoch(self, loss, val, seconds):
         """Book-keeping after an epoch; True when training should stop."""
@@ -581,9 +619,9 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
             labels = y[valid]
         else:
             if y.ndim == 2 and y.shape[1] == 1:
-                warnings.warn("A column-vector y was passed when a 1d array was expected. "
+                warn_user("A column-vector y was passed when a 1d array was expected. "
                               "Please change the shape of y to (n_samples,), for example "
-                              "using ravel().", DataConversionWarning, stacklevel=4)
+                              "using ravel().", DataConversionWarning)
                 y = y.ravel()
             if y.ndim != 1:
                 raise ValueError(f"y must be 1-D (one label per sequence), got shape {y.shape}")

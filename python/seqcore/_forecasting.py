@@ -36,7 +36,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._estimators import RNNRegressor, _VersionedPickle
 from ._sklearn_compat import Interval, StrOptions
-from ._validation import check_real, mean_and_scale
+from ._validation import check_real, mean_and_scale, warn_user
 
 # The RNNRegressor options the forecaster passes through.
 _TRAINING_PARAMS = (
@@ -472,11 +472,11 @@ verbose
                 m = len(r)
                 level = np.ceil((m + 1) * coverage) / m
                 if level > 1:
-                    warnings.warn(
+                    warn_user(
                         f"{m} calibration errors at horizon {h} are too few for coverage "
                         f"{coverage}: the interval uses the largest of them and may cover "
                         "less; use a longer series or a larger calibration_size",
-                        UserWarning, stacklevel=3)
+                        UserWarning)
                 q.append(np.quantile(r, min(level, 1.0), axis=0, method="higher"))
             self.conformal_quantiles_[coverage] = np.array(q)
         return self.conformal_quantiles_[coverage]

@@ -113,3 +113,17 @@ def check_real(a, name):
     """Refuse complex data (which NumPy would silently cast to real)."""
     if np.iscomplexobj(a):
         raise TypeError(f"{name} is complex; seqcore needs real numbers")
+
+
+def warn_user(message, category):
+    """warnings.warn pointed at the first frame outside seqcore: the user's
+    call (``fit``, a Pipeline's step), however deep inside seqcore it rose."""
+    import os
+    import sys
+    import warnings
+
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
