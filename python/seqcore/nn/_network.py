@@ -30,7 +30,7 @@ import threading
 import numpy as np
 
 from .. import _losses
-from .._validation import as_float_array, check_lengths, check_positive_int
+from .._validation import check_lengths, check_positive_int
 from ._base import _Holding, check_memory
 from ._layers import GRU, LSTM, RNN, _CELL_LSTM
 
@@ -146,10 +146,7 @@ class SequenceNetwork:
 
     def _check_batch(self, X, lengths):
         """X as a (B, T, I) array of the network's dtype, and valid lengths."""
-        X = as_float_array(X, self.dtype, "X")
-        if X.ndim != 3 or X.shape[0] == 0 or X.shape[1] == 0:
-            raise ValueError(f"X must be a non-empty 3-D array (batch, steps, features), "
-                             f"got shape {X.shape}")
+        X = self.rnn._check_X(X)   # the layer's checks and messages
         return X, check_lengths(lengths, X.shape[0], X.shape[1])
 
     def snapshot(self):
