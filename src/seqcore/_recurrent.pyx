@@ -151,7 +151,7 @@ def forward_steps(int kind, bint relu, bint reset_after, bint peephole,
     cdef Py_ssize_t H = s.H, GH = s.G * s.H, BH = B * H
     cdef Py_ssize_t t, n, ended
     cdef bint lstm = kind == CELL_LSTM
-    cdef str fn = "forward_steps", of = "G*H from kind and W_hh, B from gates"
+    cdef str fn = "forward_steps", of = "B from gates, H from W_hh, G from kind"
     check_shape(fn, "bias", bias.shape, (GH,), of)
     if kind == CELL_GRU and reset_after:
         check_shape(fn, "b_hh", b_hh.shape, (GH,), of)
@@ -243,7 +243,7 @@ def backward_steps(int kind, bint relu, bint reset_after, bint peephole,
     cdef Py_ssize_t t, n, ended
     cdef bint lstm = kind == CELL_LSTM
     cdef bint gru_after = kind == CELL_GRU and reset_after
-    cdef str fn = "backward_steps", of = "T, B from gates, G*H from kind and W_hh"
+    cdef str fn = "backward_steps", of = "T, B from gates, H from W_hh, G from kind"
     if dY.shape[0] > 0:
         check_shape(fn, "dY", dY.shape, (T, B, H), of)
     if dh_n.shape[0] > 0:
@@ -331,7 +331,7 @@ def weight_gradients(int kind, bint reset_after,
     whose inner dimension T*B exceeds the BLAS's int is summed in blocks
     (see _blas.gemm).
     """
-    cdef str fn = "weight_gradients", of = "T, B, I from X, G*H from kind and dW_hh"
+    cdef str fn = "weight_gradients", of = "T, B, I from X, H from dW_hh, G from kind"
     cdef Py_ssize_t T = X.shape[0], B = X.shape[1], I = X.shape[2], TB = T * B
     cdef Py_ssize_t H = dW_hh.shape[1], GH = check_kind(fn, kind) * H
     cdef bint gru_after = kind == CELL_GRU and reset_after
@@ -446,7 +446,7 @@ cdef int check_scan(str fn, int kind, bint reset_after, bint peephole,
     from ``gates``, H from ``W_hh``, G from ``kind``."""
     cdef Py_ssize_t T = gates.shape[0], B = gates.shape[1], H = W_hh.shape[1]
     cdef Py_ssize_t G = check_kind(fn, kind), GH = G * H
-    cdef str of = "T, B from gates, G*H from kind and W_hh"
+    cdef str of = "T, B from gates, H from W_hh, G from kind"
     check_shape(fn, "W_hh", W_hh.shape, (GH, H), f"G = {G} for kind {kind}, H from W_hh")
     check_shape(fn, "gates", gates.shape, (T, B, GH), of)
     check_shape(fn, "n_active", n_active.shape, (T,), of)
