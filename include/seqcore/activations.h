@@ -29,6 +29,7 @@
 #define SEQCORE_ACTIVATIONS_H
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -58,7 +59,7 @@
 #pragma GCC pop_options
 
 #define SC_DISPATCH(name, T)                                                \
-    static inline void name(T *x, int n)                                    \
+    static inline void name(T *x, ptrdiff_t n)                              \
     {                                                                       \
         switch (sc_cpu_level()) {                                           \
         case 2: SC_CAT(name, avx512)(x, n); break;                          \
@@ -68,7 +69,7 @@
     }
 #else
 #define SC_DISPATCH(name, T)                                                \
-    static inline void name(T *x, int n) { SC_CAT(name, generic)(x, n); }
+    static inline void name(T *x, ptrdiff_t n) { SC_CAT(name, generic)(x, n); }
 #endif
 
 /* The block functions the kernels call: in place on n contiguous values. */

@@ -107,7 +107,7 @@ static inline double SC_FN(sc_tanh_small_d)(double x)
 #define SC_BLOCK 32
 #endif
 #define SC_BLOCKWISE(block, T, x, n)                                        \
-    int i = 0;                                                              \
+    ptrdiff_t i = 0;                                                        \
     for (; i + SC_BLOCK <= (n); i += SC_BLOCK) {                            \
         block((x) + i);                                                     \
     }                                                                       \
@@ -150,11 +150,11 @@ static inline double SC_FN(sc_tanh_small_d)(double x)
             x[i] = SC_FN(sc_tanh_##SUF)(x[i]);                              \
         }                                                                   \
     }                                                                       \
-    static void SC_FN(sc_sigmoid_inplace_##SUF)(T *x, int n)                \
+    static void SC_FN(sc_sigmoid_inplace_##SUF)(T *x, ptrdiff_t n)          \
     {                                                                       \
         SC_BLOCKWISE(SC_FN(sc_sigmoid_block_##SUF), T, x, n)                \
     }                                                                       \
-    static void SC_FN(sc_tanh_inplace_##SUF)(T *x, int n)                   \
+    static void SC_FN(sc_tanh_inplace_##SUF)(T *x, ptrdiff_t n)             \
     {                                                                       \
         SC_BLOCKWISE(SC_FN(sc_tanh_block_##SUF), T, x, n)                   \
     }

@@ -15,6 +15,9 @@
  *   sc_matmul_packed_<sfx>(m, N, K, A, lda, P, C, ldc, accumulate):
  *       C (m, N) = A (m, K) @ B, or C += A @ B when accumulate; row-major.
  *
+ * Sizes, strides and offsets are ptrdiff_t (size_t for the entry count), so
+ * no index product wraps at 2^31.
+ *
  * Each output entry is one dot product summed in k order, whatever m, the
  * row's position or the thread: results do not depend on how the batch is
  * split.  The kernels are written with GCC vector extensions in
@@ -93,18 +96,19 @@
 #endif
 
 #define SC_MM_DISPATCH(sfx, T)                                             \
-    static inline size_t sc_packed_size_##sfx(int K, int N)                \
+    static inline size_t sc_packed_size_##sfx(ptrdiff_t K, ptrdiff_t N)    \
     {                                                                      \
         SC_MM_PICK(sc_packed_size, sfx, (K, N))                            \
     }                                                                      \
-    static inline void sc_pack_##sfx(int K, int N, const T *B, long rs,    \
-                                     long cs, T *P)                        \
+    static inline void sc_pack_##sfx(ptrdiff_t K, ptrdiff_t N, const T *B, \
+                                     ptrdiff_t rs, ptrdiff_t cs, T *P)     \
     {                                                                      \
         SC_MM_PICK(sc_pack, sfx, (K, N, B, rs, cs, P))                     \
     }                                                                      \
-    static inline void sc_matmul_packed_##sfx(int m, int N, int K,         \
-                                              const T *A, int lda,         \
-                                              const T *P, T *C, int ldc,   \
+    static inline void sc_matmul_packed_##sfx(ptrdiff_t m, ptrdiff_t N,    \
+                                              ptrdiff_t K, const T *A,     \
+                                              ptrdiff_t lda, const T *P,   \
+                                              T *C, ptrdiff_t ldc,         \
                                               int accumulate)              \
     {                                                                      \
         SC_MM_PICK(sc_matmul_packed, sfx,                                  \

@@ -10,24 +10,24 @@
 typedef SC_MM_T SC_MM(vec) __attribute__((vector_size(SC_MM_VB), aligned(sizeof(SC_MM_T))));
 
 #define SC_MM_V SC_MM(vec)
-#define SC_MM_L ((int) (SC_MM_VB / sizeof(SC_MM_T)))   /* lanes */
+#define SC_MM_L ((ptrdiff_t) (SC_MM_VB / sizeof(SC_MM_T)))   /* lanes */
 #define SC_MM_NR (SC_MM_NV * SC_MM_L)                      /* panel width */
 
-static inline size_t SC_MM(sc_packed_size)(int K, int N)
+static inline size_t SC_MM(sc_packed_size)(ptrdiff_t K, ptrdiff_t N)
 {
     return (size_t) ((N + SC_MM_NR - 1) / SC_MM_NR) * SC_MM_NR * (size_t) K;
 }
 
-static inline void SC_MM(sc_pack)(int K, int N, const SC_MM_T *B, long rs, long cs,
-                                  SC_MM_T *P)
+static inline void SC_MM(sc_pack)(ptrdiff_t K, ptrdiff_t N, const SC_MM_T *B,
+                                  ptrdiff_t rs, ptrdiff_t cs, SC_MM_T *P)
 {
-    int n_panels = (N + SC_MM_NR - 1) / SC_MM_NR;
-    for (int p = 0; p < n_panels; p++) {
-        SC_MM_T *panel = P + (size_t) p * K * SC_MM_NR;
-        for (int k = 0; k < K; k++) {
-            for (int jj = 0; jj < SC_MM_NR; jj++) {
-                int j = p * SC_MM_NR + jj;
-                panel[(size_t) k * SC_MM_NR + jj] = j < N ? B[k * rs + j * cs] : 0;
+    ptrdiff_t n_panels = (N + SC_MM_NR - 1) / SC_MM_NR;
+    for (ptrdiff_t p = 0; p < n_panels; p++) {
+        SC_MM_T *panel = P + p * K * SC_MM_NR;
+        for (ptrdiff_t k = 0; k < K; k++) {
+            for (ptrdiff_t jj = 0; jj < SC_MM_NR; jj++) {
+                ptrdiff_t j = p * SC_MM_NR + jj;
+                panel[k * SC_MM_NR + jj] = j < N ? B[k * rs + j * cs] : 0;
             }
         }
     }
@@ -36,25 +36,26 @@ static inline void SC_MM(sc_pack)(int K, int N, const SC_MM_T *B, long rs, long 
 /* C[0:mr, 0:nc] (+)= A[0:mr, :] @ panel; mr is a constant after inlining,
  * so the mr x SC_MM_NV vector accumulators live in registers */
 static inline __attribute__((always_inline)) void
-SC_MM(sc_block)(const int mr, int K, const SC_MM_T *A, int lda, const SC_MM_T *panel,
-                SC_MM_T *C, int ldc, int nc, int accumulate)
+SC_MM(sc_block)(const int mr, ptrdiff_t K, const SC_MM_T *A, ptrdiff_t lda,
+                const SC_MM_T *panel, SC_MM_T *C, ptrdiff_t ldc, ptrdiff_t nc,
+                int accumulate)
 {
     SC_MM_V acc[SC_MM_MR][SC_MM_NV];
     for (int i = 0; i < mr; i++)
         for (int v = 0; v < SC_MM_NV; v++)
             acc[i][v] = (SC_MM_V) {0};
-    for (int k = 0; k < K; k++) {
+    for (ptrdiff_t k = 0; k < K; k++) {
         SC_MM_V b[SC_MM_NV];
         for (int v = 0; v < SC_MM_NV; v++)
-            b[v] = *(const SC_MM_V *) (panel + (size_t) k * SC_MM_NR + v * SC_MM_L);
+            b[v] = *(const SC_MM_V *) (panel + k * SC_MM_NR + v * SC_MM_L);
         for (int i = 0; i < mr; i++) {
-            const SC_MM_T a = A[(size_t) i * lda + k];
+            const SC_MM_T a = A[i * lda + k];
             for (int v = 0; v < SC_MM_NV; v++)
                 acc[i][v] += a * b[v];
         }
     }
     for (int i = 0; i < mr; i++) {
-        SC_MM_T *c = C + (size_t) i * ldc;
+        SC_MM_T *c = C + i * ldc;
         if (nc == SC_MM_NR) {
             for (int v = 0; v < SC_MM_NV; v++) {
                 if (accumulate)
@@ -64,36 +65,37 @@ SC_MM(sc_block)(const int mr, int K, const SC_MM_T *A, int lda, const SC_MM_T *p
         } else {
             SC_MM_T tmp[SC_MM_NR];
             memcpy(tmp, acc[i], sizeof(acc[i]));
-            for (int j = 0; j < nc; j++)
+            for (ptrdiff_t j = 0; j < nc; j++)
                 c[j] = accumulate ? c[j] + tmp[j] : tmp[j];
         }
     }
 }
 
-static inline void SC_MM(sc_matmul_packed)(int m, int N, int K, const SC_MM_T *A, int lda,
-                                           const SC_MM_T *P, SC_MM_T *C, int ldc,
+static inline void SC_MM(sc_matmul_packed)(ptrdiff_t m, ptrdiff_t N, ptrdiff_t K,
+                                           const SC_MM_T *A, ptrdiff_t lda,
+                                           const SC_MM_T *P, SC_MM_T *C, ptrdiff_t ldc,
                                            int accumulate)
 {
-    int n_panels = (N + SC_MM_NR - 1) / SC_MM_NR;
+    ptrdiff_t n_panels = (N + SC_MM_NR - 1) / SC_MM_NR;
     /* K in blocks of SC_MM_KC, so that a panel's block stays in L1 while
      * the rows sweep it; every entry sums its blocks in the same order */
-    for (int k0 = 0; k0 < K; k0 += SC_MM_KC) {
-        int kc = K - k0 < SC_MM_KC ? K - k0 : SC_MM_KC;
+    for (ptrdiff_t k0 = 0; k0 < K; k0 += SC_MM_KC) {
+        ptrdiff_t kc = K - k0 < SC_MM_KC ? K - k0 : SC_MM_KC;
         int acc = accumulate || k0 > 0;
         const SC_MM_T *Ak = A + k0;
-        for (int p = 0; p < n_panels; p++) {
-            const SC_MM_T *panel = P + ((size_t) p * K + k0) * SC_MM_NR;
-            int nc = N - p * SC_MM_NR < SC_MM_NR ? N - p * SC_MM_NR : SC_MM_NR;
+        for (ptrdiff_t p = 0; p < n_panels; p++) {
+            const SC_MM_T *panel = P + (p * K + k0) * SC_MM_NR;
+            ptrdiff_t nc = N - p * SC_MM_NR < SC_MM_NR ? N - p * SC_MM_NR : SC_MM_NR;
             SC_MM_T *Cp = C + p * SC_MM_NR;
-            int i = 0;
+            ptrdiff_t i = 0;
             for (; i + SC_MM_MR <= m; i += SC_MM_MR)
-                SC_MM(sc_block)(SC_MM_MR, kc, Ak + (size_t) i * lda, lda, panel,
-                                Cp + (size_t) i * ldc, ldc, nc, acc);
+                SC_MM(sc_block)(SC_MM_MR, kc, Ak + i * lda, lda, panel,
+                                Cp + i * ldc, ldc, nc, acc);
             /* the last rows in blocks of 8, 4, 2, 1: each size a constant */
 #define SC_MM_TAIL(rows)                                                   \
             if (SC_MM_MR > rows && m - i >= rows) {                       \
-                SC_MM(sc_block)(rows, kc, Ak + (size_t) i * lda, lda, panel,\
-                                Cp + (size_t) i * ldc, ldc, nc, acc);      \
+                SC_MM(sc_block)(rows, kc, Ak + i * lda, lda, panel,        \
+                                Cp + i * ldc, ldc, nc, acc);               \
                 i += rows;                                                 \
             }
             SC_MM_TAIL(8)

@@ -7,13 +7,18 @@ cpdef enum Trans:
     NoTrans = 0
     Transpose = 1
 
-cdef void gemm(Trans ta, Trans tb, int m, int n, int k, floating alpha,
-               const floating* A, int lda, const floating* B, int ldb,
-               floating beta, floating* C, int ldc) noexcept nogil
+# Sizes, strides and offsets are Py_ssize_t; gemm splits any m, n or k above
+# the BLAS's 32-bit int into several calls.  Its leading dimensions cannot be
+# split: the def entry points refuse one above INT_MAX (_checks.pxd).
+cdef void gemm(Trans ta, Trans tb, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+               floating alpha, const floating* A, Py_ssize_t lda,
+               const floating* B, Py_ssize_t ldb,
+               floating beta, floating* C, Py_ssize_t ldc) noexcept nogil
 
-cdef void colsum(int m, int n, const floating* A, int lda, floating* out) noexcept nogil
+cdef void colsum(Py_ssize_t m, Py_ssize_t n, const floating* A, Py_ssize_t lda,
+                 floating* out) noexcept nogil
 
-cdef double sumsq(int n, const floating* x) noexcept nogil
+cdef double sumsq(Py_ssize_t n, const floating* x) noexcept nogil
 
 cdef void serial_blas_begin() noexcept nogil
 cdef void serial_blas_end() noexcept nogil

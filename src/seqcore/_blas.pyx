@@ -9,17 +9,71 @@ we call ?gemm with the operands swapped and the transpose flags unchanged.
 from cpython.pythread cimport (PyThread_type_lock, PyThread_allocate_lock,
                                PyThread_acquire_lock, PyThread_release_lock,
                                WAIT_LOCK)
+from libc.limits cimport INT_MAX
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 
 
-cdef void gemm(Trans ta, Trans tb, int m, int n, int k, floating alpha,
-               const floating* A, int lda, const floating* B, int ldb,
-               floating beta, floating* C, int ldc) noexcept nogil:
-    """C (m, n) = alpha * op(A) (m, k) @ op(B) (k, n) + beta * C, row-major."""
+# The largest m, n or k of one ?gemm call: scipy's BLAS is LP64, its sizes are
+# C ints.  Only the tests lower it (set_max_blas_dim), to run the splitting on
+# small problems.
+cdef Py_ssize_t max_blas_dim = INT_MAX
+
+
+def set_max_blas_dim(Py_ssize_t n):
+    """Set the largest m, n or k passed to one ?gemm call (default INT_MAX)
+    and return the previous value.  For tests: a lower value splits products
+    that would fit in one call, so the splitting runs on small sizes."""
+    global max_blas_dim
+    if not 1 <= n <= INT_MAX:
+        raise ValueError(f"max_blas_dim must be in [1, {INT_MAX}], got {n}")
+    old, max_blas_dim = max_blas_dim, n
+    return old
+
+
+cdef void gemm(Trans ta, Trans tb, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+               floating alpha, const floating* A, Py_ssize_t lda,
+               const floating* B, Py_ssize_t ldb,
+               floating beta, floating* C, Py_ssize_t ldc) noexcept nogil:
+    """C (m, n) = alpha * op(A) (m, k) @ op(B) (k, n) + beta * C, row-major.
+
+    lda, ldb, ldc must fit in an int (the entry points check them with
+    _checks.check_blas_ld).  An m, n or k above max_blas_dim is split into
+    calls of at most max_blas_dim: blocks of rows or columns of C, or blocks
+    of the inner dimension summed into C (beta, then 1).  A product that fits
+    is one call with the same arguments as ever, so its result is unchanged.
+    """
     cdef char cta = b"T" if ta == Transpose else b"N"
     cdef char ctb = b"T" if tb == Transpose else b"N"
-    cdef int i, j
+    cdef Py_ssize_t i, j, c = max_blas_dim
+    cdef int im, in_, ik, ilda, ildb, ildc
     if m <= 0 or n <= 0:
+        return
+    if m > c:
+        # rows i.. of C are rows i.. of op(A): of A, or columns of A.T
+        i = 0
+        while i < m:
+            gemm(ta, tb, min(c, m - i), n, k, alpha,
+                 A + i * (lda if ta == NoTrans else 1), lda, B, ldb, beta,
+                 C + i * ldc, ldc)
+            i += c
+        return
+    if n > c:
+        # columns j.. of C are columns j.. of op(B)
+        j = 0
+        while j < n:
+            gemm(ta, tb, m, min(c, n - j), k, alpha, A, lda,
+                 B + j * (1 if tb == NoTrans else ldb), ldb, beta, C + j, ldc)
+            j += c
+        return
+    if k > c:
+        # C = beta * C + the sum over blocks i.. of k of op(A)[:, i..] @ op(B)[i..]
+        i = 0
+        while i < k:
+            gemm(ta, tb, m, n, min(c, k - i), alpha,
+                 A + i * (1 if ta == NoTrans else lda), lda,
+                 B + i * (ldb if tb == NoTrans else 1), ldb,
+                 beta if i == 0 else 1, C, ldc)
+            i += c
         return
     if k <= 0:
         # BLAS would leave C untouched for k == 0 only when beta == 1;
@@ -28,17 +82,20 @@ cdef void gemm(Trans ta, Trans tb, int m, int n, int k, floating alpha,
             for j in range(n):
                 C[i * ldc + j] = 0 if beta == 0 else beta * C[i * ldc + j]
         return
+    im, in_, ik = <int> m, <int> n, <int> k
+    ilda, ildb, ildc = <int> lda, <int> ldb, <int> ldc
     if floating is float:
-        sgemm(&ctb, &cta, &n, &m, &k, &alpha, <float*> B, &ldb,
-              <float*> A, &lda, &beta, C, &ldc)
+        sgemm(&ctb, &cta, &in_, &im, &ik, &alpha, <float*> B, &ildb,
+              <float*> A, &ilda, &beta, C, &ildc)
     else:
-        dgemm(&ctb, &cta, &n, &m, &k, &alpha, <double*> B, &ldb,
-              <double*> A, &lda, &beta, C, &ldc)
+        dgemm(&ctb, &cta, &in_, &im, &ik, &alpha, <double*> B, &ildb,
+              <double*> A, &ilda, &beta, C, &ildc)
 
 
-cdef void colsum(int m, int n, const floating* A, int lda, floating* out) noexcept nogil:
+cdef void colsum(Py_ssize_t m, Py_ssize_t n, const floating* A, Py_ssize_t lda,
+                 floating* out) noexcept nogil:
     """out (n,) = A.sum(axis=0) for a row-major (m, n) block with leading dim lda."""
-    cdef int i, j
+    cdef Py_ssize_t i, j
     for j in range(n):
         out[j] = 0
     for i in range(m):
@@ -46,10 +103,10 @@ cdef void colsum(int m, int n, const floating* A, int lda, floating* out) noexce
             out[j] += A[i * lda + j]
 
 
-cdef double sumsq(int n, const floating* x) noexcept nogil:
+cdef double sumsq(Py_ssize_t n, const floating* x) noexcept nogil:
     """(x ** 2).sum(), accumulated in double for float32 too."""
     cdef double acc = 0
-    cdef int i
+    cdef Py_ssize_t i
     for i in range(n):
         acc += <double> x[i] * x[i]
     return acc

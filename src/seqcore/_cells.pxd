@@ -9,8 +9,8 @@ cpdef enum CellKind:
 
 ctypedef struct CellSpec:
     int kind          # a CellKind
-    int H             # hidden size
-    int G             # gates: 1 (RNN), 3 (GRU: r, z, n), 4 (LSTM: i, f, g, o)
+    Py_ssize_t H      # hidden size
+    Py_ssize_t G      # gates: 1 (RNN), 3 (GRU: r, z, n), 4 (LSTM: i, f, g, o)
     bint relu         # RNN: relu instead of tanh
     bint reset_after  # GRU: r applied after the hidden product (PyTorch, cuDNN)
     bint peephole     # LSTM: diagonal peephole weights
@@ -21,7 +21,7 @@ ctypedef struct CellSpec:
 
 cdef int n_gates(int kind) noexcept nogil
 
-cdef void cell_forward(const CellSpec* s, int n, floating* gates,
+cdef void cell_forward(const CellSpec* s, Py_ssize_t n, floating* gates,
                        const floating* h_prev, floating* h,
                        const floating* c_prev, floating* c,
                        floating* aux, floating* work,
@@ -29,7 +29,7 @@ cdef void cell_forward(const CellSpec* s, int n, floating* gates,
                        const floating* b_hn,
                        const floating* peep) noexcept nogil
 
-cdef void cell_backward(const CellSpec* s, int n, const floating* gates,
+cdef void cell_backward(const CellSpec* s, Py_ssize_t n, const floating* gates,
                         const floating* dy, floating* dh, floating* dc,
                         const floating* h_prev, const floating* h,
                         const floating* c_prev, const floating* c,
@@ -37,5 +37,6 @@ cdef void cell_backward(const CellSpec* s, int n, const floating* gates,
                         floating* work, const floating* W_hh,
                         const floating* peep, floating* dpeep) noexcept nogil
 
-cdef size_t packed_size(int K, int N, bint double_precision) noexcept nogil
-cdef void pack(int K, int N, const floating* B, long rs, long cs, floating* P) noexcept nogil
+cdef size_t packed_size(Py_ssize_t K, Py_ssize_t N, bint double_precision) noexcept nogil
+cdef void pack(Py_ssize_t K, Py_ssize_t N, const floating* B, Py_ssize_t rs,
+               Py_ssize_t cs, floating* P) noexcept nogil

@@ -33,29 +33,34 @@ from seqcore._blas cimport gemm, NoTrans, Transpose
 cdef extern from "seqcore/activations.h" nogil:
     float sc_relu_f(float x)
     double sc_relu_d(double x)
-    void sc_sigmoid_inplace_f(float* x, int n)
-    void sc_sigmoid_inplace_d(double* x, int n)
-    void sc_tanh_inplace_f(float* x, int n)
-    void sc_tanh_inplace_d(double* x, int n)
+    void sc_sigmoid_inplace_f(float* x, Py_ssize_t n)
+    void sc_sigmoid_inplace_d(double* x, Py_ssize_t n)
+    void sc_tanh_inplace_f(float* x, Py_ssize_t n)
+    void sc_tanh_inplace_d(double* x, Py_ssize_t n)
 
 
 cdef extern from "seqcore/matmul.h" nogil:
-    size_t sc_packed_size_f(int K, int N)
-    size_t sc_packed_size_d(int K, int N)
-    void sc_pack_f(int K, int N, const float* B, long rs, long cs, float* P)
-    void sc_pack_d(int K, int N, const double* B, long rs, long cs, double* P)
-    void sc_matmul_packed_f(int m, int N, int K, const float* A, int lda,
-                            const float* P, float* C, int ldc, int accumulate)
-    void sc_matmul_packed_d(int m, int N, int K, const double* A, int lda,
-                            const double* P, double* C, int ldc, int accumulate)
+    size_t sc_packed_size_f(Py_ssize_t K, Py_ssize_t N)
+    size_t sc_packed_size_d(Py_ssize_t K, Py_ssize_t N)
+    void sc_pack_f(Py_ssize_t K, Py_ssize_t N, const float* B, Py_ssize_t rs,
+                   Py_ssize_t cs, float* P)
+    void sc_pack_d(Py_ssize_t K, Py_ssize_t N, const double* B, Py_ssize_t rs,
+                   Py_ssize_t cs, double* P)
+    void sc_matmul_packed_f(Py_ssize_t m, Py_ssize_t N, Py_ssize_t K, const float* A,
+                            Py_ssize_t lda, const float* P, float* C, Py_ssize_t ldc,
+                            int accumulate)
+    void sc_matmul_packed_d(Py_ssize_t m, Py_ssize_t N, Py_ssize_t K, const double* A,
+                            Py_ssize_t lda, const double* P, double* C, Py_ssize_t ldc,
+                            int accumulate)
 
 
-cdef size_t packed_size(int K, int N, bint double_precision) noexcept nogil:
+cdef size_t packed_size(Py_ssize_t K, Py_ssize_t N, bint double_precision) noexcept nogil:
     """Entries of the packed form of a (K, N) matrix."""
     return sc_packed_size_d(K, N) if double_precision else sc_packed_size_f(K, N)
 
 
-cdef void pack(int K, int N, const floating* B, long rs, long cs, floating* P) noexcept nogil:
+cdef void pack(Py_ssize_t K, Py_ssize_t N, const floating* B, Py_ssize_t rs,
+               Py_ssize_t cs, floating* P) noexcept nogil:
     """P <- the (K, N) matrix with entries B[k * rs + j * cs], packed."""
     if floating is float:
         sc_pack_f(K, N, B, rs, cs, P)
@@ -67,9 +72,9 @@ cdef void pack(int K, int N, const floating* B, long rs, long cs, floating* P) n
 # of it, so these serve the products over all gates (every cell but the GRU
 # with reset_before, which calls the BLAS on the blocks it needs).
 
-cdef inline void times_W_t(const CellSpec* s, int n, int N, const floating* A,
-                           int lda, const floating* W_hh, floating* C, int ldc,
-                           bint accumulate) noexcept nogil:
+cdef inline void times_W_t(const CellSpec* s, Py_ssize_t n, Py_ssize_t N,
+                           const floating* A, Py_ssize_t lda, const floating* W_hh,
+                           floating* C, Py_ssize_t ldc, bint accumulate) noexcept nogil:
     """C (n, N) = A (n, H) @ W_hh[:N].T, or += when accumulate."""
     if s.Wf == NULL:
         gemm(NoTrans, Transpose, n, N, s.H, 1, A, lda, W_hh, s.H,
@@ -80,9 +85,9 @@ cdef inline void times_W_t(const CellSpec* s, int n, int N, const floating* A,
         sc_matmul_packed_d(n, N, s.H, A, lda, <const double*> s.Wf, C, ldc, accumulate)
 
 
-cdef inline void times_W(const CellSpec* s, int n, int K, const floating* A,
-                         int lda, const floating* W_hh, floating* C, int ldc,
-                         bint accumulate) noexcept nogil:
+cdef inline void times_W(const CellSpec* s, Py_ssize_t n, Py_ssize_t K,
+                         const floating* A, Py_ssize_t lda, const floating* W_hh,
+                         floating* C, Py_ssize_t ldc, bint accumulate) noexcept nogil:
     """C (n, H) = A (n, K) @ W_hh[:K], or += when accumulate."""
     if s.Wb == NULL:
         gemm(NoTrans, NoTrans, n, s.H, K, 1, A, lda, W_hh, s.H,
@@ -96,14 +101,14 @@ cdef inline void times_W(const CellSpec* s, int n, int K, const floating* A,
 # Activations are applied in place to contiguous blocks: the C loops
 # vectorise (see include/seqcore/activations.h).
 
-cdef inline void sigmoid_(floating* x, int n) noexcept nogil:
+cdef inline void sigmoid_(floating* x, Py_ssize_t n) noexcept nogil:
     if floating is float:
         sc_sigmoid_inplace_f(x, n)
     else:
         sc_sigmoid_inplace_d(x, n)
 
 
-cdef inline void tanh_(floating* x, int n) noexcept nogil:
+cdef inline void tanh_(floating* x, Py_ssize_t n) noexcept nogil:
     if floating is float:
         sc_tanh_inplace_f(x, n)
     else:
@@ -125,9 +130,10 @@ cdef int n_gates(int kind) noexcept nogil:
     return 1
 
 
-cdef inline void add_output_gradient(int m, floating* dh, const floating* dy) noexcept nogil:
+cdef inline void add_output_gradient(Py_ssize_t m, floating* dh,
+                                     const floating* dy) noexcept nogil:
     """dh += dy: the step's output gradient joins the one from step t+1."""
-    cdef int i
+    cdef Py_ssize_t i
     if dy != NULL:
         for i in range(m):
             dh[i] += dy[i]
@@ -137,10 +143,10 @@ cdef inline void add_output_gradient(int m, floating* dh, const floating* dy) no
 # RNN: h = act(W_ih x + b_ih + W_hh h_prev + b_hh)
 # --------------------------------------------------------------------------
 
-cdef void rnn_forward(const CellSpec* s, int n, floating* gates,
+cdef void rnn_forward(const CellSpec* s, Py_ssize_t n, floating* gates,
                       const floating* h_prev, floating* h,
                       const floating* W_hh) noexcept nogil:
-    cdef int H = s.H, i
+    cdef Py_ssize_t H = s.H, i
     # gates += h_prev @ W_hh.T      (n, H) += (n, H)(H, H)
     times_W_t(s, n, H, h_prev, H, W_hh, gates, H, True)
     if s.relu:
@@ -151,10 +157,10 @@ cdef void rnn_forward(const CellSpec* s, int n, floating* gates,
         tanh_(h, n * H)
 
 
-cdef void rnn_backward(const CellSpec* s, int n, const floating* dy,
+cdef void rnn_backward(const CellSpec* s, Py_ssize_t n, const floating* dy,
                        floating* dh, const floating* h, floating* dG,
                        const floating* W_hh) noexcept nogil:
-    cdef int H = s.H, i
+    cdef Py_ssize_t H = s.H, i
     add_output_gradient(n * H, dh, dy)
     if s.relu:
         for i in range(n * H):
@@ -172,11 +178,11 @@ cdef void rnn_backward(const CellSpec* s, int n, const floating* dy,
 #      h' = (1 - z) * n + z * h, computed as n + z * (h - n) like PyTorch.
 # --------------------------------------------------------------------------
 
-cdef void gru_forward(const CellSpec* s, int n, floating* gates,
+cdef void gru_forward(const CellSpec* s, Py_ssize_t n, floating* gates,
                       const floating* h_prev, floating* h, floating* aux,
                       floating* work, const floating* W_hh,
                       const floating* b_hn) noexcept nogil:
-    cdef int H = s.H, G3 = 3 * s.H, b, j
+    cdef Py_ssize_t H = s.H, G3 = 3 * s.H, b, j
     cdef floating nv
     cdef floating* g
     cdef floating* w
@@ -221,12 +227,12 @@ cdef void gru_forward(const CellSpec* s, int n, floating* gates,
                 h[b * H + j] = nv + g[H + j] * (h_prev[b * H + j] - nv)
 
 
-cdef void gru_backward(const CellSpec* s, int n, const floating* gates,
+cdef void gru_backward(const CellSpec* s, Py_ssize_t n, const floating* gates,
                        const floating* dy, floating* dh,
                        const floating* h_prev, const floating* aux,
                        floating* dG, floating* dGH, floating* work,
                        const floating* W_hh) noexcept nogil:
-    cdef int H = s.H, G3 = 3 * s.H, b, j, k
+    cdef Py_ssize_t H = s.H, G3 = 3 * s.H, b, j, k
     cdef floating d, r, z, nv, dn, dr, drh
     cdef const floating* g
     cdef floating* dg
@@ -287,11 +293,11 @@ cdef void gru_backward(const CellSpec* s, int n, const floating* gates,
 # peepholes: i, f see c_prev, o sees c'; peep rows are (p_i, p_f, p_o).
 # --------------------------------------------------------------------------
 
-cdef void lstm_forward(const CellSpec* s, int n, floating* gates,
+cdef void lstm_forward(const CellSpec* s, Py_ssize_t n, floating* gates,
                        const floating* h_prev, floating* h,
                        const floating* c_prev, floating* c, floating* aux,
                        const floating* W_hh, const floating* peep) noexcept nogil:
-    cdef int H = s.H, G4 = 4 * s.H, b, j
+    cdef Py_ssize_t H = s.H, G4 = 4 * s.H, b, j
     cdef floating* g
     cdef const floating* cp
     cdef floating* cn
@@ -321,13 +327,13 @@ cdef void lstm_forward(const CellSpec* s, int n, floating* gates,
             h[b * H + j] = g[3 * H + j] * tc[j]
 
 
-cdef void lstm_backward(const CellSpec* s, int n, const floating* gates,
+cdef void lstm_backward(const CellSpec* s, Py_ssize_t n, const floating* gates,
                         const floating* dy, floating* dh, floating* dc,
                         const floating* c_prev, const floating* c,
                         const floating* aux, floating* dG,
                         const floating* W_hh, const floating* peep,
                         floating* dpeep) noexcept nogil:
-    cdef int H = s.H, G4 = 4 * s.H, b, j, k
+    cdef Py_ssize_t H = s.H, G4 = 4 * s.H, b, j, k
     cdef floating d, ig, fg, gg, og, tc, dcn, di, df, do
     cdef const floating* g
     cdef floating* dg
@@ -382,14 +388,14 @@ cdef void lstm_backward(const CellSpec* s, int n, const floating* gates,
 # The one cell interface the driver calls.
 # --------------------------------------------------------------------------
 
-cdef void cell_forward(const CellSpec* s, int n, floating* gates,
+cdef void cell_forward(const CellSpec* s, Py_ssize_t n, floating* gates,
                        const floating* h_prev, floating* h,
                        const floating* c_prev, floating* c,
                        floating* aux, floating* work,
                        const floating* W_hh, const floating* bias,
                        const floating* b_hn,
                        const floating* peep) noexcept nogil:
-    cdef int GH = s.G * s.H, b, j
+    cdef Py_ssize_t GH = s.G * s.H, b, j
     cdef floating* row
     for b in range(n):
         row = gates + b * GH
@@ -403,7 +409,7 @@ cdef void cell_forward(const CellSpec* s, int n, floating* gates,
         lstm_forward(s, n, gates, h_prev, h, c_prev, c, aux, W_hh, peep)
 
 
-cdef void cell_backward(const CellSpec* s, int n, const floating* gates,
+cdef void cell_backward(const CellSpec* s, Py_ssize_t n, const floating* gates,
                         const floating* dy, floating* dh, floating* dc,
                         const floating* h_prev, const floating* h,
                         const floating* c_prev, const floating* c,

@@ -12,12 +12,17 @@ Numerically stable forms throughout: log-sum-exp for the softmax,
 from cython cimport floating
 from libc.math cimport exp, log, log1p, fabs
 
+from seqcore._checks cimport check_shape
 
-cdef _check_shapes(const floating[:, ::1] Z, const floating[:, ::1] Y,
-                   const floating[::1] w, floating[:, ::1] dZ):
-    if (Y.shape[0] != Z.shape[0] or Y.shape[1] != Z.shape[1] or w.shape[0] != Z.shape[0]
-            or dZ.shape[0] != Z.shape[0] or dZ.shape[1] != Z.shape[1]):
-        raise ValueError("Z, Y, w and dZ must have matching shapes")
+
+cdef int check_against_Z(str fn, const floating[:, ::1] Z, const floating[:, ::1] Y,
+                         const floating[::1] w, floating[:, ::1] dZ) except -1:
+    """Y and dZ must match Z (N, K), w have N entries."""
+    cdef tuple NK = (Z.shape[0], Z.shape[1])
+    check_shape(fn, "Y", Y.shape, NK, "(N, K) from Z")
+    check_shape(fn, "w", w.shape, NK[:1], "N from Z")
+    check_shape(fn, "dZ", dZ.shape, NK, "(N, K) from Z")
+    return 0
 
 
 def softmax_cross_entropy(const floating[:, ::1] Z, const Py_ssize_t[::1] y,
@@ -26,8 +31,9 @@ def softmax_cross_entropy(const floating[:, ::1] Z, const Py_ssize_t[::1] y,
     """l_i = logsumexp(Z_i) - Z_i[y_i];  dZ_i = scale * w_i * (softmax(Z_i) - onehot(y_i))."""
     cdef Py_ssize_t N = Z.shape[0], K = Z.shape[1], i, k
     cdef double total = 0, zmax, lse, wi, p
-    if y.shape[0] != N or w.shape[0] != N or dZ.shape[0] != N or dZ.shape[1] != K:
-        raise ValueError("Z, y, w and dZ must have matching shapes")
+    check_shape("softmax_cross_entropy", "y", y.shape, (N,), "N from Z")
+    check_shape("softmax_cross_entropy", "w", w.shape, (N,), "N from Z")
+    check_shape("softmax_cross_entropy", "dZ", dZ.shape, (N, K), "(N, K) from Z")
     for i in range(N):   # an index out of range would read outside Z
         if w[i] != 0 and not 0 <= y[i] < K:
             raise ValueError(f"class index {y[i]} of row {i} is outside [0, {K})")
@@ -59,7 +65,7 @@ def sigmoid_binary_cross_entropy(const floating[:, ::1] Z, const floating[:, ::1
     """l_i = sum_k max(z,0) - z*y + log1p(exp(-|z|));  dZ = scale * w_i * (sigmoid(z) - y)."""
     cdef Py_ssize_t N = Z.shape[0], K = Z.shape[1], i, k
     cdef double total = 0, wi, z, e, s
-    _check_shapes(Z, Y, w, dZ)
+    check_against_Z("sigmoid_binary_cross_entropy", Z, Y, w, dZ)
     with nogil:
         for i in range(N):
             wi = w[i]
@@ -80,7 +86,7 @@ def squared_error(const floating[:, ::1] Z, const floating[:, ::1] Y,
     """l_i = mean_k (z - y)^2 / 2 (scikit-learn's MLP convention);  dZ = scale * w_i * (z - y) / K."""
     cdef Py_ssize_t N = Z.shape[0], K = Z.shape[1], i, k
     cdef double total = 0, wi, r
-    _check_shapes(Z, Y, w, dZ)
+    check_against_Z("squared_error", Z, Y, w, dZ)
     with nogil:
         for i in range(N):
             wi = w[i]

@@ -11,13 +11,14 @@ from cython cimport floating
 from libc.math cimport sqrt
 
 from seqcore._blas cimport sumsq
+from seqcore._checks cimport check_shape
 
 
 def sum_squares(const floating[::1] x):
     """Return ``(x ** 2).sum()`` accumulated in double."""
     cdef double out
     with nogil:
-        out = sumsq(<int> x.shape[0], &x[0]) if x.shape[0] else 0.0
+        out = sumsq(x.shape[0], &x[0]) if x.shape[0] else 0.0
     return out
 
 
@@ -53,6 +54,9 @@ def sgd_step(floating[::1] p, const floating[::1] g, floating[::1] buf,
     cdef Py_ssize_t i
     cdef floating d, wd = <floating> weight_decay, mu = <floating> momentum
     cdef floating damp = <floating> (1.0 - dampening), step = <floating> lr
+    check_shape("sgd_step", "g", g.shape, (p.shape[0],), "as p")
+    if momentum != 0:
+        check_shape("sgd_step", "buf", buf.shape, (p.shape[0],), "as p, with momentum")
     with nogil:
         for i in range(p.shape[0]):
             d = g[i]
@@ -86,6 +90,9 @@ def adam_step(floating[::1] p, const floating[::1] g, floating[::1] m,
     cdef floating step_size = <floating> (lr / (1.0 - beta1 ** step))
     cdef floating bc2_sqrt = <floating> sqrt(1.0 - beta2 ** step)
     cdef floating e = <floating> eps
+    check_shape("adam_step", "g", g.shape, (p.shape[0],), "as p")
+    check_shape("adam_step", "m", m.shape, (p.shape[0],), "as p")
+    check_shape("adam_step", "v", v.shape, (p.shape[0],), "as p")
     with nogil:
         for i in range(p.shape[0]):
             d = g[i]

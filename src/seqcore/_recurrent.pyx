@@ -29,6 +29,10 @@ batch: the rows of a step are independent, so the caller may run disjoint
 ranges on different threads at once (each range on a one-thread BLAS), which
 keeps both cores busy on the small per-step products where a multi-threaded
 BLAS would spend its time handing off work.
+
+Every entry point first checks, in O(1), that its arguments' shapes agree
+with each other (a ValueError naming the argument otherwise): the loops
+trust them.  Sizes, offsets and index products are Py_ssize_t throughout.
 """
 
 from cython cimport floating
@@ -36,8 +40,9 @@ from libc.string cimport memcpy, memset
 
 from seqcore._blas cimport (gemm, colsum, NoTrans, Transpose,
                             serial_blas_begin, serial_blas_end)
-from seqcore._cells cimport (CellSpec, CELL_GRU, CELL_LSTM, n_gates,
+from seqcore._cells cimport (CellSpec, CELL_RNN, CELL_GRU, CELL_LSTM, n_gates,
                              cell_forward, cell_backward, packed_size, pack)
+from seqcore._checks cimport check_shape, check_blas_ld
 
 import numpy as np
 
@@ -45,10 +50,10 @@ import numpy as np
 # Per-step products smaller than this (B * G*H * H multiply-adds) run on one
 # BLAS thread: below it the thread hand-off costs more than it saves
 # (measured in benchmarks/bench_rnn.py).
-cdef long SERIAL_STEP_WORK = 1 << 23
+cdef Py_ssize_t SERIAL_STEP_WORK = 1 << 23
 
 
-cdef CellSpec make_spec(int kind, int H, bint relu, bint reset_after,
+cdef CellSpec make_spec(int kind, Py_ssize_t H, bint relu, bint reset_after,
                         bint peephole) noexcept nogil:
     cdef CellSpec s
     s.kind = kind
@@ -66,10 +71,13 @@ def pack_hidden(const floating[:, ::1] W_hh, bint backward):
     """W_hh (G*H, H) packed for the per-step products of the time loop:
     ``h @ W_hh.T`` (forward) or ``dG @ W_hh`` (backward).  A new 1-D array;
     see include/seqcore/matmul.h."""
-    cdef int GH = W_hh.shape[0], H = W_hh.shape[1]
+    cdef Py_ssize_t GH = W_hh.shape[0], H = W_hh.shape[1]
+    if H > 0:
+        check_shape("pack_hidden", "W_hh", W_hh.shape, (max(GH // H, 1) * H, H),
+                    "G*H rows, a multiple of H = W_hh.shape[1]")
     # forward multiplies by W_hh.T: K = H, N = G*H, entry (k, j) = W_hh[j, k]
-    cdef int K = GH if backward else H, N = H if backward else GH
-    cdef long rs = H if backward else 1, cs = 1 if backward else H
+    cdef Py_ssize_t K = GH if backward else H, N = H if backward else GH
+    cdef Py_ssize_t rs = H if backward else 1, cs = 1 if backward else H
     dtype = np.float32 if floating is float else np.float64
     out = np.empty(packed_size(K, N, floating is double), dtype=dtype)
     cdef floating[::1] P = out
@@ -81,22 +89,28 @@ def pack_hidden(const floating[:, ::1] W_hh, bint backward):
 def project(const floating[:, :, ::1] X,
             const floating[:, ::1] W_ih,
             floating[:, :, ::1] gates,
-            int row0, int row1, bint serial):
+            Py_ssize_t row0, Py_ssize_t row1, bint serial):
     """gates = X @ W_ih.T over all steps: one GEMM (the biases come in the
     time loop).
 
     Works on rows row0 .. row1-1 of the (T*B, I) input, so that threads may
     share the product; ``serial`` runs it on a one-thread BLAS.
     """
-    cdef int TB = X.shape[0] * X.shape[1], I = X.shape[2], GH = W_ih.shape[0]
-    check_rows(row0, row1, TB)
+    cdef Py_ssize_t T = X.shape[0], B = X.shape[1], I = X.shape[2], TB = T * B
+    cdef Py_ssize_t GH = W_ih.shape[0]
+    check_shape("project", "W_ih", W_ih.shape, (None, I), "I from X")
+    check_shape("project", "gates", gates.shape, (T, B, GH),
+                "T, B from X, G*H from W_ih")
+    check_blas_ld("project", "I", I)
+    check_blas_ld("project", "G*H", GH)
+    check_rows("project", row0, row1, TB)
     with nogil:
         if serial:
             serial_blas_begin()
         # gates = X @ W_ih.T     (rows, GH) = (rows, I)(I, GH)
         gemm(NoTrans, Transpose, row1 - row0, GH, I, 1,
-             &X[0, 0, 0] + <size_t> row0 * I, I, &W_ih[0, 0], I, 0,
-             &gates[0, 0, 0] + <size_t> row0 * GH, GH)
+             &X[0, 0, 0] + row0 * I, I, &W_ih[0, 0], I, 0,
+             &gates[0, 0, 0] + row0 * GH, GH)
         if serial:
             serial_blas_end()
 
@@ -116,7 +130,7 @@ def forward_steps(int kind, bint relu, bint reset_after, bint peephole,
                   floating[:, ::1] h_n,
                   floating[:, ::1] c_n,
                   const floating[::1] W_packed,
-                  int row0, int row1, bint serial):
+                  Py_ssize_t row0, Py_ssize_t row1, bint serial):
     """Run the time loop of one layer, one direction, on rows row0 .. row1-1.
 
     On entry ``gates`` holds the projection (``project``), ``Hs[0]`` (and
@@ -130,12 +144,20 @@ def forward_steps(int kind, bint relu, bint reset_after, bint peephole,
     products on one thread (always, when other threads share the work);
     otherwise only the small ones do.
     """
+    check_scan("forward_steps", kind, reset_after, peephole, training, False,
+               n_active, W_hh, peep, Hs, Cs, gates, aux, work, W_packed, row0, row1)
     cdef CellSpec s = make_spec(kind, W_hh.shape[1], relu, reset_after, peephole)
-    cdef int T = gates.shape[0], B = gates.shape[1]
-    cdef int H = s.H, GH = s.G * s.H, BH = B * H
-    cdef int t, n, ended
+    cdef Py_ssize_t T = gates.shape[0], B = gates.shape[1]
+    cdef Py_ssize_t H = s.H, GH = s.G * s.H, BH = B * H
+    cdef Py_ssize_t t, n, ended
     cdef bint lstm = kind == CELL_LSTM
-    check_rows(row0, row1, B)
+    cdef str fn = "forward_steps", of = "B from gates, H from W_hh, G from kind"
+    check_shape(fn, "bias", bias.shape, (GH,), of)
+    if kind == CELL_GRU and reset_after:
+        check_shape(fn, "b_hh", b_hh.shape, (GH,), of)
+    check_shape(fn, "h_n", h_n.shape, (B, H), of)
+    if lstm:
+        check_shape(fn, "c_n", c_n.shape, (B, H), of)
     s.Wf = packed_or_null(W_packed, kind, reset_after)
     # every pointer below starts at row0: a step's rows are contiguous, so
     # the kernels see an ordinary (n, width) block with the step stride B
@@ -148,7 +170,7 @@ def forward_steps(int kind, bint relu, bint reset_after, bint peephole,
     cdef floating* a = A
     cdef const floating* P = &peep[0, 0] if peephole else NULL
     cdef const floating* b_hn = &b_hh[2 * H] if kind == CELL_GRU and reset_after else NULL
-    serial = serial or <long> B * GH * H < SERIAL_STEP_WORK
+    serial = serial or B * GH * H < SERIAL_STEP_WORK
 
     with nogil:
         if serial:
@@ -159,22 +181,22 @@ def forward_steps(int kind, bint relu, bint reset_after, bint peephole,
                 break   # sorted by length: every later step is padding too
             if lstm:
                 if training:
-                    c_prev = Cp + <size_t> t * BH
+                    c_prev = Cp + t * BH
                     c = c_prev + BH
                 else:
                     c_prev = Cp + (t % 2) * BH
                     c = Cp + ((t + 1) % 2) * BH
             if training and A != NULL:
-                a = A + <size_t> t * BH
-            cell_forward(&s, n, G_ + <size_t> t * B * GH,
-                         Hp + <size_t> t * BH, Hp + <size_t> (t + 1) * BH,
+                a = A + t * BH
+            cell_forward(&s, n, G_ + t * B * GH,
+                         Hp + t * BH, Hp + (t + 1) * BH,
                          c_prev, c, a, &work[row0, 0], &W_hh[0, 0], &bias[0],
                          b_hn, P)
             # rows ended .. n - 1 (of the range) took their last step: keep
             # their state
             ended = rows_active(n_active, t + 1, row0, row1) if t + 1 < T else 0
             if n > ended:
-                memcpy(&h_n[row0 + ended, 0], Hp + <size_t> (t + 1) * BH + ended * H,
+                memcpy(&h_n[row0 + ended, 0], Hp + (t + 1) * BH + ended * H,
                        (n - ended) * H * sizeof(floating))
                 if lstm:
                     memcpy(&c_n[row0 + ended, 0], c + ended * H,
@@ -201,7 +223,7 @@ def backward_steps(int kind, bint relu, bint reset_after, bint peephole,
                    floating[:, ::1] dc,
                    floating[:, ::1] dpeep,
                    const floating[::1] W_packed,
-                   int row0, int row1, bint serial):
+                   Py_ssize_t row0, Py_ssize_t row1, bint serial):
     """Backpropagate through time on rows row0 .. row1-1 of a training forward.
 
     ``dY`` (T, B, H) is the gradient on the outputs, or empty for none;
@@ -213,13 +235,29 @@ def backward_steps(int kind, bint relu, bint reset_after, bint peephole,
     concurrent range.  ``W_packed`` is ``pack_hidden(W_hh, True)`` or empty,
     ``serial`` as in ``forward_steps``.
     """
+    check_scan("backward_steps", kind, reset_after, peephole, True, True,
+               n_active, W_hh, peep, Hs, Cs, gates, aux, work, W_packed, row0, row1)
     cdef CellSpec s = make_spec(kind, W_hh.shape[1], relu, reset_after, peephole)
-    cdef int T = gates.shape[0], B = gates.shape[1]
-    cdef int H = s.H, GH = s.G * s.H, BH = B * H
-    cdef int t, n, ended
+    cdef Py_ssize_t T = gates.shape[0], B = gates.shape[1]
+    cdef Py_ssize_t H = s.H, GH = s.G * s.H, BH = B * H
+    cdef Py_ssize_t t, n, ended
     cdef bint lstm = kind == CELL_LSTM
     cdef bint gru_after = kind == CELL_GRU and reset_after
-    check_rows(row0, row1, B)
+    cdef str fn = "backward_steps", of = "T, B from gates, H from W_hh, G from kind"
+    if dY.shape[0] > 0:
+        check_shape(fn, "dY", dY.shape, (T, B, H), of)
+    if dh_n.shape[0] > 0:
+        check_shape(fn, "dh_n", dh_n.shape, (B, H), of)
+    if lstm and dc_n.shape[0] > 0:
+        check_shape(fn, "dc_n", dc_n.shape, (B, H), of)
+    check_shape(fn, "dG", dG.shape, (T, B, GH), of)
+    if gru_after:
+        check_shape(fn, "dGH", dGH.shape, (T, B, GH), of)
+    check_shape(fn, "dh", dh.shape, (B, H), of)
+    if lstm:
+        check_shape(fn, "dc", dc.shape, (B, H), of)
+    if peephole:
+        check_shape(fn, "dpeep", dpeep.shape, (3, H), of)
     s.Wb = packed_or_null(W_packed, kind, reset_after)
     cdef floating* dGp = &dG[0, 0, 0] + row0 * GH
     # the gradient the hidden side sees; differs from dG only for gru_after
@@ -234,7 +272,7 @@ def backward_steps(int kind, bint relu, bint reset_after, bint peephole,
     cdef floating* dP = &dpeep[0, 0] if peephole else NULL
     cdef floating* dhp = &dh[row0, 0]
     cdef floating* dcp = &dc[row0, 0] if lstm else NULL
-    serial = serial or <long> B * GH * H < SERIAL_STEP_WORK
+    serial = serial or B * GH * H < SERIAL_STEP_WORK
 
     with nogil:
         memset(dhp, 0, (row1 - row0) * H * sizeof(floating))
@@ -258,14 +296,14 @@ def backward_steps(int kind, bint relu, bint reset_after, bint peephole,
                 memcpy(dcp + ended * H, &dc_n[row0 + ended, 0],
                        (n - ended) * H * sizeof(floating))
             cell_backward(&s, n, &gates[t, row0, 0],
-                          dYp + <size_t> t * BH if dYp != NULL else NULL,
+                          dYp + t * BH if dYp != NULL else NULL,
                           dhp, dcp,
-                          Hp + <size_t> t * BH, Hp + <size_t> (t + 1) * BH,
-                          Cp + <size_t> t * BH if lstm else NULL,
-                          Cp + <size_t> (t + 1) * BH if lstm else NULL,
-                          A + <size_t> t * BH if A != NULL else NULL,
-                          dGp + <size_t> t * B * GH,
-                          dGh + <size_t> t * B * GH,
+                          Hp + t * BH, Hp + (t + 1) * BH,
+                          Cp + t * BH if lstm else NULL,
+                          Cp + (t + 1) * BH if lstm else NULL,
+                          A + t * BH if A != NULL else NULL,
+                          dGp + t * B * GH,
+                          dGh + t * B * GH,
                           &work[row0, 0], &W_hh[0, 0], P, dP)
         if serial:
             serial_blas_end()
@@ -283,49 +321,71 @@ def weight_gradients(int kind, bint reset_after,
                      floating[:, ::1] dW_hh,
                      floating[::1] db_ih,
                      floating[::1] db_hh,
-                     int part, int parts, bint serial):
+                     Py_ssize_t part, Py_ssize_t parts, bint serial):
     """The gradients on the input and the weights from the gate gradients of
     all steps: one GEMM each.  ``dX`` empty skips the input gradient.
 
     Part ``part`` of ``parts`` computes its share of every result (a block of
     the rows of dX, of dW_ih and dW_hh, of the bias entries), so that threads
-    may share the work; ``serial`` runs it on a one-thread BLAS.
+    may share the work; ``serial`` runs it on a one-thread BLAS.  A product
+    whose inner dimension T*B exceeds the BLAS's int is summed in blocks
+    (see _blas.gemm).
     """
-    cdef int T = X.shape[0], B = X.shape[1], I = X.shape[2], TB = T * B
-    cdef int GH = W_ih.shape[0], H = dW_hh.shape[1]
+    cdef str fn = "weight_gradients", of = "T, B, I from X, H from dW_hh, G from kind"
+    cdef Py_ssize_t T = X.shape[0], B = X.shape[1], I = X.shape[2], TB = T * B
+    cdef Py_ssize_t H = dW_hh.shape[1], GH = check_kind(fn, kind) * H
     cdef bint gru_after = kind == CELL_GRU and reset_after
     cdef bint gru_before = kind == CELL_GRU and not reset_after
+    check_shape(fn, "W_ih", W_ih.shape, (GH, I), of)
+    check_shape(fn, "Hs", Hs.shape, (T + 1, B, H), of)
+    if gru_before:
+        check_shape(fn, "aux", aux.shape, (T, B, H), of)
+    check_shape(fn, "dG", dG.shape, (T, B, GH), of)
+    if gru_after:
+        check_shape(fn, "dGH", dGH.shape, (T, B, GH), of)
+    if dX.shape[0] > 0:
+        check_shape(fn, "dX", dX.shape, (T, B, I), of)
+    check_shape(fn, "dW_ih", dW_ih.shape, (GH, I), of)
+    check_shape(fn, "dW_hh", dW_hh.shape, (GH, H), of)
+    check_shape(fn, "db_ih", db_ih.shape, (GH,), of)
+    check_shape(fn, "db_hh", db_hh.shape, (GH,), of)
+    check_blas_ld(fn, "I", I)
+    check_blas_ld(fn, "H", H)
+    check_blas_ld(fn, "G*H", GH)
+    if not 0 <= part < parts:
+        raise ValueError(f"{fn}: part {part} out of {parts} parts")
     cdef const floating* dGp = &dG[0, 0, 0]
     cdef const floating* dGh = &dGH[0, 0, 0] if gru_after else dGp
     cdef const floating* Hp = &Hs[0, 0, 0]
     cdef const floating* A = &aux[0, 0, 0] if aux.shape[0] > 0 else NULL
     # this part's rows of dX (r0 .. r1-1) and gates (g0 .. g1-1)
-    cdef int r0 = share(TB, part, parts), r1 = share(TB, part + 1, parts)
-    cdef int g0 = share(GH, part, parts), g1 = share(GH, part + 1, parts)
+    cdef Py_ssize_t r0 = share(TB, part, parts), r1 = share(TB, part + 1, parts)
+    cdef Py_ssize_t g0 = share(GH, part, parts), g1 = share(GH, part + 1, parts)
     # GRU reset_before: gate rows below 2H read Hs, the n block reads r * h
-    cdef int gmid = (g1 if g1 < 2 * H else (g0 if g0 > 2 * H else 2 * H)) if gru_before else g1
-    cdef int gn
+    cdef Py_ssize_t gmid = ((g1 if g1 < 2 * H else (g0 if g0 > 2 * H else 2 * H))
+                            if gru_before else g1)
+    cdef Py_ssize_t gn
     with nogil:
         if serial:
             serial_blas_begin()
         if dX.shape[0] > 0:
             # dX = dG @ W_ih             (T*B, I) = (T*B, GH)(GH, I)
-            gemm(NoTrans, NoTrans, r1 - r0, I, GH, 1, dGp + <size_t> r0 * GH, GH,
-                 &W_ih[0, 0], I, 0, &dX[0, 0, 0] + <size_t> r0 * I, I)
+            gemm(NoTrans, NoTrans, r1 - r0, I, GH, 1, dGp + r0 * GH, GH,
+                 &W_ih[0, 0], I, 0, &dX[0, 0, 0] + r0 * I, I)
         # dW_ih = dG.T @ X               (GH, I) = (GH, T*B)(T*B, I)
         gemm(Transpose, NoTrans, g1 - g0, I, TB, 1, dGp + g0, GH, &X[0, 0, 0], I, 0,
-             &dW_ih[g0, 0], I)
+             &dW_ih[0, 0] + g0 * I, I)
         # dW_hh = dGh.T @ Hs[:T]         (GH, H) = (GH, T*B)(T*B, H)
         gemm(Transpose, NoTrans, gmid - g0, H, TB, 1, dGh + g0, GH, Hp, H, 0,
-             &dW_hh[0, 0] + <size_t> g0 * H, H)
+             &dW_hh[0, 0] + g0 * H, H)
         if gru_before:
             # dW_hn = dG[:, 2H:].T @ (r * h_prev)   (H, H) = (H, T*B)(T*B, H)
             gemm(Transpose, NoTrans, g1 - gmid, H, TB, 1, dGp + gmid, GH, A, H, 0,
-                 &dW_hh[0, 0] + <size_t> gmid * H, H)
+                 &dW_hh[0, 0] + gmid * H, H)
         # the bias gradients are column sums of the gate gradients; both
         # biases see the same ones except in the n block of gru_after
-        colsum(TB, g1 - g0, dGp + g0, GH, &db_ih[g0])
-        memcpy(&db_hh[g0], &db_ih[g0], (g1 - g0) * sizeof(floating))
+        colsum(TB, g1 - g0, dGp + g0, GH, &db_ih[0] + g0)
+        memcpy(&db_hh[0] + g0, &db_ih[0] + g0, (g1 - g0) * sizeof(floating))
         if gru_after and g1 > 2 * H:
             gn = g0 if g0 > 2 * H else 2 * H
             colsum(TB, g1 - gn, dGh + gn, GH, &db_hh[gn])
@@ -333,15 +393,16 @@ def weight_gradients(int kind, bint reset_after,
             serial_blas_end()
 
 
-cdef inline int share(int n, int part, int parts) noexcept nogil:
+cdef inline Py_ssize_t share(Py_ssize_t n, Py_ssize_t part,
+                             Py_ssize_t parts) noexcept nogil:
     """Where part ``part`` of ``n`` items split in ``parts`` starts."""
-    return <int> ((<long> n * part) // parts)
+    return n * part // parts
 
 
-cdef inline int rows_active(const int[::1] n_active, int t, int row0,
-                            int row1) noexcept nogil:
+cdef inline Py_ssize_t rows_active(const int[::1] n_active, Py_ssize_t t,
+                                   Py_ssize_t row0, Py_ssize_t row1) noexcept nogil:
     """How many rows of row0 .. row1-1 run at step t (they come first)."""
-    cdef int n = n_active[t]
+    cdef Py_ssize_t n = n_active[t]
     if n > row1:
         n = row1
     return n - row0 if n > row0 else 0
@@ -357,6 +418,55 @@ cdef const void* packed_or_null(const floating[::1] W_packed, int kind,
     return &W_packed[0]
 
 
-cdef void check_rows(int row0, int row1, int B) except *:
+# --------------------------------------------------------------------------
+# Checks of the entry points' arguments: O(1), before any pointer is formed.
+# --------------------------------------------------------------------------
+
+cdef int check_kind(str fn, int kind) except -1:
+    """The gate count of a known cell kind; an unknown one is refused."""
+    if kind not in (CELL_RNN, CELL_GRU, CELL_LSTM):
+        raise ValueError(f"{fn}: unknown cell kind {kind}")
+    return n_gates(kind)
+
+
+cdef int check_rows(str fn, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t B) except -1:
     if not 0 <= row0 < row1 <= B:
-        raise ValueError(f"rows {row0}..{row1} out of a batch of {B}")
+        raise ValueError(f"{fn}: rows {row0}..{row1} out of a batch of {B}")
+    return 0
+
+
+cdef int check_scan(str fn, int kind, bint reset_after, bint peephole,
+                    bint training, bint backward, const int[::1] n_active,
+                    const floating[:, ::1] W_hh, const floating[:, ::1] peep,
+                    const floating[:, :, ::1] Hs, const floating[:, :, ::1] Cs,
+                    const floating[:, :, ::1] gates, const floating[:, :, ::1] aux,
+                    const floating[:, ::1] work, const floating[::1] W_packed,
+                    Py_ssize_t row0, Py_ssize_t row1) except -1:
+    """The arguments forward_steps and backward_steps share: T and B come
+    from ``gates``, H from ``W_hh``, G from ``kind``."""
+    cdef Py_ssize_t T = gates.shape[0], B = gates.shape[1], H = W_hh.shape[1]
+    cdef Py_ssize_t G = check_kind(fn, kind), GH = G * H
+    cdef str of = "T, B from gates, H from W_hh, G from kind"
+    check_shape(fn, "W_hh", W_hh.shape, (GH, H), f"G = {G} for kind {kind}, H from W_hh")
+    check_shape(fn, "gates", gates.shape, (T, B, GH), of)
+    check_shape(fn, "n_active", n_active.shape, (T,), of)
+    if T > 0 and not 0 <= n_active[0] <= B:
+        raise ValueError(f"{fn}: n_active[0] = {n_active[0]} is outside "
+                         f"[0, {B}] ({of})")
+    check_shape(fn, "Hs", Hs.shape, (T + 1, B, H), of)
+    if kind == CELL_LSTM:
+        check_shape(fn, "Cs", Cs.shape, (T + 1 if training else 2, B, H), of)
+    if kind != CELL_RNN:
+        check_shape(fn, "aux", aux.shape, (T if training else 1, B, H), of)
+    check_shape(fn, "work", work.shape, (B, GH), of, True)
+    if peephole:
+        check_shape(fn, "peep", peep.shape, (3, H), of)
+    if W_packed.shape[0] > 0:
+        check_shape(fn, "W_packed", W_packed.shape,
+                    (packed_size(GH if backward else H, H if backward else GH,
+                                 floating is double),),
+                    f"pack_hidden(W_hh, {backward}).size")
+    check_blas_ld(fn, "H", H)
+    check_blas_ld(fn, "G*H", GH)
+    check_rows(fn, row0, row1, B)
+    return 0
