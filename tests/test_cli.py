@@ -2,8 +2,10 @@
 (``python -m seqcore``, so they run against the installed package) and
 through the console-script function ``seqcore._cli.main``.
 
-Only the default run trains for real (about 10-20 s); every other run uses
-``--max-iter`` 1-3 because what it checks is the plumbing, not accuracy.
+Only the default run trains for real (about 10-20 s); other runs use a few
+epochs because what they check is the plumbing, not accuracy.  Runs that
+must be refused before training ask for 100000 epochs (``LONG``), so that
+training at all would show; the Ctrl-C test interrupts such a run.
 """
 
 import csv
