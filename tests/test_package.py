@@ -34,8 +34,8 @@ def names(requirements):
 
 
 def third_party_imports(folder):
-    """Top-level modules imported by the .py files under folder (ours and the
-    standard library left out)."""
+    """Top-level modules imported (or ``importorskip``-ed) by the .py files
+    under folder, ours and the standard library left out."""
     found = set()
     for dirpath, _, files in os.walk(folder):
         for f in files:
@@ -48,6 +48,9 @@ def third_party_imports(folder):
                     found.update(a.name.split(".")[0] for a in node.names)
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                     found.add(node.module.split(".")[0])
+                elif (isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "importorskip"
+                      and node.args and isinstance(node.args[0], ast.Constant)):
+                    found.add(node.args[0].value.split(".")[0])     # pytest.importorskip("x")
     return {m for m in found if m not in sys.stdlib_module_names and m != "seqcore"}
 
 
