@@ -2,15 +2,22 @@
 (``python -m seqcore``, so they run against the installed package) and
 through the console-script function ``seqcore._cli.main``.
 
-Only the default run trains for real (about 10-20 s); every other run uses
-``--max-iter`` 1-3 because what it checks is the plumbing, not accuracy.
+Only the default run trains for real (about 10-20 s); other runs use a few
+epochs because what they check is the plumbing, not accuracy.  Runs that
+must be refused before training ask for 100000 epochs (``LONG``), so that
+training at all would show; the Ctrl-C test interrupts such a run.
 """
 
 import csv
 import os
+import queue
 import re
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -286,3 +293,362 @@ def test_main_returns_0_on_a_small_csv_without_dates(capsys, tmp_path):
     rows = table(out)
     assert [(r[0], r[1]) for r in rows] == [(1, "-"), (2, "-"), (3, "-")]
     assert "seasonal naive (m=1)" in out
+
+
+# ---------------------------------------------- paths and options, before training
+
+# A run that would train for minutes if it started: every refusal below must
+# come first (stdout stays empty: the header line is printed just before
+# training).
+LONG = ["--max-iter", "100000", "--patience", "100000"]
+
+
+@pytest.fixture
+def workdir(tmp_path, monthly_csv):
+    """A folder holding a copy of the monthly series and an empty subfolder."""
+    (tmp_path / "sales.csv").write_bytes(monthly_csv.read_bytes())
+    (tmp_path / "sub").mkdir()
+    return tmp_path
+
+
+def listing(folder):
+    """Every file under folder with its bytes: "wrote nothing" is equality."""
+    return {str(p.relative_to(folder)): (None if p.is_dir() else p.read_bytes())
+            for p in sorted(folder.rglob("*"))}
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """In-process runs: training at all fails the test."""
+    import seqcore
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("the forecaster was trained before the refusal")
+    monkeypatch.setattr(seqcore.RNNForecaster, "fit", refuse)
+
+
+# case id -> (arguments after "forecast sales.csv", message pattern); run in workdir
+BAD_OPTIONS = {
+    "output_is_a_directory": (["--output", "sub"], "--output: sub is a directory"),
+    "output_is_the_current_folder": (["--output", "."], "--output: \\. is a directory"),
+    "plot_is_a_directory": (["--plot", "sub"], "--plot: sub is a directory"),
+    "output_in_a_missing_folder": (["--output", "missing/out.csv"], "--output.*missing does not exist"),
+    "plot_in_a_missing_folder": (["--plot", "missing/plot.png"], "--plot.*missing does not exist"),
+    "output_under_a_file": (["--output", "sales.csv/out.csv"], "--output.*sales.csv is not a folder"),
+    "output_names_a_folder": (["--output", "new/"], "--output: new/ names a folder"),
+    "output_empty_name": (["--output", ""], "--output: expected a file name"),
+    "output_and_plot_the_same": (["--output", "x.png", "--plot", "x.png"], "--output and --plot"),
+    "plot_unknown_format": (["--plot", "plot.xyz"], "--plot: cannot write a 'xyz' image"),
+    # 60 values, horizon 12: the seasonal naive benchmark needs season < 48
+    "season_too_long": (["--season", "48"], "--season: 48 is too long for 60 values.*at most 47"),
+    "season_far_too_long": (["--season", "1000"], "--season: 1000 is too long"),
+    # 60 values, horizon 12: window at most (60 - 24) // 3 = 12
+    "window_too_long": (["--window", "13"], "--window: 13 is too long for 60 values.*at most 12"),
+    "seed_negative": (["--seed", "-1"], "--seed"),
+    "patience_zero": (["--patience", "0"], "--patience.*positive integer"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_OPTIONS))
+def test_main_refuses_bad_options_before_training(case, workdir, no_training, monkeypatch,
+                                                 capsys):
+    if "--plot" in BAD_OPTIONS[case][0]:
+        pytest.importorskip("matplotlib")
+    args, match = BAD_OPTIONS[case]
+    monkeypatch.chdir(workdir)
+    before = listing(workdir)
+    assert main(["forecast", "sales.csv", *args, *LONG]) == 2
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("seqcore: error: "), err
+    assert re.search(match, lines[0]), lines[0]
+    assert out == ""
+    assert listing(workdir) == before
+
+
+@pytest.mark.parametrize("case", ["output_is_a_directory", "output_in_a_missing_folder",
+                                  "season_too_long", "window_too_long"])
+def test_bad_options_refused_fast_in_a_subprocess(case, workdir):
+    args, match = BAD_OPTIONS[case]
+    before = listing(workdir)
+    start = time.perf_counter()
+    proc = run_cli("forecast", "sales.csv", *args, *LONG, cwd=workdir)
+    # an interpreter start, not 100000 epochs
+    assert time.perf_counter() - start < 15
+    assert_usage_error(proc, match)
+    assert proc.stdout == ""
+    assert listing(workdir) == before
+
+
+def test_limits_of_season_and_window_are_accepted(workdir, monkeypatch, capsys):
+    """The largest --season and --window the refusals allow do run."""
+    monkeypatch.chdir(workdir)
+    assert main(["forecast", "sales.csv", "--season", "47", "--window", "12",
+                 "--max-iter", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "window 12, season 47" in out and "seasonal naive (m=47)" in out
+
+
+def unwritable_folder(candidates):
+    """The first folder in which this user cannot create a file, or None."""
+    for folder in candidates:
+        try:
+            fd, probe = tempfile.mkstemp(dir=folder)
+        except OSError:
+            return folder
+        os.close(fd)
+        os.unlink(probe)
+    return None
+
+
+def test_output_in_a_folder_that_cannot_be_written(workdir, no_training, capsys):
+    locked = workdir / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        # root writes anywhere, except in sysfs and procfs
+        folder = unwritable_folder([locked, "/sys", "/proc"])
+        if folder is None:
+            pytest.skip("no folder this user cannot write to")
+        target = os.path.join(folder, "seqcore-forecast.csv")
+        before = listing(workdir)
+        assert main(["forecast", str(workdir / "sales.csv"), "--output", target, *LONG]) == 2
+        out, err = capsys.readouterr()
+        assert re.match(r"seqcore: error: argument --output: cannot write in \S+: ", err), err
+        assert len(err.strip().splitlines()) == 1
+        assert out == "" and listing(workdir) == before
+        assert not os.path.exists(target)
+    finally:
+        locked.chmod(0o755)
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
+                    reason="root may write a read-only file; nothing to refuse")
+def test_read_only_output_file_is_refused(workdir, no_training, capsys):
+    target = workdir / "out.csv"
+    target.write_text("keep me\n")
+    target.chmod(0o444)
+    assert main(["forecast", str(workdir / "sales.csv"), "--output", str(target), *LONG]) == 2
+    assert "is read-only" in capsys.readouterr().err
+    assert target.read_text() == "keep me\n"
+
+
+# ---------------------------------------------------------- never the input file
+
+def same_file_names(workdir):
+    """Ways to name workdir/sales.csv: as given, another spelling, a symlink, a hard link."""
+    names = {"as_given": "sales.csv",
+             "other_spelling": os.path.join("sub", "..", ".", "sales.csv"),
+             "absolute": str(workdir / "sales.csv")}
+    if hasattr(os, "symlink"):
+        os.symlink("sales.csv", workdir / "link.csv")
+        names["symlink"] = "link.csv"
+    if hasattr(os, "link"):
+        os.link(workdir / "sales.csv", workdir / "hard.csv")
+        names["hard_link"] = "hard.csv"
+    return names
+
+
+@pytest.mark.parametrize("option", ["--output", "--plot"])
+def test_main_refuses_to_overwrite_the_input(option, workdir, no_training, monkeypatch,
+                                             capsys):
+    if option == "--plot":
+        pytest.importorskip("matplotlib")
+    monkeypatch.chdir(workdir)
+    names = same_file_names(workdir)
+    original = (workdir / "sales.csv").read_bytes()
+    for how, name in names.items():
+        assert main(["forecast", "sales.csv", option, name, *LONG]) == 2, how
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert err.startswith(f"seqcore: error: argument {option}: {name} is the input file"), err
+        assert len(err.strip().splitlines()) == 1
+        assert (workdir / "sales.csv").read_bytes() == original, how
+    assert len(names) >= 3
+
+
+def test_same_file_refused_in_a_subprocess(workdir):
+    """The reported bug, end to end: `seqcore forecast data.csv --output data.csv`."""
+    data = workdir / "sales.csv"
+    original, mtime = data.read_bytes(), data.stat().st_mtime_ns
+    proc = run_cli("forecast", data, "--output", data, *LONG, cwd=workdir)
+    assert_usage_error(proc, "is the input file")
+    assert proc.stdout == ""
+    assert data.read_bytes() == original and data.stat().st_mtime_ns == mtime
+
+
+def test_output_to_the_bundled_series_file_is_refused(no_training, capsys):
+    from importlib import resources
+    bundled = resources.files("seqcore.datasets") / "data" / "airline.csv"
+    if not isinstance(bundled, os.PathLike):
+        pytest.skip("the bundled data is not a file on disk")
+    original = bundled.read_bytes()
+    assert main(["forecast", "--output", os.fspath(bundled), *LONG]) == 2
+    assert "is the input file" in capsys.readouterr().err
+    assert bundled.read_bytes() == original
+
+
+# ------------------------------------------------------------------ writing
+
+def test_output_replaces_a_file_through_its_symlink(workdir, monkeypatch, capsys):
+    """An existing output is replaced whole, through a symlink (the link stays
+    a link), with its permissions, and no temporary file is left behind."""
+    if not hasattr(os, "symlink"):
+        pytest.skip("no symlinks on this system")
+    monkeypatch.chdir(workdir)
+    target = workdir / "sub" / "forecast.csv"
+    target.write_text("old\n")
+    target.chmod(0o640)
+    os.symlink(os.path.join("sub", "forecast.csv"), workdir / "latest.csv")
+    assert main(["forecast", "sales.csv", "--horizon", "4", "--max-iter", "1",
+                 "--output", "latest.csv"]) == 0
+    assert "forecast written to latest.csv" in capsys.readouterr().out
+    assert os.path.islink(workdir / "latest.csv")
+    with open(target, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["step", "period", "forecast", "lower", "upper"] and len(rows) == 5
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in (workdir / "sub").iterdir()) == ["forecast.csv"]
+
+
+def test_csv_with_a_byte_order_mark(tmp_path, capsys):
+    """Excel's "CSV UTF-8" starts with a BOM: the first header is still 'value'."""
+    rng = np.random.default_rng(3)
+    path = tmp_path / "bom.csv"
+    text = "value\r\n" + "".join(f"{v:.4f}\r\n" for v in 10 + rng.standard_normal(40).cumsum())
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert main(["forecast", str(path), "--column", "value", "--horizon", "3",
+                 "--max-iter", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("seqcore forecast: value, 40 values, horizon 3")
+    assert len(table(out)) == 3
+
+
+# -------------------------------------------------- Ctrl-C and a closed pipe
+
+def test_ctrl_c_while_training_exits_130_and_writes_nothing(workdir):
+    """SIGINT mid-training through a real process: the estimator's loop
+    catches KeyboardInterrupt and keeps its weights, yet the run ends with
+    exit 130, one line, no traceback, no forecast and the old output intact."""
+    old = workdir / "out.csv"
+    old.write_text("previous forecast\n")
+    before = listing(workdir)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "seqcore", "forecast", "sales.csv", "--output", "out.csv", *LONG],
+        cwd=workdir, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        lines = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(x) for x in proc.stderr], daemon=True).start()
+        first = lines.get(timeout=15)       # printed just before the first fit starts
+        assert first.startswith("[1/2] backtest: training"), first
+        time.sleep(1.0)                     # well inside the training loop by now
+        assert proc.poll() is None, "finished before the signal: not a long run"
+        start = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        stdout = proc.stdout.read()
+        assert proc.wait(timeout=10) == 130
+        assert time.perf_counter() - start < 5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    rest = []
+    while not lines.empty():
+        rest.append(lines.get())
+    assert rest == ["seqcore: interrupted\n"], rest
+    assert stdout.count("\n") == 1 and stdout.startswith("seqcore forecast: sales")
+    assert listing(workdir) == before       # out.csv untouched, no temporary file
+
+
+def test_fit_helper_ends_the_run_when_the_estimator_catches_ctrl_c(monkeypatch):
+    """The estimator's contract the CLI relies on: KeyboardInterrupt in its
+    training loop becomes a RuntimeWarning starting "training interrupted"."""
+    from seqcore._cli import _INTERRUPTED_TRAINING, _fit
+
+    from seqcore import RNNForecaster, RNNRegressor
+
+    def interrupt(self, *args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(RNNRegressor, "_end_of_epoch", interrupt)
+    y = load_airline()[:60]
+    with pytest.warns(RuntimeWarning, match=f"^{_INTERRUPTED_TRAINING}"):
+        RNNForecaster(window=6, horizon=2, max_iter=5, random_state=0).fit(y)
+    with pytest.raises(KeyboardInterrupt):
+        _fit(RNNForecaster(window=6, horizon=2, max_iter=5, random_state=0), y, {"hit": False})
+
+
+@pytest.mark.skipif(not hasattr(signal, "raise_signal"), reason="needs signal.raise_signal")
+def test_sigint_flag_catches_an_interrupt_swallowed_silently():
+    """A library that swallows KeyboardInterrupt without a word: the flag set
+    by the CLI's handler still ends the run."""
+    from seqcore._cli import _fit, _sigint
+
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT is not Python's default handler here")
+
+    class Swallows:
+        def fit(self, y):
+            try:
+                signal.raise_signal(signal.SIGINT)
+            except KeyboardInterrupt:
+                pass
+            return self
+
+    with _sigint() as flag:
+        with pytest.raises(KeyboardInterrupt):
+            _fit(Swallows(), None, flag)
+        assert flag["hit"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_sigint_handler_leaves_an_ignored_sigint_alone():
+    from seqcore._cli import _sigint
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with _sigint():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_closed_pipe_exits_quietly_and_keeps_the_file(workdir):
+    """`seqcore forecast ... | head -1`: the reader leaves after the first line."""
+    errors = workdir / "stderr.txt"
+    with open(errors, "w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "seqcore", "forecast", "--horizon", "3", "--max-iter", "30",
+             "--patience", "30", "--output", "out.csv"],
+            cwd=workdir, env=subprocess_env(), stdout=subprocess.PIPE, stderr=err)
+        try:
+            first = proc.stdout.readline()
+            proc.stdout.close()             # as head -1 does; training has just begun
+            code = proc.wait(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert first.startswith(b"seqcore forecast: passengers")
+    assert code == 141                      # 128 + SIGPIPE, as `yes | head -1` reports
+    text = errors.read_text()
+    assert "Traceback" not in text and "Exception ignored" not in text
+    assert "BrokenPipeError" not in text
+    assert text.splitlines() == ["[1/2] backtest: training on the first 141 values ...",
+                                 "[2/2] training on all 144 values, calibrating the intervals ..."]
+    # the file asked for is written before the report that could not be shown
+    assert (workdir / "out.csv").read_text().startswith("step,period,forecast,lower,upper")
+
+
+# ------------------------------------------------------------------ version
+
+def test_version(tmp_path, capsys):
+    import seqcore
+
+    assert re.fullmatch(r"\d+\.\d+\.\d+([.-]?\w+)*", seqcore.__version__)
+    proc = run_cli("--version", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"seqcore {seqcore.__version__}\n"
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"seqcore {seqcore.__version__}\n"

@@ -9,6 +9,8 @@ from . import _threads, datasets, nn  # noqa: F401  (_threads: BLAS threads per 
 from ._estimators import RNNClassifier, RNNRegressor
 from ._forecasting import RNNForecaster
 
+# The one place the version is written: pyproject.toml reads it from here
+# ([tool.setuptools.dynamic]), and `seqcore --version` prints it.
 __version__ = "0.1.0"
 
 __all__ = ["RNNClassifier", "RNNRegressor", "RNNForecaster", "datasets", "nn",

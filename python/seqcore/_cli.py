@@ -1,18 +1,42 @@
 """The ``seqcore`` command line: ``seqcore forecast [CSV] ...``.
 
 With no CSV it forecasts the bundled airline series.  Every user error ends
-with one line on stderr and exit code 2, never a traceback.
+with one line on stderr and exit code 2, never a traceback, and is found
+before any training: the input, every option and every path to write.
+
+Design: a run reads and checks everything (``_read_csv``, ``_check_run``,
+``_destination``), trains, stages each output file in a temporary file next
+to its destination, then renames the staged files into place (``_Staged``):
+an error, Ctrl-C or a closed pipe never leaves a partial file, and the input
+file is never a destination.  Ctrl-C exits 130 even though the estimator's
+training loop catches ``KeyboardInterrupt`` (it warns and keeps the weights
+trained so far): the CLI turns that warning into an error and also keeps
+its own SIGINT flag (``_sigint``).
 """
 
 import argparse
+import contextlib
 import csv
+import os
+import signal
+import stat
 import sys
+import tempfile
+import threading
 import time
 import warnings
 
 import numpy as np
 
+from . import __version__
+
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130    # 128 + SIGINT, what a shell reports for Ctrl-C
+EXIT_BROKEN_PIPE = 141    # 128 + SIGPIPE, as for `yes | head -1`
+
+# The start of the RuntimeWarning the estimators emit when KeyboardInterrupt
+# ends their training loop (seqcore/_estimators.py).
+_INTERRUPTED_TRAINING = "training interrupted"
 
 
 class _UsageError(Exception):
@@ -26,6 +50,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser():
     p = _Parser(prog="seqcore", description="Recurrent-network forecasting from the shell.")
+    p.add_argument("--version", action="version", version=f"seqcore {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     f = sub.add_parser("forecast", help="forecast a CSV column (default: the bundled "
                                         "airline passengers series)")
@@ -45,11 +70,15 @@ def _parser():
                    help="log for a positive series (auto), or none")
     f.add_argument("--coverage", type=_coverage, default=0.9,
                    help="prediction interval coverage (default 0.9)")
-    f.add_argument("--max-iter", type=_positive_int, default=200, help="training epochs")
+    f.add_argument("--max-iter", type=_positive_int, default=200,
+                   help="most training epochs (default 200)")
+    f.add_argument("--patience", type=_positive_int, default=10,
+                   help="stop training after this many epochs without improvement "
+                        "(default 10)")
     f.add_argument("--plot", metavar="PNG", help="write a plot of history, forecast and "
                                                  "interval (needs matplotlib)")
     f.add_argument("--output", metavar="CSV", help="write the forecast table as CSV")
-    f.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    f.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     return p
 
 
@@ -73,11 +102,22 @@ def _coverage(text):
     return value
 
 
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**32), got {text!r}")
+    return value
+
+
 # --------------------------------------------------------------------- data
 def _read_csv(path, column):
     """(values, period labels or None, column name) from a CSV file."""
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of the header
+        with open(path, newline="", encoding="utf-8-sig") as fh:
             rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
     except FileNotFoundError:
         raise _UsageError(f"no such file: {path}") from None
@@ -144,66 +184,282 @@ def _infer_season(dates):
     return {("M", 1): 12, ("M", 3): 4, ("D", 1): 7}.get((unit, step), 1)
 
 
+# -------------------------------------------------------------------- paths
+def _bundled_airline_path():
+    """The bundled airline file, when it is a file on disk (not in a zip)."""
+    from importlib import resources
+
+    path = resources.files("seqcore.datasets") / "data" / "airline.csv"
+    return os.fspath(path) if isinstance(path, os.PathLike) else None
+
+
+def _same_file(a, b):
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)    # hard links, bind mounts
+    except OSError:                      # one of them does not exist
+        return False
+
+
+def _is_special(path):
+    """A device or a pipe (``/dev/null``, ``/dev/stdout``): written in place."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def _destination(path, option, source):
+    """The real path that ``option`` writes, once it is known to be writable.
+
+    Refuses the input file ``source``, a directory, a missing folder and a
+    place that cannot be written, each with a one-line ``_UsageError``.
+    """
+    if not path:
+        raise _UsageError(f"argument {option}: expected a file name")
+    if path.endswith(("/", os.sep)):
+        raise _UsageError(f"argument {option}: {path} names a folder, not a file")
+    real = os.path.realpath(path)        # through a symlink: the link stays a link
+    if source is not None and _same_file(real, source):
+        raise _UsageError(f"argument {option}: {path} is the input file; refusing to "
+                          "overwrite it (choose another file name)")
+    if os.path.isdir(real):
+        raise _UsageError(f"argument {option}: {path} is a directory")
+    folder = os.path.dirname(real)
+    if not os.path.isdir(folder):
+        what = "is not a folder" if os.path.exists(folder) else "does not exist"
+        raise _UsageError(f"argument {option}: the folder {folder} {what}")
+    if _is_special(real):
+        return real
+    if os.path.exists(real) and not os.access(real, os.W_OK):
+        raise _UsageError(f"argument {option}: {path} is read-only")
+    try:        # what the final write needs: a new file in that folder
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".seqcore-", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise _UsageError(f"argument {option}: cannot write in {folder}: "
+                          f"{exc.strerror or exc}") from None
+    return real
+
+
+def _plot_format(path):
+    """The image format of ``path`` (its extension, else matplotlib's default)."""
+    plt = _matplotlib()
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    supported = FigureCanvasBase.get_supported_filetypes()
+    ext = os.path.splitext(path)[1][1:].lower()
+    fmt = ext or plt.rcParams["savefig.format"]
+    if fmt not in supported:
+        raise _UsageError(f"argument --plot: cannot write a {ext!r} image; use one of "
+                          f"{', '.join(sorted(supported))}")
+    return fmt
+
+
+def _new_file_mode(path):
+    """Permissions for the file replacing ``path``: its own, or 0o666 less the umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+class _Staged:
+    """Output files written first beside their destinations, under temporary
+    names; ``commit`` renames them into place (``os.replace``, atomic within
+    a folder), ``discard`` removes whatever was not committed."""
+
+    def __init__(self):
+        self._pending = []    # (temporary path, destination)
+        self._direct = []     # (device or pipe, writer, binary)
+
+    def add(self, dest, write, binary=False):
+        if _is_special(dest):
+            self._direct.append((dest, write, binary))
+            return
+        folder, name = os.path.split(dest)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+        self._pending.append((tmp, dest))
+        with _open_for(fd, binary) as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, _new_file_mode(dest))
+
+    def commit(self):
+        while self._direct:
+            dest, write, binary = self._direct.pop(0)
+            with _open_for(dest, binary) as fh:
+                write(fh)
+        while self._pending:
+            tmp, dest = self._pending[0]
+            os.replace(tmp, dest)
+            self._pending.pop(0)
+
+    def discard(self):
+        while self._pending:
+            tmp, _ = self._pending.pop()
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        self._direct = []
+
+
+def _open_for(file, binary):
+    if binary:
+        return open(file, "wb")
+    return open(file, "w", newline="", encoding="utf-8")
+
+
+# ------------------------------------------------------------------- Ctrl-C
+@contextlib.contextmanager
+def _sigint():
+    """Within the block, Ctrl-C sets ``flag["hit"]`` and raises KeyboardInterrupt.
+
+    The flag outlives a KeyboardInterrupt that library code catches (the
+    estimators' training loop does).  Installed only over Python's own
+    handler in the main thread: an ignored SIGINT (``nohup``, a background
+    job) stays ignored.
+    """
+    flag = {"hit": False}
+
+    def handler(signum, frame):
+        flag["hit"] = True
+        raise KeyboardInterrupt
+
+    own = (threading.current_thread() is threading.main_thread()
+           and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    if own:
+        signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        if own:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _fit(model, y, interrupted):
+    """``model.fit(y)``, ending the run on Ctrl-C even if the estimator caught it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=_INTERRUPTED_TRAINING, category=RuntimeWarning)
+        try:
+            model.fit(y)
+        except RuntimeWarning as exc:
+            if str(exc).startswith(_INTERRUPTED_TRAINING):
+                raise KeyboardInterrupt from None
+            raise
+    if interrupted["hit"]:
+        raise KeyboardInterrupt
+    return model
+
+
+def _quiet_stdout():
+    """Point stdout at the null device: its reader has gone (``| head -1``), and
+    Python's flush at exit must not report a BrokenPipeError."""
+    with contextlib.suppress(OSError, ValueError):   # not a real file (tests)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 # --------------------------------------------------------------------- run
-def _forecast(args):
+def _forecast(args, interrupted, staged):
     from . import RNNForecaster
     from .model_selection import mase, seasonal_naive, smape
 
-    if args.plot:
+    if args.plot is not None:
         _matplotlib()   # fail before training, not after
     if args.csv is None:
         from .datasets import load_airline
-        y, dates = load_airline(return_dates=True)
-        name = "passengers (airline, 1949-1960, thousands)"
         if args.column is not None:
             raise _UsageError("--column needs a CSV file")
+        y, dates = load_airline(return_dates=True)
+        name = "passengers (airline, 1949-1960, thousands)"
+        source = _bundled_airline_path()
     else:
         y, dates, name = _read_csv(args.csv, args.column)
+        source = args.csv
+
+    # every path and option, before any training
+    output = None if args.output is None else _destination(args.output, "--output", source)
+    plot = None if args.plot is None else _destination(args.plot, "--plot", source)
+    if output is not None and plot is not None and _same_file(output, plot):
+        raise _UsageError("arguments --output and --plot name the same file")
+    plot_format = None if plot is None else _plot_format(args.plot)
+    n, H = len(y), args.horizon
     season = args.season or _infer_season(dates)
-    H = args.horizon
     transform = {"auto": "log" if (y > 0).all() else None, "none": None, "log": "log"}[args.transform]
     if transform == "log" and (y <= 0).any():
         raise _UsageError("--transform log needs a positive series")
-    window = args.window or (2 * season if season > 1 else 24)
-    longest = max(2, (len(y) - 2 * H) // 3)
-    if window > longest:
-        if args.window:
-            print(f"seqcore: note: --window {args.window} is too long for {len(y)} values "
-                  f"and horizon {H}; using {longest}", file=sys.stderr)
-        window = longest
+    longest = max(2, (n - 2 * H) // 3)
+    window = min(args.window or (2 * season if season > 1 else 24), longest)
     min_len = window + 2 * H + 4
-    if len(y) < min_len:
-        raise _UsageError(f"the series has {len(y)} values; with horizon {H} at least "
+    if n < min_len:
+        raise _UsageError(f"the series has {n} values; with horizon {H} at least "
                           f"{min_len} are needed")
+    if args.window is not None and args.window > longest:
+        raise _UsageError(f"argument --window: {args.window} is too long for {n} values "
+                          f"and horizon {H} (at most {longest})")
+    if season >= n - H:   # the seasonal naive benchmark and MASE need a season and one more value
+        origin, hint = ("argument --season", "") if args.season else (
+            "the season inferred from the dates", "; set --season")
+        raise _UsageError(f"{origin}: {season} is too long for {n} values and horizon {H} "
+                          f"(at most {n - H - 1}{hint})")
     params = dict(window=window, horizon=H, strategy=args.strategy, cell=args.cell,
-                  transform=transform, max_iter=args.max_iter, random_state=args.seed)
+                  transform=transform, max_iter=args.max_iter,
+                  n_iter_no_change=args.patience, random_state=args.seed)
 
     def progress(msg):
         print(msg, file=sys.stderr, flush=True)
 
-    print(f"seqcore forecast: {name}, {len(y)} values, horizon {H}, {args.cell}, "
+    print(f"seqcore forecast: {name}, {n} values, horizon {H}, {args.cell}, "
           f"window {window}, season {season}", flush=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t0 = time.perf_counter()
-        progress(f"[1/2] backtest: training on the first {len(y) - H} values ...")
-        bt = RNNForecaster(calibration_size=0, **params).fit(y[:-H])
+        progress(f"[1/2] backtest: training on the first {n - H} values ...")
+        bt = _fit(RNNForecaster(calibration_size=0, **params), y[:-H], interrupted)
         bt_pred = bt.predict(H)
-        progress(f"[2/2] training on all {len(y)} values, calibrating the intervals ...")
-        model = RNNForecaster(**params).fit(y)
+        progress(f"[2/2] training on all {n} values, calibrating the intervals ...")
+        model = _fit(RNNForecaster(**params), y, interrupted)
         fc, lo, hi = model.predict_interval(H, coverage=args.coverage)
         seconds = time.perf_counter() - t0
 
     naive = seasonal_naive(y[:-H], H, season)
+    test = y[-H:]
 
     def scaled(pred):
         try:
             return f"{mase(test, pred, y[:-H], season):>10.3f}"
         except ValueError:   # a series the seasonal naive forecast fits exactly
             return f"{'n/a':>10}"
-    test = y[-H:]
     future = (dates[-1] + (dates[1] - dates[0]) * np.arange(1, H + 1)) if dates is not None else None
     pct = int(round(args.coverage * 100))
+
+    # the files first, all or none: a closed stdout must not lose them
+    if output is not None:
+        def write_table(fh):
+            w = csv.writer(fh)
+            w.writerow(["step", "period", "forecast", "lower", "upper"])
+            for h in range(H):
+                w.writerow([h + 1, str(future[h]) if future is not None else "",
+                            f"{fc[h]:.6g}", f"{lo[h]:.6g}", f"{hi[h]:.6g}"])
+        _stage(staged, output, args.output, write_table)
+    if plot is not None:
+        fig = _plot_figure(y, dates, future, fc, lo, hi, name, pct)
+        try:
+            _stage(staged, plot, args.plot,
+                   lambda fh: fig.savefig(fh, format=plot_format, dpi=100), binary=True)
+        finally:
+            _matplotlib().close(fig)
+    try:
+        staged.commit()
+    except OSError as exc:
+        raise _UsageError(f"cannot write the output files: {exc}") from None
+
     lines = [f"{'step':>4}  {'period':>10}  {'forecast':>12}  {f'lower {pct}%':>12}  {f'upper {pct}%':>12}"]
     for h in range(H):
         period = str(future[h]) if future is not None else "-"
@@ -214,21 +470,17 @@ def _forecast(args):
     print(f"  {'seqcore (' + args.cell + ')':<22}{smape(test, bt_pred):>10.2f}{scaled(bt_pred)}")
     print(f"  {f'seasonal naive (m={season})':<22}{smape(test, naive):>10.2f}{scaled(naive)}")
     print(f"\ntrained in {seconds:.1f}s")
-
-    if args.output:
-        try:
-            with open(args.output, "w", newline="", encoding="utf-8") as fh:
-                w = csv.writer(fh)
-                w.writerow(["step", "period", "forecast", "lower", "upper"])
-                for h in range(H):
-                    w.writerow([h + 1, str(future[h]) if future is not None else "",
-                                f"{fc[h]:.6g}", f"{lo[h]:.6g}", f"{hi[h]:.6g}"])
-        except OSError as exc:
-            raise _UsageError(f"cannot write {args.output}: {exc}") from None
+    if output is not None:
         print(f"forecast written to {args.output}")
-    if args.plot:
-        _plot(args.plot, y, dates, future, fc, lo, hi, name, pct)
+    if plot is not None:
         print(f"plot written to {args.plot}")
+
+
+def _stage(staged, dest, shown, write, binary=False):
+    try:
+        staged.add(dest, write, binary)
+    except (OSError, ValueError) as exc:
+        raise _UsageError(f"cannot write {shown}: {exc}") from None
 
 
 def _matplotlib():
@@ -241,7 +493,7 @@ def _matplotlib():
     return plt
 
 
-def _plot(path, y, dates, future, fc, lo, hi, name, pct):
+def _plot_figure(y, dates, future, fc, lo, hi, name, pct):
     plt = _matplotlib()
     x_hist = dates.astype("datetime64[D]") if dates is not None else np.arange(len(y))
     x_fut = future.astype("datetime64[D]") if future is not None else np.arange(len(y), len(y) + len(fc))
@@ -252,22 +504,20 @@ def _plot(path, y, dates, future, fc, lo, hi, name, pct):
     ax.set_title(f"seqcore forecast: {name}")
     ax.legend(loc="upper left")
     fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=100)
-    except (OSError, ValueError) as exc:
-        raise _UsageError(f"cannot write {path}: {exc}") from None
-    finally:
-        plt.close(fig)
+    return fig
 
 
 def main(argv=None):
     """Entry point of the ``seqcore`` console script; returns the exit code."""
+    staged = _Staged()
     try:
-        args = _parser().parse_args(argv)
-        if args.command != "forecast":
-            raise _UsageError("choose a command: seqcore forecast [CSV] [options] "
-                              "(seqcore forecast --help)")
-        _forecast(args)
+        with _sigint() as interrupted:
+            args = _parser().parse_args(argv)
+            if args.command != "forecast":
+                raise _UsageError("choose a command: seqcore forecast [CSV] [options] "
+                                  "(seqcore forecast --help)")
+            _forecast(args, interrupted, staged)
+            sys.stdout.flush()      # a closed pipe shows here, not at exit
     except _UsageError as exc:
         print(f"seqcore: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -276,7 +526,12 @@ def main(argv=None):
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("seqcore: interrupted", file=sys.stderr)
-        return 130
-    except SystemExit as exc:   # --help
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
+    except SystemExit as exc:   # --help, --version
         return exc.code if isinstance(exc.code, int) else 0
+    finally:
+        staged.discard()
     return 0
