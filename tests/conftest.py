@@ -3,19 +3,18 @@
 import numpy as np
 import pytest
 
-from seqcore.nn import GRU, LSTM, RNN
+import seqcore.nn
+from seqcore.nn import CELLS
 
 from reference import CellSpec, ReferenceStack
 
-# Every cell and variant, by a readable id: (layer class, constructor kwargs,
-# reference spec).
+# Every cell and variant, from the descriptor table, by a readable id:
+# (layer class, constructor kwargs, reference spec).  A kind added to
+# seqcore.nn.CELLS runs every test parametrized over VARIANTS (and fails
+# where the reference lacks it).
 VARIANTS = {
-    "rnn_tanh": (RNN, {"nonlinearity": "tanh"}, CellSpec("rnn", nonlinearity="tanh")),
-    "rnn_relu": (RNN, {"nonlinearity": "relu"}, CellSpec("rnn", nonlinearity="relu")),
-    "gru": (GRU, {"reset_after": True}, CellSpec("gru", reset_after=True)),
-    "gru_reset_before": (GRU, {"reset_after": False}, CellSpec("gru", reset_after=False)),
-    "lstm": (LSTM, {"peephole": False}, CellSpec("lstm", peephole=False)),
-    "lstm_peephole": (LSTM, {"peephole": True}, CellSpec("lstm", peephole=True)),
+    vid: (getattr(seqcore.nn, cell.layer), dict(opts), CellSpec(cell.name, **opts))
+    for cell in CELLS.values() for vid, opts in cell.variants.items()
 }
 VARIANT_IDS = list(VARIANTS)
 DTYPES = [pytest.param(np.float64, id="float64"), pytest.param(np.float32, id="float32")]
@@ -35,7 +34,8 @@ def make_reference(variant, layer):
 
 
 def is_lstm(layer):
-    return isinstance(layer, LSTM)
+    """A layer whose state is the pair (h, c)."""
+    return layer._two_states
 
 
 def state_shape(layer, batch):

@@ -11,7 +11,7 @@ Layout, as in PyTorch and SPEC.md:
 * parameters by name: ``weight_ih_l{k}[_reverse]`` (G*H, I_k),
   ``weight_hh_l{k}`` (G*H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G*H,),
   ``weight_peep_l{k}`` (3, H) for the peephole LSTM, rows (p_i, p_f, p_o);
-  gate order GRU (r, z, n), LSTM (i, f, g, o);
+  gate order GRU (r, z, n), LSTM (i, f, g, o), MGU (f, n);
 * the backward direction is the same scan over each sequence reversed within
   its own length; layer k+1 reads concat[forward, backward] of layer k;
 * states (L*D, B, H), row k*D + d for layer k, direction d.
@@ -21,7 +21,7 @@ Everything is computed in float64, whatever the dtype of the arrays given.
 
 import numpy as np
 
-GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+GATES = {"rnn": 1, "gru": 3, "lstm": 4, "mgu": 2}
 
 
 def sigmoid(a):
@@ -31,10 +31,11 @@ def sigmoid(a):
 
 
 class CellSpec:
-    """Which cell and which variant: kind 'rnn' | 'gru' | 'lstm'."""
+    """Which cell and which variant: kind 'rnn' | 'gru' | 'lstm' | 'mgu'."""
 
     def __init__(self, kind, nonlinearity="tanh", reset_after=True, peephole=False):
-        assert kind in GATES
+        if kind not in GATES:
+            raise NotImplementedError(f"the reference has no {kind!r} cell")
         self.kind = kind
         self.nonlinearity = nonlinearity
         self.reset_after = reset_after
@@ -76,7 +77,18 @@ def step_forward(spec, p, x, h, c):
         h_new = (1.0 - z) * n + z * h
         return h_new, None, dict(x=x, h=h, r=r, z=z, n=n, extra=extra)
 
-    # LSTM
+    if spec.kind == "mgu":
+        W_hh, b_hh = p["W_hh"], p["b_hh"]
+        f_, n_ = slice(0, H), slice(H, 2 * H)
+        gi = p["W_ih"] @ x + p["b_ih"]                         # (2H,)
+        f = sigmoid(gi[f_] + W_hh[f_] @ h + b_hh[f_])
+        fh = f * h
+        n = np.tanh(gi[n_] + W_hh[n_] @ fh + b_hh[n_])
+        h_new = (1.0 - f) * h + f * n
+        return h_new, None, dict(x=x, h=h, f=f, n=n, fh=fh)
+
+    if spec.kind != "lstm":
+        raise NotImplementedError(f"the reference has no {spec.kind!r} cell")
     a = p["W_ih"] @ x + p["b_ih"] + p["W_hh"] @ h + p["b_hh"]  # (4H,)
     if spec.peephole:
         p_i, p_f, p_o = p["peep"]
@@ -147,7 +159,27 @@ def step_backward(spec, p, cache, dh_new, dc_new, g):
         dh = dh + W_hh[:2 * H].T @ np.concatenate([dar, daz])
         return dx, dh, None
 
-    # LSTM
+    if spec.kind == "mgu":
+        f, n, fh = cache["f"], cache["n"], cache["fh"]
+        W_hh = p["W_hh"]
+        f_, n_ = slice(0, H), slice(H, 2 * H)
+        # h' = (1 - f) h + f n;  n = tanh(gi_n + W_hn (f h) + b_hn)
+        dan = dh_new * f * (1.0 - n ** 2)
+        dfh = W_hh[n_].T @ dan
+        df = dh_new * (n - h) + dfh * h
+        daf = df * f * (1.0 - f)
+        da = np.concatenate([daf, dan])
+        g["W_ih"] += np.outer(da, x)
+        g["b_ih"] += da
+        g["W_hh"][f_] += np.outer(daf, h)
+        g["W_hh"][n_] += np.outer(dan, fh)
+        g["b_hh"] += da
+        dx = p["W_ih"].T @ da
+        dh = dh_new * (1.0 - f) + dfh * f + W_hh[f_].T @ daf
+        return dx, dh, None
+
+    if spec.kind != "lstm":
+        raise NotImplementedError(f"the reference has no {spec.kind!r} cell")
     c, i, f, gg, o = cache["c"], cache["i"], cache["f"], cache["g"], cache["o"]
     c_new, tc = cache["c_new"], cache["tc"]
     # h' = o tanh(c'); o = sigma(a_o + p_o c')

@@ -18,12 +18,11 @@ import re
 import numpy as np
 import pytest
 
-from seqcore import _blas, _losses, _optim, _recurrent
-from seqcore.nn import GRU, LSTM, RNN
+from seqcore import _blas, _cells, _losses, _optim, _recurrent
+
+from conftest import VARIANTS
 
 T, B, I, H = 3, 4, 5, 7
-RNN_, GRU_, LSTM_ = 0, 1, 2
-GATES = {RNN_: 1, GRU_: 3, LSTM_: 4}
 F = np.float64
 
 
@@ -37,66 +36,91 @@ def E(ndim):
 
 
 # ------------------------------------------------------------ valid calls
-# (kind, reset_after, peephole, training, packed)
+# (kind code, flags, training, packed, masked); what a kind needs comes from
+# the kernels' own table (_cells.layout), as in the layers
 SCANS = {
-    "rnn": (RNN_, True, False, True, True),
-    "gru": (GRU_, True, False, True, True),
-    "gru-before": (GRU_, False, False, True, False),
-    "lstm-peep": (LSTM_, True, True, True, True),
-    "lstm-eval": (LSTM_, True, False, False, False),
+    "rnn": (0, 0, True, True, False),
+    "gru": (1, 1, True, True, False),
+    "gru-before": (1, 0, True, False, True),
+    "gru-before-packed": (1, 0, True, True, False),
+    "lstm-peep": (2, 1, True, True, True),
+    "lstm-eval": (2, 0, False, False, False),
+    "mgu": (3, 0, True, True, True),
 }
 
 
-def forward_args(kind, reset_after, peephole, training, packed):
-    GH, lstm = GATES[kind] * H, kind == LSTM_
+def _need(kind, flags):
+    n = _cells.layout(kind, flags)
+    split = (n["G"] - n["gated_blocks"]) * H
+    return n, n["G"] * H, split
+
+
+def _packed(W_hh, backward, kind, flags, packed):
+    n, GH, split = _need(kind, flags)
+    if not packed:
+        return E(1), E(1)
+    return (_recurrent.pack_hidden(W_hh, backward, 0, split),
+            _recurrent.pack_hidden(W_hh, backward, split, GH) if split < GH else E(1))
+
+
+def forward_args(kind, flags, training, packed, masked):
+    n, GH, split = _need(kind, flags)
+    two = n["n_states"] == 2
     W_hh = z(GH, H)
+    P1, P2 = _packed(W_hh, False, kind, flags, packed)
+    masked = masked and training
     return dict(
-        kind=kind, relu=False, reset_after=reset_after, peephole=peephole,
-        training=training, n_active=np.full(T, B, np.intc), W_hh=W_hh,
-        bias=z(GH), b_hh=z(GH) if kind == GRU_ and reset_after else E(1),
-        peep=z(3, H) if peephole else E(2), Hs=z(T + 1, B, H),
-        Cs=z(T + 1 if training else 2, B, H) if lstm else E(3), gates=z(T, B, GH),
-        aux=E(3) if kind == RNN_ else z(T if training else 1, B, H),
-        work=z(B, GH), h_n=z(B, H), c_n=z(B, H) if lstm else E(2),
-        W_packed=_recurrent.pack_hidden(W_hh, False) if packed else E(1),
-        row0=0, row1=B, serial=True)
+        kind=kind, flags=flags, training=training, n_active=np.full(T, B, np.intc),
+        W_hh=W_hh, bias=z(GH), b_hh=z(GH) if n["separate_bias"] >= 0 else E(1),
+        extra=z(n["extra_rows"], H) if n["extra_rows"] else E(2),
+        mask=z(B, H) if masked else E(2), Hs=z(T + 1, B, H),
+        Hm=z(T, B, H) if masked else E(3),
+        Cs=z(T + 1 if training else 2, B, H) if two else E(3), gates=z(T, B, GH),
+        aux=z(T if training else 1, B, H) if n["aux"] else E(3),
+        work=z(B, GH), h_n=z(B, H), c_n=z(B, H) if two else E(2),
+        W_packed=P1, W_packed2=P2, row0=0, row1=B, serial=True)
 
 
-def backward_args(kind, reset_after, peephole, training, packed):
-    GH, lstm = GATES[kind] * H, kind == LSTM_
+def backward_args(kind, flags, training, packed, masked):
+    n, GH, split = _need(kind, flags)
+    two = n["n_states"] == 2
     W_hh = z(GH, H)
+    P1, P2 = _packed(W_hh, True, kind, flags, packed)
     return dict(
-        kind=kind, relu=False, reset_after=reset_after, peephole=peephole,
-        n_active=np.full(T, B, np.intc), W_hh=W_hh,
-        peep=z(3, H) if peephole else E(2), Hs=z(T + 1, B, H),
-        Cs=z(T + 1, B, H) if lstm else E(3), gates=z(T, B, GH),
-        aux=E(3) if kind == RNN_ else z(T, B, H), dY=z(T, B, H), dh_n=z(B, H),
-        dc_n=z(B, H) if lstm else E(2), dG=z(T, B, GH),
-        dGH=z(T, B, GH) if kind == GRU_ and reset_after else E(3),
-        work=z(B, GH), dh=z(B, H), dc=z(B, H) if lstm else E(2),
-        dpeep=z(3, H) if peephole else E(2),
-        W_packed=_recurrent.pack_hidden(W_hh, True) if packed else E(1),
-        row0=0, row1=B, serial=True)
+        kind=kind, flags=flags, n_active=np.full(T, B, np.intc), W_hh=W_hh,
+        extra=z(n["extra_rows"], H) if n["extra_rows"] else E(2),
+        mask=z(B, H) if masked else E(2), Hs=z(T + 1, B, H),
+        Hm=z(T, B, H) if masked else E(3),
+        Cs=z(T + 1, B, H) if two else E(3), gates=z(T, B, GH),
+        aux=z(T, B, H) if n["aux"] else E(3), dY=z(T, B, H), dh_n=z(B, H),
+        dc_n=z(B, H) if two else E(2), dG=z(T, B, GH),
+        dGH=z(T, B, GH) if n["separate_bias"] >= 0 else E(3),
+        work=z(B, GH), dhm=z(B, H) if masked else E(2), dh=z(B, H),
+        dc=z(B, H) if two else E(2),
+        dextra=z(n["extra_rows"], H) if n["extra_rows"] else E(2),
+        W_packed=P1, W_packed2=P2, row0=0, row1=B, serial=True)
 
 
-def weight_args(kind, reset_after, peephole, training, packed):
-    GH = GATES[kind] * H
+def weight_args(kind, flags, training, packed, masked):
+    n, GH, split = _need(kind, flags)
     return dict(
-        kind=kind, reset_after=reset_after, X=z(T, B, I), W_ih=z(GH, I),
-        Hs=z(T + 1, B, H), aux=z(T, B, H) if kind == GRU_ and not reset_after else E(3),
-        dG=z(T, B, GH), dGH=z(T, B, GH) if kind == GRU_ and reset_after else E(3),
+        kind=kind, flags=flags, X=z(T, B, I), W_ih=z(GH, I),
+        Hin=z(T, B, H) if masked else z(T + 1, B, H),
+        aux=z(T, B, H) if n["gated_blocks"] else E(3),
+        dG=z(T, B, GH), dGH=z(T, B, GH) if n["separate_bias"] >= 0 else E(3),
         dX=z(T, B, I), dW_ih=z(GH, I), dW_hh=z(GH, H), db_ih=z(GH), db_hh=z(GH),
         part=0, parts=1, serial=True)
 
 
-def project_args(kind, *_):
-    GH = GATES[kind] * H
+def project_args(kind, flags, *_):
+    GH = _need(kind, flags)[1]
     return dict(X=z(T, B, I), W_ih=z(GH, I), gates=z(T, B, GH), row0=0, row1=T * B,
                 serial=True)
 
 
-def pack_args(kind, *_):
-    return dict(W_hh=z(GATES[kind] * H, H), backward=False)
+def pack_args(kind, flags, *_):
+    GH = _need(kind, flags)[1]
+    return dict(W_hh=z(GH, H), backward=False, row0=0, row1=GH)
 
 
 N, K = 6, 3
@@ -133,13 +157,14 @@ ENTRY_POINTS = {   # name: (function, valid arguments, configurations)
     "adam_step": (_optim.adam_step, adam_args, ["-"]),
 }
 
-# changes that keep a call valid: work may have more rows than the batch
-STILL_VALID = {("work", 0, +1)}
+# changes that keep a call valid: work may have more rows than the batch, Hin
+# more steps than T (Hs has T + 1)
+STILL_VALID = {("work", 0, +1), ("Hin", 0, +1), ("Hin", 0, -1)}
 
 
 def _call(name, config):
     fn, make, _ = ENTRY_POINTS[name]
-    return fn, make(*SCANS.get(config, (RNN_, True, False, True, False)))
+    return fn, make(*SCANS.get(config, SCANS["rnn"]))
 
 
 def _perturbations():
@@ -242,9 +267,8 @@ def _train_pass(layer, X, lengths):
     return out, dX, layer.flat_grads.copy()
 
 
-@pytest.mark.parametrize("cls, kw", [(RNN, {}), (GRU, {}), (GRU, {"reset_after": False}),
-                                     (LSTM, {"peephole": True})],
-                         ids=["rnn", "gru", "gru-before", "lstm-peep"])
+@pytest.mark.parametrize("cls, kw", [(c, kw) for c, kw, _ in VARIANTS.values()],
+                         ids=list(VARIANTS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_split_blas_calls_agree_with_whole_ones(cls, kw, dtype, request):
     """The projection (m = T*B rows), the per-step products (n = G*H
@@ -265,3 +289,9 @@ def test_split_blas_calls_agree_with_whole_ones(cls, kw, dtype, request):
     tol = 2e-5 if dtype == np.float32 else 1e-12
     for a, b in zip(split, whole):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+def test_weight_gradients_needs_a_step_of_Hin_per_step():
+    fn, args = _call("weight_gradients", "mgu")
+    with pytest.raises(ValueError, match=r"Hin has 2 steps, needs at least T = 3"):
+        fn(**{**args, "Hin": z(T - 1, B, H)})

@@ -1591,7 +1591,7 @@ CLI_CASES = {
     "unknown_option": (["forecast", "--bogus"], 2, r"bogus|unrecognized"),
     "output_in_missing_folder": (["forecast", "--max-iter", "1", "--horizon", "2",
                                   "--output", "{d}/no/such/dir/out.csv"], 2,
-                                 r"cannot write|No such"),
+                                 r"cannot write|No such|does not exist"),
 }
 
 

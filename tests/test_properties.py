@@ -449,8 +449,7 @@ def network_cases(draw):
 @given(case=network_cases())
 def test_network_loss_gradient_matches_central_differences(case):
     cfg, loss_name, return_sequences, K, weighted = case
-    cell = {"rnn_tanh": "rnn", "rnn_relu": "rnn", "gru": "gru", "gru_reset_before": "gru",
-            "lstm": "lstm", "lstm_peephole": "lstm"}[cfg.variant]
+    cell = VARIANTS[cfg.variant][2].kind
     net = SequenceNetwork(cell, cfg.I, cfg.H, K, loss=loss_name,
                           return_sequences=return_sequences, num_layers=cfg.num_layers,
                           bidirectional=cfg.bidirectional, merge_mode=cfg.merge_mode,

@@ -161,3 +161,29 @@ def test_saturated_gates(variant, dtype):
         assert np.all(np.isfinite(got[name])), name
         err = rel_err(got[name], want[name])
         assert err < tol, f"{name}: error {err:.3g}"
+
+
+def test_every_kind_of_the_descriptor_table_has_a_reference_and_variants():
+    """A kind added to seqcore.nn.CELLS without a reference step, variants or
+    a layer class fails here (the parametrized tests then cover it)."""
+    import seqcore.nn
+    from reference import GATES, CellSpec, step_forward
+    from seqcore.nn import CELLS
+
+    for name, cell in CELLS.items():
+        assert cell.variants, f"{name} has no variants for the tests"
+        assert name in GATES, f"the reference has no {name} cell"
+        layer_class = getattr(seqcore.nn, cell.layer)
+        assert layer_class._cell is cell
+        for options in cell.variants.values():
+            layout = cell.layout(cell.check_options(options))
+            assert layout.G == GATES[name] == len(cell.gates) == len(cell.activations)
+            assert layout.n_states == len(cell.states)
+            spec = CellSpec(name, **options)
+            H, rng = 3, np.random.default_rng(0)
+            p = {"W_ih": rng.standard_normal((layout.G * H, 2)),
+                 "W_hh": rng.standard_normal((layout.G * H, H)),
+                 "b_ih": np.zeros(layout.G * H), "b_hh": np.zeros(layout.G * H),
+                 "peep": np.zeros((3, H))}
+            h, c, _ = step_forward(spec, p, np.ones(2), np.zeros(H), np.zeros(H))
+            assert h.shape == (H,) and (c is None) == (layout.n_states == 1)

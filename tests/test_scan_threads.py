@@ -22,9 +22,10 @@ import pytest
 from seqcore import _blas, _recurrent
 from seqcore.nn import GRU, LSTM, RNN, SequenceNetwork, _layers
 
-VARIANTS = [(RNN, {}), (RNN, {"nonlinearity": "relu"}), (GRU, {}),
-            (GRU, {"reset_after": False}), (LSTM, {}), (LSTM, {"peephole": True})]
-IDS = ["rnn", "rnn-relu", "gru", "gru-before", "lstm", "lstm-peep"]
+from conftest import VARIANTS as _ALL
+
+VARIANTS = [(cls, kw) for cls, kw, _ in _ALL.values()]
+IDS = list(_ALL)
 
 
 @pytest.fixture
@@ -94,58 +95,50 @@ def test_row_ranges_cover_the_batch_with_equal_work():
     assert _layers._row_ranges(_layers._Batch(np.full(3, 5), 5), 1 << 30) == [(0, 3)]
 
 
-@pytest.mark.parametrize("kind, reset_after", [(0, True), (1, True), (2, True)])
+@pytest.mark.parametrize("cls, kw", VARIANTS, ids=IDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("B", [1, 5, 13, 40])
-def test_packed_hidden_product_agrees_with_blas(kind, reset_after, dtype, B):
-    """forward_steps / backward_steps with W_hh packed against the BLAS path."""
-    G = {0: 1, 1: 3, 2: 4}[kind]
+def test_packed_hidden_product_agrees_with_blas(cls, kw, dtype, B, monkeypatch):
+    """The per-step products on W_hh packed (both row blocks of a gated kind)
+    against the BLAS path, forward and backward."""
     T, I, H = 4, 3, 37            # H not a multiple of any panel width
-    rng = np.random.default_rng(kind * 100 + B)
-    W_ih = rng.standard_normal((G * H, I)).astype(dtype) * 0.3
-    W_hh = rng.standard_normal((G * H, H)).astype(dtype) * 0.3
-    b = rng.standard_normal(G * H).astype(dtype) * 0.1
-    X = rng.standard_normal((T, B, I)).astype(dtype)
-    n_active = np.full(T, B, np.intc)
-    empty2 = np.empty((0, 0), dtype)
-
-    def run(packed):
-        Hs = np.zeros((T + 1, B, H), dtype)
-        Hs[0] = rng.standard_normal((B, H)) * 0 + 0.5
-        Cs = np.zeros((T + 1, B, H), dtype) if kind == 2 else np.empty((0, 0, 0), dtype)
-        gates = np.empty((T, B, G * H), dtype)
-        aux = np.zeros((T, B, H), dtype) if kind else np.empty((0, 0, 0), dtype)
-        h_n, c_n = np.empty((B, H), dtype), np.empty((B, H), dtype)
-        work = np.empty((B, G * H), dtype)
-        Wf = _recurrent.pack_hidden(W_hh, False) if packed else np.empty(0, dtype)
-        _recurrent.project(X, W_ih, gates, 0, T * B, False)
-        _recurrent.forward_steps(kind, False, reset_after, False, True, n_active, W_hh, b, b,
-                                 empty2, Hs, Cs, gates, aux, work, h_n, c_n, Wf, 0, B, False)
-        dY = np.ones((T, B, H), dtype)
-        dG = np.zeros((T, B, G * H), dtype)
-        dGH = np.zeros((T, B, G * H), dtype) if kind == 1 else np.empty((0, 0, 0), dtype)
-        dh, dc = np.empty((B, H), dtype), np.empty((B, H), dtype)
-        Wb = _recurrent.pack_hidden(W_hh, True) if packed else np.empty(0, dtype)
-        _recurrent.backward_steps(kind, False, reset_after, False, n_active, W_hh, empty2,
-                                  Hs, Cs, gates, aux, dY, np.empty((0, 0), dtype),
-                                  np.empty((0, 0), dtype), dG, dGH, work, dh, dc,
-                                  np.zeros((0, 0), dtype), Wb, 0, B, False)
-        return Hs, dG, dh
-
+    rng = np.random.default_rng(B)
+    X = rng.standard_normal((B, T, I)).astype(dtype)
+    layer = cls(I, H, dtype=dtype, random_state=3, **kw)
+    packed = _train_pass(layer, X, None)
+    empty = np.empty(0, dtype)
+    monkeypatch.setattr(_layers._RNNBase, "_pack_hidden", lambda self, W, backward: (empty, empty))
+    blas = _train_pass(layer, X, None)
     tol = 1e-5 if dtype == np.float32 else 1e-13
-    for a, p in zip(run(False), run(True)):
+    for p, a in zip(packed, blas):
         np.testing.assert_allclose(p, a, rtol=tol, atol=tol)
 
 
-def test_packed_weights_refused_for_the_reset_before_gru():
-    W_hh = np.zeros((9, 3), np.float64)
+def test_packed_weights_of_the_wrong_block_are_refused():
+    """A gated kind's two packed blocks have their own sizes; a kind without
+    a gated block takes no second one."""
+    H = 40
+    GH = 3 * H
+    W_hh = np.zeros((GH, H), np.float64)
+    gru_after, gru_before = 1, 0
     T, B = 2, 2
-    with pytest.raises(ValueError, match="reset_before"):
+    whole = _recurrent.pack_hidden(W_hh, False, 0, GH)
+    gated = _recurrent.pack_hidden(W_hh, False, 2 * H, GH)
+
+    def call(flags, P1, P2):
         _recurrent.forward_steps(
-            1, False, False, False, True, np.full(T, B, np.intc), W_hh, np.zeros(9),
-            np.zeros(9), np.empty((0, 0)), np.zeros((T + 1, B, 3)), np.empty((0, 0, 0)),
-            np.zeros((T, B, 9)), np.zeros((T, B, 3)), np.zeros((B, 9)), np.zeros((B, 3)),
-            np.zeros((B, 3)), _recurrent.pack_hidden(W_hh, False), 0, B, False)
+            1, flags, True, np.full(T, B, np.intc), W_hh, np.zeros(GH), np.zeros(GH),
+            np.empty((0, 0)), np.empty((0, 0)), np.zeros((T + 1, B, H)), np.empty((0, 0, 0)),
+            np.empty((0, 0, 0)), np.zeros((T, B, GH)), np.zeros((T, B, H)), np.zeros((B, GH)),
+            np.zeros((B, H)), np.zeros((B, H)), P1, P2, 0, B, False)
+
+    assert whole.size != _recurrent.pack_hidden(W_hh, False, 0, 2 * H).size
+    with pytest.raises(ValueError, match="W_packed"):
+        call(gru_before, whole, gated)
+    with pytest.raises(ValueError, match="no gated block"):
+        call(gru_after, whole, gated)
+    call(gru_before, _recurrent.pack_hidden(W_hh, False, 0, 2 * H), gated)
+    call(gru_after, whole, np.empty(0))
 
 
 @pytest.mark.parametrize("cls, kw", VARIANTS, ids=IDS)

@@ -6,36 +6,46 @@ cpdef enum CellKind:
     CELL_RNN = 0
     CELL_GRU = 1
     CELL_LSTM = 2
+    CELL_MGU = 3
+    N_KINDS = 4
 
 ctypedef struct CellSpec:
     int kind          # a CellKind
+    int flags         # the kind's own option bits (see its kernels)
     Py_ssize_t H      # hidden size
-    Py_ssize_t G      # gates: 1 (RNN), 3 (GRU: r, z, n), 4 (LSTM: i, f, g, o)
-    bint relu         # RNN: relu instead of tanh
-    bint reset_after  # GRU: r applied after the hidden product (PyTorch, cuDNN)
-    bint peephole     # LSTM: diagonal peephole weights
-    # W_hh packed for the per-step products (see include/seqcore/matmul.h),
-    # or NULL to call the BLAS: Wf for h @ W_hh.T, Wb for dG @ W_hh
+    # what the kind's kernels need, filled by kernel_layout:
+    Py_ssize_t G      # gates
+    int n_states      # 1 (h) or 2 (h, c)
+    bint aux          # saves one (n, H) value per step for its backward
+    int gated_blocks  # last gate blocks whose hidden product reads aux (gate * h)
+    int separate_bias # gate block whose b_hh stays out of the folded bias, or -1
+    int extra_rows    # rows of its extra (rows, H) weights (LSTM peepholes)
+    Py_ssize_t split  # (G - gated_blocks) * H: rows of W_hh that multiply h
+    # W_hh[:split] and W_hh[split:] packed for the per-step products (see
+    # include/seqcore/matmul.h), or NULL to call the BLAS: Wf/Wf2 for
+    # h @ W_hh[:split].T and aux @ W_hh[split:].T, Wb/Wb2 for dG @ W_hh
     const void* Wf
+    const void* Wf2
     const void* Wb
+    const void* Wb2
 
-cdef int n_gates(int kind) noexcept nogil
+cdef int kernel_layout(int kind, int flags, CellSpec* s) noexcept nogil
 
 cdef void cell_forward(const CellSpec* s, Py_ssize_t n, floating* gates,
-                       const floating* h_prev, floating* h,
+                       const floating* h_prev, const floating* h_in, floating* h,
                        const floating* c_prev, floating* c,
                        floating* aux, floating* work,
                        const floating* W_hh, const floating* bias,
-                       const floating* b_hn,
-                       const floating* peep) noexcept nogil
+                       const floating* b_sep,
+                       const floating* extra) noexcept nogil
 
 cdef void cell_backward(const CellSpec* s, Py_ssize_t n, const floating* gates,
-                        const floating* dy, floating* dh, floating* dc,
-                        const floating* h_prev, const floating* h,
+                        const floating* dy, floating* dh, floating* dhin, floating* dc,
+                        const floating* h_prev, const floating* h_in, const floating* h,
                         const floating* c_prev, const floating* c,
                         const floating* aux, floating* dG, floating* dGH,
                         floating* work, const floating* W_hh,
-                        const floating* peep, floating* dpeep) noexcept nogil
+                        const floating* extra, floating* dextra) noexcept nogil
 
 cdef size_t packed_size(Py_ssize_t K, Py_ssize_t N, bint double_precision) noexcept nogil
 cdef void pack(Py_ssize_t K, Py_ssize_t N, const floating* B, Py_ssize_t rs,

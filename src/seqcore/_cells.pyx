@@ -1,31 +1,46 @@
 """One time step of each cell kind, forward and backward.
 
-Design: this module is the only place that knows a cell's equations.  The
-time-loop driver (_recurrent.pyx) hands each kernel the rows of one step:
+Design: this module is the only place that knows a cell's equations.  Each
+kind has two kernels (forward, backward) and a row in ``kernel_layout``,
+which says what its kernels need: gates, states, the per-step ``aux``
+value, the gate blocks whose hidden product reads the gated state, the
+block whose hidden bias stays separate, its extra weights.  The Python
+descriptor (python/seqcore/nn/_cells.py) reads that row; the time-loop
+driver (_recurrent.pyx) reads only the resulting ``CellSpec`` and never
+branches on a kind.  An unknown kind is refused where a spec is made.
 
-* ``gates`` (n, G*H): on entry the input projection ``x @ W_ih.T``; on exit
-  the gate values after their activations, kept for the backward pass.
-* ``bias`` (G*H): what ``cell_forward`` adds to the projection first:
-  ``b_ih + b_hh``, except the GRU's ``b_hn`` when ``reset_after``, which sits
-  inside ``r * (...)`` and comes separately.  Added here, on rows already in
-  cache, rather than broadcast over the whole projection buffer beforehand.
-* ``h_prev``, ``h`` (n, H) and, for the LSTM, ``c_prev``, ``c`` (n, H).
-* ``aux`` (n, H): the one extra per-step value a cell's backward needs:
-  GRU reset_after: ``W_hn h + b_hn``; GRU reset_before: ``r * h_prev``;
-  LSTM: ``tanh(c)``.  Unused by the RNN.
+The driver hands each kernel the rows of one step:
+
+* ``gates`` (n, G*H): on entry the input projection ``x @ W_ih.T`` plus the
+  folded bias ``b_ih + b_hh`` (added by ``cell_forward``: on rows already in
+  cache, rather than broadcast over the whole projection beforehand); on
+  exit the gate values after their activations, kept for the backward pass.
+  ``b_sep`` is the separate hidden bias block, if the kind has one (the
+  GRU's ``b_hn`` inside ``r * (W_hn h + b_hn)``).
+* ``h_prev``, ``h`` (n, H) and, for two-state kinds, ``c_prev``, ``c``.
+  ``h_in`` is what the hidden products read: ``h_prev``, or ``h_prev * mask``
+  under recurrent dropout (the update itself reads ``h_prev``).
+* ``aux`` (n, H): the one extra per-step value a kind's backward needs:
+  GRU reset_after: ``W_hn h + b_hn``; GRU reset_before: ``r * h_in``;
+  LSTM: ``tanh(c)``; MGU: ``f * h_in``.  Unused by the RNN.
 * ``work`` (n, G*H): scratch for hidden-side products.
+* ``extra`` (rows, H): a kind's extra weights (the LSTM's peepholes).
 
-Backward kernels read ``dy`` (gradient on this step's output, or NULL) and
-``dh``/``dc`` (gradient flowing back from step t+1), write the pre-activation
-gate gradients ``dG`` (n, G*H) and replace ``dh``/``dc`` with the gradient on
-``h_prev``/``c_prev``.  For the GRU with reset_after the hidden side sees a
-different gradient in the n block (``dn * r``): it goes to ``dGH``.
+Backward kernels read ``dh`` (this step's output gradient already added,
+plus the gradient flowing back from step t+1) and ``dc``, write the
+pre-activation gate gradients ``dG`` (n, G*H), and leave the gradient on
+``h_prev`` in ``dh`` and the one on ``h_in`` in ``dhin``: the driver scales
+the latter by the dropout mask and adds it to ``dh``.  Without dropout
+``dhin`` is ``dh`` itself and holds their sum: a kernel writes its first
+contribution to ``dhin`` with ``accumulate = dhin == dh``.  When the hidden
+side sees another gradient than the input side (the GRU's separate bias),
+it goes to ``dGH``.
 
 Derivatives use the saved outputs (``1 - t*t`` for tanh, ``s*(1-s)`` for the
 logistic), never a second call to exp.
 """
 
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 from seqcore._blas cimport gemm, NoTrans, Transpose
 
@@ -68,34 +83,82 @@ cdef void pack(Py_ssize_t K, Py_ssize_t N, const floating* B, Py_ssize_t rs,
         sc_pack_d(K, N, B, rs, cs, P)
 
 
-# The per-step hidden products.  W_hh is (G*H, H); the packed forms hold all
-# of it, so these serve the products over all gates (every cell but the GRU
-# with reset_before, which calls the BLAS on the blocks it needs).
+# --------------------------------------------------------------------------
+# What each kind's kernels need (the C half of its descriptor).
+# --------------------------------------------------------------------------
 
-cdef inline void times_W_t(const CellSpec* s, Py_ssize_t n, Py_ssize_t N,
-                           const floating* A, Py_ssize_t lda, const floating* W_hh,
-                           floating* C, Py_ssize_t ldc, bint accumulate) noexcept nogil:
-    """C (n, N) = A (n, H) @ W_hh[:N].T, or += when accumulate."""
-    if s.Wf == NULL:
-        gemm(NoTrans, Transpose, n, N, s.H, 1, A, lda, W_hh, s.H,
+cdef int kernel_layout(int kind, int flags, CellSpec* s) noexcept nogil:
+    """Fill the kind's fields of ``s`` for its option ``flags``; -1 for an
+    unknown kind."""
+    s.kind, s.flags = kind, flags
+    s.n_states, s.aux, s.gated_blocks, s.separate_bias, s.extra_rows = 1, True, 0, -1, 0
+    if kind == CELL_RNN:             # flags & 1: relu
+        s.G, s.aux = 1, False
+    elif kind == CELL_GRU:           # flags & 1: reset_after
+        s.G = 3
+        if flags & 1:
+            s.separate_bias = 2      # b_hn inside r * (W_hn h + b_hn)
+        else:
+            s.gated_blocks = 1       # n reads W_hn (r * h)
+    elif kind == CELL_LSTM:          # flags & 1: peepholes (p_i, p_f, p_o)
+        s.G, s.n_states = 4, 2
+        s.extra_rows = 3 if flags & 1 else 0
+    elif kind == CELL_MGU:
+        s.G, s.gated_blocks = 2, 1   # n reads W_hn (f * h)
+    else:
+        return -1
+    s.split = (s.G - s.gated_blocks) * s.H
+    return 0
+
+
+def layout(int kind, int flags):
+    """What the kernels of a kind with option ``flags`` need, as a dict (read
+    by python/seqcore/nn/_cells.py); ValueError for an unknown kind."""
+    cdef CellSpec s
+    s.H = 1
+    if kernel_layout(kind, flags, &s) < 0:
+        raise ValueError(f"unknown cell kind {kind}")
+    return dict(G=s.G, n_states=s.n_states, aux=bool(s.aux), gated_blocks=s.gated_blocks,
+                separate_bias=s.separate_bias, extra_rows=s.extra_rows)
+
+
+# --------------------------------------------------------------------------
+# The per-step hidden products.  W_hh (G*H, H) splits at row ``split``:
+# rows above it multiply h_in, rows below it the gated state aux.
+# --------------------------------------------------------------------------
+
+cdef inline void forward_product(const CellSpec* s, Py_ssize_t n, const floating* A,
+                                 const floating* W_hh, floating* C, Py_ssize_t ldc,
+                                 bint accumulate, bint gated) noexcept nogil:
+    """C (n, N) = A (n, H) @ W_hh[:split].T, or @ W_hh[split:].T when
+    ``gated`` (N the rows taken); += when accumulate."""
+    cdef Py_ssize_t r0 = s.split if gated else 0
+    cdef Py_ssize_t N = s.G * s.H - s.split if gated else s.split
+    cdef const void* P = s.Wf2 if gated else s.Wf
+    if P == NULL:
+        gemm(NoTrans, Transpose, n, N, s.H, 1, A, s.H, W_hh + r0 * s.H, s.H,
              1 if accumulate else 0, C, ldc)
     elif floating is float:
-        sc_matmul_packed_f(n, N, s.H, A, lda, <const float*> s.Wf, C, ldc, accumulate)
+        sc_matmul_packed_f(n, N, s.H, A, s.H, <const float*> P, C, ldc, accumulate)
     else:
-        sc_matmul_packed_d(n, N, s.H, A, lda, <const double*> s.Wf, C, ldc, accumulate)
+        sc_matmul_packed_d(n, N, s.H, A, s.H, <const double*> P, C, ldc, accumulate)
 
 
-cdef inline void times_W(const CellSpec* s, Py_ssize_t n, Py_ssize_t K,
-                         const floating* A, Py_ssize_t lda, const floating* W_hh,
-                         floating* C, Py_ssize_t ldc, bint accumulate) noexcept nogil:
-    """C (n, H) = A (n, K) @ W_hh[:K], or += when accumulate."""
-    if s.Wb == NULL:
-        gemm(NoTrans, NoTrans, n, s.H, K, 1, A, lda, W_hh, s.H,
-             1 if accumulate else 0, C, ldc)
+cdef inline void backward_product(const CellSpec* s, Py_ssize_t n, const floating* A,
+                                  Py_ssize_t lda, const floating* W_hh, floating* C,
+                                  bint accumulate, bint gated) noexcept nogil:
+    """C (n, H) = A (n, K) @ W_hh[:split], or @ W_hh[split:] when ``gated``
+    (K the rows taken); += when accumulate."""
+    cdef Py_ssize_t r0 = s.split if gated else 0
+    cdef Py_ssize_t K = s.G * s.H - s.split if gated else s.split
+    cdef const void* P = s.Wb2 if gated else s.Wb
+    if P == NULL:
+        gemm(NoTrans, NoTrans, n, s.H, K, 1, A, lda, W_hh + r0 * s.H, s.H,
+             1 if accumulate else 0, C, s.H)
     elif floating is float:
-        sc_matmul_packed_f(n, s.H, K, A, lda, <const float*> s.Wb, C, ldc, accumulate)
+        sc_matmul_packed_f(n, s.H, K, A, lda, <const float*> P, C, s.H, accumulate)
     else:
-        sc_matmul_packed_d(n, s.H, K, A, lda, <const double*> s.Wb, C, ldc, accumulate)
+        sc_matmul_packed_d(n, s.H, K, A, lda, <const double*> P, C, s.H, accumulate)
 
 
 # Activations are applied in place to contiguous blocks: the C loops
@@ -122,34 +185,17 @@ cdef inline floating relu(floating x) noexcept nogil:
         return sc_relu_d(x)
 
 
-cdef int n_gates(int kind) noexcept nogil:
-    if kind == CELL_GRU:
-        return 3
-    if kind == CELL_LSTM:
-        return 4
-    return 1
-
-
-cdef inline void add_output_gradient(Py_ssize_t m, floating* dh,
-                                     const floating* dy) noexcept nogil:
-    """dh += dy: the step's output gradient joins the one from step t+1."""
-    cdef Py_ssize_t i
-    if dy != NULL:
-        for i in range(m):
-            dh[i] += dy[i]
-
-
 # --------------------------------------------------------------------------
 # RNN: h = act(W_ih x + b_ih + W_hh h_prev + b_hh)
 # --------------------------------------------------------------------------
 
 cdef void rnn_forward(const CellSpec* s, Py_ssize_t n, floating* gates,
-                      const floating* h_prev, floating* h,
+                      const floating* h_in, floating* h,
                       const floating* W_hh) noexcept nogil:
     cdef Py_ssize_t H = s.H, i
-    # gates += h_prev @ W_hh.T      (n, H) += (n, H)(H, H)
-    times_W_t(s, n, H, h_prev, H, W_hh, gates, H, True)
-    if s.relu:
+    # gates += h_in @ W_hh.T      (n, H) += (n, H)(H, H)
+    forward_product(s, n, h_in, W_hh, gates, H, True, False)
+    if s.flags & 1:
         for i in range(n * H):
             h[i] = relu(gates[i])
     else:
@@ -157,19 +203,20 @@ cdef void rnn_forward(const CellSpec* s, Py_ssize_t n, floating* gates,
         tanh_(h, n * H)
 
 
-cdef void rnn_backward(const CellSpec* s, Py_ssize_t n, const floating* dy,
-                       floating* dh, const floating* h, floating* dG,
+cdef void rnn_backward(const CellSpec* s, Py_ssize_t n, floating* dh, floating* dhin,
+                       const floating* h, floating* dG,
                        const floating* W_hh) noexcept nogil:
     cdef Py_ssize_t H = s.H, i
-    add_output_gradient(n * H, dh, dy)
-    if s.relu:
+    if s.flags & 1:
         for i in range(n * H):
             dG[i] = dh[i] if h[i] > 0 else 0
     else:
         for i in range(n * H):
             dG[i] = dh[i] * (1 - h[i] * h[i])
-    # dh_prev = dG @ W_hh           (n, H) = (n, H)(H, H)
-    times_W(s, n, H, dG, H, W_hh, dh, H, False)
+    # dh_in = dG @ W_hh           (n, H) = (n, H)(H, H); no direct path
+    backward_product(s, n, dG, H, W_hh, dhin, False, False)
+    if dhin != dh:
+        memset(dh, 0, n * H * sizeof(floating))
 
 
 # --------------------------------------------------------------------------
@@ -179,16 +226,16 @@ cdef void rnn_backward(const CellSpec* s, Py_ssize_t n, const floating* dy,
 # --------------------------------------------------------------------------
 
 cdef void gru_forward(const CellSpec* s, Py_ssize_t n, floating* gates,
-                      const floating* h_prev, floating* h, floating* aux,
-                      floating* work, const floating* W_hh,
+                      const floating* h_prev, const floating* h_in, floating* h,
+                      floating* aux, floating* work, const floating* W_hh,
                       const floating* b_hn) noexcept nogil:
     cdef Py_ssize_t H = s.H, G3 = 3 * s.H, b, j
     cdef floating nv
     cdef floating* g
     cdef floating* w
-    if s.reset_after:
-        # work = h_prev @ W_hh.T    (n, 3H) = (n, H)(H, 3H)
-        times_W_t(s, n, G3, h_prev, H, W_hh, work, G3, False)
+    # work[:, :split] = h_in @ W_hh[:split].T  (all gates after, r and z before)
+    forward_product(s, n, h_in, W_hh, work, G3, False, False)
+    if s.flags & 1:
         for b in range(n):
             g = gates + b * G3
             w = work + b * G3
@@ -202,48 +249,44 @@ cdef void gru_forward(const CellSpec* s, Py_ssize_t n, floating* gates,
             for j in range(H):
                 nv = g[2 * H + j]
                 h[b * H + j] = nv + g[H + j] * (h_prev[b * H + j] - nv)
-    else:
-        # work[:, :2H] = h_prev @ W_hr,z.T      (n, 2H) = (n, H)(H, 2H)
-        gemm(NoTrans, Transpose, n, 2 * H, H, 1, h_prev, H, W_hh, H, 0, work, G3)
-        for b in range(n):
-            g = gates + b * G3
-            w = work + b * G3
-            for j in range(2 * H):
-                g[j] += w[j]
-            sigmoid_(g, 2 * H)                       # r, z
-            for j in range(H):
-                aux[b * H + j] = g[j] * h_prev[b * H + j]
-        # work[:, 2H:] = (r * h_prev) @ W_hn.T  (n, H) = (n, H)(H, H)
-        gemm(NoTrans, Transpose, n, H, H, 1, aux, H, W_hh + 2 * H * H, H, 0,
-             work + 2 * H, G3)
-        for b in range(n):
-            g = gates + b * G3
-            w = work + b * G3
-            for j in range(H):
-                g[2 * H + j] += w[2 * H + j]
-            tanh_(g + 2 * H, H)                      # n
-            for j in range(H):
-                nv = g[2 * H + j]
-                h[b * H + j] = nv + g[H + j] * (h_prev[b * H + j] - nv)
+        return
+    for b in range(n):
+        g = gates + b * G3
+        w = work + b * G3
+        for j in range(2 * H):
+            g[j] += w[j]
+        sigmoid_(g, 2 * H)                           # r, z
+        for j in range(H):
+            aux[b * H + j] = g[j] * h_in[b * H + j]
+    # work[:, 2H:] = (r * h_in) @ W_hn.T  (n, H) = (n, H)(H, H)
+    forward_product(s, n, aux, W_hh, work + 2 * H, G3, False, True)
+    for b in range(n):
+        g = gates + b * G3
+        w = work + b * G3
+        for j in range(H):
+            g[2 * H + j] += w[2 * H + j]
+        tanh_(g + 2 * H, H)                          # n
+        for j in range(H):
+            nv = g[2 * H + j]
+            h[b * H + j] = nv + g[H + j] * (h_prev[b * H + j] - nv)
 
 
 cdef void gru_backward(const CellSpec* s, Py_ssize_t n, const floating* gates,
-                       const floating* dy, floating* dh,
-                       const floating* h_prev, const floating* aux,
-                       floating* dG, floating* dGH, floating* work,
-                       const floating* W_hh) noexcept nogil:
+                       floating* dh, floating* dhin,
+                       const floating* h_prev, const floating* h_in,
+                       const floating* aux, floating* dG, floating* dGH,
+                       floating* work, const floating* W_hh) noexcept nogil:
     cdef Py_ssize_t H = s.H, G3 = 3 * s.H, b, j, k
     cdef floating d, r, z, nv, dn, dr, drh
     cdef const floating* g
     cdef floating* dg
     cdef floating* dgh
-    cdef bint after = s.reset_after
-    add_output_gradient(n * H, dh, dy)
-    for b in range(n):
-        g = gates + b * G3
-        dg = dG + b * G3
-        dgh = dGH + b * G3
-        if after:   # two loops, so that each vectorises
+    cdef bint alias = dhin == dh
+    if s.flags & 1:
+        for b in range(n):
+            g = gates + b * G3
+            dg = dG + b * G3
+            dgh = dGH + b * G3
             for j in range(H):
                 k = b * H + j
                 d = dh[k]
@@ -259,57 +302,66 @@ cdef void gru_backward(const CellSpec* s, Py_ssize_t n, const floating* gates,
                 dgh[H + j] = d * (h_prev[k] - nv) * z * (1 - z)
                 dgh[2 * H + j] = dn * r
                 dh[k] = d * z
-        else:
-            for j in range(H):
-                k = b * H + j
-                d = dh[k]
-                z = g[H + j]
-                nv = g[2 * H + j]
-                dg[H + j] = d * (h_prev[k] - nv) * z * (1 - z)
-                dg[2 * H + j] = d * (1 - z) * (1 - nv * nv)
-                dh[k] = d * z
-    if after:
-        # dh_prev += dGH @ W_hh     (n, H) += (n, 3H)(3H, H)
-        times_W(s, n, G3, dGH, G3, W_hh, dh, H, True)
+        # dh_in (+)= dGH @ W_hh     (n, H) = (n, 3H)(3H, H)
+        backward_product(s, n, dGH, G3, W_hh, dhin, alias, False)
         return
-    # d(r * h_prev) = dn @ W_hn     (n, H) = (n, H)(H, H)
-    gemm(NoTrans, NoTrans, n, H, H, 1, dG + 2 * H, G3, W_hh + 2 * H * H, H, 0,
-         work, H)
     for b in range(n):
         g = gates + b * G3
         dg = dG + b * G3
         for j in range(H):
             k = b * H + j
-            r = g[j]
-            drh = work[k]
-            dg[j] = drh * h_prev[k] * r * (1 - r)
-            dh[k] += drh * r
-    # dh_prev += dG[:, :2H] @ W_hr,z   (n, H) += (n, 2H)(2H, H)
-    gemm(NoTrans, NoTrans, n, H, 2 * H, 1, dG, G3, W_hh, H, 1, dh, H)
+            d = dh[k]
+            z = g[H + j]
+            nv = g[2 * H + j]
+            dg[H + j] = d * (h_prev[k] - nv) * z * (1 - z)
+            dg[2 * H + j] = d * (1 - z) * (1 - nv * nv)
+            dh[k] = d * z
+    # d(r * h_in) = dn @ W_hn     (n, H) = (n, H)(H, H)
+    backward_product(s, n, dG + 2 * H, G3, W_hh, work, False, True)
+    for b in range(n):
+        g = gates + b * G3
+        dg = dG + b * G3
+        if alias:   # two loops, so that each vectorises
+            for j in range(H):
+                k = b * H + j
+                r = g[j]
+                drh = work[k]
+                dg[j] = drh * h_in[k] * r * (1 - r)
+                dh[k] += drh * r
+        else:
+            for j in range(H):
+                k = b * H + j
+                r = g[j]
+                drh = work[k]
+                dg[j] = drh * h_in[k] * r * (1 - r)
+                dhin[k] = drh * r
+    # dh_in += dG[:, :2H] @ W_hr,z   (n, H) += (n, 2H)(2H, H)
+    backward_product(s, n, dG, G3, W_hh, dhin, True, False)
 
 
 # --------------------------------------------------------------------------
 # LSTM: i, f, g, o = sigma, sigma, tanh, sigma; c' = f c + i g; h' = o tanh(c')
-# peepholes: i, f see c_prev, o sees c'; peep rows are (p_i, p_f, p_o).
+# peepholes (flags & 1): i, f see c_prev, o sees c'; rows (p_i, p_f, p_o).
 # --------------------------------------------------------------------------
 
 cdef void lstm_forward(const CellSpec* s, Py_ssize_t n, floating* gates,
-                       const floating* h_prev, floating* h,
+                       const floating* h_in, floating* h,
                        const floating* c_prev, floating* c, floating* aux,
                        const floating* W_hh, const floating* peep) noexcept nogil:
     cdef Py_ssize_t H = s.H, G4 = 4 * s.H, b, j
+    cdef bint peephole = s.flags & 1
     cdef floating* g
     cdef const floating* cp
     cdef floating* cn
     cdef floating* tc
-    # gates += h_prev @ W_hh.T      (n, 4H) += (n, H)(H, 4H)
-    times_W_t(s, n, G4, h_prev, H, W_hh, gates, G4, True)
+    # gates += h_in @ W_hh.T      (n, 4H) += (n, H)(H, 4H)
+    forward_product(s, n, h_in, W_hh, gates, G4, True, False)
     for b in range(n):
         g = gates + b * G4
         cp = c_prev + b * H
         cn = c + b * H
         tc = aux + b * H
-        if s.peephole:
+        if peephole:
             for j in range(H):
                 g[j] += peep[j] * cp[j]
                 g[H + j] += peep[H + j] * cp[j]
@@ -317,7 +369,7 @@ cdef void lstm_forward(const CellSpec* s, Py_ssize_t n, floating* gates,
         tanh_(g + 2 * H, H)                          # g
         for j in range(H):
             cn[j] = g[H + j] * cp[j] + g[j] * g[2 * H + j]
-        if s.peephole:
+        if peephole:
             for j in range(H):
                 g[3 * H + j] += peep[2 * H + j] * cn[j]
         sigmoid_(g + 3 * H, H)                       # o
@@ -328,7 +380,7 @@ cdef void lstm_forward(const CellSpec* s, Py_ssize_t n, floating* gates,
 
 
 cdef void lstm_backward(const CellSpec* s, Py_ssize_t n, const floating* gates,
-                        const floating* dy, floating* dh, floating* dc,
+                        floating* dh, floating* dhin, floating* dc,
                         const floating* c_prev, const floating* c,
                         const floating* aux, floating* dG,
                         const floating* W_hh, const floating* peep,
@@ -337,11 +389,10 @@ cdef void lstm_backward(const CellSpec* s, Py_ssize_t n, const floating* gates,
     cdef floating d, ig, fg, gg, og, tc, dcn, di, df, do
     cdef const floating* g
     cdef floating* dg
-    add_output_gradient(n * H, dh, dy)
     for b in range(n):
         g = gates + b * G4
         dg = dG + b * G4
-        if s.peephole:
+        if s.flags & 1:
             for j in range(H):
                 k = b * H + j
                 d = dh[k]
@@ -380,21 +431,94 @@ cdef void lstm_backward(const CellSpec* s, Py_ssize_t n, const floating* gates,
                 dg[2 * H + j] = dcn * ig * (1 - gg * gg)
                 dg[3 * H + j] = do
                 dc[k] = dcn * fg
-    # dh_prev = dG @ W_hh           (n, H) = (n, 4H)(4H, H)
-    times_W(s, n, G4, dG, G4, W_hh, dh, H, False)
+    # dh_in = dG @ W_hh           (n, H) = (n, 4H)(4H, H); no direct path
+    backward_product(s, n, dG, G4, W_hh, dhin, False, False)
+    if dhin != dh:
+        memset(dh, 0, n * H * sizeof(floating))
 
 
 # --------------------------------------------------------------------------
-# The one cell interface the driver calls.
+# MGU (minimal gated unit; Zhou, Wu, Zhang, Zhou 2016):
+#   f = sigma(W_if x + b_if + W_hf h + b_hf)
+#   n = tanh(W_in x + b_in + W_hn (f * h) + b_hn)
+#   h' = (1 - f) * h + f * n, computed as h + f * (n - h)
+# --------------------------------------------------------------------------
+
+cdef void mgu_forward(const CellSpec* s, Py_ssize_t n, floating* gates,
+                      const floating* h_prev, const floating* h_in, floating* h,
+                      floating* aux, const floating* W_hh) noexcept nogil:
+    cdef Py_ssize_t H = s.H, G2 = 2 * s.H, b, j
+    cdef floating* g
+    # gates[:, :H] += h_in @ W_hf.T       (n, H) += (n, H)(H, H)
+    forward_product(s, n, h_in, W_hh, gates, G2, True, False)
+    for b in range(n):
+        g = gates + b * G2
+        sigmoid_(g, H)                               # f
+        for j in range(H):
+            aux[b * H + j] = g[j] * h_in[b * H + j]
+    # gates[:, H:] += (f * h_in) @ W_hn.T   (n, H) += (n, H)(H, H)
+    forward_product(s, n, aux, W_hh, gates + H, G2, True, True)
+    for b in range(n):
+        g = gates + b * G2
+        tanh_(g + H, H)                              # n
+        for j in range(H):
+            h[b * H + j] = h_prev[b * H + j] + g[j] * (g[H + j] - h_prev[b * H + j])
+
+
+cdef void mgu_backward(const CellSpec* s, Py_ssize_t n, const floating* gates,
+                       floating* dh, floating* dhin,
+                       const floating* h_prev, const floating* h_in,
+                       floating* dG, floating* work, const floating* W_hh) noexcept nogil:
+    cdef Py_ssize_t H = s.H, G2 = 2 * s.H, b, j, k
+    cdef floating d, f, nv, daux, df
+    cdef const floating* g
+    cdef floating* dg
+    cdef bint alias = dhin == dh
+    for b in range(n):
+        g = gates + b * G2
+        dg = dG + b * G2
+        for j in range(H):
+            nv = g[H + j]
+            dg[H + j] = dh[b * H + j] * g[j] * (1 - nv * nv)
+    # d(f * h_in) = dn @ W_hn     (n, H) = (n, H)(H, H)
+    backward_product(s, n, dG + H, G2, W_hh, work, False, True)
+    for b in range(n):
+        g = gates + b * G2
+        dg = dG + b * G2
+        if alias:   # two loops, so that each vectorises
+            for j in range(H):
+                k = b * H + j
+                d = dh[k]
+                f = g[j]
+                daux = work[k]
+                df = d * (g[H + j] - h_prev[k]) + daux * h_in[k]
+                dg[j] = df * f * (1 - f)
+                dh[k] = d * (1 - f) + daux * f
+        else:
+            for j in range(H):
+                k = b * H + j
+                d = dh[k]
+                f = g[j]
+                daux = work[k]
+                df = d * (g[H + j] - h_prev[k]) + daux * h_in[k]
+                dg[j] = df * f * (1 - f)
+                dh[k] = d * (1 - f)
+                dhin[k] = daux * f
+    # dh_in += dG[:, :H] @ W_hf   (n, H) += (n, H)(H, H)
+    backward_product(s, n, dG, G2, W_hh, dhin, True, False)
+
+
+# --------------------------------------------------------------------------
+# The one cell interface the driver calls: the kernel table.
 # --------------------------------------------------------------------------
 
 cdef void cell_forward(const CellSpec* s, Py_ssize_t n, floating* gates,
-                       const floating* h_prev, floating* h,
+                       const floating* h_prev, const floating* h_in, floating* h,
                        const floating* c_prev, floating* c,
                        floating* aux, floating* work,
                        const floating* W_hh, const floating* bias,
-                       const floating* b_hn,
-                       const floating* peep) noexcept nogil:
+                       const floating* b_sep,
+                       const floating* extra) noexcept nogil:
     cdef Py_ssize_t GH = s.G * s.H, b, j
     cdef floating* row
     for b in range(n):
@@ -402,24 +526,31 @@ cdef void cell_forward(const CellSpec* s, Py_ssize_t n, floating* gates,
         for j in range(GH):
             row[j] += bias[j]
     if s.kind == CELL_RNN:
-        rnn_forward(s, n, gates, h_prev, h, W_hh)
+        rnn_forward(s, n, gates, h_in, h, W_hh)
     elif s.kind == CELL_GRU:
-        gru_forward(s, n, gates, h_prev, h, aux, work, W_hh, b_hn)
-    else:
-        lstm_forward(s, n, gates, h_prev, h, c_prev, c, aux, W_hh, peep)
+        gru_forward(s, n, gates, h_prev, h_in, h, aux, work, W_hh, b_sep)
+    elif s.kind == CELL_LSTM:
+        lstm_forward(s, n, gates, h_in, h, c_prev, c, aux, W_hh, extra)
+    elif s.kind == CELL_MGU:
+        mgu_forward(s, n, gates, h_prev, h_in, h, aux, W_hh)
 
 
 cdef void cell_backward(const CellSpec* s, Py_ssize_t n, const floating* gates,
-                        const floating* dy, floating* dh, floating* dc,
-                        const floating* h_prev, const floating* h,
+                        const floating* dy, floating* dh, floating* dhin, floating* dc,
+                        const floating* h_prev, const floating* h_in, const floating* h,
                         const floating* c_prev, const floating* c,
                         const floating* aux, floating* dG, floating* dGH,
                         floating* work, const floating* W_hh,
-                        const floating* peep, floating* dpeep) noexcept nogil:
+                        const floating* extra, floating* dextra) noexcept nogil:
+    cdef Py_ssize_t i
+    if dy != NULL:   # the step's output gradient joins the one from step t+1
+        for i in range(n * s.H):
+            dh[i] += dy[i]
     if s.kind == CELL_RNN:
-        rnn_backward(s, n, dy, dh, h, dG, W_hh)
+        rnn_backward(s, n, dh, dhin, h, dG, W_hh)
     elif s.kind == CELL_GRU:
-        gru_backward(s, n, gates, dy, dh, h_prev, aux, dG, dGH, work, W_hh)
-    else:
-        lstm_backward(s, n, gates, dy, dh, dc, c_prev, c, aux, dG, W_hh,
-                      peep, dpeep)
+        gru_backward(s, n, gates, dh, dhin, h_prev, h_in, aux, dG, dGH, work, W_hh)
+    elif s.kind == CELL_LSTM:
+        lstm_backward(s, n, gates, dh, dhin, dc, c_prev, c, aux, dG, W_hh, extra, dextra)
+    elif s.kind == CELL_MGU:
+        mgu_backward(s, n, gates, dh, dhin, h_prev, h_in, dG, work, W_hh)

@@ -12,11 +12,18 @@ Buffers (B batch, T steps, I input, H hidden, G gates, GH = G * H):
 * ``Hs`` (T+1, B, H): ``Hs[0]`` the initial state, ``Hs[t+1]`` the output of
   step t (0 at padded positions).  ``Hs[:T]`` is the matrix of previous
   states for the weight gradient.
-* ``Cs``: LSTM cell states, laid out like ``Hs`` when training; two rows
-  used in turn at inference.
+* ``Cs``: the second state of two-state kinds (the LSTM's cell), laid out
+  like ``Hs`` when training; two rows used in turn at inference.
 * ``gates`` (T, B, GH): the input projection of all steps, then the gate
   activations.  ``aux`` (T, B, H): the extra per-step value of a cell (see
   _cells.pyx); one row at inference.
+* ``mask`` (B, H) and ``Hm`` (T, B, H): recurrent dropout (training only):
+  the hidden products read ``Hm[t] = Hs[t] * mask`` instead of ``Hs[t]``,
+  and the weight gradient reads ``Hm``.
+
+What a cell kind needs comes from its ``CellSpec`` (``_cells.kernel_layout``):
+the driver reads the spec's fields (states, aux, gated blocks, separate
+bias) and never branches on a kind.
 
 Forward: ``project`` is one GEMM for the input projection of all steps;
 ``forward_steps`` then runs, per step, the hidden-side product and the gate
@@ -40,8 +47,8 @@ from libc.string cimport memcpy, memset
 
 from seqcore._blas cimport (gemm, colsum, NoTrans, Transpose,
                             serial_blas_begin, serial_blas_end)
-from seqcore._cells cimport (CellSpec, CELL_RNN, CELL_GRU, CELL_LSTM, n_gates,
-                             cell_forward, cell_backward, packed_size, pack)
+from seqcore._cells cimport (CellSpec, kernel_layout, cell_forward, cell_backward,
+                             packed_size, pack)
 from seqcore._checks cimport check_shape, check_blas_ld
 
 import numpy as np
@@ -53,36 +60,36 @@ import numpy as np
 cdef Py_ssize_t SERIAL_STEP_WORK = 1 << 23
 
 
-cdef CellSpec make_spec(int kind, Py_ssize_t H, bint relu, bint reset_after,
-                        bint peephole) noexcept nogil:
+cdef CellSpec make_spec(str fn, int kind, int flags, Py_ssize_t H) except *:
+    """The spec of a kind with its option flags; an unknown kind is refused."""
     cdef CellSpec s
-    s.kind = kind
     s.H = H
-    s.G = n_gates(kind)
-    s.relu = relu
-    s.reset_after = reset_after
-    s.peephole = peephole
-    s.Wf = NULL
-    s.Wb = NULL
+    if kernel_layout(kind, flags, &s) < 0:
+        raise ValueError(f"{fn}: unknown cell kind {kind}")
+    s.Wf = s.Wf2 = s.Wb = s.Wb2 = NULL
     return s
 
 
-def pack_hidden(const floating[:, ::1] W_hh, bint backward):
-    """W_hh (G*H, H) packed for the per-step products of the time loop:
-    ``h @ W_hh.T`` (forward) or ``dG @ W_hh`` (backward).  A new 1-D array;
-    see include/seqcore/matmul.h."""
-    cdef Py_ssize_t GH = W_hh.shape[0], H = W_hh.shape[1]
+def pack_hidden(const floating[:, ::1] W_hh, bint backward, Py_ssize_t row0,
+                Py_ssize_t row1):
+    """Rows row0 .. row1-1 of W_hh (G*H, H) packed for the per-step products
+    of the time loop: ``h @ W_hh[row0:row1].T`` (forward) or
+    ``dG[:, row0:row1] @ W_hh[row0:row1]`` (backward).  A new 1-D array; see
+    include/seqcore/matmul.h."""
+    cdef Py_ssize_t GH = W_hh.shape[0], H = W_hh.shape[1], R = row1 - row0
     if H > 0:
         check_shape("pack_hidden", "W_hh", W_hh.shape, (max(GH // H, 1) * H, H),
                     "G*H rows, a multiple of H = W_hh.shape[1]")
-    # forward multiplies by W_hh.T: K = H, N = G*H, entry (k, j) = W_hh[j, k]
-    cdef Py_ssize_t K = GH if backward else H, N = H if backward else GH
+    if not 0 <= row0 < row1 <= GH:
+        raise ValueError(f"pack_hidden: rows {row0}..{row1} out of W_hh's {GH}")
+    # forward multiplies by W_hh[rows].T: K = H, N = R, entry (k, j) = W_hh[row0 + j, k]
+    cdef Py_ssize_t K = R if backward else H, N = H if backward else R
     cdef Py_ssize_t rs = H if backward else 1, cs = 1 if backward else H
     dtype = np.float32 if floating is float else np.float64
     out = np.empty(packed_size(K, N, floating is double), dtype=dtype)
     cdef floating[::1] P = out
     with nogil:
-        pack(K, N, &W_hh[0, 0], rs, cs, &P[0])
+        pack(K, N, &W_hh[row0, 0], rs, cs, &P[0])
     return out
 
 
@@ -115,14 +122,15 @@ def project(const floating[:, :, ::1] X,
             serial_blas_end()
 
 
-def forward_steps(int kind, bint relu, bint reset_after, bint peephole,
-                  bint training,
+def forward_steps(int kind, int flags, bint training,
                   const int[::1] n_active,
                   const floating[:, ::1] W_hh,
                   const floating[::1] bias,
                   const floating[::1] b_hh,
-                  const floating[:, ::1] peep,
+                  const floating[:, ::1] extra,
+                  const floating[:, ::1] mask,
                   floating[:, :, ::1] Hs,
+                  floating[:, :, ::1] Hm,
                   floating[:, :, ::1] Cs,
                   floating[:, :, ::1] gates,
                   floating[:, :, ::1] aux,
@@ -130,46 +138,56 @@ def forward_steps(int kind, bint relu, bint reset_after, bint peephole,
                   floating[:, ::1] h_n,
                   floating[:, ::1] c_n,
                   const floating[::1] W_packed,
+                  const floating[::1] W_packed2,
                   Py_ssize_t row0, Py_ssize_t row1, bint serial):
     """Run the time loop of one layer, one direction, on rows row0 .. row1-1.
 
     On entry ``gates`` holds the projection (``project``), ``Hs[0]`` (and
-    ``Cs[0]`` for the LSTM) the initial state.  ``bias`` (G*H) is
-    ``b_ih + b_hh``, but ``b_ih`` alone in the n block of the GRU with
-    reset_after, which reads ``b_hn`` from ``b_hh`` inside ``r * (...)``.  Fills ``Hs[1:]``, ``gates``,
-    ``aux`` (all steps when ``training``) and the final states ``h_n``,
-    ``c_n`` (each sample's state at its own last step), in those rows only.
-    ``W_packed`` is ``pack_hidden(W_hh, False)``, or empty to call the BLAS
-    (the GRU with reset_before always does).  ``serial`` runs the BLAS
-    products on one thread (always, when other threads share the work);
-    otherwise only the small ones do.
+    ``Cs[0]`` for two-state kinds) the initial state.  ``bias`` (G*H) is
+    ``b_ih + b_hh``, but ``b_ih`` alone in the kind's separate bias block,
+    which reads its ``b_hh`` from ``b_hh``.  ``extra``: the kind's extra
+    weights or empty.  ``mask`` (B, H): recurrent dropout (training only), or
+    empty; ``Hm`` then receives the masked states the products read.  Fills
+    ``Hs[1:]``, ``gates``, ``aux`` (all steps when ``training``) and the final
+    states ``h_n``, ``c_n`` (each sample's state at its own last step), in
+    those rows only.  ``W_packed``/``W_packed2`` are ``pack_hidden`` of the
+    rows of W_hh that read h and of the gated rows (empty: the BLAS does the
+    products).  ``serial`` runs the BLAS products on one thread (always, when
+    other threads share the work); otherwise only the small ones do.
     """
-    check_scan("forward_steps", kind, reset_after, peephole, training, False,
-               n_active, W_hh, peep, Hs, Cs, gates, aux, work, W_packed, row0, row1)
-    cdef CellSpec s = make_spec(kind, W_hh.shape[1], relu, reset_after, peephole)
+    cdef CellSpec s = make_spec("forward_steps", kind, flags, W_hh.shape[1])
+    check_scan("forward_steps", &s, training, False, n_active, W_hh, extra, mask, Hs,
+               Hm, Cs, gates, aux, work, W_packed, W_packed2, row0, row1)
     cdef Py_ssize_t T = gates.shape[0], B = gates.shape[1]
     cdef Py_ssize_t H = s.H, GH = s.G * s.H, BH = B * H
-    cdef Py_ssize_t t, n, ended
-    cdef bint lstm = kind == CELL_LSTM
+    cdef Py_ssize_t t, n, ended, i
+    cdef bint two = s.n_states == 2, masked = mask.shape[0] > 0
     cdef str fn = "forward_steps", of = "B from gates, H from W_hh, G from kind"
     check_shape(fn, "bias", bias.shape, (GH,), of)
-    if kind == CELL_GRU and reset_after:
+    if s.separate_bias >= 0:
         check_shape(fn, "b_hh", b_hh.shape, (GH,), of)
     check_shape(fn, "h_n", h_n.shape, (B, H), of)
-    if lstm:
+    if two:
         check_shape(fn, "c_n", c_n.shape, (B, H), of)
-    s.Wf = packed_or_null(W_packed, kind, reset_after)
+    if masked and not training:
+        raise ValueError(f"{fn}: recurrent dropout (a mask) runs in training only")
+    s.Wf = packed_or_null(W_packed)
+    s.Wf2 = packed_or_null(W_packed2)
     # every pointer below starts at row0: a step's rows are contiguous, so
     # the kernels see an ordinary (n, width) block with the step stride B
     cdef floating* G_ = &gates[0, 0, 0] + row0 * GH
     cdef floating* Hp = &Hs[0, 0, 0] + row0 * H
-    cdef floating* Cp = &Cs[0, 0, 0] + row0 * H if lstm else NULL
-    cdef floating* A = &aux[0, 0, 0] + row0 * H if aux.shape[0] > 0 else NULL
+    cdef floating* Mp = &Hm[0, 0, 0] + row0 * H if masked else NULL
+    cdef const floating* mk = &mask[0, 0] + row0 * H if masked else NULL
+    cdef floating* Cp = &Cs[0, 0, 0] + row0 * H if two else NULL
+    cdef floating* A = &aux[0, 0, 0] + row0 * H if s.aux else NULL
     cdef floating* c_prev = NULL
     cdef floating* c = NULL
     cdef floating* a = A
-    cdef const floating* P = &peep[0, 0] if peephole else NULL
-    cdef const floating* b_hn = &b_hh[2 * H] if kind == CELL_GRU and reset_after else NULL
+    cdef floating* h_in
+    cdef const floating* X_ = &extra[0, 0] if s.extra_rows > 0 else NULL
+    cdef const floating* b_sep = (&b_hh[0] + s.separate_bias * H
+                                  if s.separate_bias >= 0 else NULL)
     serial = serial or B * GH * H < SERIAL_STEP_WORK
 
     with nogil:
@@ -179,7 +197,7 @@ def forward_steps(int kind, bint relu, bint reset_after, bint peephole,
             n = rows_active(n_active, t, row0, row1)
             if n == 0:
                 break   # sorted by length: every later step is padding too
-            if lstm:
+            if two:
                 if training:
                     c_prev = Cp + t * BH
                     c = c_prev + BH
@@ -188,28 +206,35 @@ def forward_steps(int kind, bint relu, bint reset_after, bint peephole,
                     c = Cp + ((t + 1) % 2) * BH
             if training and A != NULL:
                 a = A + t * BH
+            h_in = Hp + t * BH
+            if masked:
+                h_in = Mp + t * BH
+                for i in range(n * H):
+                    h_in[i] = Hp[t * BH + i] * mk[i]
             cell_forward(&s, n, G_ + t * B * GH,
-                         Hp + t * BH, Hp + (t + 1) * BH,
+                         Hp + t * BH, h_in, Hp + (t + 1) * BH,
                          c_prev, c, a, &work[row0, 0], &W_hh[0, 0], &bias[0],
-                         b_hn, P)
+                         b_sep, X_)
             # rows ended .. n - 1 (of the range) took their last step: keep
             # their state
             ended = rows_active(n_active, t + 1, row0, row1) if t + 1 < T else 0
             if n > ended:
                 memcpy(&h_n[row0 + ended, 0], Hp + (t + 1) * BH + ended * H,
                        (n - ended) * H * sizeof(floating))
-                if lstm:
+                if two:
                     memcpy(&c_n[row0 + ended, 0], c + ended * H,
                            (n - ended) * H * sizeof(floating))
         if serial:
             serial_blas_end()
 
 
-def backward_steps(int kind, bint relu, bint reset_after, bint peephole,
+def backward_steps(int kind, int flags,
                    const int[::1] n_active,
                    const floating[:, ::1] W_hh,
-                   const floating[:, ::1] peep,
+                   const floating[:, ::1] extra,
+                   const floating[:, ::1] mask,
                    const floating[:, :, ::1] Hs,
+                   const floating[:, :, ::1] Hm,
                    const floating[:, :, ::1] Cs,
                    const floating[:, :, ::1] gates,
                    const floating[:, :, ::1] aux,
@@ -219,67 +244,78 @@ def backward_steps(int kind, bint relu, bint reset_after, bint peephole,
                    floating[:, :, ::1] dG,
                    floating[:, :, ::1] dGH,
                    floating[:, ::1] work,
+                   floating[:, ::1] dhm,
                    floating[:, ::1] dh,
                    floating[:, ::1] dc,
-                   floating[:, ::1] dpeep,
+                   floating[:, ::1] dextra,
                    const floating[::1] W_packed,
+                   const floating[::1] W_packed2,
                    Py_ssize_t row0, Py_ssize_t row1, bint serial):
     """Backpropagate through time on rows row0 .. row1-1 of a training forward.
 
     ``dY`` (T, B, H) is the gradient on the outputs, or empty for none;
     ``dh_n``/``dc_n`` (B, H) the gradient on the final states, or empty.
-    Writes the gate gradients ``dG`` (and ``dGH`` for the GRU with
-    reset_after) of the range, except at padded steps, whose rows the caller
+    ``mask``/``Hm`` as in ``forward_steps``; ``dhm`` (B, H) is scratch for
+    the gradient on the masked states when masked (else empty).  Writes the
+    gate gradients ``dG`` (and ``dGH`` when the kind's hidden side sees
+    another one) of the range, except at padded steps, whose rows the caller
     must have zeroed; ``dh``/``dc`` (the gradient on the initial state) in the
-    range; and overwrites ``dpeep``, which therefore needs one buffer per
-    concurrent range.  ``W_packed`` is ``pack_hidden(W_hh, True)`` or empty,
-    ``serial`` as in ``forward_steps``.
+    range; and overwrites ``dextra``, which therefore needs one buffer per
+    concurrent range.  ``W_packed``/``W_packed2`` are ``pack_hidden(..., True,
+    ...)`` of the two row blocks, or empty; ``serial`` as in ``forward_steps``.
     """
-    check_scan("backward_steps", kind, reset_after, peephole, True, True,
-               n_active, W_hh, peep, Hs, Cs, gates, aux, work, W_packed, row0, row1)
-    cdef CellSpec s = make_spec(kind, W_hh.shape[1], relu, reset_after, peephole)
+    cdef CellSpec s = make_spec("backward_steps", kind, flags, W_hh.shape[1])
+    check_scan("backward_steps", &s, True, True, n_active, W_hh, extra, mask, Hs, Hm,
+               Cs, gates, aux, work, W_packed, W_packed2, row0, row1)
     cdef Py_ssize_t T = gates.shape[0], B = gates.shape[1]
     cdef Py_ssize_t H = s.H, GH = s.G * s.H, BH = B * H
-    cdef Py_ssize_t t, n, ended
-    cdef bint lstm = kind == CELL_LSTM
-    cdef bint gru_after = kind == CELL_GRU and reset_after
+    cdef Py_ssize_t t, n, ended, i
+    cdef bint two = s.n_states == 2, masked = mask.shape[0] > 0
+    cdef bint hidden_grad = s.separate_bias >= 0
     cdef str fn = "backward_steps", of = "T, B from gates, H from W_hh, G from kind"
     if dY.shape[0] > 0:
         check_shape(fn, "dY", dY.shape, (T, B, H), of)
     if dh_n.shape[0] > 0:
         check_shape(fn, "dh_n", dh_n.shape, (B, H), of)
-    if lstm and dc_n.shape[0] > 0:
+    if two and dc_n.shape[0] > 0:
         check_shape(fn, "dc_n", dc_n.shape, (B, H), of)
     check_shape(fn, "dG", dG.shape, (T, B, GH), of)
-    if gru_after:
+    if hidden_grad:
         check_shape(fn, "dGH", dGH.shape, (T, B, GH), of)
+    if masked:
+        check_shape(fn, "dhm", dhm.shape, (B, H), of)
     check_shape(fn, "dh", dh.shape, (B, H), of)
-    if lstm:
+    if two:
         check_shape(fn, "dc", dc.shape, (B, H), of)
-    if peephole:
-        check_shape(fn, "dpeep", dpeep.shape, (3, H), of)
-    s.Wb = packed_or_null(W_packed, kind, reset_after)
+    if s.extra_rows > 0:
+        check_shape(fn, "dextra", dextra.shape, (s.extra_rows, H), of)
+    s.Wb = packed_or_null(W_packed)
+    s.Wb2 = packed_or_null(W_packed2)
     cdef floating* dGp = &dG[0, 0, 0] + row0 * GH
-    # the gradient the hidden side sees; differs from dG only for gru_after
-    cdef floating* dGh = &dGH[0, 0, 0] + row0 * GH if gru_after else dGp
+    # the gradient the hidden side sees; differs from dG only with a separate bias
+    cdef floating* dGh = &dGH[0, 0, 0] + row0 * GH if hidden_grad else dGp
     cdef const floating* Hp = &Hs[0, 0, 0] + row0 * H
-    cdef const floating* Cp = &Cs[0, 0, 0] + row0 * H if lstm else NULL
-    cdef const floating* A = &aux[0, 0, 0] + row0 * H if aux.shape[0] > 0 else NULL
+    cdef const floating* Mp = &Hm[0, 0, 0] + row0 * H if masked else NULL
+    cdef const floating* mk = &mask[0, 0] + row0 * H if masked else NULL
+    cdef const floating* Cp = &Cs[0, 0, 0] + row0 * H if two else NULL
+    cdef const floating* A = &aux[0, 0, 0] + row0 * H if s.aux else NULL
     cdef const floating* dYp = &dY[0, 0, 0] + row0 * H if dY.shape[0] > 0 else NULL
     cdef bint has_dhn = dh_n.shape[0] > 0
-    cdef bint has_dcn = lstm and dc_n.shape[0] > 0
-    cdef const floating* P = &peep[0, 0] if peephole else NULL
-    cdef floating* dP = &dpeep[0, 0] if peephole else NULL
+    cdef bint has_dcn = two and dc_n.shape[0] > 0
+    cdef const floating* X_ = &extra[0, 0] if s.extra_rows > 0 else NULL
+    cdef floating* dX_ = &dextra[0, 0] if s.extra_rows > 0 else NULL
     cdef floating* dhp = &dh[row0, 0]
-    cdef floating* dcp = &dc[row0, 0] if lstm else NULL
+    # the gradient on what the products read: dh itself, unless masked
+    cdef floating* dhin = &dhm[row0, 0] if masked else dhp
+    cdef floating* dcp = &dc[row0, 0] if two else NULL
     serial = serial or B * GH * H < SERIAL_STEP_WORK
 
     with nogil:
         memset(dhp, 0, (row1 - row0) * H * sizeof(floating))
-        if lstm:
+        if two:
             memset(dcp, 0, (row1 - row0) * H * sizeof(floating))
-        if peephole:
-            memset(dP, 0, 3 * H * sizeof(floating))
+        if s.extra_rows > 0:
+            memset(dX_, 0, s.extra_rows * H * sizeof(floating))
         if serial:
             serial_blas_begin()
         for t in range(T - 1, -1, -1):
@@ -297,22 +333,26 @@ def backward_steps(int kind, bint relu, bint reset_after, bint peephole,
                        (n - ended) * H * sizeof(floating))
             cell_backward(&s, n, &gates[t, row0, 0],
                           dYp + t * BH if dYp != NULL else NULL,
-                          dhp, dcp,
-                          Hp + t * BH, Hp + (t + 1) * BH,
-                          Cp + t * BH if lstm else NULL,
-                          Cp + (t + 1) * BH if lstm else NULL,
+                          dhp, dhin, dcp,
+                          Hp + t * BH, (Mp if masked else Hp) + t * BH, Hp + (t + 1) * BH,
+                          Cp + t * BH if two else NULL,
+                          Cp + (t + 1) * BH if two else NULL,
                           A + t * BH if A != NULL else NULL,
                           dGp + t * B * GH,
                           dGh + t * B * GH,
-                          &work[row0, 0], &W_hh[0, 0], P, dP)
+                          &work[row0, 0], &W_hh[0, 0], X_, dX_)
+            if masked:
+                # h_in = h_prev * mask: its gradient reaches h_prev masked
+                for i in range(n * H):
+                    dhp[i] += dhin[i] * mk[i]
         if serial:
             serial_blas_end()
 
 
-def weight_gradients(int kind, bint reset_after,
+def weight_gradients(int kind, int flags,
                      const floating[:, :, ::1] X,
                      const floating[:, ::1] W_ih,
-                     const floating[:, :, ::1] Hs,
+                     const floating[:, :, ::1] Hin,
                      const floating[:, :, ::1] aux,
                      const floating[:, :, ::1] dG,
                      const floating[:, :, ::1] dGH,
@@ -324,6 +364,8 @@ def weight_gradients(int kind, bint reset_after,
                      Py_ssize_t part, Py_ssize_t parts, bint serial):
     """The gradients on the input and the weights from the gate gradients of
     all steps: one GEMM each.  ``dX`` empty skips the input gradient.
+    ``Hin`` holds what the hidden products read at each step: ``Hs`` (its
+    first T rows are used) or, under recurrent dropout, ``Hm``.
 
     Part ``part`` of ``parts`` computes its share of every result (a block of
     the rows of dX, of dW_ih and dW_hh, of the bias entries), so that threads
@@ -332,16 +374,19 @@ def weight_gradients(int kind, bint reset_after,
     (see _blas.gemm).
     """
     cdef str fn = "weight_gradients", of = "T, B, I from X, H from dW_hh, G from kind"
+    cdef CellSpec s = make_spec(fn, kind, flags, dW_hh.shape[1])
     cdef Py_ssize_t T = X.shape[0], B = X.shape[1], I = X.shape[2], TB = T * B
-    cdef Py_ssize_t H = dW_hh.shape[1], GH = check_kind(fn, kind) * H
-    cdef bint gru_after = kind == CELL_GRU and reset_after
-    cdef bint gru_before = kind == CELL_GRU and not reset_after
+    cdef Py_ssize_t H = s.H, GH = s.G * H
+    cdef bint hidden_grad = s.separate_bias >= 0, gated = s.gated_blocks > 0
     check_shape(fn, "W_ih", W_ih.shape, (GH, I), of)
-    check_shape(fn, "Hs", Hs.shape, (T + 1, B, H), of)
-    if gru_before:
+    if Hin.shape[0] < T:
+        raise ValueError(f"{fn}: Hin has {Hin.shape[0]} steps, needs at least T = {T} "
+                         "(T from X)")
+    check_shape(fn, "Hin", Hin.shape, (None, B, H), of)
+    if gated:
         check_shape(fn, "aux", aux.shape, (T, B, H), of)
     check_shape(fn, "dG", dG.shape, (T, B, GH), of)
-    if gru_after:
+    if hidden_grad:
         check_shape(fn, "dGH", dGH.shape, (T, B, GH), of)
     if dX.shape[0] > 0:
         check_shape(fn, "dX", dX.shape, (T, B, I), of)
@@ -355,16 +400,14 @@ def weight_gradients(int kind, bint reset_after,
     if not 0 <= part < parts:
         raise ValueError(f"{fn}: part {part} out of {parts} parts")
     cdef const floating* dGp = &dG[0, 0, 0]
-    cdef const floating* dGh = &dGH[0, 0, 0] if gru_after else dGp
-    cdef const floating* Hp = &Hs[0, 0, 0]
-    cdef const floating* A = &aux[0, 0, 0] if aux.shape[0] > 0 else NULL
+    cdef const floating* dGh = &dGH[0, 0, 0] if hidden_grad else dGp
+    cdef const floating* Hp = &Hin[0, 0, 0]
+    cdef const floating* A = &aux[0, 0, 0] if gated else NULL
     # this part's rows of dX (r0 .. r1-1) and gates (g0 .. g1-1)
     cdef Py_ssize_t r0 = share(TB, part, parts), r1 = share(TB, part + 1, parts)
     cdef Py_ssize_t g0 = share(GH, part, parts), g1 = share(GH, part + 1, parts)
-    # GRU reset_before: gate rows below 2H read Hs, the n block reads r * h
-    cdef Py_ssize_t gmid = ((g1 if g1 < 2 * H else (g0 if g0 > 2 * H else 2 * H))
-                            if gru_before else g1)
-    cdef Py_ssize_t gn
+    # gate rows below split read Hin, the gated rows from split on read aux
+    cdef Py_ssize_t gmid = g1 if g1 < s.split else (g0 if g0 > s.split else s.split)
     with nogil:
         if serial:
             serial_blas_begin()
@@ -375,20 +418,21 @@ def weight_gradients(int kind, bint reset_after,
         # dW_ih = dG.T @ X               (GH, I) = (GH, T*B)(T*B, I)
         gemm(Transpose, NoTrans, g1 - g0, I, TB, 1, dGp + g0, GH, &X[0, 0, 0], I, 0,
              &dW_ih[0, 0] + g0 * I, I)
-        # dW_hh = dGh.T @ Hs[:T]         (GH, H) = (GH, T*B)(T*B, H)
+        # dW_hh[:split] = dGh.T @ Hin[:T]   (split, H) = (split, T*B)(T*B, H)
         gemm(Transpose, NoTrans, gmid - g0, H, TB, 1, dGh + g0, GH, Hp, H, 0,
              &dW_hh[0, 0] + g0 * H, H)
-        if gru_before:
-            # dW_hn = dG[:, 2H:].T @ (r * h_prev)   (H, H) = (H, T*B)(T*B, H)
+        if gated:
+            # dW_hh[split:] = dG[:, split:].T @ aux   (gated state gate * h_in)
             gemm(Transpose, NoTrans, g1 - gmid, H, TB, 1, dGp + gmid, GH, A, H, 0,
                  &dW_hh[0, 0] + gmid * H, H)
-        # the bias gradients are column sums of the gate gradients; both
-        # biases see the same ones except in the n block of gru_after
+        # the bias gradients are column sums of the gate gradients; the
+        # hidden bias sees the hidden side's (the same except in a separate
+        # bias block)
         colsum(TB, g1 - g0, dGp + g0, GH, &db_ih[0] + g0)
-        memcpy(&db_hh[0] + g0, &db_ih[0] + g0, (g1 - g0) * sizeof(floating))
-        if gru_after and g1 > 2 * H:
-            gn = g0 if g0 > 2 * H else 2 * H
-            colsum(TB, g1 - gn, dGh + gn, GH, &db_hh[gn])
+        if hidden_grad:
+            colsum(TB, g1 - g0, dGh + g0, GH, &db_hh[0] + g0)
+        else:
+            memcpy(&db_hh[0] + g0, &db_ih[0] + g0, (g1 - g0) * sizeof(floating))
         if serial:
             serial_blas_end()
 
@@ -408,26 +452,13 @@ cdef inline Py_ssize_t rows_active(const int[::1] n_active, Py_ssize_t t,
     return n - row0 if n > row0 else 0
 
 
-cdef const void* packed_or_null(const floating[::1] W_packed, int kind,
-                               bint reset_after) except? NULL:
-    if W_packed.shape[0] == 0:
-        return NULL
-    if kind == CELL_GRU and not reset_after:
-        raise ValueError("the GRU with reset_before multiplies by blocks of W_hh: "
-                         "pass no packed weights")
-    return &W_packed[0]
+cdef inline const void* packed_or_null(const floating[::1] W_packed) noexcept:
+    return &W_packed[0] if W_packed.shape[0] > 0 else NULL
 
 
 # --------------------------------------------------------------------------
 # Checks of the entry points' arguments: O(1), before any pointer is formed.
 # --------------------------------------------------------------------------
-
-cdef int check_kind(str fn, int kind) except -1:
-    """The gate count of a known cell kind; an unknown one is refused."""
-    if kind not in (CELL_RNN, CELL_GRU, CELL_LSTM):
-        raise ValueError(f"{fn}: unknown cell kind {kind}")
-    return n_gates(kind)
-
 
 cdef int check_rows(str fn, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t B) except -1:
     if not 0 <= row0 < row1 <= B:
@@ -435,37 +466,49 @@ cdef int check_rows(str fn, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t B) exce
     return 0
 
 
-cdef int check_scan(str fn, int kind, bint reset_after, bint peephole,
-                    bint training, bint backward, const int[::1] n_active,
-                    const floating[:, ::1] W_hh, const floating[:, ::1] peep,
-                    const floating[:, :, ::1] Hs, const floating[:, :, ::1] Cs,
+cdef int check_scan(str fn, const CellSpec* s, bint training, bint backward,
+                    const int[::1] n_active, const floating[:, ::1] W_hh,
+                    const floating[:, ::1] extra, const floating[:, ::1] mask,
+                    const floating[:, :, ::1] Hs, const floating[:, :, ::1] Hm,
+                    const floating[:, :, ::1] Cs,
                     const floating[:, :, ::1] gates, const floating[:, :, ::1] aux,
                     const floating[:, ::1] work, const floating[::1] W_packed,
+                    const floating[::1] W_packed2,
                     Py_ssize_t row0, Py_ssize_t row1) except -1:
     """The arguments forward_steps and backward_steps share: T and B come
-    from ``gates``, H from ``W_hh``, G from ``kind``."""
-    cdef Py_ssize_t T = gates.shape[0], B = gates.shape[1], H = W_hh.shape[1]
-    cdef Py_ssize_t G = check_kind(fn, kind), GH = G * H
+    from ``gates``, H from ``W_hh``, G and what the kind needs from its spec."""
+    cdef Py_ssize_t T = gates.shape[0], B = gates.shape[1], H = s.H
+    cdef Py_ssize_t G = s.G, GH = G * H, gated = GH - s.split
     cdef str of = "T, B from gates, H from W_hh, G from kind"
-    check_shape(fn, "W_hh", W_hh.shape, (GH, H), f"G = {G} for kind {kind}, H from W_hh")
+    check_shape(fn, "W_hh", W_hh.shape, (GH, H), f"G = {G} for kind {s.kind}, H from W_hh")
     check_shape(fn, "gates", gates.shape, (T, B, GH), of)
     check_shape(fn, "n_active", n_active.shape, (T,), of)
     if T > 0 and not 0 <= n_active[0] <= B:
         raise ValueError(f"{fn}: n_active[0] = {n_active[0]} is outside "
                          f"[0, {B}] ({of})")
     check_shape(fn, "Hs", Hs.shape, (T + 1, B, H), of)
-    if kind == CELL_LSTM:
+    if mask.shape[0] > 0:
+        check_shape(fn, "mask", mask.shape, (B, H), of)
+        check_shape(fn, "Hm", Hm.shape, (T, B, H), of)
+    if s.n_states == 2:
         check_shape(fn, "Cs", Cs.shape, (T + 1 if training else 2, B, H), of)
-    if kind != CELL_RNN:
+    if s.aux:
         check_shape(fn, "aux", aux.shape, (T if training else 1, B, H), of)
     check_shape(fn, "work", work.shape, (B, GH), of, True)
-    if peephole:
-        check_shape(fn, "peep", peep.shape, (3, H), of)
+    if s.extra_rows > 0:
+        check_shape(fn, "extra", extra.shape, (s.extra_rows, H), of)
     if W_packed.shape[0] > 0:
         check_shape(fn, "W_packed", W_packed.shape,
-                    (packed_size(GH if backward else H, H if backward else GH,
+                    (packed_size(s.split if backward else H, H if backward else s.split,
                                  floating is double),),
-                    f"pack_hidden(W_hh, {backward}).size")
+                    f"pack_hidden(W_hh, {backward}, 0, {s.split}).size")
+    if W_packed2.shape[0] > 0:
+        if gated == 0:
+            raise ValueError(f"{fn}: W_packed2 given, but kind {s.kind} has no gated block")
+        check_shape(fn, "W_packed2", W_packed2.shape,
+                    (packed_size(gated if backward else H, H if backward else gated,
+                                 floating is double),),
+                    f"pack_hidden(W_hh, {backward}, {s.split}, {GH}).size")
     check_blas_ld(fn, "H", H)
     check_blas_ld(fn, "G*H", GH)
     check_rows(fn, row0, row1, B)

@@ -32,20 +32,30 @@ Vocabulary (shape letters as everywhere: B batch, H hidden, G gates):
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from .. import _cells
+
 SIGMOID, TANH = "sigmoid", "tanh"
 
 
 @dataclass(frozen=True)
 class Layout:
-    """A kind with its options resolved: what the driver and layers need."""
+    """A kind with its options resolved: what the driver and the layers need.
 
+    ``flags`` comes from the descriptor; the rest is what the kind's kernels
+    say they need (``seqcore._cells.layout``), read, never restated.
+    """
+
+    code: int
+    flags: int
     G: int
     n_states: int
     aux: bool
     gated_blocks: int
     separate_bias: int      # gate block index, or -1
-    flags: int
-    extra_params: tuple     # ((name, rows), ...): extra (rows, H) weights per scan
+    extra_rows: int         # rows of the extra (rows, H) weights, 0 for none
+    extra_name: str         # their parameter name prefix
 
     @property
     def hidden_grad(self):
@@ -55,17 +65,24 @@ class Layout:
 
 @dataclass(frozen=True)
 class Cell:
-    """One cell kind.  ``options`` maps each option to (default, allowed
-    values); ``variants`` names the option sets the tests run."""
+    """One cell kind.
+
+    ``options`` maps each option to (default, allowed values or ``bool``);
+    ``flag_bits`` maps a bit of the kernels' ``flags`` to the (option, value)
+    that sets it; ``variants`` names the option sets the tests run;
+    ``extra_name`` names the kernels' extra weights, if any.
+    """
 
     name: str
-    code: int               # the row of its kernels in _cells.pyx's table
+    code: int               # the kind's value in src/seqcore/_cells.pxd
     layer: str              # its class in seqcore.nn
     gates: tuple
     activations: tuple      # one per gate; 'act' for the RNN's option
     states: tuple
     options: dict = field(default_factory=dict)
+    flag_bits: dict = field(default_factory=dict)
     variants: dict = field(default_factory=dict)
+    extra_name: str = ""
     equations: str = ""
 
     def check_options(self, options):
@@ -78,54 +95,48 @@ class Cell:
         for name, (default, allowed) in self.options.items():
             value = options.get(name, default)
             if allowed is bool:
-                if not isinstance(value, bool) and type(value).__name__ != "bool_":
+                if not isinstance(value, (bool, np.bool_)):
                     raise TypeError(f"{name} must be a bool, got {value!r}")
                 value = bool(value)
             elif value not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+                raise ValueError(f"{name} must be " + " or ".join(map(repr, allowed))
+                                 + f", got {value!r}")
             out[name] = value
         return out
 
     def layout(self, options):
         """The resolved ``Layout`` for checked options (see check_options)."""
-        return _LAYOUTS[self.name](options)
+        flags = sum(bit for bit, (name, value) in self.flag_bits.items()
+                    if options[name] == value)
+        need = _cells.layout(self.code, flags)
+        return Layout(code=self.code, flags=flags, extra_name=self.extra_name, **need)
 
 
 CELLS = {
     "rnn": Cell(
         "rnn", 0, "RNN", gates=("h",), activations=("act",), states=("h",),
         options={"nonlinearity": ("tanh", ("tanh", "relu"))},
+        flag_bits={1: ("nonlinearity", "relu")},
         variants={"rnn_tanh": {"nonlinearity": "tanh"}, "rnn_relu": {"nonlinearity": "relu"}},
         equations="h' = act(W_ih x + b_ih + W_hh h + b_hh)"),
     "gru": Cell(
         "gru", 1, "GRU", gates=("r", "z", "n"), activations=(SIGMOID, SIGMOID, TANH),
         states=("h",), options={"reset_after": (True, bool)},
+        flag_bits={1: ("reset_after", True)},
         variants={"gru": {"reset_after": True}, "gru_reset_before": {"reset_after": False}},
         equations="n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); h' = (1 - z) n + z h"),
     "lstm": Cell(
         "lstm", 2, "LSTM", gates=("i", "f", "g", "o"),
         activations=(SIGMOID, SIGMOID, TANH, SIGMOID), states=("h", "c"),
         options={"peephole": (False, bool)},
+        flag_bits={1: ("peephole", True)},
         variants={"lstm": {"peephole": False}, "lstm_peephole": {"peephole": True}},
+        extra_name="weight_peep",
         equations="c' = f c + i g; h' = o tanh(c')"),
     "mgu": Cell(
         "mgu", 3, "MGU", gates=("f", "n"), activations=(SIGMOID, TANH), states=("h",),
         variants={"mgu": {}},
         equations="n = tanh(W_in x + b_in + W_hn (f * h) + b_hn); h' = (1 - f) h + f n"),
-}
-
-_LAYOUTS = {
-    # flags bit 0: relu
-    "rnn": lambda o: Layout(1, 1, False, 0, -1, int(o["nonlinearity"] == "relu"), ()),
-    # flags bit 0: reset_after.  After: b_hn stays inside r * (...); before:
-    # the n block reads r * h.
-    "gru": lambda o: (Layout(3, 1, True, 0, 2, 1, ()) if o["reset_after"]
-                      else Layout(3, 1, True, 1, -1, 0, ())),
-    # flags bit 0: peephole, with rows (p_i, p_f, p_o)
-    "lstm": lambda o: Layout(4, 2, True, 0, -1, int(o["peephole"]),
-                             (("weight_peep", 3),) if o["peephole"] else ()),
-    # the n block reads f * h
-    "mgu": lambda o: Layout(2, 1, True, 1, -1, 0, ()),
 }
 
 

@@ -1,6 +1,7 @@
-"""Recurrent layers: ``RNN``, ``GRU`` and ``LSTM`` on the compiled core.
+"""Recurrent layers: ``RNN``, ``GRU``, ``LSTM`` and ``MGU`` on the compiled core.
 
-Design: one base class holds everything; the subclasses only name the cell.
+Design: one base class holds everything; the subclasses only name their cell
+kind, whose descriptor (``_cells.py``) says what the scans need.
 A layer is a stack of ``num_layers`` x ``num_directions`` scans, each one call
 into ``seqcore._recurrent`` (the time loop, in C).  This module does the
 bookkeeping around those calls, all vectorised in NumPy, never per step:
@@ -27,11 +28,9 @@ from .. import _blas, _recurrent
 from .._validation import (as_float_array, check_dtype, check_lengths,
                            check_positive_int)
 from ._base import Layer, check_memory, fill_uniform
+from ._cells import CELLS
 
-# Cell kinds; the values match CellKind in src/seqcore/_cells.pxd.
-_CELL_RNN, _CELL_GRU, _CELL_LSTM = 0, 1, 2
 _MERGE_MODES = ("concat", "sum", "mul", "ave")
-_GATES = {_CELL_RNN: 1, _CELL_GRU: 3, _CELL_LSTM: 4}
 
 
 # Scans run on several threads (the core releases the GIL): the two
@@ -168,18 +167,20 @@ class _Batch:
 class _Scan:
     """The buffers of one forward scan (one layer, one direction)."""
 
-    __slots__ = ("X", "Hs", "Cs", "gates", "aux", "h_n", "c_n", "ranges", "parallel")
+    __slots__ = ("X", "Hs", "Hm", "mask", "Cs", "gates", "aux", "h_n", "c_n", "ranges",
+                 "parallel")
 
 
 class _RNNBase(Layer):
-    """Base of the recurrent layers; see ``RNN``, ``GRU`` and ``LSTM``."""
+    """Base of the recurrent layers; the subclasses only name their cell kind
+    (``_cell``, a descriptor of ``nn._cells.CELLS``) and its options."""
 
-    _kind = None
+    _cell = None
 
     def __init__(self, input_size, hidden_size, num_layers=1, *,
                  bidirectional=False, merge_mode="concat", dropout=0.0,
-                 dtype=np.float32, random_state=None, nonlinearity="tanh",
-                 reset_after=True, peephole=False):
+                 recurrent_dropout=0.0, dtype=np.float32, random_state=None,
+                 **options):
         self.input_size = check_positive_int(input_size, "input_size")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
         self.num_layers = check_positive_int(num_layers, "num_layers")
@@ -189,18 +190,17 @@ class _RNNBase(Layer):
         if merge_mode not in _MERGE_MODES:
             raise ValueError(f"merge_mode must be one of {_MERGE_MODES}, got {merge_mode!r}")
         self.merge_mode = merge_mode
-        if not isinstance(dropout, (int, float, np.floating)) or not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        for name, value in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if (isinstance(value, (bool, np.bool_))
+                    or not isinstance(value, (int, float, np.floating)) or not 0 <= value < 1):
+                raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
         self.dropout = float(dropout)
+        self.recurrent_dropout = float(recurrent_dropout)
         self.dtype = check_dtype(dtype)
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        self.nonlinearity = nonlinearity
-        for flag, value in (("reset_after", reset_after), ("peephole", peephole)):
-            if not isinstance(value, (bool, np.bool_)):
-                raise TypeError(f"{flag} must be a bool, got {value!r}")
-        self.reset_after = bool(reset_after)
-        self.peephole = bool(peephole)
+        self.options = self._cell.check_options(options)
+        for name, value in self.options.items():   # e.g. layer.reset_after
+            setattr(self, name, value)
+        self._layout = self._cell.layout(self.options)
         self.training = True
         self._rng = np.random.default_rng(random_state)
         self._workspace = {}
@@ -220,25 +220,18 @@ class _RNNBase(Layer):
         return self.hidden_size
 
     @property
-    def _relu(self):
-        return self._kind == _CELL_RNN and self.nonlinearity == "relu"
-
-    @property
-    def _peep(self):
-        return self._kind == _CELL_LSTM and self.peephole
-
-    def _layer_inputs(self, k):
-        return self.input_size if k == 0 else self.output_size
+    def _two_states(self):
+        return self._layout.n_states == 2
 
     def _scan_param_shapes(self, k, d):
-        G, H = _GATES[self._kind], self.hidden_size
+        G, H = self._layout.G, self.hidden_size
         sfx = f"_l{k}" + ("_reverse" if d else "")
-        out = [(f"weight_ih{sfx}", (G * H, self._layer_inputs(k))),
+        out = [(f"weight_ih{sfx}", (G * H, self.input_size if k == 0 else self.output_size)),
                (f"weight_hh{sfx}", (G * H, H)),
                (f"bias_ih{sfx}", (G * H,)),
                (f"bias_hh{sfx}", (G * H,))]
-        if self._peep:
-            out.append((f"weight_peep{sfx}", (3, H)))
+        if self._layout.extra_rows:
+            out.append((f"{self._layout.extra_name}{sfx}", (self._layout.extra_rows, H)))
         return out
 
     def _param_count(self):
@@ -254,11 +247,11 @@ class _RNNBase(Layer):
         return [p for k in range(self.num_layers) for d in range(self.num_directions)
                 for p in self._scan_param_shapes(k, d)]
 
+    _TRANSIENT = Layer._TRANSIENT + ("_workspace",)
+
     def __setstate__(self, state):
         super().__setstate__(state)
         self._workspace = {}
-
-    _TRANSIENT = Layer._TRANSIENT + ("_workspace",)
 
     def reset_parameters(self):
         """Draw every parameter from U(-1/sqrt(H), 1/sqrt(H)), as PyTorch does."""
@@ -288,19 +281,22 @@ class _RNNBase(Layer):
     def _work_bytes(self, B, T, training):
         """About the bytes one forward pass over (B, T) allocates (with the
         backward pass's, when training)."""
-        G, H, D, L = _GATES[self._kind], self.hidden_size, self.num_directions, self.num_layers
+        G, H = self._layout.G, self.hidden_size
+        D, L = self.num_directions, self.num_layers
         if not training and D == 1 and T > EVAL_CHUNK_STEPS:
             T = EVAL_CHUNK_STEPS
         I = max(self.input_size, self.output_size)
-        states = 2 if self._kind == _CELL_LSTM else 1
-        per_scan = (T + 1) * B * H * (states + 1) + T * B * (G * H + I + 2 * H)
+        per_scan = (T + 1) * B * H * (self._layout.n_states + 1) + T * B * (G * H + I + 2 * H)
         if training:
-            per_scan += T * B * (2 * G * H + I)
+            per_scan += T * B * (2 * G * H + I + H)
         return L * D * per_scan * np.dtype(self.dtype).itemsize
 
     def _scan_params(self, P, k, d):
+        """(W_ih, W_hh, b_ih, b_hh, extra) of one scan from named views P."""
         sfx = f"_l{k}" + ("_reverse" if d else "")
-        return [P[f"{n}{sfx}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        extra = (P[f"{self._layout.extra_name}{sfx}"] if self._layout.extra_rows
+                 else self._empty(2))
+        return [P[f"{n}{sfx}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")] + [extra]
 
     def _empty(self, ndim):
         return np.empty((0,) * ndim, dtype=self.dtype)
@@ -323,12 +319,12 @@ class _RNNBase(Layer):
         return X
 
     def _check_state(self, state, B, name):
-        """(h, c) as sorted-free (L*D, B, H) arrays or None each."""
+        """(h, c) as (L*D, B, H) arrays or None each (c None for one-state kinds)."""
         if state is None:
             return None, None
-        if self._kind == _CELL_LSTM:
+        if self._two_states:
             if not (isinstance(state, (tuple, list)) and len(state) == 2):
-                raise TypeError(f"{name} of an LSTM must be a pair (h, c)")
+                raise TypeError(f"{name} of an {type(self).__name__} must be a pair (h, c)")
             h, c = state
         else:
             h, c = state, None
@@ -344,6 +340,10 @@ class _RNNBase(Layer):
                                  f"(layers*directions, batch, hidden), got {arr.shape}")
             out.append(arr)
         return tuple(out)
+
+    def _state(self, h, c):
+        """What the caller sees: h, or the pair (h, c) for two-state kinds."""
+        return (h, c) if self._two_states else h
 
     # -------------------------------------------------------------- forward
     def forward(self, X, lengths=None, initial_state=None, *, training=None):
@@ -405,10 +405,10 @@ class _RNNBase(Layer):
         with a whole-sequence pass to rounding (the projection GEMM may round
         differently on fewer rows)."""
         B, T, _ = X.shape
-        lstm, k = self._kind == _CELL_LSTM, EVAL_CHUNK_STEPS
+        two, k = self._two_states, EVAL_CHUNK_STEPS
         shape = (self.num_layers, B, self.hidden_size)
         h = h0.copy() if h0 is not None else np.zeros(shape, self.dtype)
-        c = (c0.copy() if c0 is not None else np.zeros(shape, self.dtype)) if lstm else None
+        c = (c0.copy() if c0 is not None else np.zeros(shape, self.dtype)) if two else None
         out = np.zeros((B, T, self.output_size), self.dtype) if outputs else None
         for s in range(0, T, k):
             rows = np.flatnonzero(lengths > s)   # samples still running
@@ -419,24 +419,24 @@ class _RNNBase(Layer):
             # a view while every sample runs: no copy of the input chunk
             Xc = X[:, s:s + width] if rows.size == B else X[rows, s:s + width]
             out_c, state = self._forward_whole(Xc, len_c, h[:, rows],
-                                               c[:, rows] if lstm else None, False, P)
-            h[:, rows] = state[0] if lstm else state
-            if lstm:
+                                               c[:, rows] if two else None, False, P)
+            h[:, rows] = state[0] if two else state
+            if two:
                 c[:, rows] = state[1]
             if outputs:
                 out[rows, s:s + width] = out_c
-        return out, ((h, c) if lstm else h)
+        return out, self._state(h, c)
 
     def _forward_whole(self, X, lengths, h0, c0, training, P):
         B, T, _ = X.shape
         batch = _Batch(lengths, T)
-        lstm = self._kind == _CELL_LSTM
+        two = self._two_states
         L, D, H = self.num_layers, self.num_directions, self.hidden_size
         h0 = batch.sort_states(h0) if h0 is not None else np.zeros((L * D, B, H), self.dtype)
-        if lstm:
+        if two:
             c0 = batch.sort_states(c0) if c0 is not None else np.zeros((L * D, B, H), self.dtype)
         h_n = np.empty((L * D, B, H), self.dtype)
-        c_n = np.empty((L * D, B, H), self.dtype) if lstm else None
+        c_n = np.empty((L * D, B, H), self.dtype) if two else None
         # a bidirectional layer's two directions take the threads; a
         # unidirectional one splits its batch into row ranges.  Either way
         # seqcore shares out the work itself and every BLAS call runs on one
@@ -444,9 +444,18 @@ class _RNNBase(Layer):
         # after each call and would take the core from the other scan, and
         # float32 GEMMs round differently on different thread counts.
         parallel = CONCURRENT_SCANS and _blas.user_blas_threads() != 1
-        G = _GATES[self._kind]
+        G = self._layout.G
         ranges = _row_ranges(batch, T * B * G * H * H) if D == 1 else [(0, B)]
         plan = (ranges, parallel)
+        # recurrent dropout: one mask per sequence and scan, drawn here in a
+        # fixed order (the scans may run on other threads), in the caller's
+        # sample order, then sorted like the batch
+        masks_h = [None] * (L * D)
+        if training and self.recurrent_dropout > 0:
+            keep = 1.0 - self.recurrent_dropout
+            for i in range(L * D):
+                m = (self._rng.random((B, H)) < keep).astype(self.dtype) / self.dtype(keep)
+                masks_h[i] = np.ascontiguousarray(m[batch.order])
 
         scans, masks, parts = [], [], []
         inp = batch.to_time_major(X)
@@ -454,8 +463,9 @@ class _RNNBase(Layer):
             outs = []
             def run(d, k=k, inp=inp):
                 x_in = batch.reverse(inp) if d else inp
-                scan = self._forward_scan(k, d, x_in, batch, h0[k * D + d],
-                                          c0[k * D + d] if lstm else None, plan,
+                i = k * D + d
+                scan = self._forward_scan(k, d, x_in, batch, h0[i],
+                                          c0[i] if two else None, masks_h[i], plan,
                                           training, P)
                 out = scan.Hs[1:]
                 return scan, (batch.reverse(out) if d else out)
@@ -464,7 +474,7 @@ class _RNNBase(Layer):
                 scans.append(scan)
                 outs.append(out)
                 h_n[k * D + d] = scan.h_n
-                if lstm:
+                if two:
                     c_n[k * D + d] = scan.c_n
             inp = self._merge(outs) if D > 1 else outs[0]
             parts.append(outs)
@@ -482,14 +492,12 @@ class _RNNBase(Layer):
             self._record((batch, scans, masks, parts, parallel and D == 2))
         outputs = batch.to_batch_major(inp)   # a copy: never a view of a buffer
         h_n = batch.unsort_states(h_n)
-        if lstm:
-            return outputs, (h_n, batch.unsort_states(c_n))
-        return outputs, h_n
+        return outputs, self._state(h_n, batch.unsort_states(c_n) if two else None)
 
-    def _forward_scan(self, k, d, x_in, batch, h0, c0, plan, train, P):
+    def _forward_scan(self, k, d, x_in, batch, h0, c0, mask, plan, train, P):
         T, B, _ = x_in.shape
-        H, G = self.hidden_size, _GATES[self._kind]
-        lstm = self._kind == _CELL_LSTM
+        lay, H = self._layout, self.hidden_size
+        G = lay.G
         # padded rows must read 0; a full batch writes every row
         pad = not batch.full
         s = _Scan()
@@ -497,49 +505,50 @@ class _RNNBase(Layer):
         ranges, n = s.ranges, len(s.ranges)
         s.Hs = self._buffer((k, d, "Hs"), (T + 1, B, H), pad, train)
         s.Hs[0] = h0
-        if lstm:
+        s.mask = mask if mask is not None else self._empty(2)
+        s.Hm = (self._buffer((k, d, "Hm"), (T, B, H), pad, train) if mask is not None
+                else self._empty(3))
+        if self._two_states:
             s.Cs = self._buffer((k, d, "Cs"), (T + 1 if train else 2, B, H), pad, train)
             s.Cs[0] = c0
             s.c_n = np.empty((B, H), self.dtype)
         else:
             s.Cs, s.c_n = self._empty(3), self._empty(2)
         s.gates = self._buffer((k, d, "gates"), (T, B, G * H), False, train)
-        s.aux = (self._empty(3) if self._kind == _CELL_RNN
-                 else self._buffer((k, d, "aux"), (T if train else 1, B, H), pad, train))
+        s.aux = (self._buffer((k, d, "aux"), (T if train else 1, B, H), pad, train)
+                 if lay.aux else self._empty(3))
         s.h_n = np.empty((B, H), self.dtype)
         work = self._buffer((k, d, "work"), (B, G * H), False, train)
-        W_ih, W_hh, b_ih, b_hh = self._scan_params(P, k, d)
-        peep = self._peep_param(P, k, d)
+        W_ih, W_hh, b_ih, b_hh, extra = self._scan_params(P, k, d)
         W_packed = self._pack_hidden(W_hh, backward=False)
         TB = T * B
 
         bias = b_ih + b_hh
-        if self._kind == _CELL_GRU and self.reset_after:
-            bias[2 * H:] = b_ih[2 * H:]   # b_hn sits inside r * (W_hn h + b_hn)
+        if lay.separate_bias >= 0:   # its b_hh sits inside the gate's own product
+            block = slice(lay.separate_bias * H, (lay.separate_bias + 1) * H)
+            bias[block] = b_ih[block]
 
         def project(i):   # a share of the rows of all steps
             _recurrent.project(x_in, W_ih, s.gates, TB * i // n, TB * (i + 1) // n, True)
 
         def steps(i):     # a range of the batch, through all steps
             _recurrent.forward_steps(
-                self._kind, self._relu, self.reset_after, self._peep, train,
-                batch.n_active, W_hh, bias, b_hh, peep, s.Hs, s.Cs, s.gates, s.aux,
-                work, s.h_n, s.c_n, W_packed, *ranges[i], True)
+                lay.code, lay.flags, train, batch.n_active, W_hh, bias, b_hh, extra,
+                s.mask, s.Hs, s.Hm, s.Cs, s.gates, s.aux, work, s.h_n, s.c_n,
+                *W_packed, *ranges[i], True)
 
         _in_parallel(project, n, s.parallel)
         _in_parallel(steps, n, s.parallel)
         return s
 
     def _pack_hidden(self, W_hh, backward):
-        """W_hh packed once for all steps' products (empty: the BLAS does them)."""
-        if self._kind == _CELL_GRU and not self.reset_after:
-            return self._empty(1)
-        return _recurrent.pack_hidden(W_hh, backward)
-
-    def _peep_param(self, P, k, d):
-        if not self._peep:
-            return self._empty(2)
-        return P[f"weight_peep_l{k}" + ("_reverse" if d else "")]
+        """W_hh packed once for all steps' products: the rows that multiply h
+        and the gated rows (empty when the kind has none)."""
+        split = (self._layout.G - self._layout.gated_blocks) * self.hidden_size
+        GH = W_hh.shape[0]
+        return (_recurrent.pack_hidden(W_hh, backward, 0, split),
+                _recurrent.pack_hidden(W_hh, backward, split, GH) if split < GH
+                else self._empty(1))
 
     # ------------------------------------------------------------- backward
     def backward(self, d_outputs, d_state=None, *, input_grad=True):
@@ -571,7 +580,7 @@ class _RNNBase(Layer):
         batch, scans, masks, parts, both = tape
         B, T = batch.B, batch.T
         L, D, H = self.num_layers, self.num_directions, self.hidden_size
-        lstm = self._kind == _CELL_LSTM
+        two = self._two_states
         if d_outputs is None:
             d_out = None
         else:
@@ -585,7 +594,7 @@ class _RNNBase(Layer):
         dc_n = batch.sort_states(dc_n) if dc_n is not None else None
 
         d_h0 = np.empty((L * D, B, H), self.dtype)
-        d_c0 = np.empty((L * D, B, H), self.dtype) if lstm else None
+        d_c0 = np.empty((L * D, B, H), self.dtype) if two else None
         for k in range(L - 1, -1, -1):
             if d_out is not None and masks[k] is not None:
                 d_out = d_out * masks[k]
@@ -609,16 +618,14 @@ class _RNNBase(Layer):
                 i = k * D + d
                 d_in = dX if d_in is None or dX is None else d_in + dX
                 d_h0[i] = dh0
-                if lstm:
+                if two:
                     d_c0[i] = dc0
             d_out = d_in
 
         # a copy: never a view of a buffer
         d_X = batch.to_batch_major(d_out) if input_grad else None
-        d_h0 = batch.unsort_states(d_h0)
-        if lstm:
-            return d_X, (d_h0, batch.unsort_states(d_c0))
-        return d_X, d_h0
+        return d_X, self._state(batch.unsort_states(d_h0),
+                                batch.unsort_states(d_c0) if two else None)
 
     def _merge(self, outs):
         f, b = outs
@@ -644,60 +651,65 @@ class _RNNBase(Layer):
 
     def _backward_scan(self, k, d, s, batch, dY, dh_n, dc_n, need_dX):
         T, B, I = s.X.shape
-        H, G = self.hidden_size, _GATES[self._kind]
-        lstm = self._kind == _CELL_LSTM
-        gru_after = self._kind == _CELL_GRU and self.reset_after
+        lay, H = self._layout, self.hidden_size
+        G, two, masked = lay.G, self._two_states, s.mask.shape[0] > 0
         # padded steps' rows stay 0 so they drop out of the weight GEMMs; a
         # full batch writes every row
         pad = not batch.full
         dG = self._buffer((k, d, "dG"), (T, B, G * H), pad, True)
-        dGH = (self._buffer((k, d, "dGH"), (T, B, G * H), pad, True) if gru_after
+        dGH = (self._buffer((k, d, "dGH"), (T, B, G * H), pad, True) if lay.hidden_grad
                else self._empty(3))
         dh = np.empty((B, H), self.dtype)
-        dc = np.empty((B, H), self.dtype) if lstm else self._empty(2)
+        dhm = np.empty((B, H), self.dtype) if masked else self._empty(2)
+        dc = np.empty((B, H), self.dtype) if two else self._empty(2)
         work = self._buffer((k, d, "work"), (B, G * H), False, True)
-        W_ih, W_hh, _, _ = self._scan_params(self.params, k, d)
-        dW_ih, dW_hh, db_ih, db_hh = self._scan_params(self.grads, k, d)
+        W_ih, W_hh, _, _, extra = self._scan_params(self.params, k, d)
+        dW_ih, dW_hh, db_ih, db_hh, dextra = self._scan_params(self.grads, k, d)
         ranges, n = s.ranges, len(s.ranges)
         W_packed = self._pack_hidden(W_hh, backward=True)
-        # each range accumulates its own peephole gradient; they add up in
-        # range order (the ranges depend on the shape only)
-        dpeep = self._peep_param(self.grads, k, d)
-        dpeeps = ([dpeep] * len(ranges) if len(ranges) == 1 or not self._peep
-                  else [np.empty_like(dpeep) for _ in ranges])
+        # each range accumulates its own gradient on the extra weights; they
+        # add up in range order (the ranges depend on the shape only)
+        dextras = ([dextra] * n if n == 1 or not lay.extra_rows
+                   else [np.empty_like(dextra) for _ in ranges])
+        # what the hidden products read: the states, or their masked copies
+        Hin = s.Hm if masked else s.Hs
 
         def steps(i):
             _recurrent.backward_steps(
-                self._kind, self._relu, self.reset_after, self._peep,
-                batch.n_active, W_hh, self._peep_param(self.params, k, d), s.Hs, s.Cs,
-                s.gates, s.aux,
+                lay.code, lay.flags, batch.n_active, W_hh, extra, s.mask, s.Hs, s.Hm,
+                s.Cs, s.gates, s.aux,
                 dY if dY is not None else self._empty(3),
                 dh_n if dh_n is not None else self._empty(2),
                 dc_n if dc_n is not None else self._empty(2),
-                dG, dGH, work, dh, dc, dpeeps[i], W_packed, *ranges[i], True)
+                dG, dGH, work, dhm, dh, dc, dextras[i], *W_packed, *ranges[i], True)
 
         def weights(i):   # a share of every weight gradient
             _recurrent.weight_gradients(
-                self._kind, self.reset_after, s.X, W_ih, s.Hs, s.aux, dG, dGH,
+                lay.code, lay.flags, s.X, W_ih, Hin, s.aux, dG, dGH,
                 dX, dW_ih, dW_hh, db_ih, db_hh, i, n, True)
 
         _in_parallel(steps, n, s.parallel)
-        if len(dpeeps) > 1:
-            dpeep[...] = dpeeps[0]
-            for extra in dpeeps[1:]:
-                dpeep += extra
+        if len(dextras) > 1:
+            dextra[...] = dextras[0]
+            for part in dextras[1:]:
+                dextra += part
         dX = self._buffer((k, d, "dX"), (T, B, I), False, True) if need_dX else self._empty(3)
         _in_parallel(weights, n, s.parallel)
-        return (dX if need_dX else None), dh, (dc if lstm else None)
+        return (dX if need_dX else None), dh, (dc if two else None)
 
     def __repr__(self):
         args = [str(self.input_size), str(self.hidden_size)]
         if self.num_layers != 1:
             args.append(f"num_layers={self.num_layers}")
+        for name, (default, _) in self._cell.options.items():
+            if self.options[name] != default:
+                args.append(f"{name}={self.options[name]!r}")
         if self.bidirectional:
             args.append("bidirectional=True")
         if self.dropout:
             args.append(f"dropout={self.dropout}")
+        if self.recurrent_dropout:
+            args.append(f"recurrent_dropout={self.recurrent_dropout}")
         args.append(f"dtype={np.dtype(self.dtype).name}")
         return f"{type(self).__name__}({', '.join(args)})"
 
@@ -719,6 +731,10 @@ _COMMON_DOC = """
     dropout : float, default=0.0
         Inverted dropout on the outputs of every layer but the last, in
         training mode only.
+    recurrent_dropout : float, default=0.0
+        Variational dropout on the state entering the recurrent products: one
+        mask per sequence and layer direction, the same at every step
+        (Keras' semantics), in training mode only.
     dtype : {np.float32, np.float64}, default=np.float32
     random_state : int, numpy Generator or None
         Seeds the initial weights (U(-1/sqrt(H), 1/sqrt(H)), as PyTorch) and
@@ -726,51 +742,60 @@ _COMMON_DOC = """
 """
 
 
+def _layer_doc(summary, options_doc, loop):
+    return summary + _COMMON_DOC + options_doc + "\n    Equivalent to::\n\n" + loop
+
+
 class RNN(_RNNBase):
-    __doc__ = """Elman RNN: ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``.
-""" + _COMMON_DOC + """    nonlinearity : {'tanh', 'relu'}, default='tanh'
-
-    Equivalent to::
-
-        for t in range(T):
+    __doc__ = _layer_doc(
+        """Elman RNN: ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``.
+""", """    nonlinearity : {'tanh', 'relu'}, default='tanh'
+""", """        for t in range(T):
             h = tanh(x[:, t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
-    """
-    _kind = _CELL_RNN
+""")
+    _cell = CELLS["rnn"]
 
     def __init__(self, input_size, hidden_size, num_layers=1, *,
                  nonlinearity="tanh", bidirectional=False, merge_mode="concat",
-                 dropout=0.0, dtype=np.float32, random_state=None):
+                 dropout=0.0, recurrent_dropout=0.0, dtype=np.float32, random_state=None):
         super().__init__(input_size, hidden_size, num_layers,
                          bidirectional=bidirectional, merge_mode=merge_mode,
-                         dropout=dropout, dtype=dtype, random_state=random_state,
-                         nonlinearity=nonlinearity)
+                         dropout=dropout, recurrent_dropout=recurrent_dropout,
+                         dtype=dtype, random_state=random_state, nonlinearity=nonlinearity)
 
 
 class GRU(_RNNBase):
-    __doc__ = """Gated recurrent unit, gates in PyTorch's order (r, z, n)::
+    __doc__ = _layer_doc(
+        """Gated recurrent unit, gates in PyTorch's order (r, z, n)::
 
         r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
         z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
         n = tanh(W_in x + b_in + r * (W_hn h + b_hn))     # reset_after=True
         n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)     # reset_after=False
         h' = (1 - z) * n + z * h
-""" + _COMMON_DOC + """    reset_after : bool, default=True
+""", """    reset_after : bool, default=True
         Apply the reset gate after the hidden product (PyTorch, cuDNN, Keras
         default) or before it (the original GRU).
-    """
-    _kind = _CELL_GRU
+""", """        for t in range(T):
+            gi, gh = x[:, t] @ W_ih.T + b_ih, h @ W_hh.T + b_hh
+            r, z = sigmoid(gi[:, :2H] + gh[:, :2H]).split(2)
+            n = tanh(gi[:, 2H:] + r * gh[:, 2H:])
+            h = (1 - z) * n + z * h
+""")
+    _cell = CELLS["gru"]
 
     def __init__(self, input_size, hidden_size, num_layers=1, *,
                  reset_after=True, bidirectional=False, merge_mode="concat",
-                 dropout=0.0, dtype=np.float32, random_state=None):
+                 dropout=0.0, recurrent_dropout=0.0, dtype=np.float32, random_state=None):
         super().__init__(input_size, hidden_size, num_layers,
                          bidirectional=bidirectional, merge_mode=merge_mode,
-                         dropout=dropout, dtype=dtype, random_state=random_state,
-                         reset_after=reset_after)
+                         dropout=dropout, recurrent_dropout=recurrent_dropout,
+                         dtype=dtype, random_state=random_state, reset_after=reset_after)
 
 
 class LSTM(_RNNBase):
-    __doc__ = """Long short-term memory, gates in PyTorch's order (i, f, g, o)::
+    __doc__ = _layer_doc(
+        """Long short-term memory, gates in PyTorch's order (i, f, g, o)::
 
         i, f, o = sigmoid(W_i* x + b_i* + W_h* h + b_h* [+ p_* * c])
         g = tanh(W_ig x + b_ig + W_hg h + b_hg)
@@ -779,14 +804,45 @@ class LSTM(_RNNBase):
 
     With ``peephole=True``, i and f see ``c`` and o sees ``c'`` through the
     diagonal weights ``weight_peep_l{k}`` of shape (3, H), rows (p_i, p_f, p_o).
-""" + _COMMON_DOC + """    peephole : bool, default=False
-    """
-    _kind = _CELL_LSTM
+    The state is the pair (h, c).
+""", """    peephole : bool, default=False
+""", """        for t in range(T):
+            i, f, g, o = split(x[:, t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh, 4)
+            c = sigmoid(f) * c + sigmoid(i) * tanh(g)
+            h = sigmoid(o) * tanh(c)
+""")
+    _cell = CELLS["lstm"]
 
     def __init__(self, input_size, hidden_size, num_layers=1, *,
                  peephole=False, bidirectional=False, merge_mode="concat",
-                 dropout=0.0, dtype=np.float32, random_state=None):
+                 dropout=0.0, recurrent_dropout=0.0, dtype=np.float32, random_state=None):
         super().__init__(input_size, hidden_size, num_layers,
                          bidirectional=bidirectional, merge_mode=merge_mode,
-                         dropout=dropout, dtype=dtype, random_state=random_state,
-                         peephole=peephole)
+                         dropout=dropout, recurrent_dropout=recurrent_dropout,
+                         dtype=dtype, random_state=random_state, peephole=peephole)
+
+
+class MGU(_RNNBase):
+    __doc__ = _layer_doc(
+        """Minimal gated unit (Zhou, Wu, Zhang, Zhou 2016), gates (f, n)::
+
+        f = sigmoid(W_if x + b_if + W_hf h + b_hf)
+        n = tanh(W_in x + b_in + W_hn (f * h) + b_hn)
+        h' = (1 - f) * h + f * n
+
+    One gate fewer than the GRU (G = 2): its forget gate also resets.
+""", "", """        for t in range(T):
+            gi = x[:, t] @ W_ih.T + b_ih
+            f = sigmoid(gi[:, :H] + h @ W_hh[:H].T + b_hh[:H])
+            n = tanh(gi[:, H:] + (f * h) @ W_hh[H:].T + b_hh[H:])
+            h = (1 - f) * h + f * n
+""")
+    _cell = CELLS["mgu"]
+
+    def __init__(self, input_size, hidden_size, num_layers=1, *, bidirectional=False,
+                 merge_mode="concat", dropout=0.0, recurrent_dropout=0.0, dtype=np.float32,
+                 random_state=None):
+        super().__init__(input_size, hidden_size, num_layers,
+                         bidirectional=bidirectional, merge_mode=merge_mode,
+                         dropout=dropout, recurrent_dropout=recurrent_dropout,
+                         dtype=dtype, random_state=random_state)

@@ -32,9 +32,8 @@ import numpy as np
 from .. import _losses
 from .._validation import check_lengths, check_positive_int
 from ._base import _Holding, check_memory
-from ._layers import GRU, LSTM, RNN, _CELL_LSTM
-
-_CELLS = {"rnn": RNN, "gru": GRU, "lstm": LSTM}
+from . import _layers
+from ._cells import get_cell
 LOSSES = ("softmax", "sigmoid", "squared_error")
 # Inference runs in batches of rows whose buffers take about this many bytes,
 # so predicting many sequences needs memory for the outputs only.
@@ -46,7 +45,7 @@ class SequenceNetwork:
 
     Parameters
     ----------
-    cell : {'rnn', 'gru', 'lstm'}
+    cell : {'rnn', 'gru', 'lstm', 'mgu'} (see ``seqcore.nn.CELLS``)
     input_size, hidden_size : int
     n_outputs : int
         Width K of the head: classes for 'softmax', labels for 'sigmoid',
@@ -65,14 +64,13 @@ class SequenceNetwork:
 
     def __init__(self, cell, input_size, hidden_size, n_outputs, *, loss,
                  return_sequences=False, **rnn_kwargs):
-        if cell not in _CELLS:
-            raise ValueError(f"cell must be one of {tuple(_CELLS)}, got {cell!r}")
+        layer_class = getattr(_layers, get_cell(cell).layer)
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
         self.n_outputs = check_positive_int(n_outputs, "n_outputs")
         self.loss = loss
         self.return_sequences = bool(return_sequences)
-        self.rnn = _CELLS[cell](input_size, hidden_size, **rnn_kwargs)
+        self.rnn = layer_class(input_size, hidden_size, **rnn_kwargs)
         self.dtype = self.rnn.dtype
         F, K = self.rnn.output_size, self.n_outputs
         n_rnn = self.rnn.flat_params.size
@@ -128,21 +126,20 @@ class SequenceNetwork:
     # ---------------------------------------------------------------- passes
     def _summary(self, state):
         """Each sequence's summary from the final states of the last layer."""
-        h_n = state[0] if self.rnn._kind == _CELL_LSTM else state
+        h_n = state[0] if self.rnn._two_states else state
         if not self.rnn.bidirectional:
             return h_n[-1]
         return self.rnn._merge([h_n[-2], h_n[-1]])
 
     def _d_state(self, dS, state):
         """Gradient on the final states from the gradient on the summary."""
-        lstm = self.rnn._kind == _CELL_LSTM
-        h_n = state[0] if lstm else state
+        h_n = state[0] if self.rnn._two_states else state
         dh = np.zeros_like(h_n)
         if self.rnn.bidirectional:
             dh[-2], dh[-1] = self.rnn._unmerge(dS, [h_n[-2], h_n[-1]])
         else:
             dh[-1] = dS
-        return (dh, None) if lstm else dh
+        return self.rnn._state(dh, None)
 
     def _check_batch(self, X, lengths):
         """X as a (B, T, I) array of the network's dtype, and valid lengths."""
@@ -295,10 +292,10 @@ class SequenceNetwork:
                              "bidirectional network: the backward direction needs the "
                              "whole sequence")
 
-        lstm = self.rnn._kind == _CELL_LSTM
+        two = self.rnn._two_states
         L, H = self.rnn.num_layers * self.rnn.num_directions, self.rnn.hidden_size
         h_state = np.zeros((L, B, H), self.dtype)
-        c_state = np.zeros((L, B, H), self.dtype) if lstm else None
+        c_state = np.zeros((L, B, H), self.dtype) if two else None
         acc = None if k == T else np.zeros_like(self.flat_grads)
         loss = 0.0
         for s in range(0, T, k):
@@ -306,12 +303,12 @@ class SequenceNetwork:
             if rows.size == 0:
                 break   # only padding is left
             len_c = np.minimum(lengths[rows] - s, k)
-            init = None if s == 0 else (
-                (h_state[:, rows], c_state[:, rows]) if lstm else h_state[:, rows])
+            init = None if s == 0 else self.rnn._state(
+                h_state[:, rows], c_state[:, rows] if two else None)
             outputs, state = self.rnn.forward(X[rows, s:s + k], len_c, init, training=True)
             if k < T:
-                h_state[:, rows] = state[0] if lstm else state
-                if lstm:
+                h_state[:, rows] = state[0] if two else state
+                if two:
                     c_state[:, rows] = state[1]
             if self.return_sequences:
                 Tc = outputs.shape[1]
