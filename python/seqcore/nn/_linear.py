@@ -1,20 +1,73 @@
 """``Linear``: an affine map with an optional activation, over the last axis.
 
-Design: inputs of any leading shape (..., I) are viewed as rows (N, I); the
-two products of forward and backward and the weight gradient are each one
-GEMM (NumPy's ``matmul``, which releases the GIL).  The tape of a training
+Design: inputs of any leading shape (..., I) are viewed as rows (N, I).  The
+products run in ``seqcore._dense``, without the GIL, each range of rows (or
+of outputs, for the weight gradient) one GEMM on a one-thread BLAS.  How the
+work is cut depends on the shapes only (``_parts``), never on a thread count,
+so results are bit-identical for any BLAS thread count; large products are
+cut in ``PARTS`` ranges that run on as many threads at once.  The tape of a training
 forward holds the input rows (a private copy when they are the caller's
 array) and the activation's derivative, computed from its output (``1 -
 y*y`` for tanh, ``y > 0`` for relu), never the output array handed back to
 the caller, which the caller may modify.
 """
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
+from .. import _dense
 from .._validation import as_float_array, check_dtype, check_positive_int
 from ._base import Layer, check_memory, fill_uniform
 
 _ACTIVATIONS = (None, "relu", "tanh")
+_ACT_CODES = {None: 0, "relu": 1, "tanh": 2}   # as in src/seqcore/_dense.pyx
+
+# A product of fewer multiply-adds than MIN_SPLIT_WORK runs whole on the
+# calling thread (a hand-off to a worker costs some 30 us); a larger one is cut
+# in PARTS ranges of at least MIN_PART rows, run at once on PARTS threads.
+MIN_SPLIT_WORK = 1 << 22
+MIN_PART = 8
+PARTS = 2
+
+_executor = None
+_executor_lock = threading.Lock()
+
+
+def _reset_executor():
+    global _executor
+    _executor = None   # a forked child has no worker threads
+
+
+os.register_at_fork(after_in_child=_reset_executor)
+
+
+def _parts(n, work):
+    """Cut range(n) into (start, stop) ranges, from the shape alone."""
+    k = PARTS if work >= MIN_SPLIT_WORK else 1
+    k = max(1, min(k, n // MIN_PART))
+    bounds = [n * i // k for i in range(k + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _run(fn, parts):
+    """fn(start, stop) for every part: the first on the calling thread, the
+    others on worker threads (which never wait on each other)."""
+    global _executor
+    if len(parts) == 1:
+        fn(*parts[0])
+        return
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=PARTS - 1,
+                                           thread_name_prefix="seqcore-linear")
+        ex = _executor
+    futures = [ex.submit(fn, *p) for p in parts[1:]]
+    fn(*parts[0])
+    for f in futures:
+        f.result()
 
 
 def _private(arr, given):
@@ -146,7 +199,7 @@ class Linear(Layer):
             Y, _ = self._affine(rows, self.params, False)
             return Y.reshape(lead + (self.out_features,))
         with self._training_call():
-            Y, d_act = self._affine(rows, self.params, True)
+            Y, d_act = self._affine(rows, self.params, self.activation is not None)
             # keep a private copy of the rows when they are the caller's memory
             kept = _private(rows, X)
             self._record((kept, d_act, lead))
@@ -155,23 +208,19 @@ class Linear(Layer):
     __call__ = forward
 
     def _affine(self, rows, P, derivative):
-        """Y = act(rows @ W.T + b) and, if ``derivative``, act'(Z) from Y (None
-        for the identity)."""
-        # Z = X @ W.T   (N, K) = (N, I)(I, K)
-        Y = rows @ P["weight"].T
-        if self.bias:
-            Y += P["bias"]
-        d_act = None
-        if self.activation == "relu":
-            np.maximum(Y, 0, out=Y)
-            if derivative:
-                d_act = Y > 0
-        elif self.activation == "tanh":
-            np.tanh(Y, out=Y)
-            if derivative:
-                # tanh'(Z) = 1 - Y*Y
-                d_act = 1 - Y * Y
-        return Y, d_act
+        """Y = act(rows @ W.T + b) and, if ``derivative``, act'(Z) from Y (else None)."""
+        N, K = rows.shape[0], self.out_features
+        Y = np.empty((N, K), self.dtype)
+        D = np.empty((N, K), self.dtype) if derivative else np.empty((0, 0), self.dtype)
+        b = P["bias"] if self.bias else np.empty(0, self.dtype)
+        code = _ACT_CODES[self.activation]
+
+        def part(r0, r1):
+            # Y = act(X @ W.T + b)   (n, K) = (n, I)(I, K)
+            _dense.affine_rows(rows, P["weight"], b, code, Y, D, r0, r1)
+
+        _run(part, _parts(N, N * K * self.in_features))
+        return Y, (D if derivative else None)
 
     # ------------------------------------------------------------- backward
     def backward(self, d_out, *, input_grad=True):
@@ -200,15 +249,25 @@ class Linear(Layer):
                                  f"output), got {d.shape}")
             dZ = d.reshape(-1, K)
             if d_act is not None:
-                dZ = dZ * d_act
-            # dW = dZ.T @ X   (K, I) = (K, N)(N, I)
-            np.matmul(dZ.T, rows, out=self.grads["weight"])
-            if self.bias:
-                np.sum(dZ, axis=0, out=self.grads["bias"])
+                dZ = dZ * d_act   # dZ = dY * act'(Z)
+            N, I = rows.shape
+            work = N * K * I
+            db = self.grads["bias"] if self.bias else np.empty(0, self.dtype)
+
+            def weights(k0, k1):
+                # dW = dZ.T @ X   (K, I) = (K, N)(N, I);  db = dZ.sum(0)
+                _dense.weight_grad_rows(dZ, rows, self.grads["weight"], db, k0, k1)
+
+            _run(weights, _parts(K, work))
             if not input_grad:
                 return None
-            # dX = dZ @ W   (N, I) = (N, K)(K, I)
-            dX = dZ @ self.params["weight"]
+            dX = np.empty((N, I), self.dtype)
+
+            def inputs(r0, r1):
+                # dX = dZ @ W   (N, I) = (N, K)(K, I)
+                _dense.input_grad_rows(dZ, self.params["weight"], dX, r0, r1)
+
+            _run(inputs, _parts(N, work))
             return dX.reshape(lead + (self.in_features,))
 
     def __repr__(self):
