@@ -5,11 +5,11 @@ Estimators: ``RNNClassifier``, ``RNNRegressor``; forecasting: ``RNNForecaster``
 forward and backward passes: ``seqcore.nn``.
 """
 
-from . import _threads, datasets, nn  # noqa: F401  (_threads: BLAS threads per shape)
+from . import _threads, datasets, nn, text  # noqa: F401  (_threads: BLAS threads per shape)
 from ._estimators import RNNClassifier, RNNRegressor
 from ._forecasting import RNNForecaster
 
 __version__ = "0.1.0"
 
-__all__ = ["RNNClassifier", "RNNRegressor", "RNNForecaster", "datasets", "nn",
+__all__ = ["RNNClassifier", "RNNRegressor", "RNNForecaster", "datasets", "nn", "text",
            "__version__"]
