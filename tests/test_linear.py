@@ -247,16 +247,15 @@ def test_split_work_matches_formula(monkeypatch, activation):
 def test_compiled_entry_points_check_shapes():
     from seqcore import _dense
 
-    X, W = np.zeros((4, 3)), np.zeros((2, 3))
-    Y, none = np.zeros((4, 2)), np.zeros((0, 0))
+    X, W, Y = np.zeros((4, 3)), np.zeros((2, 3)), np.zeros((4, 2))
     with pytest.raises(ValueError, match="columns"):
-        _dense.affine_rows(X, np.zeros((2, 4)), np.zeros(2), 0, Y, none, 0, 4)
+        _dense.affine_rows(X, np.zeros((2, 4)), np.zeros(2), Y, 0, 4)
+    with pytest.raises(ValueError, match="b has length"):
+        _dense.affine_rows(X, W, np.zeros(3), Y, 0, 4)
     with pytest.raises(ValueError, match="Y must have shape"):
-        _dense.affine_rows(X, W, np.zeros(2), 0, np.zeros((3, 2)), none, 0, 4)
+        _dense.affine_rows(X, W, np.zeros(2), np.zeros((3, 2)), 0, 4)
     with pytest.raises(ValueError, match="range"):
-        _dense.affine_rows(X, W, np.zeros(2), 0, Y, none, 0, 5)
-    with pytest.raises(ValueError, match="activation code"):
-        _dense.affine_rows(X, W, np.zeros(2), 7, Y, none, 0, 4)
+        _dense.affine_rows(X, W, np.zeros(2), Y, 0, 5)
     with pytest.raises(ValueError, match="dX must have shape"):
         _dense.input_grad_rows(Y, W, np.zeros((4, 2)), 0, 4)
     with pytest.raises(ValueError, match="dW must have shape"):

@@ -18,16 +18,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .. import _dense
+from .. import _blas, _dense
 from .._validation import as_float_array, check_dtype, check_positive_int
 from ._base import Layer, check_memory, fill_uniform
 
 _ACTIVATIONS = (None, "relu", "tanh")
-_ACT_CODES = {None: 0, "relu": 1, "tanh": 2}   # as in src/seqcore/_dense.pyx
 
 # A product of fewer multiply-adds than MIN_SPLIT_WORK runs whole on the
 # calling thread (a hand-off to a worker costs some 30 us); a larger one is cut
-# in PARTS ranges of at least MIN_PART rows, run at once on PARTS threads.
+# in PARTS ranges of at least MIN_PART rows, run at once on PARTS threads
+# when the user allows the BLAS more than one thread.
 MIN_SPLIT_WORK = 1 << 22
 MIN_PART = 8
 PARTS = 2
@@ -54,10 +54,13 @@ def _parts(n, work):
 
 def _run(fn, parts):
     """fn(start, stop) for every part: the first on the calling thread, the
-    others on worker threads (which never wait on each other)."""
+    others on worker threads (which never wait on each other), unless the
+    user allows the BLAS one thread only (threadpoolctl): then all in turn.
+    The parts are the same either way, hence the results."""
     global _executor
-    if len(parts) == 1:
-        fn(*parts[0])
+    if len(parts) == 1 or _blas.user_blas_threads() == 1:
+        for p in parts:
+            fn(*p)
         return
     with _executor_lock:
         if _executor is None:
@@ -211,16 +214,23 @@ class Linear(Layer):
         """Y = act(rows @ W.T + b) and, if ``derivative``, act'(Z) from Y (else None)."""
         N, K = rows.shape[0], self.out_features
         Y = np.empty((N, K), self.dtype)
-        D = np.empty((N, K), self.dtype) if derivative else np.empty((0, 0), self.dtype)
         b = P["bias"] if self.bias else np.empty(0, self.dtype)
-        code = _ACT_CODES[self.activation]
 
         def part(r0, r1):
-            # Y = act(X @ W.T + b)   (n, K) = (n, I)(I, K)
-            _dense.affine_rows(rows, P["weight"], b, code, Y, D, r0, r1)
+            # Z = X @ W.T + b   (n, K) = (n, I)(I, K)
+            _dense.affine_rows(rows, P["weight"], b, Y, r0, r1)
 
         _run(part, _parts(N, N * K * self.in_features))
-        return Y, (D if derivative else None)
+        d_act = None
+        if self.activation == "relu":
+            np.maximum(Y, 0, out=Y)
+            if derivative:
+                d_act = Y > 0            # relu'(Z), 0 at Z == 0 as in PyTorch
+        elif self.activation == "tanh":
+            np.tanh(Y, out=Y)
+            if derivative:
+                d_act = 1 - Y * Y        # tanh'(Z) from Y
+        return Y, d_act
 
     # ------------------------------------------------------------- backward
     def backward(self, d_out, *, input_grad=True):
