@@ -14,8 +14,9 @@ from setuptools import Extension, setup
 DEBUG = os.environ.get("SEQCORE_DEBUG", "0") == "1"
 
 # Core modules, in dependency order: the BLAS shim, the cell step kernels,
-# the time-loop driver, clipping and optimizer updates, the losses.
-MODULES = ["_blas", "_cells", "_recurrent", "_optim", "_losses"]
+# the time-loop driver, clipping and optimizer updates, the losses, the
+# embedding gather and scatter-add, the dense layer's products.
+MODULES = ["_blas", "_cells", "_recurrent", "_optim", "_losses", "_embedding", "_dense"]
 
 # -O3 but never -ffast-math (NaN detection, parity with PyTorch) nor
 # -march=native (a wheel must run on other x86-64 machines).

@@ -5,7 +5,7 @@ Estimators: ``RNNClassifier``, ``RNNRegressor``; forecasting: ``RNNForecaster``
 forward and backward passes: ``seqcore.nn``.
 """
 
-from . import _threads, datasets, nn  # noqa: F401  (_threads: BLAS threads per shape)
+from . import _threads, datasets, nn, text  # noqa: F401  (_threads: BLAS threads per shape)
 from ._estimators import RNNClassifier, RNNRegressor
 from ._forecasting import RNNForecaster
 
@@ -13,5 +13,5 @@ from ._forecasting import RNNForecaster
 # ([tool.setuptools.dynamic]), and `seqcore --version` prints it.
 __version__ = "0.1.0"
 
-__all__ = ["RNNClassifier", "RNNRegressor", "RNNForecaster", "datasets", "nn",
+__all__ = ["RNNClassifier", "RNNRegressor", "RNNForecaster", "datasets", "nn", "text",
            "__version__"]

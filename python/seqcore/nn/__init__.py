@@ -1,9 +1,18 @@
-"""Recurrent layers with explicit forward and backward passes, NumPy in and out."""
+"""Layers with explicit forward and backward passes, NumPy in and out.
+
+Recurrent layers (``RNN``, ``GRU``, ``LSTM``, ``MGU``; what each kind is:
+``CELLS``), ``Embedding``, ``Linear``, the ``SequenceNetwork`` the
+estimators train, optimizers and gradient clipping.  Every layer follows one
+protocol (``_base.Layer``): inference reads the parameters only, and one
+object is trained by one thread at a time.
+"""
 
 from ._cells import CELLS
+from ._embedding import Embedding
 from ._layers import GRU, LSTM, MGU, RNN
+from ._linear import Linear
 from ._network import SequenceNetwork
 from ._optim import SGD, Adam, ExponentialLR, clip_grad_norm, clip_grad_value
 
-__all__ = ["RNN", "GRU", "LSTM", "MGU", "CELLS", "SequenceNetwork", "clip_grad_norm",
-           "clip_grad_value", "SGD", "Adam", "ExponentialLR"]
+__all__ = ["RNN", "GRU", "LSTM", "MGU", "CELLS", "Embedding", "Linear", "SequenceNetwork",
+           "clip_grad_norm", "clip_grad_value", "SGD", "Adam", "ExponentialLR"]

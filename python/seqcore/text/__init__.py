@@ -1,0 +1,7 @@
+"""Text for sequence models: ``SequenceTokenizer`` turns documents into
+sequences of integer token ids (0 padding, 1 unknown) for
+``seqcore.nn.Embedding`` and the estimators' ``embedding_dim`` mode."""
+
+from ._tokenizer import SequenceTokenizer
+
+__all__ = ["SequenceTokenizer"]
