@@ -556,7 +556,7 @@ def test_verbose_2_progress_with_real_tqdm(capsys):
 def test_keyboard_interrupt_keeps_the_model(monkeypatch):
     X, y, _ = sum_task(0)                                   # 4 batches per epoch
     one_epoch = RNNClassifier(**dict(SMALL, max_iter=1)).fit(X, y)
-    real = SequenceNetwork.loss_and_gradient
+    real = SequenceNetwork._train_batch
     calls = []
 
     def interrupted(self, *args, **kwargs):
@@ -565,7 +565,7 @@ def test_keyboard_interrupt_keeps_the_model(monkeypatch):
             raise KeyboardInterrupt
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(SequenceNetwork, "loss_and_gradient", interrupted)
+    monkeypatch.setattr(SequenceNetwork, "_train_batch", interrupted)
     clf = RNNClassifier(**dict(SMALL, max_iter=50))
     with pytest.warns(RuntimeWarning, match="interrupted"):
         clf.fit(X, y)

@@ -1,15 +1,25 @@
 """Turn what users pass as X and y into padded arrays and lengths.
 
-Three forms of X:
+Four forms of numeric X:
 
-* a 3-D array (n_samples, n_timesteps, n_features): sequences of one length;
+* a 3-D array (n_samples, n_timesteps, n_features): sequences of one
+  length, or of different lengths padded at the end with NaN: trailing steps
+  that are NaN in every feature mark the end of a sequence (a NaN before a
+  sequence's end is refused);
 * a 2-D array (n_samples, n_timesteps): univariate sequences.  This is also
   scikit-learn's tabular X, so the 2-D form keeps scikit-learn's conventions
   (``n_features_in_`` is the number of columns, feature names of a
   DataFrame are kept) and a model fit on it predicts 2-D data of the same
   width;
 * a list of 2-D arrays (length_i, n_features): sequences of different
-  lengths.  They are padded internally; padding never touches results.
+  lengths;
+* a list of 1-D arrays of different lengths: univariate sequences of
+  different lengths.
+
+Padded or listed, sequences of different lengths give the same model:
+padding never touches results.  Token input (``check_tokens``): a list of
+1-D integer arrays of different lengths, or a 2-D integer array whose
+trailing zeros (the padding id) mark the end of each sequence.
 """
 
 import numbers
@@ -25,6 +35,104 @@ def _is_ragged_list(X):
     if not isinstance(X, (list, tuple)) or len(X) == 0:
         return False
     return all(np.ndim(x) == 2 for x in X)
+
+
+def _is_ragged_1d_list(X):
+    """A list/tuple of 1-D items of different lengths: univariate sequences
+    (items of one length are the rows of a table)."""
+    if not isinstance(X, (list, tuple)) or len(X) == 0:
+        return False
+    if not all(np.ndim(x) == 1 for x in X):
+        return False
+    return len({len(x) for x in X}) > 1
+
+
+def _nan_padded_lengths(Xp):
+    """Lengths of a 3-D array padded at the end with all-NaN steps; the
+    padding is set to 0.  None when it holds no NaN at all."""
+    nan = np.isnan(Xp)
+    if not nan.any():
+        return None
+    step_nan = nan.all(axis=2)                        # (n, T): a padding step
+    T = Xp.shape[1]
+    # length = 1 + last step that is not entirely NaN
+    real = ~step_nan
+    lengths = np.where(real.any(axis=1), T - np.argmax(real[:, ::-1], axis=1), 0)
+    inside = np.arange(T) < lengths[:, None]
+    if nan[inside].any():
+        raise ValueError("X contains NaN inside a sequence: NaN marks padding only when "
+                         "a step is NaN in every feature and every later step is too")
+    if (lengths == 0).any():
+        raise ValueError(f"X[{int(np.flatnonzero(lengths == 0)[0])}] is a sequence of length "
+                         "zero (every step is NaN padding)")
+    Xp[~inside] = 0.0
+    return lengths.astype(np.int64)
+
+
+def check_tokens(X, *, estimator, reset):
+    """Validate token input: a list of 1-D integer arrays, or a 2-D integer
+    array whose trailing zeros are padding.
+
+    Returns
+    -------
+    ids : ndarray of int64 (n_samples, T), 0 on padding
+    lengths : ndarray of int (n_samples,)
+    mode : 'sequences'
+    """
+    if isinstance(X, str) or (isinstance(X, (list, tuple)) and X and isinstance(X[0], str)):
+        raise TypeError("with embedding_dim set, X holds token ids (a list of integer "
+                        "arrays); turn text into ids first, e.g. with "
+                        "seqcore.text.SequenceTokenizer in a Pipeline")
+    if isinstance(X, (list, tuple)):
+        if len(X) == 0:
+            raise ValueError("X has no samples")
+        items = []
+        for i, x in enumerate(X):
+            a = np.asarray(x)
+            if a.ndim != 1:
+                raise ValueError(f"X[{i}] must be a 1-D array of token ids, got shape {a.shape}")
+            items.append(_check_ids(a, f"X[{i}]"))
+        lengths = np.array([a.size for a in items], dtype=np.int64)
+        if (lengths == 0).any():
+            raise ValueError(f"X[{int(np.flatnonzero(lengths == 0)[0])}] is an empty "
+                             "sequence (length zero)")
+        ids = np.zeros((len(items), int(lengths.max())), np.int64)
+        for i, a in enumerate(items):
+            ids[i, :a.size] = a
+    else:
+        a = np.asarray(X)
+        if a.ndim != 2:
+            raise ValueError("with embedding_dim set, X must be a list of 1-D arrays of "
+                             f"token ids or a 2-D array of them, got a {a.ndim}-D array")
+        if a.shape[0] == 0:
+            raise ValueError("X has no samples")
+        ids = _check_ids(a, "X").copy()
+        T = ids.shape[1]
+        nonzero = ids != 0
+        lengths = np.where(nonzero.any(axis=1), T - np.argmax(nonzero[:, ::-1], axis=1), 0)
+        if (lengths == 0).any():
+            raise ValueError(f"X[{int(np.flatnonzero(lengths == 0)[0])}] holds only padding "
+                             "(id 0): a sequence of length zero")
+        lengths = lengths.astype(np.int64)
+    if reset:
+        estimator._input_mode = SEQUENCES
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+    return ids, lengths, SEQUENCES
+
+
+def _check_ids(a, name):
+    if a.size and a.dtype.kind == "f":
+        if not np.isfinite(a).all() or (a != np.round(a)).any():
+            raise TypeError(f"{name} must hold integer token ids, got non-integer floats")
+        a = a.astype(np.int64)
+    elif a.size and a.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer token ids, got dtype {a.dtype}")
+    a = a.astype(np.int64)
+    if a.size and a.min() < 0:
+        raise ValueError(f"{name} holds a negative token id ({int(a.min())}); ids are >= 0 "
+                         "(0 is padding, 1 unknown)")
+    return a
 
 
 def pad_sequences(sequences, *, dtype=np.float64, maxlen=None, value=0.0):
@@ -85,6 +193,8 @@ def check_sequences(X, *, estimator, dtype, reset):
     mode : 'table' or 'sequences'
     """
     name = type(estimator).__name__
+    if _is_ragged_1d_list(X):   # univariate sequences of different lengths
+        X = [np.asarray(x).reshape(-1, 1) for x in X]
     if _is_ragged_list(X):
         arrays = [check_array(x, dtype=dtype, ensure_min_samples=0,
                               input_name=f"X[{i}]") for i, x in enumerate(X)]
@@ -102,12 +212,18 @@ def check_sequences(X, *, estimator, dtype, reset):
                              "must hold one 2-D array (steps, features) per sequence")
         arr = np.asarray(X) if not hasattr(X, "iloc") and not hasattr(X, "tocsr") else None
         if arr is not None and arr.ndim == 3:
-            Xp = check_array(X, dtype=dtype, allow_nd=True, copy=True)
+            Xp = check_array(X, dtype=dtype, allow_nd=True, copy=True,
+                             ensure_all_finite="allow-nan")
             if Xp.shape[1] == 0:
                 raise ValueError("X holds sequences of length zero (n_timesteps = 0)")
             if Xp.shape[2] == 0:
                 raise ValueError("X has 0 features per step")
-            lengths = np.full(Xp.shape[0], Xp.shape[1], dtype=np.int64)
+            if np.isinf(Xp).any():
+                raise ValueError("Input X contains infinity or a value too large for "
+                                 f"{np.dtype(dtype).name}.")
+            lengths = _nan_padded_lengths(Xp)
+            if lengths is None:
+                lengths = np.full(Xp.shape[0], Xp.shape[1], dtype=np.int64)
             mode = SEQUENCES
         elif arr is not None and arr.ndim > 3:
             raise ValueError(f"X must be 2-D or 3-D (samples, steps, features), got {arr.ndim}-D")

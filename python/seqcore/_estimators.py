@@ -24,10 +24,13 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
-from ._data import SEQUENCES, check_sequences
+from . import _optim as _core_optim
+from ._data import SEQUENCES, check_sequences, check_tokens
 from ._sklearn_compat import Interval, StrOptions
 from ._validation import check_real, mean_and_scale, warn_user
-from .nn import SGD, Adam, SequenceNetwork, clip_grad_norm, clip_grad_value
+from .nn import SGD, Adam, SequenceNetwork
+from .nn._cells import CELLS, all_options
+from .nn._optim import _clip_norm
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 
@@ -91,19 +94,30 @@ class _Training:
         return False
 
 
+def _cell_constraints():
+    """The constraints of ``cell`` and of every cell option, from the descriptors."""
+    out = {"cell": [StrOptions(set(CELLS))]}
+    for name, (_, allowed) in all_options().items():
+        out[name] = ["boolean"] if allowed is bool else [StrOptions(set(allowed))]
+    return out
+
+
 class _BaseRNN(_VersionedPickle, BaseEstimator):
     """Training loop shared by the classifier and the regressor."""
 
     _parameter_constraints = {
-        "cell": [StrOptions({"rnn", "gru", "lstm"})],
+        **_cell_constraints(),
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "num_layers": [Interval(Integral, 1, None, closed="left")],
-        "nonlinearity": [StrOptions({"tanh", "relu"})],
-        "reset_after": ["boolean"],
-        "peephole": ["boolean"],
         "bidirectional": ["boolean"],
+        "merge_mode": [StrOptions({"concat", "sum", "mul", "ave"})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "recurrent_dropout": [Interval(Real, 0, 1, closed="left")],
         "return_sequences": ["boolean"],
+        "dense_layers": [tuple, list],
+        "dense_activation": [StrOptions({"relu", "tanh"})],
+        "embedding_dim": [Interval(Integral, 1, None, closed="left"), None],
+        "vocab_size": [Interval(Integral, 2, None, closed="left"), None],
         "optimizer": [StrOptions({"adam", "sgd"})],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="left")],
@@ -126,7 +140,9 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
 
     def __init__(self, *, cell="lstm", hidden_size=32, num_layers=1,
                  nonlinearity="tanh", reset_after=True, peephole=False,
-                 bidirectional=False, dropout=0.0, return_sequences=False,
+                 bidirectional=False, merge_mode="concat", dropout=0.0,
+                 recurrent_dropout=0.0, return_sequences=False, dense_layers=(),
+                 dense_activation="relu", embedding_dim=None, vocab_size=None,
                  optimizer="adam", learning_rate=0.01, momentum=0.9,
                  batch_size=32, max_iter=200, clip_norm=5.0, clip_value=None,
                  bptt_steps=None, alpha=0.0, early_stopping=False,
@@ -140,8 +156,14 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
         self.reset_after = reset_after
         self.peephole = peephole
         self.bidirectional = bidirectional
+        self.merge_mode = merge_mode
         self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
         self.return_sequences = return_sequences
+        self.dense_layers = dense_layers
+        self.dense_activation = dense_activation
+        self.embedding_dim = embedding_dim
+        self.vocab_size = vocab_size
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.momentum = momentum
@@ -173,7 +195,20 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
 
     # ---------------------------------------------------------------- input
     def _check_X(self, X, reset):
-        return check_sequences(X, estimator=self, dtype=_DTYPES[self.dtype], reset=reset)
+        """(padded X, lengths, input form); token ids (n, T) with ``embedding_dim``."""
+        if self.embedding_dim is None:
+            return check_sequences(X, estimator=self, dtype=_DTYPES[self.dtype], reset=reset)
+        ids, lengths, mode = check_tokens(X, estimator=self, reset=reset)
+        top = int(ids.max())
+        if reset:
+            if self.vocab_size is not None and top >= self.vocab_size:
+                raise ValueError(f"X holds token id {top}, outside vocab_size={self.vocab_size}")
+            self.vocab_size_ = self.vocab_size if self.vocab_size is not None else max(top + 1, 2)
+        elif top >= self.vocab_size_:
+            raise ValueError(f"X holds token id {top}, outside the {self.vocab_size_} ids the "
+                             "model was fit with; map unseen tokens to the unknown id 1 "
+                             "(seqcore.text.SequenceTokenizer does)")
+        return ids, lengths, mode
 
     def _per_step(self, y, lengths, mode, name="y"):
         """Per-step targets (return_sequences): a list or array -> (n, T, ...) padded."""
@@ -245,6 +280,8 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
                              "target y is None")
         fitted = hasattr(self, "network_")
         first = not fitted or not (self.warm_start or incremental)
+        if first:
+            self._check_architecture()
         Xp, lengths, mode = self._check_X(X, reset=first)
         if first and self.bptt_steps is not None and self.bidirectional \
                 and self.bptt_steps < Xp.shape[1]:
@@ -258,12 +295,16 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
         if first:
             self._rng = check_random_state(self.random_state)
             seed = self._rng.randint(np.iinfo(np.int32).max)
+            tokens = self.embedding_dim is not None
             self.network_ = SequenceNetwork(
-                self.cell, Xp.shape[2], self.hidden_size, self.n_outputs_,
-                loss=self._loss, return_sequences=self.return_sequences,
+                self.cell, self.embedding_dim if tokens else Xp.shape[2], self.hidden_size,
+                self.n_outputs_, loss=self._loss, return_sequences=self.return_sequences,
+                vocab_size=self.vocab_size_ if tokens else None,
+                dense_layers=tuple(self.dense_layers), dense_activation=self.dense_activation,
                 num_layers=self.num_layers, bidirectional=self.bidirectional,
-                dropout=self.dropout, dtype=_DTYPES[self.dtype], random_state=seed,
-                **self._cell_kwargs())
+                merge_mode=self.merge_mode, dropout=self.dropout,
+                recurrent_dropout=self.recurrent_dropout, dtype=_DTYPES[self.dtype],
+                random_state=seed, **self._cell_kwargs())
             net = self.network_
             # L2 as in MLPClassifier: 0.5 * alpha * ||w||^2 / batch_size on each
             # batch's mean loss, i.e. a weight decay of alpha / batch_size
@@ -301,6 +342,11 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
             val = (Xp[test], lengths[test], self._decode_for_score(Y[test], lengths[test]))
             Xp, lengths, Y, w = Xp[train], lengths[train], Y[train], w[train]
 
+        # the training set is checked and laid out once, here: per batch
+        # nothing is checked again (SequenceNetwork._train_batch trusts it)
+        net, N, T = self.network_, Xp.shape[0], Xp.shape[1]
+        Y = net._check_targets(Y, N, T, lengths)
+        w = net._check_weights(w, N, T, lengths)
         epochs = 1 if incremental else self.max_iter
         try:
             self._train(Xp, lengths, Y, w, epochs, val, incremental)
@@ -312,6 +358,9 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
     def _train(self, Xp, lengths, Y, w, epochs, val, incremental):
         net, n = self.network_, Xp.shape[0]
         batch = min(self.batch_size, n)
+        T = Xp.shape[1]
+        k = T if self.bptt_steps is None else min(self.bptt_steps, T)
+        grads = [(net.flat_grads, net.flat_grads)]
         stopped = False
         last_good = None
         try:
@@ -327,14 +376,13 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
                         continue   # nothing to learn from this batch
                     before = net.flat_params.copy()
                     with np.errstate(over="ignore", invalid="ignore"):
-                        loss = net.loss_and_gradient(Xp[idx], lengths[idx], Y[idx], w[idx],
-                                                     bptt_steps=self.bptt_steps)
+                        loss = net._train_batch(Xp, idx, lengths, Y, w, k)
                         if np.isfinite(loss):
                             last_good = before   # weights whose loss is finite
                             if self.clip_value is not None:
-                                clip_grad_value(net.flat_grads, self.clip_value)
+                                _core_optim.clip_value(net.flat_grads, self.clip_value)
                             if self.clip_norm is not None:
-                                clip_grad_norm(net.flat_grads, self.clip_norm)
+                                _clip_norm(grads, self.clip_norm)
                             with net.param_lock:   # predictions never see half a step
                                 self._optimizer.step()
                             self.t_ += 1
@@ -421,11 +469,20 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
         return Y
 
     def _cell_kwargs(self):
-        if self.cell == "rnn":
-            return {"nonlinearity": self.nonlinearity}
-        if self.cell == "gru":
-            return {"reset_after": self.reset_after}
-        return {"peephole": self.peephole}
+        """The options of the chosen cell kind (its descriptor lists them)."""
+        return {name: getattr(self, name) for name in CELLS[self.cell].options}
+
+    def _check_architecture(self):
+        """What the declarative constraints cannot say."""
+        sizes = self.dense_layers
+        if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0
+                   for s in sizes):
+            raise ValueError(f"dense_layers must be a tuple of positive integers, got "
+                             f"{sizes!r}")
+        if self.dropout > 0 and self.num_layers == 1:
+            warn_user(f"dropout={self.dropout} acts between stacked recurrent layers and "
+                      "does nothing with num_layers=1; use recurrent_dropout for a single "
+                      "layer", UserWarning)
 
     # ----------------------------------------------------------- prediction
     def _raw(self, X):
@@ -565,7 +622,9 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
 
     def __init__(self, *, cell="lstm", hidden_size=32, num_layers=1,
                  nonlinearity="tanh", reset_after=True, peephole=False,
-                 bidirectional=False, dropout=0.0, return_sequences=False,
+                 bidirectional=False, merge_mode="concat", dropout=0.0,
+                 recurrent_dropout=0.0, return_sequences=False, dense_layers=(),
+                 dense_activation="relu", embedding_dim=None, vocab_size=None,
                  optimizer="adam", learning_rate=0.01, momentum=0.9,
                  batch_size=32, max_iter=200, clip_norm=5.0, clip_value=None,
                  bptt_steps=None, alpha=0.0, early_stopping=False,
@@ -575,8 +634,10 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
         super().__init__(
             cell=cell, hidden_size=hidden_size, num_layers=num_layers,
             nonlinearity=nonlinearity, reset_after=reset_after, peephole=peephole,
-            bidirectional=bidirectional, dropout=dropout,
-            return_sequences=return_sequences, optimizer=optimizer,
+            bidirectional=bidirectional, merge_mode=merge_mode, dropout=dropout,
+            recurrent_dropout=recurrent_dropout, return_sequences=return_sequences,
+            dense_layers=dense_layers, dense_activation=dense_activation,
+            embedding_dim=embedding_dim, vocab_size=vocab_size, optimizer=optimizer,
             learning_rate=learning_rate, momentum=momentum, batch_size=batch_size,
             max_iter=max_iter, clip_norm=clip_norm, clip_value=clip_value,
             bptt_steps=bptt_steps, alpha=alpha, early_stopping=early_stopping,

@@ -238,10 +238,12 @@ class Embedding(Layer):
 
     __call__ = forward
 
-    def _lookup(self, flat, out_shape):
+    def _lookup(self, flat, out_shape, P=None):
+        """W[ids] of checked flat ids; ``P``: named views to read instead of
+        ``self.params`` (a snapshot)."""
         out = np.empty((flat.size, self.embedding_dim), self.dtype)
         # out = W[ids]   (N, E) from (V, E)
-        _embedding.gather(self.params["weight"], flat, out)
+        _embedding.gather((self.params if P is None else P)["weight"], flat, out)
         return out.reshape(out_shape)
 
     # ------------------------------------------------------------- backward

@@ -378,15 +378,23 @@ class _RNNBase(Layer):
     __call__ = forward
 
     def _forward(self, X, lengths, initial_state, outputs=True, training=False,
-                 params=None):
+                 params=None, trusted=False):
         """``forward`` in the given mode; ``outputs=False`` may return None for
         the outputs (inference of long sequences then keeps only a chunk's
         worth); ``params``: named views to read instead of ``self.params``
-        (inference on a snapshot of the weights)."""
-        X = self._check_X(X)
-        B, T, _ = X.shape
-        lengths = check_lengths(lengths, B, T)
-        h0, c0 = self._check_state(initial_state, B, "initial_state")
+        (inference on a snapshot of the weights); ``trusted``: the caller has
+        checked X (a C-contiguous (B, T, I) array of the layer's dtype),
+        ``lengths`` (int64) and the state already (a training set checked
+        once in ``fit``)."""
+        if trusted:
+            B, T, _ = X.shape
+            h0, c0 = (None, None) if initial_state is None else (
+                initial_state if self._two_states else (initial_state, None))
+        else:
+            X = self._check_X(X)
+            B, T, _ = X.shape
+            lengths = check_lengths(lengths, B, T)
+            h0, c0 = self._check_state(initial_state, B, "initial_state")
         n_bytes = self._work_bytes(B, T, training)
         if n_bytes > CHECK_MEMORY_ABOVE:
             check_memory(n_bytes, f"{type(self).__name__}.forward on a batch of {B} "

@@ -1,14 +1,21 @@
-"""A recurrent stack, a dense head and a loss: the model the estimators train.
+"""Embedding, recurrent stack, dense layers, head and loss: the model the
+estimators train.
 
 Design: ``SequenceNetwork`` owns one flat parameter buffer and one flat
-gradient buffer; the recurrent stack and the head are bound to slices of
-them, so clipping and the optimizer see the whole model at once.
+gradient buffer; its parts are bound to slices of them, in the order
+[recurrent stack | head | dense layers | embedding], so clipping and the
+optimizer see the whole model at once.
 
-Many-to-one (``return_sequences=False``): the head reads each sequence's
-summary, its final state at its own last step (for a bidirectional stack the
-forward direction's state at the last step and the backward direction's at
-the first, merged like the layers merge; never ``outputs[:, -1]``).
-Many-to-many: the head reads every step, and padded steps get weight 0.
+* Input: float sequences (B, T, I), or token ids (B, T) when the network has
+  an embedding (``vocab_size``); the embedding's vectors feed the stack.
+* Many-to-one (``return_sequences=False``): the dense layers and the head
+  read each sequence's summary, its final state at its own last step (for a
+  bidirectional stack the forward direction's state at the last step and the
+  backward direction's at the first, merged like the layers merge; never
+  ``outputs[:, -1]``).  Many-to-many: they read every step, and padded steps
+  get weight 0.
+* Dense layers (``dense_layers=(64, ...)``): ``seqcore.nn.Linear`` with
+  ``dense_activation`` between the stack and the head.  The head is linear.
 
 The loss is the weighted mean ``sum_i w_i l_i / sum_i w_i`` over samples
 (many-to-one) or over the valid steps of all samples (many-to-many), where
@@ -16,13 +23,19 @@ The loss is the weighted mean ``sum_i w_i l_i / sum_i w_i`` over samples
 sequences in chunks of k steps, carries the state forward and stops the
 gradient at chunk borders; the gradients of the chunks add up.
 
+Validation: ``loss_and_gradient`` checks everything it is given; the
+estimators check a training set once in ``fit`` and train through
+``_train_batch``, which trusts its arguments: per batch nothing is checked
+again, and the batch's rows are gathered once, straight into the time-major
+layout the core reads.
+
 Threads: inference (``decision_function``, ``stream``) reads a snapshot of
 the parameters taken under ``param_lock``, so it sees the weights of one
 moment between two optimizer steps; whoever writes the parameters (the
-estimators' optimizer step) holds the same lock.  ``loss_and_gradient`` from
-two threads at once is refused with a ``RuntimeError``.  The head runs in
-float64 in both passes: its products are small, and float64 GEMMs round the
-same way on any number of BLAS threads.
+estimators' optimizer step) holds the same lock.  Training from two threads
+at once is refused with a ``RuntimeError``.  The head runs in float64 in both
+passes: its products are small, and float64 GEMMs round the same way on any
+number of BLAS threads.
 """
 
 import threading
@@ -31,22 +44,29 @@ import numpy as np
 
 from .. import _losses
 from .._validation import check_lengths, check_positive_int
-from ._base import _Holding, check_memory
 from . import _layers
+from ._base import _Holding, check_memory, fill_uniform
 from ._cells import get_cell
+from ._embedding import Embedding, _check_padding_idx  # noqa: F401
+from ._linear import Linear
+
 LOSSES = ("softmax", "sigmoid", "squared_error")
+DENSE_ACTIVATIONS = ("relu", "tanh")
 # Inference runs in batches of rows whose buffers take about this many bytes,
 # so predicting many sequences needs memory for the outputs only.
 PREDICT_MEMORY = 64 << 20
 
 
 class SequenceNetwork:
-    """Recurrent stack + dense head + loss, with one flat parameter buffer.
+    """[Embedding] + recurrent stack + [dense layers] + head + loss, with one
+    flat parameter buffer.
 
     Parameters
     ----------
     cell : {'rnn', 'gru', 'lstm', 'mgu'} (see ``seqcore.nn.CELLS``)
     input_size, hidden_size : int
+        ``input_size`` is the features I of each step, or the embedding's
+        dimension when ``vocab_size`` is given.
     n_outputs : int
         Width K of the head: classes for 'softmax', labels for 'sigmoid',
         targets for 'squared_error'.
@@ -56,44 +76,85 @@ class SequenceNetwork:
         over outputs, scikit-learn's MLP convention).
     return_sequences : bool, default=False
         One target per step instead of one per sequence.
+    vocab_size : int or None, default=None
+        Token input: X holds ids in [0, vocab_size) (0 is padding) and an
+        ``Embedding(vocab_size, input_size, padding_idx=0)`` feeds the stack.
+    dense_layers : tuple of int, default=()
+        Sizes of the dense layers between the stack and the head.
+    dense_activation : {'relu', 'tanh'}, default='relu'
     **rnn_kwargs
         ``num_layers``, ``bidirectional``, ``merge_mode``, ``dropout``,
-        ``nonlinearity``, ``reset_after``, ``peephole``, ``dtype``,
-        ``random_state`` of the recurrent layer.
+        ``recurrent_dropout``, the cell's options, ``dtype``, ``random_state``
+        of the recurrent layer.
     """
 
     def __init__(self, cell, input_size, hidden_size, n_outputs, *, loss,
-                 return_sequences=False, **rnn_kwargs):
+                 return_sequences=False, vocab_size=None, dense_layers=(),
+                 dense_activation="relu", **rnn_kwargs):
         layer_class = getattr(_layers, get_cell(cell).layer)
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        if dense_activation not in DENSE_ACTIVATIONS:
+            raise ValueError(f"dense_activation must be one of {DENSE_ACTIVATIONS}, got "
+                             f"{dense_activation!r}")
+        sizes = tuple(check_positive_int(s, "dense_layers entry") for s in dense_layers)
         self.n_outputs = check_positive_int(n_outputs, "n_outputs")
         self.loss = loss
         self.return_sequences = bool(return_sequences)
+        self.vocab_size = (None if vocab_size is None
+                           else check_positive_int(vocab_size, "vocab_size"))
+        self.dense_sizes = sizes
+        self.dense_activation = dense_activation
         self.rnn = layer_class(input_size, hidden_size, **rnn_kwargs)
         self.dtype = self.rnn.dtype
-        F, K = self.rnn.output_size, self.n_outputs
-        n_rnn = self.rnn.flat_params.size
-        n = n_rnn + K * F + K
+        rng = self.rnn._rng
+        widths = (self.rnn.output_size,) + sizes
+        self.dense = [Linear(a, b, activation=dense_activation, dtype=self.dtype,
+                             random_state=rng) for a, b in zip(widths[:-1], widths[1:])]
+        self.embedding = (None if vocab_size is None else
+                          Embedding(self.vocab_size, input_size, padding_idx=0,
+                                    dtype=self.dtype, random_state=rng))
+        F, K = widths[-1], self.n_outputs
+        self._head_size = K * F + K
+        n = self.rnn.flat_params.size + self._head_size + sum(
+            p.flat_params.size for p in self._extra_parts())
         check_memory(2 * n * np.dtype(self.dtype).itemsize,
                      f"a SequenceNetwork with {n} parameters")
         self._train_lock = threading.Lock()
         self.param_lock = threading.Lock()
         self.flat_params = np.zeros(n, self.dtype)
         self.flat_grads = np.zeros_like(self.flat_params)
-        self.rnn._bind(self.flat_params[:n_rnn], self.flat_grads[:n_rnn])
-        # the head, initialised like torch.nn.Linear: U(-1/sqrt(F), 1/sqrt(F))
-        bound = 1.0 / np.sqrt(F)
-        self.flat_params[n_rnn:] = self.rnn._rng.uniform(-bound, bound, K * F + K)
-        self._bind_head()
+        self._bind_parts()
+        # the head, initialised like torch.nn.Linear: U(-1/sqrt(F), 1/sqrt(F)),
+        # drawn right after the stack's weights (the parts made after it drew
+        # their own from the same generator when they were made)
+        fill_uniform(rng, self._head_flat(self.flat_params), -1 / np.sqrt(F), 1 / np.sqrt(F))
 
-    def _bind_head(self):
-        """The head's named views: the tail of the flat buffers."""
-        n_rnn, F, K = self.rnn.flat_params.size, self.rnn.output_size, self.n_outputs
-        self.weight = self.flat_params[n_rnn:n_rnn + K * F].reshape(K, F)
-        self.bias = self.flat_params[n_rnn + K * F:]
-        self.d_weight = self.flat_grads[n_rnn:n_rnn + K * F].reshape(K, F)
-        self.d_bias = self.flat_grads[n_rnn + K * F:]
+    # ------------------------------------------------------------- layout
+    def _extra_parts(self):
+        return list(self.dense) + ([self.embedding] if self.embedding is not None else [])
+
+    def _head_flat(self, flat):
+        n_rnn = self.rnn._param_count()
+        return flat[n_rnn:n_rnn + self._head_size]
+
+    def _bind_parts(self):
+        """Bind every part to its slice of the flat buffers (copying its values)."""
+        n_rnn = self.rnn._param_count()
+        self.rnn._bind(self.flat_params[:n_rnn], self.flat_grads[:n_rnn])
+        start = n_rnn + self._head_size
+        for part in self._extra_parts():
+            stop = start + part._param_count()
+            part._bind(self.flat_params[start:stop], self.flat_grads[start:stop])
+            start = stop
+        self.weight, self.bias = self._head_views(self.flat_params)
+        self.d_weight, self.d_bias = self._head_views(self.flat_grads)
+
+    def _head_views(self, flat):
+        head = self._head_flat(flat)
+        K = self.n_outputs
+        F = (head.size - K) // K
+        return head[:K * F].reshape(K, F), head[K * F:]
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -103,25 +164,45 @@ class SequenceNetwork:
 
     def __setstate__(self, state):
         # views pickle as copies: bind the parts to the model's buffers again
+        state.setdefault("dense", [])
+        state.setdefault("embedding", None)
+        state.setdefault("vocab_size", None)
         self.__dict__.update(state)
+        if "_head_size" not in state:
+            self._head_size = self.flat_params.size - self.rnn._param_count()
         self._train_lock = threading.Lock()
         self.param_lock = threading.Lock()
         for name in ("flat_params", "flat_grads"):   # joblib's mmap_mode='r'
             if not getattr(self, name).flags.writeable:
                 setattr(self, name, getattr(self, name).copy())
-        n_rnn = self.rnn.flat_params.size
-        self.rnn._flat_params = None
-        self.rnn._bind(self.flat_params[:n_rnn], self.flat_grads[:n_rnn])
-        self._bind_head()
+        for part in [self.rnn] + self._extra_parts():
+            part._flat_params = None
+        saved = self.flat_params.copy()
+        self._bind_parts()
+        self.flat_params[:] = saved
 
     @property
     def params(self):
-        """Named views of every parameter (the head's as ``head.weight``, ``head.bias``)."""
-        return {**self.rnn.params, "head.weight": self.weight, "head.bias": self.bias}
+        """Named views of every parameter: the stack's by PyTorch's names, then
+        ``head.*``, ``dense{i}.*`` and ``embedding.weight``."""
+        return self._named(self.rnn.params, (self.weight, self.bias),
+                           [p.params for p in self.dense],
+                           self.embedding.params if self.embedding is not None else None)
 
     @property
     def grads(self):
-        return {**self.rnn.grads, "head.weight": self.d_weight, "head.bias": self.d_bias}
+        return self._named(self.rnn.grads, (self.d_weight, self.d_bias),
+                           [p.grads for p in self.dense],
+                           self.embedding.grads if self.embedding is not None else None)
+
+    @staticmethod
+    def _named(rnn, head, dense, embedding):
+        out = {**rnn, "head.weight": head[0], "head.bias": head[1]}
+        for i, d in enumerate(dense):
+            out.update({f"dense{i}.{k}": v for k, v in d.items()})
+        if embedding is not None:
+            out["embedding.weight"] = embedding["weight"]
+        return out
 
     # ---------------------------------------------------------------- passes
     def _summary(self, state):
@@ -142,8 +223,16 @@ class SequenceNetwork:
         return self.rnn._state(dh, None)
 
     def _check_batch(self, X, lengths):
-        """X as a (B, T, I) array of the network's dtype, and valid lengths."""
-        X = self.rnn._check_X(X)   # the layer's checks and messages
+        """X as a (B, T, I) array of the network's dtype (or (B, T) ids), and
+        valid lengths."""
+        if self.embedding is not None:
+            flat, shape = self.embedding._check_ids(X)
+            if len(shape) != 2 or 0 in shape:
+                raise ValueError(f"X must be a non-empty 2-D array of token ids (batch, "
+                                 f"steps), got shape {tuple(shape)}")
+            X = flat.reshape(shape)
+        else:
+            X = self.rnn._check_X(X)   # the layer's checks and messages
         return X, check_lengths(lengths, X.shape[0], X.shape[1])
 
     def snapshot(self):
@@ -152,16 +241,35 @@ class SequenceNetwork:
             return self.flat_params.copy()
 
     def _snapshot_views(self):
-        """(recurrent stack's named views, head weight, head bias) of a snapshot."""
+        """Named views of every part of a snapshot: (stack, head (W, b),
+        dense layers, embedding)."""
         flat = self.snapshot()
-        n_rnn, F, K = self.rnn.flat_params.size, self.rnn.output_size, self.n_outputs
-        return (self.rnn._views(flat[:n_rnn]),
-                flat[n_rnn:n_rnn + K * F].reshape(K, F), flat[n_rnn + K * F:])
+        n_rnn = self.rnn.flat_params.size
+        parts, start = [], n_rnn + self._head_size
+        for part in self._extra_parts():
+            stop = start + part.flat_params.size
+            parts.append(part._views(flat[start:stop]))
+            start = stop
+        emb = parts.pop() if self.embedding is not None else None
+        return self.rnn._views(flat[:n_rnn]), self._head_views(flat), parts, emb
 
     def _rows_per_batch(self, T):
         """Rows of one inference batch: its buffers take about PREDICT_MEMORY."""
-        per_row = self.rnn._work_bytes(1, T, False) + 8 * T * self.n_outputs
+        width = max((self.rnn.output_size,) + self.dense_sizes)
+        per_row = (self.rnn._work_bytes(1, T, False) + 8 * T * self.n_outputs
+                   + 8 * T * (self.rnn.input_size + width))
         return max(1, PREDICT_MEMORY // max(per_row, 1))
+
+    def _embed(self, ids, P_emb):
+        """The embedding's vectors of ids (inference, on snapshot views)."""
+        return self.embedding._lookup(ids.reshape(-1), ids.shape + (self.rnn.input_size,),
+                                      P_emb)
+
+    def _dense_forward(self, S, P_dense):
+        """The dense layers at inference on snapshot views."""
+        for layer, P in zip(self.dense, P_dense):
+            S, _ = layer._affine(S.reshape(-1, layer.in_features), P, False)
+        return S
 
     def decision_function(self, X, lengths=None):
         """Logits (B, K), or (B, T, K) with ``return_sequences``, in float64.
@@ -171,18 +279,22 @@ class SequenceNetwork:
         """
         X, lengths = self._check_batch(X, lengths)
         B, T = X.shape[0], X.shape[1]
-        P, W, b = self._snapshot_views()
+        P, (W, b), P_dense, P_emb = self._snapshot_views()
         rows = self._rows_per_batch(T)
         shape = (B, T, self.n_outputs) if self.return_sequences else (B, self.n_outputs)
         out = None if B <= rows else np.empty(shape)
         for start in range(0, B, rows):
             sl = slice(start, start + rows)
+            Xb = X[sl] if self.embedding is None else self._embed(X[sl], P_emb)
             # many-to-one needs no outputs: long sequences then run in chunks
             # of bounded memory
-            outputs, state = self.rnn._forward(X[sl], lengths[sl], None,
+            outputs, state = self.rnn._forward(Xb, lengths[sl], None,
                                                outputs=self.return_sequences,
                                                training=False, params=P)
-            Z = self._head64(outputs if self.return_sequences else self._summary(state), W, b)
+            S = outputs if self.return_sequences else self._summary(state)
+            lead = S.shape[:-1]
+            S = self._dense_forward(S, P_dense)
+            Z = self._head64(S.reshape(lead + (S.shape[-1],)), W, b)
             if out is None:
                 return Z
             out[sl] = Z
@@ -205,16 +317,21 @@ class SequenceNetwork:
         if self.rnn.bidirectional:
             raise ValueError("stream needs a unidirectional network: the backward direction "
                              "of a bidirectional one starts at the end of the whole sequence")
-        P, W, b = self._snapshot_views()
+        X, lengths = self._check_batch(X, lengths)
+        P, (W, b), P_dense, P_emb = self._snapshot_views()
+        if self.embedding is not None:
+            X = self._embed(X, P_emb)
         outputs, state = self.rnn._forward(X, lengths, state, training=False, params=P)
-        return self._head64(outputs, W, b), state
+        S = self._dense_forward(outputs, P_dense)
+        return self._head64(S.reshape(outputs.shape[:-1] + (S.shape[-1],)), W, b), state
 
+    # --------------------------------------------------------------- training
     def loss_and_gradient(self, X, lengths, Y, sample_weight=None, bptt_steps=None):
         """Training-mode pass: return the loss and fill ``flat_grads``.
 
         Parameters
         ----------
-        X : ndarray (B, T, I) of the network's dtype
+        X : ndarray (B, T, I) of the network's dtype, or (B, T) token ids
         lengths : ndarray of int (B,)
         Y : targets: (B,) class indices or (B, K) values; with
             ``return_sequences`` (B, T) or (B, T, K) (padded steps ignored).
@@ -225,11 +342,19 @@ class SequenceNetwork:
         bptt_steps : int or None
             Truncate backpropagation to chunks of this many steps.
 
-        Raises ``RuntimeError`` when another thread runs it on the same
-        network at the same time.
+        Raises ``RuntimeError`` when another thread trains the same network
+        at the same time.
         """
-        with _Holding(self):
-            return self._loss_and_gradient(X, lengths, Y, sample_weight, bptt_steps)
+        X, lengths = self._check_batch(X, lengths)
+        B, T = X.shape[0], X.shape[1]
+        Y = self._check_targets(Y, B, T, lengths)
+        w = self._check_weights(sample_weight, B, T, lengths)
+        k = T if bptt_steps is None else min(check_positive_int(bptt_steps, "bptt_steps"), T)
+        if k < T and self.rnn.bidirectional:
+            raise ValueError("truncated BPTT (bptt_steps < sequence length) cannot run a "
+                             "bidirectional network: the backward direction needs the "
+                             "whole sequence")
+        return self._train_batch(X, np.arange(B), lengths, Y, w, k)
 
     def _check_targets(self, Y, B, T, lengths):
         Y = np.asarray(Y)
@@ -252,8 +377,7 @@ class SequenceNetwork:
         return Y
 
     def _check_weights(self, sample_weight, B, T, lengths):
-        """Per-row (or per-step) weights normalised in float64 to sum 1 over
-        what counts: valid steps with ``return_sequences``, else samples."""
+        """Per-row (or per-step) weights, checked; zero on padded steps."""
         if sample_weight is None:
             w = np.ones(B)
         else:
@@ -273,71 +397,105 @@ class SequenceNetwork:
         if self.return_sequences:
             w = np.broadcast_to(w if w.ndim == 2 else w[:, None], (B, T))
             w = np.where(np.arange(T) < lengths[:, None], w, 0.0)
-        # divide by the largest weight first: the sum of huge weights
-        # (1e300) must not overflow, nor tiny ones (1e-300) underflow
-        top = w.max() if w.size else 0.0
-        if not top > 0:
+        if not w.max() > 0:
             raise ValueError("sample weights sum to zero: nothing to learn from")
+        return w
+
+    @staticmethod
+    def _normalised(w):
+        """Weights / their sum, in float64: divided by the largest first, so
+        that huge (1e300) or tiny (1e-300) weights neither overflow nor
+        underflow.  None when they are all zero."""
+        top = w.max()
+        if not top > 0:
+            return None
         w = w / top
         return w / w.sum()
 
-    def _loss_and_gradient(self, X, lengths, Y, sample_weight, bptt_steps):
-        X, lengths = self._check_batch(X, lengths)
-        B, T = X.shape[0], X.shape[1]
-        Y = self._check_targets(Y, B, T, lengths)
-        w = self._check_weights(sample_weight, B, T, lengths)
-        k = T if bptt_steps is None else min(check_positive_int(bptt_steps, "bptt_steps"), T)
-        if k < T and self.rnn.bidirectional:
-            raise ValueError("truncated BPTT (bptt_steps < sequence length) cannot run a "
-                             "bidirectional network: the backward direction needs the "
-                             "whole sequence")
+    def _train_batch(self, X, idx, lengths, Y, w, k):
+        """Loss and gradient on rows ``idx`` of a checked training set.
 
+        ``X`` (N, T, I) floats or (N, T) ids, ``lengths`` (N,), ``Y`` and the
+        checked, unnormalised weights ``w`` ((N,) or (N, T)) as
+        ``loss_and_gradient`` makes them; ``k`` the BPTT chunk (T for none).
+        Nothing is checked again.  Returns the loss (inf when it diverged),
+        or None when the batch's weights are all zero.
+        """
+        with _Holding(self):
+            w = self._normalised(w[idx])
+            if w is None:
+                return None
+            return self._run_batch(X, idx, lengths[idx], Y, w, k)
+
+    def _run_batch(self, X_all, idx, lengths, Y_all, w, k):
+        T = int(lengths.max())
+        B = idx.size
         two = self.rnn._two_states
         L, H = self.rnn.num_layers * self.rnn.num_directions, self.rnn.hidden_size
-        h_state = np.zeros((L, B, H), self.dtype)
-        c_state = np.zeros((L, B, H), self.dtype) if two else None
-        acc = None if k == T else np.zeros_like(self.flat_grads)
+        h_state = np.zeros((L, B, H), self.dtype) if k < T else None
+        c_state = np.zeros((L, B, H), self.dtype) if k < T and two else None
+        acc = None if k >= T else np.zeros_like(self.flat_grads)
         loss = 0.0
         for s in range(0, T, k):
             rows = np.flatnonzero(lengths > s)   # samples still running
             if rows.size == 0:
                 break   # only padding is left
             len_c = np.minimum(lengths[rows] - s, k)
-            init = None if s == 0 else self.rnn._state(
-                h_state[:, rows], c_state[:, rows] if two else None)
-            outputs, state = self.rnn.forward(X[rows, s:s + k], len_c, init, training=True)
-            if k < T:
+            Tc = int(len_c.max())
+            src = idx[rows]
+            outputs, state = self._forward_chunk(X_all, src, s, Tc, len_c, h_state, c_state,
+                                                 rows)
+            if h_state is not None:
                 h_state[:, rows] = state[0] if two else state
                 if two:
                     c_state[:, rows] = state[1]
             if self.return_sequences:
-                Tc = outputs.shape[1]
                 w_rows = w[rows, s:s + Tc].ravel()
-                S = outputs.reshape(-1, outputs.shape[2])
-                Yc = Y[rows, s:s + k]
-                Yc = Yc.reshape((-1,) + Yc.shape[2:])
             else:
-                ends_here = lengths[rows] <= s + k
-                w_rows = w[rows] * ends_here
-                S = self._summary(state)
-                Yc = Y[rows]
+                w_rows = w[rows] * (lengths[rows] <= s + k)
             if acc is not None and not w_rows.any():
                 continue   # no loss in this chunk: its gradient is zero
+            if self.return_sequences:
+                S = outputs.reshape(-1, outputs.shape[2])
+                Yc = Y_all[src, s:s + Tc]
+                Yc = Yc.reshape((-1,) + Yc.shape[2:])
+            else:
+                S = self._summary(state)
+                Yc = Y_all[src]
+            for layer in self.dense:
+                S = layer.forward(S, training=True)
             part, dS = self._head_loss(S, Yc, w_rows)
             loss += part
             if not np.isfinite(part):
                 return np.inf   # diverged: the gradient means nothing
             if not np.isfinite(dS).all():
                 return np.inf   # diverged: the gradient overflows
+            for layer in reversed(self.dense):
+                dS = layer.backward(dS)
+            emb = self.embedding is not None
             if self.return_sequences:
-                self.rnn.backward(dS.reshape(outputs.shape), None, input_grad=False)
+                dX, _ = self.rnn.backward(dS.reshape(outputs.shape), None, input_grad=emb)
             else:
-                self.rnn.backward(None, self._d_state(dS, state), input_grad=False)
+                dX, _ = self.rnn.backward(None, self._d_state(dS, state), input_grad=emb)
+            if emb:
+                self.embedding.backward(dX)
             if acc is not None:
                 acc += self.flat_grads
         if acc is not None:
             self.flat_grads[:] = acc
         return loss
+
+    def _forward_chunk(self, X_all, src, s, Tc, len_c, h_state, c_state, rows):
+        """The stack (training) on steps s .. s+Tc of rows ``src`` of the
+        training set, from the carried state: (outputs, state)."""
+        init = None if s == 0 or h_state is None else self.rnn._state(
+            h_state[:, rows], c_state[:, rows] if c_state is not None else None)
+        if self.embedding is not None:
+            ids = X_all[src, s:s + Tc]
+            Xc = self.embedding.forward(ids, training=True)
+        else:
+            Xc = X_all[src, s:s + Tc]   # the one gather of the batch's rows
+        return self.rnn._forward(Xc, len_c, init, training=True, trusted=True)
 
     def _head_loss(self, S, Y, w_rows):
         """Loss of the head on summaries S (N, F) with normalised weights;

@@ -56,7 +56,12 @@ def clip_grad_norm(grads, max_norm):
         the gradients are multiplied by ``min(1, max_norm / (total_norm + 1e-6))``.
     """
     _check_limit(max_norm, "max_norm")
-    views = _flat_views(grads)
+    return _clip_norm(_flat_views(grads), max_norm)
+
+
+def _clip_norm(views, max_norm):
+    """clip_grad_norm on checked (array, flat view) pairs (the estimators'
+    flat gradient buffer, checked once in fit)."""
     total = 0.0
     for a, flat in views:
         total += _optim.sum_squares(flat) if flat is not None else float(np.sum(a.astype(np.float64) ** 2))
