@@ -53,8 +53,12 @@ class CellSpec:
 # h' and c', adds the parameter gradients into g and returns (dx, dh, dc).
 # --------------------------------------------------------------------------
 
-def step_forward(spec, p, x, h, c):
+def step_forward(spec, p, x, h, c, h_in=None):
+    """One step; ``h_in`` (default h) is what the hidden products read:
+    ``h * mask`` under recurrent dropout (forward only: the backward below
+    knows no mask)."""
     H = h.shape[0]
+    hp, h = h, (h if h_in is None else h_in)   # hp: the state the update reads
     if spec.kind == "rnn":
         a = p["W_ih"] @ x + p["b_ih"] + p["W_hh"] @ h + p["b_hh"]
         h_new = np.tanh(a) if spec.nonlinearity == "tanh" else np.maximum(a, 0.0)
@@ -74,7 +78,7 @@ def step_forward(spec, p, x, h, c):
             rh = r * h
             n = np.tanh(gi[n_] + W_hh[n_] @ rh + b_hh[n_])
             extra = rh
-        h_new = (1.0 - z) * n + z * h
+        h_new = (1.0 - z) * n + z * hp
         return h_new, None, dict(x=x, h=h, r=r, z=z, n=n, extra=extra)
 
     if spec.kind == "mgu":
@@ -84,7 +88,7 @@ def step_forward(spec, p, x, h, c):
         f = sigmoid(gi[f_] + W_hh[f_] @ h + b_hh[f_])
         fh = f * h
         n = np.tanh(gi[n_] + W_hh[n_] @ fh + b_hh[n_])
-        h_new = (1.0 - f) * h + f * n
+        h_new = (1.0 - f) * hp + f * n
         return h_new, None, dict(x=x, h=h, f=f, n=n, fh=fh)
 
     if spec.kind != "lstm":
@@ -204,12 +208,13 @@ def step_backward(spec, p, cache, dh_new, dc_new, g):
 # One sequence (its real steps only), one layer, one direction.
 # --------------------------------------------------------------------------
 
-def scan_forward(spec, p, xs, h0, c0):
-    """xs (n, I) -> hs (n, H), h_n, c_n, caches."""
+def scan_forward(spec, p, xs, h0, c0, mask=None):
+    """xs (n, I) -> hs (n, H), h_n, c_n, caches; ``mask`` (H,) multiplies the
+    state every hidden product reads, the same at every step."""
     h, c = h0, c0
     hs, caches = [], []
     for x in xs:
-        h, c, cache = step_forward(spec, p, x, h, c)
+        h, c, cache = step_forward(spec, p, x, h, c, None if mask is None else h * mask)
         hs.append(h)
         caches.append(cache)
     return np.array(hs), h, c, caches
@@ -269,7 +274,8 @@ class ReferenceStack:
             p["peep"] = self.params[f"weight_peep{sfx}"]
         return p, sfx
 
-    def forward(self, X, lengths=None, initial_state=None):
+    def forward(self, X, lengths=None, initial_state=None, masks=None):
+        """``masks``: recurrent dropout, {(layer, direction): (B, H)} (forward only)."""
         X = np.asarray(X, dtype=np.float64)
         B, T, _ = X.shape
         L, D, H = self.num_layers, self.D, self.H
@@ -297,9 +303,10 @@ class ReferenceStack:
                     xs = inp[b, :n]
                     if d:
                         xs = xs[::-1]           # reversed within its own length
+                    mask = None if masks is None else masks[k, d][b]
                     hs, hN, cN, caches[d, b] = scan_forward(
                         self.spec, p, xs, h0[k * D + d, b],
-                        c0[k * D + d, b] if lstm else None)
+                        c0[k * D + d, b] if lstm else None, mask)
                     out[b, :n, d * H:(d + 1) * H] = hs[::-1] if d else hs
                     h_n[k * D + d, b] = hN
                     if lstm:
