@@ -1,0 +1,168 @@
+"""Token input, dense layers and the network around them (issue 14, items 2-3).
+
+* ``SequenceNetwork`` with an embedding and dense layers: gradients by
+  central differences, for both dense activations, many-to-one and per step.
+* Estimators with ``embedding_dim``: lists of id arrays and 2-D id arrays
+  with trailing zero padding give the same model; ids outside the
+  vocabulary, negative ids, floats and strings are refused; tagging returns
+  one label (of any type) per token; a ``Pipeline`` with
+  ``SequenceTokenizer`` fits raw sentences and passes ``GridSearchCV``.
+"""
+
+import numpy as np
+import pytest
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+
+from seqcore import RNNClassifier, RNNRegressor
+from seqcore.nn import SequenceNetwork
+from seqcore.text import SequenceTokenizer
+
+from test_gradcheck import _check, _numeric_grad
+
+
+# --------------------------------------------------------------- network
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("cell", ["gru", "lstm", "mgu"])
+def test_network_with_embedding_and_dense_layers_gradients(activation, return_sequences, cell):
+    # relu's kink: a seed whose pre-activations all lie farther than the
+    # central difference's step from 0 (else the difference is not a derivative)
+    rng = np.random.default_rng(6)
+    B, T, V = 3, 4, 7
+    net = SequenceNetwork(cell, 3, 4, 3, loss="softmax", return_sequences=return_sequences,
+                          vocab_size=V, dense_layers=(5, 4), dense_activation=activation,
+                          bidirectional=True, dtype=np.float64, random_state=0)
+    lengths = np.array([4, 2, 3])
+    ids = rng.integers(1, V, (B, T))
+    ids[np.arange(T) >= lengths[:, None]] = 0
+    Y = rng.integers(0, 3, (B, T) if return_sequences else B)
+    w = rng.uniform(0.5, 2, B)
+
+    def loss():
+        return net.loss_and_gradient(ids, lengths, Y, w)
+
+    loss()
+    analytic = {k: g.copy() for k, g in net.grads.items()}
+    assert "embedding.weight" in analytic and "dense1.weight" in analytic
+    for name, value in net.params.items():
+        _check(name, analytic[name], _numeric_grad(loss, value))
+    # padding (id 0) never gets a gradient, unused ids neither
+    assert not analytic["embedding.weight"][0].any()
+
+
+def test_network_inference_matches_the_training_pass():
+    rng = np.random.default_rng(1)
+    net = SequenceNetwork("lstm", 3, 4, 2, loss="squared_error", vocab_size=9,
+                          dense_layers=(6,), dtype=np.float64, random_state=0)
+    ids = rng.integers(1, 9, (5, 6))
+    Z = net.decision_function(ids)
+    Y = rng.standard_normal((5, 2))
+    loss = net.loss_and_gradient(ids, None, Y)
+    # squared error: half the mean over outputs, averaged over samples
+    assert np.isclose(loss, np.mean(0.5 * np.mean((Z - Y) ** 2, axis=1)), rtol=1e-12)
+
+
+# ----------------------------------------------------------- estimators
+def _token_task(seed=0, n=80):
+    """Sequences of ids 2..9 of lengths 3..8; the label: does id 7 occur?"""
+    rng = np.random.default_rng(seed)
+    seqs = [rng.integers(2, 10, rng.integers(3, 9)) for _ in range(n)]
+    y = np.array(["yes" if (s == 7).any() else "no" for s in seqs])
+    return seqs, y
+
+
+def test_token_classifier_learns_and_keeps_the_vocabulary():
+    seqs, y = _token_task()
+    clf = RNNClassifier(embedding_dim=8, hidden_size=16, max_iter=60, random_state=0)
+    clf.fit(seqs, y)
+    assert clf.vocab_size_ == 10
+    assert clf.score(seqs, y) > 0.9
+    assert set(clf.predict(seqs)) <= {"yes", "no"}
+
+
+def test_list_and_zero_padded_ids_give_the_same_model():
+    seqs, y = _token_task(1, 40)
+    padded = np.zeros((40, 8), np.int64)
+    for i, s in enumerate(seqs):
+        padded[i, :len(s)] = s
+    kw = dict(embedding_dim=4, hidden_size=5, max_iter=3, random_state=0)
+    a = RNNClassifier(**kw).fit(seqs, y)
+    b = RNNClassifier(**kw).fit(padded, y)
+    np.testing.assert_array_equal(a.network_.flat_params, b.network_.flat_params)
+    np.testing.assert_array_equal(a.predict_proba(seqs), b.predict_proba(padded))
+
+
+@pytest.mark.parametrize("X, exc, match", [
+    ([np.array([2, 3, 12])], ValueError, r"token id 12, outside the 10 ids"),
+    ([np.array([2, -1, 3])], ValueError, r"negative token id"),
+    ([np.array([2.5, 3.0])], TypeError, r"integer token ids"),
+    (["the cat sat"], TypeError, r"SequenceTokenizer"),
+    ([np.array([], dtype=int)], ValueError, r"empty sequence"),
+    (np.zeros((2, 3), int), ValueError, r"only padding"),
+])
+def test_bad_token_input_is_refused_at_predict(X, exc, match):
+    seqs, y = _token_task(2, 30)
+    clf = RNNClassifier(embedding_dim=4, hidden_size=4, max_iter=1, random_state=0)
+    clf.fit(seqs, y)
+    with pytest.raises(exc, match=match):
+        clf.predict(X)
+
+
+def test_vocab_size_is_a_parameter():
+    seqs, y = _token_task(3, 30)
+    clf = RNNClassifier(embedding_dim=4, hidden_size=4, max_iter=1, vocab_size=50,
+                        random_state=0).fit(seqs, y)
+    assert clf.vocab_size_ == 50
+    clf.predict([np.array([2, 49])])
+    with pytest.raises(ValueError, match="vocab_size=5"):
+        RNNClassifier(embedding_dim=4, vocab_size=5, max_iter=1).fit(seqs, y)
+
+
+def test_tagging_returns_one_label_per_token():
+    rng = np.random.default_rng(5)
+    seqs = [rng.integers(2, 8, rng.integers(2, 9)) for _ in range(60)]
+    tags = [np.where(s % 2 == 0, "EVEN", "ODD") for s in seqs]
+    clf = RNNClassifier(embedding_dim=6, hidden_size=12, return_sequences=True,
+                        bidirectional=True, max_iter=40, random_state=0).fit(seqs, tags)
+    pred = clf.predict(seqs)
+    assert [len(p) for p in pred] == [len(s) for s in seqs]
+    assert clf.score(seqs, tags) > 0.95
+
+
+def test_token_regressor_with_dense_layers():
+    seqs, _ = _token_task(4, 60)
+    y = np.array([float((s == 7).sum()) for s in seqs])
+    reg = RNNRegressor(embedding_dim=6, hidden_size=12, dense_layers=(16, 8),
+                       dense_activation="tanh", max_iter=60, random_state=0).fit(seqs, y)
+    assert reg.score(seqs, y) > 0.8
+    assert [(d.in_features, d.out_features) for d in reg.network_.dense] == [(12, 16), (16, 8)]
+    assert reg.network_.weight.shape == (1, 8)
+
+
+@pytest.mark.parametrize("bad", [(0,), (3, -1), (2.5,), ("a",)])
+def test_bad_dense_layers_are_refused(bad):
+    seqs, y = _token_task(4, 20)
+    with pytest.raises(ValueError, match="dense_layers"):
+        RNNClassifier(embedding_dim=4, dense_layers=bad, max_iter=1).fit(seqs, y)
+
+
+SENTENCES = [
+    "what a great phone, I love it", "terrible battery and awful screen",
+    "great sound, great price", "awful, it broke after a day", "I love this case",
+    "the worst purchase ever", "works great, love it", "terrible, do not buy",
+    "love the color and great fit", "awful quality and terrible support",
+] * 4
+LABELS = [1, 0, 1, 0, 1, 0, 1, 0, 1, 0] * 4
+
+
+def test_pipeline_on_raw_sentences_and_grid_search():
+    pipe = make_pipeline(SequenceTokenizer(),
+                         RNNClassifier(embedding_dim=8, hidden_size=8, max_iter=30,
+                                       random_state=0))
+    pipe.fit(SENTENCES, LABELS)
+    assert pipe.score(SENTENCES, LABELS) == 1.0
+    assert list(pipe.predict(["I love it, great", "awful and terrible"])) == [1, 0]
+    search = GridSearchCV(pipe, {"rnnclassifier__hidden_size": [4, 8]}, cv=2)
+    search.fit(SENTENCES, LABELS)
+    assert search.best_params_["rnnclassifier__hidden_size"] in (4, 8)
