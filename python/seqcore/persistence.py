@@ -16,7 +16,8 @@ Examples
 >>> from seqcore.persistence import dump, load
 >>> rng = np.random.default_rng(0)
 >>> X, y = rng.standard_normal((20, 5, 2)), np.arange(20) % 2
->>> clf = RNNClassifier(hidden_size=4, max_iter=2, tol=10.0, random_state=0).fit(X, y)
+>>> clf = RNNClassifier(hidden_size=4, max_iter=50, n_iter_no_change=2, tol=0.01,
+...                     random_state=0).fit(X, y)
 >>> import os, tempfile
 >>> path = os.path.join(tempfile.mkdtemp(), "model.skops")
 >>> dump(clf, path)

@@ -22,8 +22,8 @@ Examples
 >>> rng = np.random.default_rng(0)
 >>> X = rng.standard_normal((20, 2, 15))          # (n_cases, n_channels, n_timepoints)
 >>> y = (X[:, 0].mean(axis=1) > 0).astype(int)
->>> clf = SeqcoreClassifier(RNNClassifier(cell="gru", hidden_size=8, max_iter=5,
-...                                       tol=1.0), random_state=0)
+>>> clf = SeqcoreClassifier(RNNClassifier(cell="gru", hidden_size=8, max_iter=50,
+...                                       n_iter_no_change=2, tol=0.01), random_state=0)
 >>> clf.fit(X, y).predict(X).shape
 (20,)
 """
