@@ -564,7 +564,7 @@ def to_onnx(model, *, lengths=False, initial_state=False, recurrent="auto",
         Inputs and outputs, batch first (N samples, T steps):
 
         * estimators: ``X`` (N, T, n_features) in the model's dtype, or
-          (N, n_features_in_) for a model fit on a 2-D array, [``lengths``];
+          (N, ``n_features_in_``) for a model fit on a 2-D array, [``lengths``];
           a classifier outputs ``label`` (N,) and ``probabilities``
           (N, n_classes), a regressor ``prediction`` (N,) or (N, n_outputs),
           both float64 as seqcore's; with ``return_sequences`` one per step,

@@ -121,7 +121,7 @@ class LossCurveDisplay:
                 np.arange(1, scores.size + 1), scores, color="C1", label="validation score")
             self.ax_validation_.set_ylabel("validation score")
             handles.append(self.validation_line_)
-        ax.legend(handles=handles, loc="best")
+        ax.legend(handles=handles, loc="center right")
         if self.estimator_name:
             ax.set_title(self.estimator_name)
         self.ax_, self.figure_ = ax, ax.figure
