@@ -29,7 +29,7 @@ seqcore[onnx]`` installs it and ``onnxruntime`` to run the graphs.
 import numpy as np
 
 from ._data import SEQUENCES
-from .nn import CELLS, Embedding, Linear
+from .nn import Embedding, Linear
 from .nn._layers import _RNNBase
 
 __all__ = ["to_onnx"]
