@@ -38,7 +38,17 @@ class ManyForecasts:
     """Forecasts, intervals and backtest scores of many series.
 
     Returned by ``forecast_many``; every dict is keyed by series name, in
-    the order of the input.
+    the order of the input.  ``to_frame()`` and ``scores_frame()`` give
+    them as pandas DataFrames.
+
+    Parameters
+    ----------
+    names, horizon, coverage, forecasts, lower, upper, backtests, models
+        The attributes below, as ``forecast_many`` computes them.
+    global_model : bool
+        Whether one model was fit on all series.
+    id_name : str, default='id'
+        Name of the series column of ``to_frame()``.
 
     Attributes
     ----------

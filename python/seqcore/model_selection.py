@@ -23,7 +23,17 @@ def _pair(y_true, y_pred):
 
 
 def mae(y_true, y_pred):
-    """Mean absolute error."""
+    """Mean absolute error, ``mean(|y_true - y_pred|)``.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of one shape
+        Observed and forecast values (finite).
+
+    Returns
+    -------
+    mae : float
+    """
     y, f = _pair(y_true, y_pred)
     return float(np.mean(np.abs(y - f)))
 
@@ -32,6 +42,15 @@ def smape(y_true, y_pred):
     """Symmetric mean absolute percentage error, in percent (0 to 200).
 
     ``100 * mean(2 |y - f| / (|y| + |f|))``; a term with ``y = f = 0`` counts 0.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of one shape
+        Observed values y and forecasts f (finite).
+
+    Returns
+    -------
+    smape : float
     """
     y, f = _pair(y_true, y_pred)
     den = np.abs(y) + np.abs(f)
@@ -41,7 +60,27 @@ def smape(y_true, y_pred):
 
 def mase(y_true, y_pred, y_train, season=1):
     """Mean absolute scaled error: MAE over the in-sample MAE of the
-    seasonal naive forecast (lag ``season``) on ``y_train``."""
+    seasonal naive forecast (lag ``season``) on ``y_train``.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of one shape
+        Observed and forecast values (finite).
+    y_train : array-like of shape (n,)
+        The series the forecast was made from; more than ``season`` values.
+    season : int, default=1
+        Lag of the naive forecast (1: the last value).
+
+    Returns
+    -------
+    mase : float
+        Below 1: better than the seasonal naive forecast in sample.
+
+    Raises
+    ------
+    ValueError
+        When the naive forecast is exact in sample (the scale is 0).
+    """
     _check_positive(season, "season")
     y_train = np.asarray(y_train, float)
     if y_train.ndim != 1 or not np.isfinite(y_train).all():
@@ -55,7 +94,20 @@ def mase(y_true, y_pred, y_train, season=1):
 
 
 def seasonal_naive(y_train, horizon, season=1):
-    """Repeat the last ``season`` values: forecast of steps 1..horizon."""
+    """Repeat the last ``season`` values: forecast of steps 1..horizon.
+
+    Parameters
+    ----------
+    y_train : array-like of shape (n,)
+        At least ``season`` values.
+    horizon : int
+        Steps to forecast.
+    season : int, default=1
+
+    Returns
+    -------
+    forecast : ndarray of shape (horizon,)
+    """
     _check_positive(season, "season")
     _check_positive(horizon, "horizon")
     y_train = np.asarray(y_train, float)

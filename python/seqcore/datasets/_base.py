@@ -193,7 +193,7 @@ def load_text():
     Chapter I body, from "Alice was beginning to get very tired" to "very
     soon finished off the cake.", reproduced exactly: its layout (two-space
     paragraph indent, lines of about 65 characters, two spaces after a full
-    stop), its ASCII quotes (`like this'), capitals for italics, and its
+    stop), its ASCII quotes (```like this'``), capitals for italics, and its
     few typos ("her head though the doorway", "if I only know how to
     begin"). The license header and the chapter heading are left out; the
     work itself is in the public domain.
@@ -239,11 +239,11 @@ def load_sentiment_sentences(domains=("amazon", "yelp"), *, return_X_y=False):
     ("amazon") and of restaurants on yelp.com ("yelp").  Short, clearly
     polar sentences (a median of 9 words), for text classifiers.
 
-    =================   ==================================
+    ==================  ==================================
     Samples per domain  1,000 (500 positive, 500 negative)
     Domains             'amazon', 'yelp'
     Classes             0 (negative), 1 (positive)
-    =================   ==================================
+    ==================  ==================================
 
     Parameters
     ----------
@@ -264,7 +264,8 @@ def load_sentiment_sentences(domains=("amazon", "yelp"), *, return_X_y=False):
         domain : ndarray of shape (n_sentences,), dtype object
             The domain of each sentence ('amazon' or 'yelp'), e.g. for a
             grouped split (``GroupKFold``) or a cross-domain test.
-        target_names : ndarray of str, ``['negative', 'positive']``
+        target_names : ndarray of str
+            ``['negative', 'positive']``.
         domains : tuple of str
             The domains loaded.
         DESCR : str

@@ -83,7 +83,14 @@ def _clip_norm(views, max_norm):
 
 
 def clip_grad_value(grads, clip_value):
-    """Clamp every gradient entry to ``[-clip_value, clip_value]`` in place."""
+    """Clamp every gradient entry to ``[-clip_value, clip_value]`` in place.
+
+    Parameters
+    ----------
+    grads : dict of arrays, list of arrays, or an array
+        float32 or float64, writeable.
+    clip_value : float > 0
+    """
     _check_limit(clip_value, "clip_value")
     for a, flat in _flat_views(grads):
         if flat is not None:
@@ -125,6 +132,18 @@ class SGD(Optimizer):
         buf = d on the first step, else momentum * buf + (1 - dampening) * d
         d = d + momentum * buf if nesterov else buf
         p -= lr * d
+
+    Parameters
+    ----------
+    params, grads : ndarray of shape (n_params,)
+        A model's flat parameter and gradient buffers (``flat_params``,
+        ``flat_grads``), updated in place by ``step()``.
+    lr : float, default=0.01
+    momentum : float, default=0.0
+    dampening : float, default=0.0
+    weight_decay : float, default=0.0
+        L2 penalty added to the gradient.
+    nesterov : bool, default=False
     """
 
     def __init__(self, params, grads, lr=0.01, momentum=0.0, dampening=0.0,
@@ -143,11 +162,24 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam with bias correction and L2 weight decay, as ``torch.optim.Adam``::
+    """Adam with bias correction and L2 weight decay, as ``torch.optim.Adam``.
+
+    Per step, with gradient g and parameter p::
 
         d = g + weight_decay * p
         m = beta1 * m + (1 - beta1) * d;  v = beta2 * v + (1 - beta2) * d * d
         p -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+
+    Parameters
+    ----------
+    params, grads : ndarray of shape (n_params,)
+        A model's flat parameter and gradient buffers (``flat_params``,
+        ``flat_grads``), updated in place by ``step()``.
+    lr : float, default=1e-3
+    betas : (float, float), default=(0.9, 0.999)
+    eps : float, default=1e-8
+    weight_decay : float, default=0.0
+        L2 penalty added to the gradient.
     """
 
     def __init__(self, params, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
@@ -167,7 +199,14 @@ class Adam(Optimizer):
 
 
 class ExponentialLR:
-    """Multiply the optimizer's learning rate by ``gamma`` at each ``step()`` (per epoch)."""
+    """Multiply the optimizer's learning rate by ``gamma`` at each ``step()`` (per epoch).
+
+    Parameters
+    ----------
+    optimizer : SGD or Adam
+        The optimizer whose ``lr`` is scaled.
+    gamma : float in (0, 1]
+    """
 
     def __init__(self, optimizer, gamma):
         if not 0 < gamma <= 1:

@@ -277,7 +277,7 @@ class SequenceTokenizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
 
         Returns
         -------
-        names : ndarray of str objects, shape (vocab_size_,)
+        names : ndarray of str objects, shape (``vocab_size_``,)
             ``"<pad>"``, ``"<unk>"``, then the vocabulary in id order.
         """
         check_is_fitted(self, "vocabulary_")

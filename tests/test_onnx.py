@@ -1,0 +1,249 @@
+"""seqcore.onnx.to_onnx: onnxruntime agrees with seqcore.
+
+The parity matrix runs every cell variant (from ``seqcore.nn.CELLS``) x
+layers x directions (and merge modes) x lengths (full, ragged) x dtypes x
+the two ways of writing a recurrent layer (ONNX's operators, a Scan).
+Tolerances: 1e-5 in float32, 1e-10 in float64 (the issue's).
+"""
+
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import seqcore.nn
+from seqcore import RNNClassifier, RNNRegressor
+from seqcore.nn import CELLS
+from seqcore.onnx import to_onnx
+from seqcore.preprocessing import SequenceScaler, pad_sequences
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+TOL = {np.float32: 1e-5, np.float64: 1e-10}
+VARIANTS = [(cell.layer, opts, vid) for cell in CELLS.values()
+            for vid, opts in cell.variants.items()]
+
+
+def run(model, feeds):
+    session = ort.InferenceSession(model.SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    return session.run(None, feeds)
+
+
+def op_types(model):
+    return {n.op_type for n in model.graph.node}
+
+
+def state_list(state):
+    return list(state) if isinstance(state, tuple) else [state]
+
+
+def layer_cases():
+    """(num_layers, bidirectional, merge_mode, ragged, recurrent)."""
+    for L, bi, ragged, recurrent in itertools.product((1, 2), (False, True), (False, True),
+                                                      ("auto", "scan")):
+        for merge in (("concat", "sum", "mul", "ave") if bi else ("concat",)):
+            # every merge mode once per variant, not in every combination
+            if merge not in ("concat", "ave") and (L, ragged, recurrent) != (2, True, "auto"):
+                continue
+            yield L, bi, merge, ragged, recurrent
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("layer_name, options, vid", VARIANTS, ids=[v[2] for v in VARIANTS])
+def test_layer_parity(layer_name, options, vid, dtype):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((5, 7, 3)).astype(dtype)
+    lengths = np.array([7, 1, 4, 4, 6])
+    X_before = X.copy()
+    for L, bi, merge, ragged, recurrent in layer_cases():
+        layer = getattr(seqcore.nn, layer_name)(3, 4, L, bidirectional=bi, merge_mode=merge,
+                                                dtype=dtype, random_state=1, **options)
+        model = to_onnx(layer, lengths=ragged, recurrent=recurrent)
+        feeds = {"X": X}
+        if ragged:
+            feeds["lengths"] = lengths.astype(np.int64)
+        got = run(model, feeds)
+        out, state = layer.forward(X, lengths if ragged else None, training=False)
+        expected = [out] + state_list(state)
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected):
+            assert g.dtype == dtype and g.shape == e.shape
+            np.testing.assert_allclose(g, e, rtol=0, atol=TOL[dtype],
+                                       err_msg=f"{vid} L={L} bi={bi} {merge} ragged={ragged} "
+                                               f"{recurrent}")
+    np.testing.assert_array_equal(X, X_before)
+
+
+@pytest.mark.parametrize("vid", ["rnn_relu", "gru", "gru_reset_before", "lstm_peephole"])
+def test_native_operators_are_used(vid):
+    """float32 RNN/GRU/LSTM layers become ONNX's own operators, with the
+    options as attributes; the MGU and float64 become Scans."""
+    name, options, _ = next(v for v in VARIANTS if v[2] == vid)
+    layer = getattr(seqcore.nn, name)(2, 3, 2, bidirectional=True, random_state=0, **options)
+    model = to_onnx(layer, lengths=True)
+    nodes = [n for n in model.graph.node if n.op_type in ("RNN", "GRU", "LSTM")]
+    assert len(nodes) == 2 and "Scan" not in op_types(model)   # stacked: one per layer
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in nodes[0].attribute}
+    assert attrs["direction"] == b"bidirectional"
+    assert nodes[0].input[4]                                    # sequence_lens
+    if vid == "rnn_relu":
+        assert attrs["activations"] == [b"Relu", b"Relu"]
+    if vid.startswith("gru"):
+        assert attrs["linear_before_reset"] == (vid == "gru")
+    if vid == "lstm_peephole":
+        assert len(nodes[0].input) == 8 and nodes[0].input[7]  # P
+    assert "Scan" in op_types(to_onnx(seqcore.nn.MGU(2, 3, random_state=0)))
+    f64 = getattr(seqcore.nn, name)(2, 3, dtype=np.float64, random_state=0, **options)
+    assert "Scan" in op_types(to_onnx(f64))
+    # native float64 is valid ONNX (onnxruntime runs these operators in float32 only)
+    assert {"RNN", "GRU", "LSTM"} & op_types(to_onnx(f64, recurrent="native"))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("name", ["LSTM", "GRU"])
+def test_initial_state(name, dtype):
+    rng = np.random.default_rng(1)
+    layer = getattr(seqcore.nn, name)(3, 4, 2, bidirectional=True, dtype=dtype, random_state=0)
+    X = rng.standard_normal((3, 5, 3)).astype(dtype)
+    shape = (4, 3, 4)
+    state = ((rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype))
+             if name == "LSTM" else rng.standard_normal(shape).astype(dtype))
+    lengths = np.array([5, 2, 3])
+    feeds = {"X": X, "lengths": lengths}
+    feeds.update(zip(("h_0", "c_0"), state_list(state)))
+    for recurrent in ("auto", "scan"):
+        model = to_onnx(layer, lengths=True, initial_state=True, recurrent=recurrent)
+        out, st = layer.forward(X, lengths, state, training=False)
+        for g, e in zip(run(model, feeds), [out] + state_list(st)):
+            np.testing.assert_allclose(g, e, rtol=0, atol=TOL[dtype])
+
+
+def test_embedding_and_linear():
+    rng = np.random.default_rng(2)
+    emb = seqcore.nn.Embedding(10, 3, padding_idx=0, random_state=0)
+    ids = rng.integers(0, 10, (4, 6))
+    (got,) = run(to_onnx(emb), {"ids": ids})
+    np.testing.assert_array_equal(got, emb.forward(ids, training=False))
+    for act, dtype in [(None, np.float32), ("tanh", np.float64), ("relu", np.float32)]:
+        lin = seqcore.nn.Linear(5, 3, activation=act, dtype=dtype, random_state=0)
+        X = rng.standard_normal((7, 5)).astype(dtype)
+        (got,) = run(to_onnx(lin), {"X": X})
+        np.testing.assert_allclose(got, lin.forward(X, training=False), rtol=0, atol=TOL[dtype])
+
+
+# ------------------------------------------------------------ estimators
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(3)
+    X = [rng.standard_normal((int(n), 3)) * 4 + 1 for n in rng.integers(2, 9, 24)]
+    y = np.array(["cat", "dog", "eel"])[rng.integers(0, 3, 24)]
+    Y = rng.standard_normal((24, 2)) * 10 + 3
+    return X, y, Y
+
+
+def fit_quiet(est, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # ConvergenceWarning of the short fits
+        return est.fit(X, y)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("cell, bidirectional, num_layers",
+                         [("rnn", False, 1), ("gru", True, 1), ("lstm", False, 2),
+                          ("lstm", True, 2)])
+def test_classifier_pipeline_parity(data, cell, bidirectional, num_layers, dtype):
+    X, y, _ = data
+    pipe = fit_quiet(make_pipeline(SequenceScaler(), RNNClassifier(
+        cell=cell, hidden_size=5, num_layers=num_layers, bidirectional=bidirectional,
+        max_iter=3, dtype=dtype, random_state=0)), X, y)
+    Xp, lengths = pad_sequences(X, dtype=dtype)
+    label, proba = run(to_onnx(pipe, lengths=True), {"X": Xp, "lengths": lengths})
+    assert proba.shape == (len(X), 3) and proba.dtype == np.float64   # a plain tensor
+    np.testing.assert_allclose(proba, pipe.predict_proba(X), rtol=0,
+                               atol=TOL[np.dtype(dtype).type])
+    np.testing.assert_array_equal(label, pipe.predict(X))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_regressor_parity(data, cell, dtype):
+    X, _, Y = data
+    Xp, lengths = pad_sequences(X, dtype=dtype)
+    for y in (Y, Y[:, 0]):
+        reg = fit_quiet(RNNRegressor(cell=cell, hidden_size=5, bidirectional=True,
+                                     max_iter=3, dtype=dtype, random_state=0), X, y)
+        (pred,) = run(to_onnx(reg, lengths=True), {"X": Xp, "lengths": lengths})
+        assert pred.shape == y.shape
+        # the tolerance is on the standardised targets the network predicts
+        np.testing.assert_allclose(pred, reg.predict(X), rtol=0,
+                                   atol=TOL[np.dtype(dtype).type] * reg._y_scale.max())
+
+
+def test_table_input_and_return_sequences():
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((16, 6))          # univariate sequences as a table
+    y = rng.integers(0, 2, 16)
+    clf = fit_quiet(RNNClassifier(cell="gru", hidden_size=4, max_iter=2, random_state=0), X, y)
+    label, proba = run(to_onnx(clf), {"X": X.astype(np.float32)})
+    np.testing.assert_array_equal(label, clf.predict(X))
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=1e-5)
+
+    X3 = X[:, :, None]
+    tags = rng.integers(0, 3, (16, 6))
+    tagger = fit_quiet(RNNClassifier(cell="lstm", hidden_size=4, max_iter=2, dtype="float64",
+                                     return_sequences=True, random_state=0), X3, tags)
+    label, proba = run(to_onnx(tagger), {"X": X3})
+    assert proba.shape == (16, 6, 3)
+    np.testing.assert_array_equal(label, tagger.predict(X3))
+    np.testing.assert_allclose(proba, tagger.predict_proba(X3), rtol=0, atol=1e-10)
+
+
+def test_export_changes_nothing(data):
+    X, y, _ = data
+    clf = fit_quiet(RNNClassifier(cell="gru", hidden_size=4, max_iter=1, random_state=0), X, y)
+    before = clf.network_.flat_params.copy()
+    model = to_onnx(clf)
+    onnx.checker.check_model(model, full_check=True)
+    np.testing.assert_array_equal(clf.network_.flat_params, before)
+    assert [o.name for o in model.graph.output] == ["label", "probabilities"]
+    assert model.opset_import[0].version == 17
+
+
+def test_bad_input_is_refused(data):
+    X, y, _ = data
+    with pytest.raises(NotFittedError):
+        to_onnx(RNNClassifier())
+    with pytest.raises(TypeError, match="to_onnx exports"):
+        to_onnx(StandardScaler())
+    clf = fit_quiet(RNNClassifier(hidden_size=3, max_iter=1, random_state=0), X, y)
+    with pytest.raises(TypeError, match="Pipeline of"):
+        to_onnx(make_pipeline(StandardScaler(), clf))
+    with pytest.raises(ValueError, match="recurrent must be"):
+        to_onnx(clf, recurrent="fast")
+    with pytest.raises(ValueError, match="target_opset"):
+        to_onnx(clf, target_opset=9)
+    with pytest.raises(TypeError, match="lengths must be a bool"):
+        to_onnx(clf, lengths="yes")
+    with pytest.raises(ValueError, match="initial_state=True applies"):
+        to_onnx(clf, initial_state=True)
+    with pytest.raises(ValueError, match="no operator for the 'mgu'"):
+        to_onnx(seqcore.nn.MGU(2, 3), recurrent="native")
+    with pytest.raises(ValueError, match="applies to recurrent layers"):
+        to_onnx(seqcore.nn.Linear(2, 3), lengths=True)
+
+
+def test_unknown_network_parts_are_refused(data):
+    """A network with parameters beyond the recurrent stack and the head
+    (dense layers, an embedding) is refused rather than exported without them."""
+    X, y, _ = data
+    clf = fit_quiet(RNNClassifier(hidden_size=3, max_iter=1, random_state=0), X, y)
+    net = clf.network_
+    net.flat_params = np.concatenate([net.flat_params, np.zeros(4, net.dtype)])
+    with pytest.raises(NotImplementedError, match="cannot export yet"):
+        to_onnx(clf)
