@@ -29,6 +29,7 @@ import warnings
 import numpy as np
 
 from . import __version__
+from .nn._cells import CELLS
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130    # 128 + SIGINT, what a shell reports for Ctrl-C
@@ -59,7 +60,7 @@ def _parser():
     f.add_argument("--column", help="column to forecast (name or 0-based index); "
                                     "default: the only numeric column")
     f.add_argument("--horizon", type=_positive_int, default=12, help="steps ahead (default 12)")
-    f.add_argument("--cell", choices=("rnn", "gru", "lstm"), default="lstm")
+    f.add_argument("--cell", choices=tuple(CELLS), default="lstm")
     f.add_argument("--window", type=_positive_int, help="input length (default: "
                                                         "2 seasons, or 24)")
     f.add_argument("--strategy", choices=("direct", "recursive"), default="direct")

@@ -539,7 +539,8 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
 
     Parameters
     ----------
-    cell : {'rnn', 'gru', 'lstm'}, default='lstm'
+    cell : {'rnn', 'gru', 'lstm', 'mgu'}, default='lstm'
+        The recurrent cell; ``seqcore.nn.CELLS`` describes each kind.
     hidden_size : int, default=32
     num_layers : int, default=1
     nonlinearity : {'tanh', 'relu'}, default='tanh'
@@ -549,10 +550,28 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
     peephole : bool, default=False
         LSTM peephole connections.
     bidirectional : bool, default=False
+    merge_mode : {'concat', 'sum', 'mul', 'ave'}, default='concat'
+        How a bidirectional layer combines its two directions.
     dropout : float, default=0.0
-        Between stacked layers, in training only.
+        Between stacked layers, in training only (warns with num_layers=1,
+        where it does nothing).
+    recurrent_dropout : float, default=0.0
+        Variational dropout on the state entering the recurrent products:
+        one mask per sequence and layer direction, the same at every step
+        (Keras' semantics), in training only.
     return_sequences : bool, default=False
         One label per step (tagging) instead of one per sequence.
+    dense_layers : tuple of int, default=()
+        Sizes of dense layers between the recurrent stack and the output.
+    dense_activation : {'relu', 'tanh'}, default='relu'
+    embedding_dim : int or None, default=None
+        Token input: X is a list of 1-D integer arrays (or a 2-D integer
+        array whose trailing zeros are padding) of ids, 0 padding and 1
+        unknown as ``seqcore.text.SequenceTokenizer`` makes them; an
+        embedding of this size feeds the recurrent stack.
+    vocab_size : int or None, default=None
+        Rows of the embedding; by default one more than the largest id seen
+        in fit.  Larger ids are refused at predict.
     optimizer : {'adam', 'sgd'}, default='adam'
     learning_rate : float, default=0.01
     momentum : float, default=0.9
