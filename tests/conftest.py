@@ -20,16 +20,30 @@ VARIANT_IDS = list(VARIANTS)
 DTYPES = [pytest.param(np.float64, id="float64"), pytest.param(np.float32, id="float32")]
 
 
+def variant_kwargs(variant, hidden_size):
+    """The variant's options for a layer of hidden_size H: a projection must
+    be smaller than H, so it shrinks to the largest one H allows (none for
+    H = 1)."""
+    kwargs = VARIANTS[variant][1]
+    if kwargs.get("proj_size", 0) >= hidden_size:
+        kwargs = {**kwargs, "proj_size": hidden_size - 1}
+    return kwargs
+
+
 def make_layer(variant, input_size, hidden_size, num_layers=1, bidirectional=False,
                dtype=np.float64, random_state=0, **extra):
-    cls, kwargs, _ = VARIANTS[variant]
+    cls = VARIANTS[variant][0]
+    kwargs = variant_kwargs(variant, hidden_size)
     return cls(input_size, hidden_size, num_layers, bidirectional=bidirectional,
                dtype=dtype, random_state=random_state, **kwargs, **extra)
 
 
 def make_reference(variant, layer):
     """The NumPy reference with the layer's own (dtype-rounded) parameters."""
-    return ReferenceStack(VARIANTS[variant][2], layer.state_dict(),
+    spec = VARIANTS[variant][2]
+    if spec.proj_size and spec.proj_size != getattr(layer, "proj_size", 0):
+        spec = CellSpec(spec.kind, **{**spec.options, "proj_size": layer.proj_size})
+    return ReferenceStack(spec, layer.state_dict(),
                           num_layers=layer.num_layers, bidirectional=layer.bidirectional)
 
 
@@ -38,16 +52,18 @@ def is_lstm(layer):
     return layer._two_states
 
 
-def state_shape(layer, batch):
-    return (layer.num_layers * layer.num_directions, batch, layer.hidden_size)
+def state_shape(layer, batch, part="h"):
+    """The shape of h (whose size is P: H, or the projection's) or of c (H)."""
+    size = layer.state_size if part == "h" else layer.hidden_size
+    return (layer.num_layers * layer.num_directions, batch, size)
 
 
 def random_state_like(rng, layer, batch, scale=0.5):
     """A random state of the layer's structure: an array, or (h, c) for the LSTM."""
-    shape = state_shape(layer, batch)
+    h = scale * rng.standard_normal(state_shape(layer, batch))
     if is_lstm(layer):
-        return (scale * rng.standard_normal(shape), scale * rng.standard_normal(shape))
-    return scale * rng.standard_normal(shape)
+        return (h, scale * rng.standard_normal(state_shape(layer, batch, "c")))
+    return h
 
 
 def random_lengths(rng, batch, T):

@@ -33,13 +33,17 @@ def sigmoid(a):
 class CellSpec:
     """Which cell and which variant: kind 'rnn' | 'gru' | 'lstm' | 'mgu'."""
 
-    def __init__(self, kind, nonlinearity="tanh", reset_after=True, peephole=False):
+    def __init__(self, kind, nonlinearity="tanh", reset_after=True, peephole=False,
+                 proj_size=0):
         if kind not in GATES:
             raise NotImplementedError(f"the reference has no {kind!r} cell")
         self.kind = kind
         self.nonlinearity = nonlinearity
         self.reset_after = reset_after
         self.peephole = peephole and kind == "lstm"
+        self.proj_size = proj_size if kind == "lstm" else 0
+        self.options = dict(nonlinearity=nonlinearity, reset_after=reset_after,
+                            peephole=peephole, proj_size=proj_size)
 
     @property
     def G(self):
@@ -57,7 +61,7 @@ def step_forward(spec, p, x, h, c, h_in=None):
     """One step; ``h_in`` (default h) is what the hidden products read:
     ``h * mask`` under recurrent dropout (forward only: the backward below
     knows no mask)."""
-    H = h.shape[0]
+    H = p["W_hh"].shape[0] // spec.G              # gate size (h may be projected)
     hp, h = h, (h if h_in is None else h_in)   # hp: the state the update reads
     if spec.kind == "rnn":
         a = p["W_ih"] @ x + p["b_ih"] + p["W_hh"] @ h + p["b_hh"]
@@ -105,7 +109,10 @@ def step_forward(spec, p, x, h, c, h_in=None):
     o = sigmoid(a[3 * H:4 * H] + p_o * c_new)
     tc = np.tanh(c_new)
     h_new = o * tc
-    return h_new, c_new, dict(x=x, h=h, c=c, i=i, f=f, g=g, o=o,
+    h_full = h_new
+    if spec.proj_size:                          # h' = W_hr (o * tanh(c'))
+        h_new = p["W_hr"] @ h_full
+    return h_new, c_new, dict(x=x, h=h, c=c, i=i, f=f, g=g, o=o, h_full=h_full,
                               c_new=c_new, tc=tc, p_i=p_i, p_f=p_f, p_o=p_o)
 
 
@@ -121,7 +128,7 @@ def _add_linear_grads(p, g, da_x, da_h, x, h):
 
 def step_backward(spec, p, cache, dh_new, dc_new, g):
     x, h = cache["x"], cache["h"]
-    H = h.shape[0]
+    H = p["W_hh"].shape[0] // spec.G
     if spec.kind == "rnn":
         if spec.nonlinearity == "tanh":
             da = dh_new * (1.0 - cache["h_new"] ** 2)
@@ -186,6 +193,9 @@ def step_backward(spec, p, cache, dh_new, dc_new, g):
         raise NotImplementedError(f"the reference has no {spec.kind!r} cell")
     c, i, f, gg, o = cache["c"], cache["i"], cache["f"], cache["g"], cache["o"]
     c_new, tc = cache["c_new"], cache["tc"]
+    if spec.proj_size:                          # h' = W_hr h_full
+        g["W_hr"] += np.outer(dh_new, cache["h_full"])
+        dh_new = p["W_hr"].T @ dh_new
     # h' = o tanh(c'); o = sigma(a_o + p_o c')
     do = dh_new * tc
     dao = do * o * (1.0 - o)
@@ -262,7 +272,9 @@ class ReferenceStack:
         self.num_layers = num_layers
         self.D = 2 if bidirectional else 1
         self.params = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
-        self.H = self.params["weight_hh_l0"].shape[1]
+        # P: the size of h (weight_hh's columns); H: of the gates and c
+        self.P = self.params["weight_hh_l0"].shape[1]
+        self.H = self.params["weight_hh_l0"].shape[0] // spec.G
 
     def _p(self, k, d):
         sfx = f"_l{k}" + ("_reverse" if d else "")
@@ -272,29 +284,31 @@ class ReferenceStack:
              "b_hh": self.params[f"bias_hh{sfx}"]}
         if self.spec.peephole:
             p["peep"] = self.params[f"weight_peep{sfx}"]
+        if self.spec.proj_size:
+            p["W_hr"] = self.params[f"weight_hr{sfx}"]
         return p, sfx
 
     def forward(self, X, lengths=None, initial_state=None, masks=None):
         """``masks``: recurrent dropout, {(layer, direction): (B, H)} (forward only)."""
         X = np.asarray(X, dtype=np.float64)
         B, T, _ = X.shape
-        L, D, H = self.num_layers, self.D, self.H
+        L, D, H, P = self.num_layers, self.D, self.H, self.P
         lstm = self.spec.kind == "lstm"
         lengths = np.full(B, T) if lengths is None else np.asarray(lengths)
         if initial_state is None:
-            h0 = np.zeros((L * D, B, H))
+            h0 = np.zeros((L * D, B, P))
             c0 = np.zeros((L * D, B, H)) if lstm else None
         elif lstm:
             h0, c0 = (np.asarray(s, dtype=np.float64) for s in initial_state)
         else:
             h0, c0 = np.asarray(initial_state, dtype=np.float64), None
 
-        h_n = np.zeros((L * D, B, H))
+        h_n = np.zeros((L * D, B, P))
         c_n = np.zeros((L * D, B, H)) if lstm else None
         inp = X
         self._tape = []   # per layer: (inputs, {(d, b): caches})
         for k in range(L):
-            out = np.zeros((B, T, D * H))
+            out = np.zeros((B, T, D * P))
             caches = {}
             for d in range(D):
                 p, _ = self._p(k, d)
@@ -307,7 +321,7 @@ class ReferenceStack:
                     hs, hN, cN, caches[d, b] = scan_forward(
                         self.spec, p, xs, h0[k * D + d, b],
                         c0[k * D + d, b] if lstm else None, mask)
-                    out[b, :n, d * H:(d + 1) * H] = hs[::-1] if d else hs
+                    out[b, :n, d * P:(d + 1) * P] = hs[::-1] if d else hs
                     h_n[k * D + d, b] = hN
                     if lstm:
                         c_n[k * D + d, b] = cN
@@ -320,25 +334,26 @@ class ReferenceStack:
 
     def backward(self, d_outputs, d_state=None):
         B, T, I = self._shape
-        L, D, H = self.num_layers, self.D, self.H
+        L, D, H, P = self.num_layers, self.D, self.H, self.P
         lstm = self.spec.kind == "lstm"
         lengths = self._lengths
-        zeros = np.zeros((L * D, B, H))
+        zeros = np.zeros((L * D, B, P))
+        zeros_c = np.zeros((L * D, B, H))
         if d_state is None:
-            dh_n, dc_n = zeros, (zeros if lstm else None)
+            dh_n, dc_n = zeros, (zeros_c if lstm else None)
         elif lstm:
-            dh_n, dc_n = (zeros if s is None else np.asarray(s, dtype=np.float64)
-                          for s in d_state)
+            dh_n, dc_n = (z if s is None else np.asarray(s, dtype=np.float64)
+                          for s, z in zip(d_state, (zeros, zeros_c)))
         else:
             dh_n, dc_n = np.asarray(d_state, dtype=np.float64), None
-        d_out = (np.zeros((B, T, D * H)) if d_outputs is None
+        d_out = (np.zeros((B, T, D * P)) if d_outputs is None
                  else np.asarray(d_outputs, dtype=np.float64))
 
         grads = {name: np.zeros_like(v) for name, v in self.params.items()}
-        d_h0 = np.zeros((L * D, B, H))
+        d_h0 = np.zeros((L * D, B, P))
         d_c0 = np.zeros((L * D, B, H)) if lstm else None
         for k in reversed(range(L)):
-            I_k = I if k == 0 else D * H
+            I_k = I if k == 0 else D * P
             d_in = np.zeros((B, T, I_k))
             for d in range(D):
                 p, sfx = self._p(k, d)
@@ -346,9 +361,11 @@ class ReferenceStack:
                      "b_ih": grads[f"bias_ih{sfx}"], "b_hh": grads[f"bias_hh{sfx}"]}
                 if self.spec.peephole:
                     g["peep"] = grads[f"weight_peep{sfx}"]
+                if self.spec.proj_size:
+                    g["W_hr"] = grads[f"weight_hr{sfx}"]
                 for b in range(B):
                     n = lengths[b]
-                    dhs = d_out[b, :n, d * H:(d + 1) * H]
+                    dhs = d_out[b, :n, d * P:(d + 1) * P]
                     if d:
                         dhs = dhs[::-1]
                     dxs, dh0, dc0 = scan_backward(

@@ -83,7 +83,7 @@ def test_recurrent_dropout_is_one_mask_per_sequence_constant_over_time(variant, 
     batch, scans = layer._recorded()[:2]
     D = layer.num_directions
     masks = {(k, d): scans[k * D + d].mask[batch.inverse] for k in range(2) for d in range(D)}
-    assert all(m.shape == (B, H) and (m == 0).any() and (m == 2).any()
+    assert all(m.shape == (B, layer.state_size) and (m == 0).any() and (m == 2).any()
                for m in masks.values())
     ref_out, ref_state = make_reference(variant, layer).forward(X, lengths, masks=masks)
     valid = (np.arange(T) < lengths[:, None])[:, :, None]
@@ -102,8 +102,8 @@ def test_recurrent_dropout_gradients_match_central_differences(variant, bidirect
     X = rng.standard_normal((B, T, I))
     lengths = np.array([4, 1, 3])
     D = layer.num_directions
-    R1 = rng.standard_normal((B, T, D * H))
-    R2 = rng.standard_normal((2 * D, B, H))
+    R1 = rng.standard_normal((B, T, layer.output_size))
+    R2 = rng.standard_normal((2 * D, B, layer.state_size))
     R = (R2, rng.standard_normal((2 * D, B, H))) if layer._two_states else R2
 
     def loss():
@@ -117,7 +117,7 @@ def test_recurrent_dropout_gradients_match_central_differences(variant, bidirect
     dX, _ = layer.backward(R1, R)
     analytic = {name: g.copy() for name, g in layer.grads.items()}
     masks = [scan.mask for scan in layer._recorded()[1]]
-    assert all(m.shape == (B, H) and (m == 0).any() for m in masks)
+    assert all(m.shape == (B, layer.state_size) and (m == 0).any() for m in masks)
     for name, value in layer.params.items():
         _check(name, analytic[name], _numeric_grad(loss, value))
     valid = (np.arange(T) < lengths[:, None])[:, :, None]

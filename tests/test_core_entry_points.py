@@ -36,23 +36,29 @@ def E(ndim):
 
 
 # ------------------------------------------------------------ valid calls
-# (kind code, flags, training, packed, masked); what a kind needs comes from
-# the kernels' own table (_cells.layout), as in the layers
+# (kind code, flags, training, packed, masked, projected); what a kind needs
+# comes from the kernels' own table (_cells.layout), as in the layers
 SCANS = {
-    "rnn": (0, 0, True, True, False),
-    "gru": (1, 1, True, True, False),
-    "gru-before": (1, 0, True, False, True),
-    "gru-before-packed": (1, 0, True, True, False),
-    "lstm-peep": (2, 1, True, True, True),
-    "lstm-eval": (2, 0, False, False, False),
-    "mgu": (3, 0, True, True, True),
+    "rnn": (0, 0, True, True, False, False),
+    "gru": (1, 1, True, True, False, False),
+    "gru-before": (1, 0, True, False, True, False),
+    "gru-before-packed": (1, 0, True, True, False, False),
+    "lstm-peep": (2, 1, True, True, True, False),
+    "lstm-eval": (2, 0, False, False, False, False),
+    "lstm-proj": (2, 1, True, True, True, True),
+    "mgu": (3, 0, True, True, True, False),
 }
+P_ = 4   # the projection's size (< H)
 
 
 def _need(kind, flags):
     n = _cells.layout(kind, flags)
     split = (n["G"] - n["gated_blocks"]) * H
     return n, n["G"] * H, split
+
+
+def _state_size(projected):
+    return P_ if projected else H
 
 
 def _packed(W_hh, backward, kind, flags, packed):
@@ -63,52 +69,56 @@ def _packed(W_hh, backward, kind, flags, packed):
             _recurrent.pack_hidden(W_hh, backward, split, GH) if split < GH else E(1))
 
 
-def forward_args(kind, flags, training, packed, masked):
+def forward_args(kind, flags, training, packed, masked, projected):
     n, GH, split = _need(kind, flags)
-    two = n["n_states"] == 2
-    W_hh = z(GH, H)
+    two, S = n["n_states"] == 2, _state_size(projected)
+    W_hh = z(GH, S)
     P1, P2 = _packed(W_hh, False, kind, flags, packed)
     masked = masked and training
     return dict(
         kind=kind, flags=flags, training=training, n_active=np.full(T, B, np.intc),
         W_hh=W_hh, bias=z(GH), b_hh=z(GH) if n["separate_bias"] >= 0 else E(1),
         extra=z(n["extra_rows"], H) if n["extra_rows"] else E(2),
-        mask=z(B, H) if masked else E(2), Hs=z(T + 1, B, H),
-        Hm=z(T, B, H) if masked else E(3),
+        W_hr=z(S, H) if projected else E(2), pwork=z(B, H) if projected else E(2),
+        mask=z(B, S) if masked else E(2), Hs=z(T + 1, B, S),
+        Hm=z(T, B, S) if masked else E(3),
         Cs=z(T + 1 if training else 2, B, H) if two else E(3), gates=z(T, B, GH),
         aux=z(T if training else 1, B, H) if n["aux"] else E(3),
-        work=z(B, GH), h_n=z(B, H), c_n=z(B, H) if two else E(2),
+        work=z(B, GH), h_n=z(B, S), c_n=z(B, H) if two else E(2),
         W_packed=P1, W_packed2=P2, row0=0, row1=B, serial=True)
 
 
-def backward_args(kind, flags, training, packed, masked):
+def backward_args(kind, flags, training, packed, masked, projected):
     n, GH, split = _need(kind, flags)
-    two = n["n_states"] == 2
-    W_hh = z(GH, H)
+    two, S = n["n_states"] == 2, _state_size(projected)
+    W_hh = z(GH, S)
     P1, P2 = _packed(W_hh, True, kind, flags, packed)
     return dict(
         kind=kind, flags=flags, n_active=np.full(T, B, np.intc), W_hh=W_hh,
         extra=z(n["extra_rows"], H) if n["extra_rows"] else E(2),
-        mask=z(B, H) if masked else E(2), Hs=z(T + 1, B, H),
-        Hm=z(T, B, H) if masked else E(3),
+        W_hr=z(S, H) if projected else E(2), pwork=z(B, 2 * H) if projected else E(2),
+        dW_hr=z(S, H) if projected else E(2),
+        mask=z(B, S) if masked else E(2), Hs=z(T + 1, B, S),
+        Hm=z(T, B, S) if masked else E(3),
         Cs=z(T + 1, B, H) if two else E(3), gates=z(T, B, GH),
-        aux=z(T, B, H) if n["aux"] else E(3), dY=z(T, B, H), dh_n=z(B, H),
+        aux=z(T, B, H) if n["aux"] else E(3), dY=z(T, B, S), dh_n=z(B, S),
         dc_n=z(B, H) if two else E(2), dG=z(T, B, GH),
         dGH=z(T, B, GH) if n["separate_bias"] >= 0 else E(3),
-        work=z(B, GH), dhm=z(B, H) if masked else E(2), dh=z(B, H),
+        work=z(B, GH), dhm=z(B, S) if masked else E(2), dh=z(B, S),
         dc=z(B, H) if two else E(2),
         dextra=z(n["extra_rows"], H) if n["extra_rows"] else E(2),
         W_packed=P1, W_packed2=P2, row0=0, row1=B, serial=True)
 
 
-def weight_args(kind, flags, training, packed, masked):
+def weight_args(kind, flags, training, packed, masked, projected):
     n, GH, split = _need(kind, flags)
+    S = _state_size(projected)
     return dict(
         kind=kind, flags=flags, X=z(T, B, I), W_ih=z(GH, I),
-        Hin=z(T, B, H) if masked else z(T + 1, B, H),
+        Hin=z(T, B, S) if masked else z(T + 1, B, S),
         aux=z(T, B, H) if n["gated_blocks"] else E(3),
         dG=z(T, B, GH), dGH=z(T, B, GH) if n["separate_bias"] >= 0 else E(3),
-        dX=z(T, B, I), dW_ih=z(GH, I), dW_hh=z(GH, H), db_ih=z(GH), db_hh=z(GH),
+        dX=z(T, B, I), dW_ih=z(GH, I), dW_hh=z(GH, S), db_ih=z(GH), db_hh=z(GH),
         part=0, parts=1, serial=True)
 
 
@@ -159,7 +169,7 @@ ENTRY_POINTS = {   # name: (function, valid arguments, configurations)
 
 # changes that keep a call valid: work may have more rows than the batch, Hin
 # more steps than T (Hs has T + 1)
-STILL_VALID = {("work", 0, +1), ("Hin", 0, +1), ("Hin", 0, -1)}
+STILL_VALID = {("work", 0, +1), ("pwork", 0, +1), ("Hin", 0, +1), ("Hin", 0, -1)}
 
 
 def _call(name, config):
@@ -206,7 +216,7 @@ def test_the_message_gives_expected_and_given_shapes():
         fn(**args)
     assert str(info.value) == (
         f"forward_steps: Hs has shape {(T, B, H)}, expected {(T + 1, B, H)} "
-        "(T, B from gates, H from W_hh, G from kind)")
+        "(T, B, G*H from gates, P from W_hh, G from kind)")
 
 
 @pytest.mark.parametrize("change, match", [

@@ -65,7 +65,7 @@ def _setup(variant, num_layers, bidirectional, with_lengths, with_init, seed):
     if with_lengths:
         X = pad_with(X, lengths, lambda s: 100 * rng.standard_normal(s))
     init = random_state_like(rng, layer, B) if with_init else None
-    R1 = rng.standard_normal((B, T, layer.num_directions * H))
+    R1 = rng.standard_normal((B, T, layer.output_size))
     R_state = random_state_like(rng, layer, B, scale=1.0)
     return layer, X, lengths, init, R1, R_state
 
@@ -184,10 +184,11 @@ def test_gradcheck_merge_modes(variant, merge_mode):
                        merge_mode=merge_mode)
     X = pad_with(rng.standard_normal((B, T, I)), LENGTHS, np.ones)
     init = random_state_like(rng, layer, B)
-    R1 = rng.standard_normal((B, T, H))
+    P = layer.state_size
+    R1 = rng.standard_normal((B, T, P))
     R_state = random_state_like(rng, layer, B, scale=1.0)
-    assert layer.forward(X, lengths=LENGTHS)[0].shape == (B, T, H)
-    assert layer.state_dict()["weight_ih_l1"].shape[1] == H
+    assert layer.forward(X, lengths=LENGTHS)[0].shape == (B, T, P)
+    assert layer.state_dict()["weight_ih_l1"].shape[1] == P
     _gradcheck_layer(layer, X, LENGTHS.copy(), init, R1, R_state)
 
 

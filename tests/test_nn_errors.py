@@ -30,7 +30,7 @@ def _data(rng, layer):
     X = rng.standard_normal((B, T, I))
     lengths = np.array([5, 2, 4])
     init = random_state_like(rng, layer, B)
-    d_out = rng.standard_normal((B, T, layer.num_directions * H))
+    d_out = rng.standard_normal((B, T, layer.output_size))
     d_state = random_state_like(rng, layer, B, scale=1.0)
     return X, lengths, init, d_out, d_state
 

@@ -34,7 +34,7 @@ def _data(layer, seed, garbage_scale=1e4):
     X = rng.standard_normal((B, T, I))
     X = pad_with(X, lengths, lambda s: garbage_scale * rng.standard_normal(s)).astype(dtype)
     init = cast_state(random_state_like(rng, layer, B), dtype)
-    d_out = rng.standard_normal((B, T, layer.num_directions * H)).astype(dtype)
+    d_out = rng.standard_normal((B, T, layer.output_size)).astype(dtype)
     d_state = cast_state(random_state_like(rng, layer, B, scale=1.0), dtype)
     return X, lengths, init, d_out, d_state
 

@@ -36,8 +36,8 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from conftest import VARIANT_IDS, VARIANTS, flat_state, make_layer, rel_err  # noqa: E402
-from reference import ReferenceStack  # noqa: E402
+from conftest import (VARIANT_IDS, VARIANTS, flat_state, make_layer,  # noqa: E402
+                      make_reference, rel_err, variant_kwargs)
 from seqcore.nn import SequenceNetwork  # noqa: E402
 
 # SEQCORE_PROPERTY_EXAMPLES=1000 runs a deeper search locally.
@@ -80,8 +80,13 @@ class Config:
         return 2 if self.bidirectional else 1
 
     @property
+    def P(self):
+        """The size of h: H, or the (shrunk) projection's."""
+        return variant_kwargs(self.variant, self.H).get("proj_size", 0) or self.H
+
+    @property
     def out_size(self):
-        return self.D * self.H if self.merge_mode == "concat" else self.H
+        return self.D * self.P if self.merge_mode == "concat" else self.P
 
     def layer(self, dtype=None, random_state=None):
         return make_layer(self.variant, self.I, self.H, self.num_layers, self.bidirectional,
@@ -96,12 +101,13 @@ class Config:
         X = rng.standard_normal((self.B, self.T, self.I))
         for b, n in enumerate(self.lengths):
             X[b, n:] = garbage * rng.standard_normal(X[b, n:].shape)
-        shape = (self.num_layers * self.D, self.B, self.H)
+        shape = (self.num_layers * self.D, self.B, self.P)
+        shape_c = (self.num_layers * self.D, self.B, self.H)
         lstm = VARIANTS[self.variant][0].__name__ == "LSTM"
 
         def state(scale):
             if lstm:
-                return (scale * rng.standard_normal(shape), scale * rng.standard_normal(shape))
+                return (scale * rng.standard_normal(shape), scale * rng.standard_normal(shape_c))
             return scale * rng.standard_normal(shape)
 
         init = state(0.5) if self.with_init else None
@@ -307,7 +313,7 @@ def _row(state, i):
 def test_bidirectional_is_two_unidirectional_scans(cfg):
     layer = cfg.layer()
     X, init, d_out, d_state = _cast(cfg.data(), cfg.dtype)
-    L, H = cfg.lengths, cfg.H
+    L, H = cfg.lengths, cfg.P
     out, state, dX, d_init, grads = _run(layer, X, L, init, d_out, d_state)
 
     # forward through the decomposition
@@ -354,8 +360,7 @@ def test_bidirectional_is_two_unidirectional_scans(cfg):
 @given(cfg=configs(dtypes=(np.float64,), merge=False))
 def test_agrees_with_the_numpy_reference(cfg):
     layer = cfg.layer()
-    ref = ReferenceStack(VARIANTS[cfg.variant][2], layer.state_dict(),
-                         num_layers=cfg.num_layers, bidirectional=cfg.bidirectional)
+    ref = make_reference(cfg.variant, layer)
     X, init, d_out, d_state = cfg.data()
     got = _run(layer, X, cfg.lengths, init, d_out, d_state)
     ref_out, ref_state = ref.forward(X, lengths=cfg.lengths, initial_state=init)
@@ -453,7 +458,8 @@ def test_network_loss_gradient_matches_central_differences(case):
     net = SequenceNetwork(cell, cfg.I, cfg.H, K, loss=loss_name,
                           return_sequences=return_sequences, num_layers=cfg.num_layers,
                           bidirectional=cfg.bidirectional, merge_mode=cfg.merge_mode,
-                          dtype=np.float64, random_state=cfg.seed, **VARIANTS[cfg.variant][1])
+                          dtype=np.float64, random_state=cfg.seed,
+                          **variant_kwargs(cfg.variant, cfg.H))
     rng = np.random.default_rng(cfg.seed)
     X, _, _, _ = cfg.data()
     B, T = cfg.B, cfg.T

@@ -28,7 +28,7 @@ def _case(variant, dtype, num_layers, bidirectional, with_lengths, with_init, se
     if lengths is not None:
         X = pad_with(X, lengths, lambda s: 10 * rng.standard_normal(s))
     init = random_state_like(rng, layer, B) if with_init else None
-    d_out = rng.standard_normal((B, T, layer.num_directions * H))
+    d_out = rng.standard_normal((B, T, layer.output_size))
     d_state = random_state_like(rng, layer, B, scale=1.0)
     # the same rounded values go to both implementations
     X = X.astype(dtype)
@@ -113,7 +113,7 @@ def test_edge_sizes(variant, Bs, Ts, Is, Hs, lengths):
     ref = make_reference(variant, layer)
     X = rng.standard_normal((Bs, Ts, Is))
     init = random_state_like(rng, layer, Bs)
-    d_out = rng.standard_normal((Bs, Ts, 2 * Hs))
+    d_out = rng.standard_normal((Bs, Ts, layer.output_size))
     d_state = random_state_like(rng, layer, Bs, scale=1.0)
     lengths = None if lengths is None else np.array(lengths)
     got, want = run_both(layer, ref, X, lengths, init, d_out, d_state)
@@ -181,9 +181,10 @@ def test_every_kind_of_the_descriptor_table_has_a_reference_and_variants():
             assert layout.n_states == len(cell.states)
             spec = CellSpec(name, **options)
             H, rng = 3, np.random.default_rng(0)
+            P = options.get("proj_size", 0) or H
             p = {"W_ih": rng.standard_normal((layout.G * H, 2)),
-                 "W_hh": rng.standard_normal((layout.G * H, H)),
+                 "W_hh": rng.standard_normal((layout.G * H, P)),
                  "b_ih": np.zeros(layout.G * H), "b_hh": np.zeros(layout.G * H),
-                 "peep": np.zeros((3, H))}
-            h, c, _ = step_forward(spec, p, np.ones(2), np.zeros(H), np.zeros(H))
-            assert h.shape == (H,) and (c is None) == (layout.n_states == 1)
+                 "peep": np.zeros((3, H)), "W_hr": rng.standard_normal((P, H))}
+            h, c, _ = step_forward(spec, p, np.ones(2), np.zeros(P), np.zeros(H))
+            assert h.shape == (P,) and (c is None) == (layout.n_states == 1)

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from seqcore import _blas, _recurrent
-from seqcore.nn import GRU, LSTM, RNN, SequenceNetwork, _layers
+from seqcore.nn import LSTM, SequenceNetwork, _layers
 
 from conftest import VARIANTS as _ALL
 
@@ -128,7 +128,8 @@ def test_packed_weights_of_the_wrong_block_are_refused():
     def call(flags, P1, P2):
         _recurrent.forward_steps(
             1, flags, True, np.full(T, B, np.intc), W_hh, np.zeros(GH), np.zeros(GH),
-            np.empty((0, 0)), np.empty((0, 0)), np.zeros((T + 1, B, H)), np.empty((0, 0, 0)),
+            np.empty((0, 0)), np.empty((0, 0)), np.empty((0, 0)),
+            np.empty((0, 0)), np.zeros((T + 1, B, H)), np.empty((0, 0, 0)),
             np.empty((0, 0, 0)), np.zeros((T, B, GH)), np.zeros((T, B, H)), np.zeros((B, GH)),
             np.zeros((B, H)), np.zeros((B, H)), P1, P2, 0, B, False)
 
@@ -177,9 +178,9 @@ def test_chunked_inference_agrees_with_a_whole_pass(cls, kw, num_layers, monkeyp
     rng = np.random.default_rng(9)
     X = rng.standard_normal((B, T, I))
     lengths = np.array([30, 7, 8, 1, 22])
-    h0 = rng.standard_normal((num_layers, B, H))
-    state0 = (h0, rng.standard_normal((num_layers, B, H))) if cls is LSTM else h0
     layer = cls(I, H, num_layers=num_layers, dtype=np.float64, random_state=4, **kw)
+    h0 = rng.standard_normal((num_layers, B, layer.state_size))
+    state0 = (h0, rng.standard_normal((num_layers, B, H))) if cls is LSTM else h0
     whole_out, whole_state = layer.train().forward(X, lengths, state0)   # never chunked
     out, state = layer.eval().forward(X, lengths, state0)
     np.testing.assert_allclose(out, whole_out, rtol=1e-12, atol=1e-13)

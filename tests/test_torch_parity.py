@@ -21,7 +21,7 @@ from conftest import (DTYPES, TOL, flat_state, is_lstm, make_layer,  # noqa: E40
                       pad_with, random_lengths, random_state_like, rel_err)
 
 B, T, I, H = 5, 7, 3, 4
-TORCH_VARIANTS = ["rnn_tanh", "rnn_relu", "gru", "lstm"]
+TORCH_VARIANTS = ["rnn_tanh", "rnn_relu", "gru", "lstm", "lstm_proj"]
 TORCH_DTYPE = {np.float32: torch.float32, np.float64: torch.float64}
 
 
@@ -36,7 +36,8 @@ def torch_module(variant, layer, copy_weights=True):
     elif variant == "gru":
         m = torch.nn.GRU(layer.input_size, layer.hidden_size, **kwargs)
     else:
-        m = torch.nn.LSTM(layer.input_size, layer.hidden_size, **kwargs)
+        m = torch.nn.LSTM(layer.input_size, layer.hidden_size,
+                          proj_size=layer.state_size if layer._proj else 0, **kwargs)
     if copy_weights:
         m.load_state_dict({k: torch.from_numpy(v) for k, v in layer.state_dict().items()})
     return m
@@ -95,7 +96,7 @@ def _case(variant, dtype, num_layers, bidirectional, with_lengths, with_init, se
     if with_lengths:
         X = pad_with(X, lengths, lambda s: 10 * rng.standard_normal(s))
     init = random_state_like(rng, layer, B) if with_init else None
-    R1 = rng.standard_normal((B, T, layer.num_directions * H))
+    R1 = rng.standard_normal((B, T, layer.output_size))
     R_state = random_state_like(rng, layer, B, scale=1.0)
     cast = (lambda s: None if s is None else
             tuple(a.astype(dtype) for a in s) if isinstance(s, tuple) else s.astype(dtype))
@@ -165,7 +166,7 @@ def test_state_dict_round_trip(variant):
     t_state = t_state if isinstance(t_state, tuple) else (t_state,)
     for s, ts in zip(flat_state(state), t_state):
         assert rel_err(s, ts.numpy()) < TOL[np.float64]
-    assert is_lstm(c) == (variant == "lstm")
+    assert is_lstm(c) == variant.startswith("lstm")
 
 
 def test_float32_layer_loads_float64_torch_weights():

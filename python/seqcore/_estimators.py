@@ -98,7 +98,9 @@ def _cell_constraints():
     """The constraints of ``cell`` and of every cell option, from the descriptors."""
     out = {"cell": [StrOptions(set(CELLS))]}
     for name, (_, allowed) in all_options().items():
-        out[name] = ["boolean"] if allowed is bool else [StrOptions(set(allowed))]
+        out[name] = (["boolean"] if allowed is bool
+                     else [Interval(Integral, 0, None, closed="left")] if allowed is int
+                     else [StrOptions(set(allowed))])
     return out
 
 
@@ -139,7 +141,7 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
     }
 
     def __init__(self, *, cell="lstm", hidden_size=32, num_layers=1,
-                 nonlinearity="tanh", reset_after=True, peephole=False,
+                 nonlinearity="tanh", reset_after=True, peephole=False, proj_size=0,
                  bidirectional=False, merge_mode="concat", dropout=0.0,
                  recurrent_dropout=0.0, return_sequences=False, dense_layers=(),
                  dense_activation="relu", embedding_dim=None, vocab_size=None,
@@ -155,6 +157,7 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
         self.nonlinearity = nonlinearity
         self.reset_after = reset_after
         self.peephole = peephole
+        self.proj_size = proj_size
         self.bidirectional = bidirectional
         self.merge_mode = merge_mode
         self.dropout = dropout
@@ -549,6 +552,10 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
         GRU variant (PyTorch's when True).
     peephole : bool, default=False
         LSTM peephole connections.
+    proj_size : int, default=0
+        LSTM projections (PyTorch's ``proj_size``): the state and outputs
+        have this size, ``h = W_hr (o * tanh(c))``; 0 for none.  Must be
+        smaller than ``hidden_size``.
     bidirectional : bool, default=False
     merge_mode : {'concat', 'sum', 'mul', 'ave'}, default='concat'
         How a bidirectional layer combines its two directions.
@@ -640,7 +647,7 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
     }
 
     def __init__(self, *, cell="lstm", hidden_size=32, num_layers=1,
-                 nonlinearity="tanh", reset_after=True, peephole=False,
+                 nonlinearity="tanh", reset_after=True, peephole=False, proj_size=0,
                  bidirectional=False, merge_mode="concat", dropout=0.0,
                  recurrent_dropout=0.0, return_sequences=False, dense_layers=(),
                  dense_activation="relu", embedding_dim=None, vocab_size=None,
@@ -653,7 +660,8 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
         super().__init__(
             cell=cell, hidden_size=hidden_size, num_layers=num_layers,
             nonlinearity=nonlinearity, reset_after=reset_after, peephole=peephole,
-            bidirectional=bidirectional, merge_mode=merge_mode, dropout=dropout,
+            proj_size=proj_size, bidirectional=bidirectional, merge_mode=merge_mode,
+            dropout=dropout,
             recurrent_dropout=recurrent_dropout, return_sequences=return_sequences,
             dense_layers=dense_layers, dense_activation=dense_activation,
             embedding_dim=embedding_dim, vocab_size=vocab_size, optimizer=optimizer,

@@ -12,7 +12,9 @@ cpdef enum CellKind:
 ctypedef struct CellSpec:
     int kind          # a CellKind
     int flags         # the kind's own option bits (see its kernels)
-    Py_ssize_t H      # hidden size
+    Py_ssize_t H      # hidden size (of the gates, and of c)
+    Py_ssize_t P      # size of the state h the products read: H, or the
+                      # projection's size (LSTM proj_size), set by the driver
     # what the kind's kernels need, filled by kernel_layout:
     Py_ssize_t G      # gates
     int n_states      # 1 (h) or 2 (h, c)
@@ -20,6 +22,7 @@ ctypedef struct CellSpec:
     int gated_blocks  # last gate blocks whose hidden product reads aux (gate * h)
     int separate_bias # gate block whose b_hh stays out of the folded bias, or -1
     int extra_rows    # rows of its extra (rows, H) weights (LSTM peepholes)
+    bint proj_ok      # its h may be projected to P < H (h = W_hr h_full)
     Py_ssize_t split  # (G - gated_blocks) * H: rows of W_hh that multiply h
     # W_hh[:split] and W_hh[split:] packed for the per-step products (see
     # include/seqcore/matmul.h), or NULL to call the BLAS: Wf/Wf2 for

@@ -26,6 +26,10 @@ The driver hands each kernel the rows of one step:
 * ``work`` (n, G*H): scratch for hidden-side products.
 * ``extra`` (rows, H): a kind's extra weights (the LSTM's peepholes).
 
+With a projection (the LSTM's proj_size) ``h`` and ``dh`` are the kernel's
+(n, H) ``o * tanh(c)`` and its gradient; the driver projects them to and
+from the (n, P) state.
+
 Backward kernels read ``dh`` (this step's output gradient already added,
 plus the gradient flowing back from step t+1) and ``dc``, write the
 pre-activation gate gradients ``dG`` (n, G*H), and leave the gradient on
@@ -92,6 +96,7 @@ cdef int kernel_layout(int kind, int flags, CellSpec* s) noexcept nogil:
     unknown kind."""
     s.kind, s.flags = kind, flags
     s.n_states, s.aux, s.gated_blocks, s.separate_bias, s.extra_rows = 1, True, 0, -1, 0
+    s.proj_ok = False
     if kind == CELL_RNN:             # flags & 1: relu
         s.G, s.aux = 1, False
     elif kind == CELL_GRU:           # flags & 1: reset_after
@@ -103,6 +108,7 @@ cdef int kernel_layout(int kind, int flags, CellSpec* s) noexcept nogil:
     elif kind == CELL_LSTM:          # flags & 1: peepholes (p_i, p_f, p_o)
         s.G, s.n_states = 4, 2
         s.extra_rows = 3 if flags & 1 else 0
+        s.proj_ok = True             # h = W_hr (o * tanh(c)) (PyTorch's proj_size)
     elif kind == CELL_MGU:
         s.G, s.gated_blocks = 2, 1   # n reads W_hn (f * h)
     else:
@@ -119,46 +125,48 @@ def layout(int kind, int flags):
     if kernel_layout(kind, flags, &s) < 0:
         raise ValueError(f"unknown cell kind {kind}")
     return dict(G=s.G, n_states=s.n_states, aux=bool(s.aux), gated_blocks=s.gated_blocks,
-                separate_bias=s.separate_bias, extra_rows=s.extra_rows)
+                separate_bias=s.separate_bias, extra_rows=s.extra_rows,
+                proj_ok=bool(s.proj_ok))
 
 
 # --------------------------------------------------------------------------
-# The per-step hidden products.  W_hh (G*H, H) splits at row ``split``:
-# rows above it multiply h_in, rows below it the gated state aux.
+# The per-step hidden products.  W_hh (G*H, P) splits at row ``split``:
+# rows above it multiply h_in, rows below it the gated state aux.  P is the
+# size of h: H, or the projection's (only kinds with proj_ok).
 # --------------------------------------------------------------------------
 
 cdef inline void forward_product(const CellSpec* s, Py_ssize_t n, const floating* A,
                                  const floating* W_hh, floating* C, Py_ssize_t ldc,
                                  bint accumulate, bint gated) noexcept nogil:
-    """C (n, N) = A (n, H) @ W_hh[:split].T, or @ W_hh[split:].T when
+    """C (n, N) = A (n, P) @ W_hh[:split].T, or @ W_hh[split:].T when
     ``gated`` (N the rows taken); += when accumulate."""
     cdef Py_ssize_t r0 = s.split if gated else 0
     cdef Py_ssize_t N = s.G * s.H - s.split if gated else s.split
-    cdef const void* P = s.Wf2 if gated else s.Wf
-    if P == NULL:
-        gemm(NoTrans, Transpose, n, N, s.H, 1, A, s.H, W_hh + r0 * s.H, s.H,
+    cdef const void* W = s.Wf2 if gated else s.Wf
+    if W == NULL:
+        gemm(NoTrans, Transpose, n, N, s.P, 1, A, s.P, W_hh + r0 * s.P, s.P,
              1 if accumulate else 0, C, ldc)
     elif floating is float:
-        sc_matmul_packed_f(n, N, s.H, A, s.H, <const float*> P, C, ldc, accumulate)
+        sc_matmul_packed_f(n, N, s.P, A, s.P, <const float*> W, C, ldc, accumulate)
     else:
-        sc_matmul_packed_d(n, N, s.H, A, s.H, <const double*> P, C, ldc, accumulate)
+        sc_matmul_packed_d(n, N, s.P, A, s.P, <const double*> W, C, ldc, accumulate)
 
 
 cdef inline void backward_product(const CellSpec* s, Py_ssize_t n, const floating* A,
                                   Py_ssize_t lda, const floating* W_hh, floating* C,
                                   bint accumulate, bint gated) noexcept nogil:
-    """C (n, H) = A (n, K) @ W_hh[:split], or @ W_hh[split:] when ``gated``
+    """C (n, P) = A (n, K) @ W_hh[:split], or @ W_hh[split:] when ``gated``
     (K the rows taken); += when accumulate."""
     cdef Py_ssize_t r0 = s.split if gated else 0
     cdef Py_ssize_t K = s.G * s.H - s.split if gated else s.split
-    cdef const void* P = s.Wb2 if gated else s.Wb
-    if P == NULL:
-        gemm(NoTrans, NoTrans, n, s.H, K, 1, A, lda, W_hh + r0 * s.H, s.H,
-             1 if accumulate else 0, C, s.H)
+    cdef const void* W = s.Wb2 if gated else s.Wb
+    if W == NULL:
+        gemm(NoTrans, NoTrans, n, s.P, K, 1, A, lda, W_hh + r0 * s.P, s.P,
+             1 if accumulate else 0, C, s.P)
     elif floating is float:
-        sc_matmul_packed_f(n, s.H, K, A, lda, <const float*> P, C, s.H, accumulate)
+        sc_matmul_packed_f(n, s.P, K, A, lda, <const float*> W, C, s.P, accumulate)
     else:
-        sc_matmul_packed_d(n, s.H, K, A, lda, <const double*> P, C, s.H, accumulate)
+        sc_matmul_packed_d(n, s.P, K, A, lda, <const double*> W, C, s.P, accumulate)
 
 
 # Activations are applied in place to contiguous blocks: the C loops
@@ -354,7 +362,7 @@ cdef void lstm_forward(const CellSpec* s, Py_ssize_t n, floating* gates,
     cdef const floating* cp
     cdef floating* cn
     cdef floating* tc
-    # gates += h_in @ W_hh.T      (n, 4H) += (n, H)(H, 4H)
+    # gates += h_in @ W_hh.T      (n, 4H) += (n, P)(P, 4H)
     forward_product(s, n, h_in, W_hh, gates, G4, True, False)
     for b in range(n):
         g = gates + b * G4
@@ -431,7 +439,7 @@ cdef void lstm_backward(const CellSpec* s, Py_ssize_t n, const floating* gates,
                 dg[2 * H + j] = dcn * ig * (1 - gg * gg)
                 dg[3 * H + j] = do
                 dc[k] = dcn * fg
-    # dh_in = dG @ W_hh           (n, H) = (n, 4H)(4H, H); no direct path
+    # dh_in = dG @ W_hh           (n, P) = (n, 4H)(4H, P); no direct path
     backward_product(s, n, dG, G4, W_hh, dhin, False, False)
     if dhin != dh:
         memset(dh, 0, n * H * sizeof(floating))

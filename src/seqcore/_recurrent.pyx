@@ -60,12 +60,24 @@ import numpy as np
 cdef Py_ssize_t SERIAL_STEP_WORK = 1 << 23
 
 
-cdef CellSpec make_spec(str fn, int kind, int flags, Py_ssize_t H) except *:
-    """The spec of a kind with its option flags; an unknown kind is refused."""
+cdef CellSpec make_spec(str fn, int kind, int flags, Py_ssize_t GH, Py_ssize_t P,
+                        str gh_from, str p_from) except *:
+    """The spec of a kind with its option flags, G*H gate columns (read from
+    the argument ``gh_from``) and a state of size P (from ``p_from``); an
+    unknown kind, or a projection the kind cannot have, is refused."""
     cdef CellSpec s
-    s.H = H
+    s.H = 1
     if kernel_layout(kind, flags, &s) < 0:
         raise ValueError(f"{fn}: unknown cell kind {kind}")
+    if GH % s.G:
+        raise ValueError(f"{fn}: {gh_from} has {GH} gate columns, not a multiple of "
+                         f"G = {s.G} (kind {kind})")
+    s.H = GH // s.G
+    kernel_layout(kind, flags, &s)   # again, for split with the real H
+    s.P = P
+    if P != s.H and not s.proj_ok:
+        raise ValueError(f"{fn}: kind {kind} has no projection: {gh_from} gives H = {s.H}, "
+                         f"but {p_from} gives a state of {P}")
     s.Wf = s.Wf2 = s.Wb = s.Wb2 = NULL
     return s
 
@@ -128,6 +140,8 @@ def forward_steps(int kind, int flags, bint training,
                   const floating[::1] bias,
                   const floating[::1] b_hh,
                   const floating[:, ::1] extra,
+                  const floating[:, ::1] W_hr,
+                  floating[:, ::1] pwork,
                   const floating[:, ::1] mask,
                   floating[:, :, ::1] Hs,
                   floating[:, :, ::1] Hm,
@@ -146,8 +160,10 @@ def forward_steps(int kind, int flags, bint training,
     ``Cs[0]`` for two-state kinds) the initial state.  ``bias`` (G*H) is
     ``b_ih + b_hh``, but ``b_ih`` alone in the kind's separate bias block,
     which reads its ``b_hh`` from ``b_hh``.  ``extra``: the kind's extra
-    weights or empty.  ``mask`` (B, H): recurrent dropout (training only), or
-    empty; ``Hm`` then receives the masked states the products read.  Fills
+    weights or empty.  ``W_hr`` (P, H): the projection of the state
+    (``h = h_full @ W_hr.T``, the LSTM's proj_size), or empty; ``pwork``
+    (B, H) its scratch.  ``mask`` (B, P): recurrent dropout (training only),
+    or empty; ``Hm`` then receives the masked states the products read.  Fills
     ``Hs[1:]``, ``gates``, ``aux`` (all steps when ``training``) and the final
     states ``h_n``, ``c_n`` (each sample's state at its own last step), in
     those rows only.  ``W_packed``/``W_packed2`` are ``pack_hidden`` of the
@@ -155,20 +171,23 @@ def forward_steps(int kind, int flags, bint training,
     products).  ``serial`` runs the BLAS products on one thread (always, when
     other threads share the work); otherwise only the small ones do.
     """
-    cdef CellSpec s = make_spec("forward_steps", kind, flags, W_hh.shape[1])
-    check_scan("forward_steps", &s, training, False, n_active, W_hh, extra, mask, Hs,
+    cdef CellSpec s = make_spec("forward_steps", kind, flags, gates.shape[2], W_hh.shape[1],
+                                "gates", "W_hh")
+    check_scan("forward_steps", &s, training, False, n_active, W_hh, extra, W_hr, mask, Hs,
                Hm, Cs, gates, aux, work, W_packed, W_packed2, row0, row1)
     cdef Py_ssize_t T = gates.shape[0], B = gates.shape[1]
-    cdef Py_ssize_t H = s.H, GH = s.G * s.H, BH = B * H
+    cdef Py_ssize_t H = s.H, P = s.P, GH = s.G * s.H, BH = B * H, BP = B * P
     cdef Py_ssize_t t, n, ended, i
-    cdef bint two = s.n_states == 2, masked = mask.shape[0] > 0
-    cdef str fn = "forward_steps", of = "B from gates, H from W_hh, G from kind"
+    cdef bint two = s.n_states == 2, masked = mask.shape[0] > 0, proj = P != H
+    cdef str fn = "forward_steps", of = "T, B, G*H from gates, P from W_hh, G from kind"
     check_shape(fn, "bias", bias.shape, (GH,), of)
     if s.separate_bias >= 0:
         check_shape(fn, "b_hh", b_hh.shape, (GH,), of)
-    check_shape(fn, "h_n", h_n.shape, (B, H), of)
+    check_shape(fn, "h_n", h_n.shape, (B, P), of)
     if two:
         check_shape(fn, "c_n", c_n.shape, (B, H), of)
+    if proj:
+        check_shape(fn, "pwork", pwork.shape, (B, H), of, True)
     if masked and not training:
         raise ValueError(f"{fn}: recurrent dropout (a mask) runs in training only")
     s.Wf = packed_or_null(W_packed)
@@ -176,11 +195,12 @@ def forward_steps(int kind, int flags, bint training,
     # every pointer below starts at row0: a step's rows are contiguous, so
     # the kernels see an ordinary (n, width) block with the step stride B
     cdef floating* G_ = &gates[0, 0, 0] + row0 * GH
-    cdef floating* Hp = &Hs[0, 0, 0] + row0 * H
-    cdef floating* Mp = &Hm[0, 0, 0] + row0 * H if masked else NULL
-    cdef const floating* mk = &mask[0, 0] + row0 * H if masked else NULL
+    cdef floating* Hp = &Hs[0, 0, 0] + row0 * P
+    cdef floating* Mp = &Hm[0, 0, 0] + row0 * P if masked else NULL
+    cdef const floating* mk = &mask[0, 0] + row0 * P if masked else NULL
     cdef floating* Cp = &Cs[0, 0, 0] + row0 * H if two else NULL
     cdef floating* A = &aux[0, 0, 0] + row0 * H if s.aux else NULL
+    cdef floating* hf = &pwork[row0, 0] if proj else NULL
     cdef floating* c_prev = NULL
     cdef floating* c = NULL
     cdef floating* a = A
@@ -206,21 +226,25 @@ def forward_steps(int kind, int flags, bint training,
                     c = Cp + ((t + 1) % 2) * BH
             if training and A != NULL:
                 a = A + t * BH
-            h_in = Hp + t * BH
+            h_in = Hp + t * BP
             if masked:
-                h_in = Mp + t * BH
-                for i in range(n * H):
-                    h_in[i] = Hp[t * BH + i] * mk[i]
+                h_in = Mp + t * BP
+                for i in range(n * P):
+                    h_in[i] = Hp[t * BP + i] * mk[i]
             cell_forward(&s, n, G_ + t * B * GH,
-                         Hp + t * BH, h_in, Hp + (t + 1) * BH,
+                         Hp + t * BP, h_in, hf if proj else Hp + (t + 1) * BP,
                          c_prev, c, a, &work[row0, 0], &W_hh[0, 0], &bias[0],
                          b_sep, X_)
+            if proj:
+                # h = h_full @ W_hr.T      (n, P) = (n, H)(H, P)
+                gemm(NoTrans, Transpose, n, P, H, 1, hf, H, &W_hr[0, 0], H, 0,
+                     Hp + (t + 1) * BP, P)
             # rows ended .. n - 1 (of the range) took their last step: keep
             # their state
             ended = rows_active(n_active, t + 1, row0, row1) if t + 1 < T else 0
             if n > ended:
-                memcpy(&h_n[row0 + ended, 0], Hp + (t + 1) * BH + ended * H,
-                       (n - ended) * H * sizeof(floating))
+                memcpy(&h_n[row0 + ended, 0], Hp + (t + 1) * BP + ended * P,
+                       (n - ended) * P * sizeof(floating))
                 if two:
                     memcpy(&c_n[row0 + ended, 0], c + ended * H,
                            (n - ended) * H * sizeof(floating))
@@ -232,6 +256,9 @@ def backward_steps(int kind, int flags,
                    const int[::1] n_active,
                    const floating[:, ::1] W_hh,
                    const floating[:, ::1] extra,
+                   const floating[:, ::1] W_hr,
+                   floating[:, ::1] pwork,
+                   floating[:, ::1] dW_hr,
                    const floating[:, ::1] mask,
                    const floating[:, :, ::1] Hs,
                    const floating[:, :, ::1] Hm,
@@ -255,8 +282,11 @@ def backward_steps(int kind, int flags,
 
     ``dY`` (T, B, H) is the gradient on the outputs, or empty for none;
     ``dh_n``/``dc_n`` (B, H) the gradient on the final states, or empty.
-    ``mask``/``Hm`` as in ``forward_steps``; ``dhm`` (B, H) is scratch for
-    the gradient on the masked states when masked (else empty).  Writes the
+    ``mask``/``Hm`` as in ``forward_steps``; ``dhm`` (B, P) is scratch for
+    the gradient on the masked states when masked (else empty).  With a
+    projection ``W_hr`` (P, H), ``pwork`` (B, 2H) is its scratch and
+    ``dW_hr`` (P, H) is overwritten with the range's gradient on ``W_hr``
+    (one buffer per concurrent range, like ``dextra``).  Writes the
     gate gradients ``dG`` (and ``dGH`` when the kind's hidden side sees
     another one) of the range, except at padded steps, whose rows the caller
     must have zeroed; ``dh``/``dc`` (the gradient on the initial state) in the
@@ -264,27 +294,31 @@ def backward_steps(int kind, int flags,
     concurrent range.  ``W_packed``/``W_packed2`` are ``pack_hidden(..., True,
     ...)`` of the two row blocks, or empty; ``serial`` as in ``forward_steps``.
     """
-    cdef CellSpec s = make_spec("backward_steps", kind, flags, W_hh.shape[1])
-    check_scan("backward_steps", &s, True, True, n_active, W_hh, extra, mask, Hs, Hm,
+    cdef CellSpec s = make_spec("backward_steps", kind, flags, gates.shape[2],
+                                W_hh.shape[1], "gates", "W_hh")
+    check_scan("backward_steps", &s, True, True, n_active, W_hh, extra, W_hr, mask, Hs, Hm,
                Cs, gates, aux, work, W_packed, W_packed2, row0, row1)
     cdef Py_ssize_t T = gates.shape[0], B = gates.shape[1]
-    cdef Py_ssize_t H = s.H, GH = s.G * s.H, BH = B * H
-    cdef Py_ssize_t t, n, ended, i
-    cdef bint two = s.n_states == 2, masked = mask.shape[0] > 0
+    cdef Py_ssize_t H = s.H, P = s.P, GH = s.G * s.H, BH = B * H, BP = B * P
+    cdef Py_ssize_t t, n, ended, i, j
+    cdef bint two = s.n_states == 2, masked = mask.shape[0] > 0, proj = P != H
     cdef bint hidden_grad = s.separate_bias >= 0
-    cdef str fn = "backward_steps", of = "T, B from gates, H from W_hh, G from kind"
+    cdef str fn = "backward_steps", of = "T, B, G*H from gates, P from W_hh, G from kind"
     if dY.shape[0] > 0:
-        check_shape(fn, "dY", dY.shape, (T, B, H), of)
+        check_shape(fn, "dY", dY.shape, (T, B, P), of)
     if dh_n.shape[0] > 0:
-        check_shape(fn, "dh_n", dh_n.shape, (B, H), of)
+        check_shape(fn, "dh_n", dh_n.shape, (B, P), of)
     if two and dc_n.shape[0] > 0:
         check_shape(fn, "dc_n", dc_n.shape, (B, H), of)
     check_shape(fn, "dG", dG.shape, (T, B, GH), of)
     if hidden_grad:
         check_shape(fn, "dGH", dGH.shape, (T, B, GH), of)
     if masked:
-        check_shape(fn, "dhm", dhm.shape, (B, H), of)
-    check_shape(fn, "dh", dh.shape, (B, H), of)
+        check_shape(fn, "dhm", dhm.shape, (B, P), of)
+    check_shape(fn, "dh", dh.shape, (B, P), of)
+    if proj:
+        check_shape(fn, "pwork", pwork.shape, (B, 2 * H), of, True)
+        check_shape(fn, "dW_hr", dW_hr.shape, (P, H), of)
     if two:
         check_shape(fn, "dc", dc.shape, (B, H), of)
     if s.extra_rows > 0:
@@ -294,12 +328,12 @@ def backward_steps(int kind, int flags,
     cdef floating* dGp = &dG[0, 0, 0] + row0 * GH
     # the gradient the hidden side sees; differs from dG only with a separate bias
     cdef floating* dGh = &dGH[0, 0, 0] + row0 * GH if hidden_grad else dGp
-    cdef const floating* Hp = &Hs[0, 0, 0] + row0 * H
-    cdef const floating* Mp = &Hm[0, 0, 0] + row0 * H if masked else NULL
-    cdef const floating* mk = &mask[0, 0] + row0 * H if masked else NULL
+    cdef const floating* Hp = &Hs[0, 0, 0] + row0 * P
+    cdef const floating* Mp = &Hm[0, 0, 0] + row0 * P if masked else NULL
+    cdef const floating* mk = &mask[0, 0] + row0 * P if masked else NULL
     cdef const floating* Cp = &Cs[0, 0, 0] + row0 * H if two else NULL
     cdef const floating* A = &aux[0, 0, 0] + row0 * H if s.aux else NULL
-    cdef const floating* dYp = &dY[0, 0, 0] + row0 * H if dY.shape[0] > 0 else NULL
+    cdef const floating* dYp = &dY[0, 0, 0] + row0 * P if dY.shape[0] > 0 else NULL
     cdef bint has_dhn = dh_n.shape[0] > 0
     cdef bint has_dcn = two and dc_n.shape[0] > 0
     cdef const floating* X_ = &extra[0, 0] if s.extra_rows > 0 else NULL
@@ -308,14 +342,21 @@ def backward_steps(int kind, int flags,
     # the gradient on what the products read: dh itself, unless masked
     cdef floating* dhin = &dhm[row0, 0] if masked else dhp
     cdef floating* dcp = &dc[row0, 0] if two else NULL
+    # with a projection: the kernel's h_full and its gradient, per step
+    cdef floating* hf = &pwork[row0, 0] if proj else NULL
+    cdef floating* dhf = hf + (row1 - row0) * H if proj else NULL
+    cdef const floating* o_
+    cdef const floating* a_
     serial = serial or B * GH * H < SERIAL_STEP_WORK
 
     with nogil:
-        memset(dhp, 0, (row1 - row0) * H * sizeof(floating))
+        memset(dhp, 0, (row1 - row0) * P * sizeof(floating))
         if two:
             memset(dcp, 0, (row1 - row0) * H * sizeof(floating))
         if s.extra_rows > 0:
             memset(dX_, 0, s.extra_rows * H * sizeof(floating))
+        if proj:
+            memset(&dW_hr[0, 0], 0, P * H * sizeof(floating))
         if serial:
             serial_blas_begin()
         for t in range(T - 1, -1, -1):
@@ -326,15 +367,31 @@ def backward_steps(int kind, int flags,
             # rows ended .. n - 1 end at step t: the final-state gradient
             # enters there (their dh, dc are still 0)
             if n > ended and has_dhn:
-                memcpy(dhp + ended * H, &dh_n[row0 + ended, 0],
-                       (n - ended) * H * sizeof(floating))
+                memcpy(dhp + ended * P, &dh_n[row0 + ended, 0],
+                       (n - ended) * P * sizeof(floating))
             if n > ended and has_dcn:
                 memcpy(dcp + ended * H, &dc_n[row0 + ended, 0],
                        (n - ended) * H * sizeof(floating))
+            if proj:
+                # the projection h = h_full @ W_hr.T, backwards: h_full is
+                # o * tanh(c), from the saved gates and aux
+                if dYp != NULL:
+                    for i in range(n * P):
+                        dhp[i] += dYp[t * BP + i]
+                for i in range(n):
+                    o_ = &gates[t, row0 + i, 0] + 3 * H
+                    a_ = A + t * BH + i * H
+                    for j in range(H):
+                        hf[i * H + j] = o_[j] * a_[j]
+                # dW_hr += dh.T @ h_full      (P, H) += (P, n)(n, H)
+                gemm(Transpose, NoTrans, P, H, n, 1, dhp, P, hf, H, 1, &dW_hr[0, 0], H)
+                # d h_full = dh @ W_hr        (n, H) = (n, P)(P, H)
+                gemm(NoTrans, NoTrans, n, H, P, 1, dhp, P, &W_hr[0, 0], H, 0, dhf, H)
+                memset(dhp, 0, n * P * sizeof(floating))
             cell_backward(&s, n, &gates[t, row0, 0],
-                          dYp + t * BH if dYp != NULL else NULL,
-                          dhp, dhin, dcp,
-                          Hp + t * BH, (Mp if masked else Hp) + t * BH, Hp + (t + 1) * BH,
+                          NULL if proj or dYp == NULL else dYp + t * BP,
+                          dhf if proj else dhp, dhin, dcp,
+                          Hp + t * BP, (Mp if masked else Hp) + t * BP, Hp + (t + 1) * BP,
                           Cp + t * BH if two else NULL,
                           Cp + (t + 1) * BH if two else NULL,
                           A + t * BH if A != NULL else NULL,
@@ -343,7 +400,7 @@ def backward_steps(int kind, int flags,
                           &work[row0, 0], &W_hh[0, 0], X_, dX_)
             if masked:
                 # h_in = h_prev * mask: its gradient reaches h_prev masked
-                for i in range(n * H):
+                for i in range(n * P):
                     dhp[i] += dhin[i] * mk[i]
         if serial:
             serial_blas_end()
@@ -373,16 +430,17 @@ def weight_gradients(int kind, int flags,
     whose inner dimension T*B exceeds the BLAS's int is summed in blocks
     (see _blas.gemm).
     """
-    cdef str fn = "weight_gradients", of = "T, B, I from X, H from dW_hh, G from kind"
-    cdef CellSpec s = make_spec(fn, kind, flags, dW_hh.shape[1])
+    cdef str fn = "weight_gradients", of = "T, B, I from X, G*H from W_ih, P from dW_hh"
+    cdef CellSpec s = make_spec(fn, kind, flags, W_ih.shape[0], dW_hh.shape[1], "W_ih",
+                                "dW_hh")
     cdef Py_ssize_t T = X.shape[0], B = X.shape[1], I = X.shape[2], TB = T * B
-    cdef Py_ssize_t H = s.H, GH = s.G * H
+    cdef Py_ssize_t H = s.H, P = s.P, GH = s.G * H
     cdef bint hidden_grad = s.separate_bias >= 0, gated = s.gated_blocks > 0
     check_shape(fn, "W_ih", W_ih.shape, (GH, I), of)
     if Hin.shape[0] < T:
         raise ValueError(f"{fn}: Hin has {Hin.shape[0]} steps, needs at least T = {T} "
                          "(T from X)")
-    check_shape(fn, "Hin", Hin.shape, (None, B, H), of)
+    check_shape(fn, "Hin", Hin.shape, (None, B, P), of)
     if gated:
         check_shape(fn, "aux", aux.shape, (T, B, H), of)
     check_shape(fn, "dG", dG.shape, (T, B, GH), of)
@@ -391,11 +449,11 @@ def weight_gradients(int kind, int flags,
     if dX.shape[0] > 0:
         check_shape(fn, "dX", dX.shape, (T, B, I), of)
     check_shape(fn, "dW_ih", dW_ih.shape, (GH, I), of)
-    check_shape(fn, "dW_hh", dW_hh.shape, (GH, H), of)
+    check_shape(fn, "dW_hh", dW_hh.shape, (GH, P), of)
     check_shape(fn, "db_ih", db_ih.shape, (GH,), of)
     check_shape(fn, "db_hh", db_hh.shape, (GH,), of)
     check_blas_ld(fn, "I", I)
-    check_blas_ld(fn, "H", H)
+    check_blas_ld(fn, "P", P)
     check_blas_ld(fn, "G*H", GH)
     if not 0 <= part < parts:
         raise ValueError(f"{fn}: part {part} out of {parts} parts")
@@ -418,11 +476,12 @@ def weight_gradients(int kind, int flags,
         # dW_ih = dG.T @ X               (GH, I) = (GH, T*B)(T*B, I)
         gemm(Transpose, NoTrans, g1 - g0, I, TB, 1, dGp + g0, GH, &X[0, 0, 0], I, 0,
              &dW_ih[0, 0] + g0 * I, I)
-        # dW_hh[:split] = dGh.T @ Hin[:T]   (split, H) = (split, T*B)(T*B, H)
-        gemm(Transpose, NoTrans, gmid - g0, H, TB, 1, dGh + g0, GH, Hp, H, 0,
-             &dW_hh[0, 0] + g0 * H, H)
+        # dW_hh[:split] = dGh.T @ Hin[:T]   (split, P) = (split, T*B)(T*B, P)
+        gemm(Transpose, NoTrans, gmid - g0, P, TB, 1, dGh + g0, GH, Hp, P, 0,
+             &dW_hh[0, 0] + g0 * P, P)
         if gated:
-            # dW_hh[split:] = dG[:, split:].T @ aux   (gated state gate * h_in)
+            # dW_hh[split:] = dG[:, split:].T @ aux   (gated state gate * h_in;
+            # kinds with gated blocks have no projection: P = H)
             gemm(Transpose, NoTrans, g1 - gmid, H, TB, 1, dGp + gmid, GH, A, H, 0,
                  &dW_hh[0, 0] + gmid * H, H)
         # the bias gradients are column sums of the gate gradients; the
@@ -468,28 +527,32 @@ cdef int check_rows(str fn, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t B) exce
 
 cdef int check_scan(str fn, const CellSpec* s, bint training, bint backward,
                     const int[::1] n_active, const floating[:, ::1] W_hh,
-                    const floating[:, ::1] extra, const floating[:, ::1] mask,
+                    const floating[:, ::1] extra, const floating[:, ::1] W_hr,
+                    const floating[:, ::1] mask,
                     const floating[:, :, ::1] Hs, const floating[:, :, ::1] Hm,
                     const floating[:, :, ::1] Cs,
                     const floating[:, :, ::1] gates, const floating[:, :, ::1] aux,
                     const floating[:, ::1] work, const floating[::1] W_packed,
                     const floating[::1] W_packed2,
                     Py_ssize_t row0, Py_ssize_t row1) except -1:
-    """The arguments forward_steps and backward_steps share: T and B come
-    from ``gates``, H from ``W_hh``, G and what the kind needs from its spec."""
-    cdef Py_ssize_t T = gates.shape[0], B = gates.shape[1], H = s.H
+    """The arguments forward_steps and backward_steps share: T, B and G*H
+    come from ``gates``, P from ``W_hh``, G and what the kind needs from its
+    spec."""
+    cdef Py_ssize_t T = gates.shape[0], B = gates.shape[1], H = s.H, P = s.P
     cdef Py_ssize_t G = s.G, GH = G * H, gated = GH - s.split
-    cdef str of = "T, B from gates, H from W_hh, G from kind"
-    check_shape(fn, "W_hh", W_hh.shape, (GH, H), f"G = {G} for kind {s.kind}, H from W_hh")
-    check_shape(fn, "gates", gates.shape, (T, B, GH), of)
+    cdef str of = "T, B, G*H from gates, P from W_hh, G from kind"
+    check_shape(fn, "W_hh", W_hh.shape, (GH, P),
+                f"G*H from gates, G = {G} for kind {s.kind}, P from W_hh")
+    if P != H:
+        check_shape(fn, "W_hr", W_hr.shape, (P, H), of)
     check_shape(fn, "n_active", n_active.shape, (T,), of)
     if T > 0 and not 0 <= n_active[0] <= B:
         raise ValueError(f"{fn}: n_active[0] = {n_active[0]} is outside "
                          f"[0, {B}] ({of})")
-    check_shape(fn, "Hs", Hs.shape, (T + 1, B, H), of)
+    check_shape(fn, "Hs", Hs.shape, (T + 1, B, P), of)
     if mask.shape[0] > 0:
-        check_shape(fn, "mask", mask.shape, (B, H), of)
-        check_shape(fn, "Hm", Hm.shape, (T, B, H), of)
+        check_shape(fn, "mask", mask.shape, (B, P), of)
+        check_shape(fn, "Hm", Hm.shape, (T, B, P), of)
     if s.n_states == 2:
         check_shape(fn, "Cs", Cs.shape, (T + 1 if training else 2, B, H), of)
     if s.aux:
@@ -499,17 +562,18 @@ cdef int check_scan(str fn, const CellSpec* s, bint training, bint backward,
         check_shape(fn, "extra", extra.shape, (s.extra_rows, H), of)
     if W_packed.shape[0] > 0:
         check_shape(fn, "W_packed", W_packed.shape,
-                    (packed_size(s.split if backward else H, H if backward else s.split,
+                    (packed_size(s.split if backward else P, P if backward else s.split,
                                  floating is double),),
                     f"pack_hidden(W_hh, {backward}, 0, {s.split}).size")
     if W_packed2.shape[0] > 0:
         if gated == 0:
             raise ValueError(f"{fn}: W_packed2 given, but kind {s.kind} has no gated block")
         check_shape(fn, "W_packed2", W_packed2.shape,
-                    (packed_size(gated if backward else H, H if backward else gated,
+                    (packed_size(gated if backward else P, P if backward else gated,
                                  floating is double),),
                     f"pack_hidden(W_hh, {backward}, {s.split}, {GH}).size")
     check_blas_ld(fn, "H", H)
+    check_blas_ld(fn, "P", P)
     check_blas_ld(fn, "G*H", GH)
     check_rows(fn, row0, row1, B)
     return 0

@@ -28,9 +28,14 @@ Vocabulary (shape letters as everywhere: B batch, H hidden, G gates):
   cannot fold into ``b_ih + b_hh``; its hidden side sees another gradient
   than the input side (``hidden_grad``).
 * ``flags``: bits the kernels read for their own options.
+* ``proj_size`` (an option of kinds whose kernels allow it, ``proj_ok``):
+  the state h is ``W_hr (o * tanh(c))`` of size P < H, PyTorch's LSTM
+  projections; the driver does the projection, not the kernels.
 """
 
 from dataclasses import dataclass, field
+
+from numbers import Integral
 
 import numpy as np
 
@@ -56,6 +61,7 @@ class Layout:
     separate_bias: int      # gate block index, or -1
     extra_rows: int         # rows of the extra (rows, H) weights, 0 for none
     extra_name: str         # their parameter name prefix
+    proj_ok: bool           # h may be projected (the LSTM's proj_size)
 
     @property
     def hidden_grad(self):
@@ -98,6 +104,11 @@ class Cell:
                 if not isinstance(value, (bool, np.bool_)):
                     raise TypeError(f"{name} must be a bool, got {value!r}")
                 value = bool(value)
+            elif allowed is int:
+                if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral) \
+                        or value < 0:
+                    raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+                value = int(value)
             elif value not in allowed:
                 raise ValueError(f"{name} must be " + " or ".join(map(repr, allowed))
                                  + f", got {value!r}")
@@ -128,9 +139,11 @@ CELLS = {
     "lstm": Cell(
         "lstm", 2, "LSTM", gates=("i", "f", "g", "o"),
         activations=(SIGMOID, SIGMOID, TANH, SIGMOID), states=("h", "c"),
-        options={"peephole": (False, bool)},
+        options={"peephole": (False, bool), "proj_size": (0, int)},
         flag_bits={1: ("peephole", True)},
-        variants={"lstm": {"peephole": False}, "lstm_peephole": {"peephole": True}},
+        variants={"lstm": {"peephole": False}, "lstm_peephole": {"peephole": True},
+                  "lstm_proj": {"proj_size": 2}, "lstm_peephole_proj": {"peephole": True,
+                                                                         "proj_size": 2}},
         extra_name="weight_peep",
         equations="c' = f c + i g; h' = o tanh(c')"),
     "mgu": Cell(

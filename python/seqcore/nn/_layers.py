@@ -201,6 +201,12 @@ class _RNNBase(Layer):
         for name, value in self.options.items():   # e.g. layer.reset_after
             setattr(self, name, value)
         self._layout = self._cell.layout(self.options)
+        proj = self.options.get("proj_size", 0)
+        if proj and not proj < self.hidden_size:
+            raise ValueError(f"proj_size must be smaller than hidden_size={self.hidden_size}, "
+                             f"got {proj}")
+        # P: the size of the state h (and of the outputs): the projection's, or H
+        self.state_size = proj or self.hidden_size
         self.training = True
         self._rng = np.random.default_rng(random_state)
         self._workspace = {}
@@ -214,24 +220,31 @@ class _RNNBase(Layer):
 
     @property
     def output_size(self):
-        """Features of each output step: D*H for 'concat', else H."""
+        """Features of each output step: D*P for 'concat', else P (P = H, or
+        proj_size)."""
         if self.bidirectional and self.merge_mode == "concat":
-            return 2 * self.hidden_size
-        return self.hidden_size
+            return 2 * self.state_size
+        return self.state_size
+
+    @property
+    def _proj(self):
+        return self.state_size != self.hidden_size
 
     @property
     def _two_states(self):
         return self._layout.n_states == 2
 
     def _scan_param_shapes(self, k, d):
-        G, H = self._layout.G, self.hidden_size
+        G, H, P = self._layout.G, self.hidden_size, self.state_size
         sfx = f"_l{k}" + ("_reverse" if d else "")
         out = [(f"weight_ih{sfx}", (G * H, self.input_size if k == 0 else self.output_size)),
-               (f"weight_hh{sfx}", (G * H, H)),
+               (f"weight_hh{sfx}", (G * H, P)),
                (f"bias_ih{sfx}", (G * H,)),
                (f"bias_hh{sfx}", (G * H,))]
         if self._layout.extra_rows:
             out.append((f"{self._layout.extra_name}{sfx}", (self._layout.extra_rows, H)))
+        if self._proj:   # PyTorch's name and place: after the biases
+            out.append((f"weight_hr{sfx}", (P, H)))
         return out
 
     def _param_count(self):
@@ -292,11 +305,13 @@ class _RNNBase(Layer):
         return L * D * per_scan * np.dtype(self.dtype).itemsize
 
     def _scan_params(self, P, k, d):
-        """(W_ih, W_hh, b_ih, b_hh, extra) of one scan from named views P."""
+        """(W_ih, W_hh, b_ih, b_hh, extra, W_hr) of one scan from named views P."""
         sfx = f"_l{k}" + ("_reverse" if d else "")
         extra = (P[f"{self._layout.extra_name}{sfx}"] if self._layout.extra_rows
                  else self._empty(2))
-        return [P[f"{n}{sfx}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")] + [extra]
+        W_hr = P[f"weight_hr{sfx}"] if self._proj else self._empty(2)
+        return [P[f"{n}{sfx}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")] + [
+            extra, W_hr]
 
     def _empty(self, ndim):
         return np.empty((0,) * ndim, dtype=self.dtype)
@@ -319,7 +334,8 @@ class _RNNBase(Layer):
         return X
 
     def _check_state(self, state, B, name):
-        """(h, c) as (L*D, B, H) arrays or None each (c None for one-state kinds)."""
+        """(h, c) as (L*D, B, P) and (L*D, B, H) arrays or None each (c None
+        for one-state kinds)."""
         if state is None:
             return None, None
         if self._two_states:
@@ -328,12 +344,13 @@ class _RNNBase(Layer):
             h, c = state
         else:
             h, c = state, None
-        shape = (self.num_layers * self.num_directions, B, self.hidden_size)
         out = []
         for part, label in ((h, "h"), (c, "c")):
             if part is None:
                 out.append(None)
                 continue
+            shape = (self.num_layers * self.num_directions, B,
+                     self.state_size if label == "h" else self.hidden_size)
             arr = as_float_array(part, self.dtype, f"{name} ({label})")
             if arr.shape != shape:
                 raise ValueError(f"{name} ({label}) must have shape {shape} "
@@ -414,9 +431,10 @@ class _RNNBase(Layer):
         differently on fewer rows)."""
         B, T, _ = X.shape
         two, k = self._two_states, EVAL_CHUNK_STEPS
-        shape = (self.num_layers, B, self.hidden_size)
-        h = h0.copy() if h0 is not None else np.zeros(shape, self.dtype)
-        c = (c0.copy() if c0 is not None else np.zeros(shape, self.dtype)) if two else None
+        L = self.num_layers
+        h = h0.copy() if h0 is not None else np.zeros((L, B, self.state_size), self.dtype)
+        c = ((c0.copy() if c0 is not None else np.zeros((L, B, self.hidden_size), self.dtype))
+             if two else None)
         out = np.zeros((B, T, self.output_size), self.dtype) if outputs else None
         for s in range(0, T, k):
             rows = np.flatnonzero(lengths > s)   # samples still running
@@ -439,11 +457,11 @@ class _RNNBase(Layer):
         B, T, _ = X.shape
         batch = _Batch(lengths, T)
         two = self._two_states
-        L, D, H = self.num_layers, self.num_directions, self.hidden_size
-        h0 = batch.sort_states(h0) if h0 is not None else np.zeros((L * D, B, H), self.dtype)
+        L, D, H, S = self.num_layers, self.num_directions, self.hidden_size, self.state_size
+        h0 = batch.sort_states(h0) if h0 is not None else np.zeros((L * D, B, S), self.dtype)
         if two:
             c0 = batch.sort_states(c0) if c0 is not None else np.zeros((L * D, B, H), self.dtype)
-        h_n = np.empty((L * D, B, H), self.dtype)
+        h_n = np.empty((L * D, B, S), self.dtype)
         c_n = np.empty((L * D, B, H), self.dtype) if two else None
         # a bidirectional layer's two directions take the threads; a
         # unidirectional one splits its batch into row ranges.  Either way
@@ -462,7 +480,7 @@ class _RNNBase(Layer):
         if training and self.recurrent_dropout > 0:
             keep = 1.0 - self.recurrent_dropout
             for i in range(L * D):
-                m = (self._rng.random((B, H)) < keep).astype(self.dtype) / self.dtype(keep)
+                m = (self._rng.random((B, S)) < keep).astype(self.dtype) / self.dtype(keep)
                 masks_h[i] = np.ascontiguousarray(m[batch.order])
 
         scans, masks, parts = [], [], []
@@ -502,19 +520,19 @@ class _RNNBase(Layer):
         h_n = batch.unsort_states(h_n)
         return outputs, self._state(h_n, batch.unsort_states(c_n) if two else None)
 
-    def _forward_scan(self, k, d, x_in, batch, h0, c0, mask, plan, train, P):
+    def _forward_scan(self, k, d, x_in, batch, h0, c0, mask, plan, train, Pv):
         T, B, _ = x_in.shape
-        lay, H = self._layout, self.hidden_size
+        lay, H, P = self._layout, self.hidden_size, self.state_size
         G = lay.G
         # padded rows must read 0; a full batch writes every row
         pad = not batch.full
         s = _Scan()
         s.X, (s.ranges, s.parallel) = x_in, plan
         ranges, n = s.ranges, len(s.ranges)
-        s.Hs = self._buffer((k, d, "Hs"), (T + 1, B, H), pad, train)
+        s.Hs = self._buffer((k, d, "Hs"), (T + 1, B, P), pad, train)
         s.Hs[0] = h0
         s.mask = mask if mask is not None else self._empty(2)
-        s.Hm = (self._buffer((k, d, "Hm"), (T, B, H), pad, train) if mask is not None
+        s.Hm = (self._buffer((k, d, "Hm"), (T, B, P), pad, train) if mask is not None
                 else self._empty(3))
         if self._two_states:
             s.Cs = self._buffer((k, d, "Cs"), (T + 1 if train else 2, B, H), pad, train)
@@ -525,9 +543,11 @@ class _RNNBase(Layer):
         s.gates = self._buffer((k, d, "gates"), (T, B, G * H), False, train)
         s.aux = (self._buffer((k, d, "aux"), (T if train else 1, B, H), pad, train)
                  if lay.aux else self._empty(3))
-        s.h_n = np.empty((B, H), self.dtype)
+        s.h_n = np.empty((B, P), self.dtype)
         work = self._buffer((k, d, "work"), (B, G * H), False, train)
-        W_ih, W_hh, b_ih, b_hh, extra = self._scan_params(P, k, d)
+        pwork = (self._buffer((k, d, "pwork"), (B, H), False, train) if self._proj
+                 else self._empty(2))
+        W_ih, W_hh, b_ih, b_hh, extra, W_hr = self._scan_params(Pv, k, d)
         W_packed = self._pack_hidden(W_hh, backward=False)
         TB = T * B
 
@@ -542,7 +562,7 @@ class _RNNBase(Layer):
         def steps(i):     # a range of the batch, through all steps
             _recurrent.forward_steps(
                 lay.code, lay.flags, train, batch.n_active, W_hh, bias, b_hh, extra,
-                s.mask, s.Hs, s.Hm, s.Cs, s.gates, s.aux, work, s.h_n, s.c_n,
+                W_hr, pwork, s.mask, s.Hs, s.Hm, s.Cs, s.gates, s.aux, work, s.h_n, s.c_n,
                 *W_packed, *ranges[i], True)
 
         _in_parallel(project, n, s.parallel)
@@ -587,7 +607,7 @@ class _RNNBase(Layer):
     def _backward(self, tape, d_outputs, d_state, input_grad):
         batch, scans, masks, parts, both = tape
         B, T = batch.B, batch.T
-        L, D, H = self.num_layers, self.num_directions, self.hidden_size
+        L, D, H, P = self.num_layers, self.num_directions, self.hidden_size, self.state_size
         two = self._two_states
         if d_outputs is None:
             d_out = None
@@ -601,7 +621,7 @@ class _RNNBase(Layer):
         dh_n = batch.sort_states(dh_n) if dh_n is not None else None
         dc_n = batch.sort_states(dc_n) if dc_n is not None else None
 
-        d_h0 = np.empty((L * D, B, H), self.dtype)
+        d_h0 = np.empty((L * D, B, P), self.dtype)
         d_c0 = np.empty((L * D, B, H), self.dtype) if two else None
         for k in range(L - 1, -1, -1):
             if d_out is not None and masks[k] is not None:
@@ -647,7 +667,7 @@ class _RNNBase(Layer):
 
     def _unmerge(self, d_out, outs):
         """Gradients on [forward, backward] outputs from the gradient on their merge."""
-        H = self.hidden_size
+        H = self.state_size
         if self.merge_mode == "concat":
             return [d_out[..., :H], d_out[..., H:]]
         if self.merge_mode == "sum":
@@ -659,7 +679,7 @@ class _RNNBase(Layer):
 
     def _backward_scan(self, k, d, s, batch, dY, dh_n, dc_n, need_dX):
         T, B, I = s.X.shape
-        lay, H = self._layout, self.hidden_size
+        lay, H, P = self._layout, self.hidden_size, self.state_size
         G, two, masked = lay.G, self._two_states, s.mask.shape[0] > 0
         # padded steps' rows stay 0 so they drop out of the weight GEMMs; a
         # full batch writes every row
@@ -667,24 +687,29 @@ class _RNNBase(Layer):
         dG = self._buffer((k, d, "dG"), (T, B, G * H), pad, True)
         dGH = (self._buffer((k, d, "dGH"), (T, B, G * H), pad, True) if lay.hidden_grad
                else self._empty(3))
-        dh = np.empty((B, H), self.dtype)
-        dhm = np.empty((B, H), self.dtype) if masked else self._empty(2)
+        dh = np.empty((B, P), self.dtype)
+        dhm = np.empty((B, P), self.dtype) if masked else self._empty(2)
         dc = np.empty((B, H), self.dtype) if two else self._empty(2)
         work = self._buffer((k, d, "work"), (B, G * H), False, True)
-        W_ih, W_hh, _, _, extra = self._scan_params(self.params, k, d)
-        dW_ih, dW_hh, db_ih, db_hh, dextra = self._scan_params(self.grads, k, d)
+        pwork = (self._buffer((k, d, "pwork2"), (B, 2 * H), False, True) if self._proj
+                 else self._empty(2))
+        W_ih, W_hh, _, _, extra, W_hr = self._scan_params(self.params, k, d)
+        dW_ih, dW_hh, db_ih, db_hh, dextra, dW_hr = self._scan_params(self.grads, k, d)
         ranges, n = s.ranges, len(s.ranges)
         W_packed = self._pack_hidden(W_hh, backward=True)
         # each range accumulates its own gradient on the extra weights; they
         # add up in range order (the ranges depend on the shape only)
         dextras = ([dextra] * n if n == 1 or not lay.extra_rows
                    else [np.empty_like(dextra) for _ in ranges])
+        dW_hrs = ([dW_hr] * n if n == 1 or not self._proj
+                  else [np.empty_like(dW_hr) for _ in ranges])
         # what the hidden products read: the states, or their masked copies
         Hin = s.Hm if masked else s.Hs
 
         def steps(i):
             _recurrent.backward_steps(
-                lay.code, lay.flags, batch.n_active, W_hh, extra, s.mask, s.Hs, s.Hm,
+                lay.code, lay.flags, batch.n_active, W_hh, extra, W_hr, pwork, dW_hrs[i],
+                s.mask, s.Hs, s.Hm,
                 s.Cs, s.gates, s.aux,
                 dY if dY is not None else self._empty(3),
                 dh_n if dh_n is not None else self._empty(2),
@@ -697,10 +722,11 @@ class _RNNBase(Layer):
                 dX, dW_ih, dW_hh, db_ih, db_hh, i, n, True)
 
         _in_parallel(steps, n, s.parallel)
-        if len(dextras) > 1:
-            dextra[...] = dextras[0]
-            for part in dextras[1:]:
-                dextra += part
+        for total, parts in ((dextra, dextras), (dW_hr, dW_hrs)):
+            if len(parts) > 1 and total.size:
+                total[...] = parts[0]
+                for part in parts[1:]:
+                    total += part
         dX = self._buffer((k, d, "dX"), (T, B, I), False, True) if need_dX else self._empty(3)
         _in_parallel(weights, n, s.parallel)
         return (dX if need_dX else None), dh, (dc if two else None)
@@ -812,8 +838,12 @@ class LSTM(_RNNBase):
 
     With ``peephole=True``, i and f see ``c`` and o sees ``c'`` through the
     diagonal weights ``weight_peep_l{k}`` of shape (3, H), rows (p_i, p_f, p_o).
-    The state is the pair (h, c).
+    With ``proj_size=P`` (PyTorch's projections), ``h' = W_hr (o * tanh(c'))``
+    through ``weight_hr_l{k}`` of shape (P, H): h, the outputs and h_n have P
+    entries, c has H.  The state is the pair (h, c).
 """, """    peephole : bool, default=False
+    proj_size : int, default=0
+        Size P < H of the projected state; 0 for none.
 """, """        for t in range(T):
             i, f, g, o = split(x[:, t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh, 4)
             c = sigmoid(f) * c + sigmoid(i) * tanh(g)
@@ -822,12 +852,13 @@ class LSTM(_RNNBase):
     _cell = CELLS["lstm"]
 
     def __init__(self, input_size, hidden_size, num_layers=1, *,
-                 peephole=False, bidirectional=False, merge_mode="concat",
+                 peephole=False, proj_size=0, bidirectional=False, merge_mode="concat",
                  dropout=0.0, recurrent_dropout=0.0, dtype=np.float32, random_state=None):
         super().__init__(input_size, hidden_size, num_layers,
                          bidirectional=bidirectional, merge_mode=merge_mode,
                          dropout=dropout, recurrent_dropout=recurrent_dropout,
-                         dtype=dtype, random_state=random_state, peephole=peephole)
+                         dtype=dtype, random_state=random_state, peephole=peephole,
+                         proj_size=proj_size)
 
 
 class MGU(_RNNBase):

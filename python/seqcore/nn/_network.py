@@ -431,8 +431,9 @@ class SequenceNetwork:
         T = int(lengths.max())
         B = idx.size
         two = self.rnn._two_states
-        L, H = self.rnn.num_layers * self.rnn.num_directions, self.rnn.hidden_size
-        h_state = np.zeros((L, B, H), self.dtype) if k < T else None
+        L = self.rnn.num_layers * self.rnn.num_directions
+        P, H = self.rnn.state_size, self.rnn.hidden_size
+        h_state = np.zeros((L, B, P), self.dtype) if k < T else None
         c_state = np.zeros((L, B, H), self.dtype) if k < T and two else None
         acc = None if k >= T else np.zeros_like(self.flat_grads)
         loss = 0.0
