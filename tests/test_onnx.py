@@ -204,6 +204,107 @@ def test_table_input_and_return_sequences():
     np.testing.assert_allclose(proba, tagger.predict_proba(X3), rtol=0, atol=1e-10)
 
 
+# ----------------------------------------- embeddings and dense layers
+@pytest.fixture(scope="module")
+def tokens():
+    """Ragged token sequences (ids 1..19; 0 is padding), their padded (N, T)
+    array and lengths."""
+    rng = np.random.default_rng(5)
+    X = [rng.integers(1, 20, int(n)) for n in rng.integers(1, 10, 24)]
+    ids, lengths = np.zeros((24, max(map(len, X))), np.int64), np.array([len(x) for x in X])
+    for i, x in enumerate(X):
+        ids[i, :len(x)] = x
+    return X, ids, lengths
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("cell, bidirectional, activation",
+                         [("gru", False, "relu"), ("lstm", True, "tanh"), ("mgu", True, "relu")])
+def test_token_classifier_with_dense_layers(tokens, cell, bidirectional, activation, dtype):
+    """embedding -> recurrent stack -> summary -> dense layers -> head, on
+    ragged sequences: with a ``lengths`` input, and with the lengths read
+    from the trailing padding ids as the estimator reads a 2-D array."""
+    X, ids, lengths = tokens
+    y = np.array(["neg", "pos", "mixed"])[np.random.default_rng(6).integers(0, 3, len(X))]
+    clf = fit_quiet(RNNClassifier(cell=cell, embedding_dim=4, hidden_size=5,
+                                  bidirectional=bidirectional, dense_layers=(6, 3),
+                                  dense_activation=activation, max_iter=2, dtype=dtype,
+                                  random_state=0), X, y)
+    ids_before = ids.copy()
+    expected = clf.predict_proba(X)
+    assert np.ptp(expected, axis=0).max() > 1e-3   # the rows differ: lengths matter
+    for lengths_input in (True, False):
+        model = to_onnx(clf, lengths=lengths_input)
+        assert [i.name for i in model.graph.input] == ["ids"] + ["lengths"] * lengths_input
+        assert {"Gather", "MatMul", activation.capitalize()} <= op_types(model)
+        feeds = {"ids": ids, "lengths": lengths} if lengths_input else {"ids": ids}
+        label, proba = run(model, feeds)
+        np.testing.assert_allclose(proba, expected, rtol=0, atol=TOL[np.dtype(dtype).type])
+        np.testing.assert_array_equal(label, clf.predict(X))
+    np.testing.assert_array_equal(ids, ids_before)
+
+
+def test_token_tagger_with_dense_layers(tokens):
+    """return_sequences with an embedding and dense layers: one label per
+    step, the valid steps of each sequence compared."""
+    X, ids, lengths = tokens
+    tags = [x % 3 for x in X]
+    tagger = fit_quiet(RNNClassifier(cell="gru", embedding_dim=3, hidden_size=4,
+                                     dense_layers=(5,), return_sequences=True, max_iter=2,
+                                     dtype="float64", random_state=0), X, tags)
+    label, proba = run(to_onnx(tagger, lengths=True), {"ids": ids, "lengths": lengths})
+    assert proba.shape == ids.shape + (3,)
+    for i, (pred, p) in enumerate(zip(tagger.predict(X), tagger.predict_proba(X))):
+        n = lengths[i]
+        np.testing.assert_array_equal(label[i, :n], pred)
+        np.testing.assert_allclose(proba[i, :n], p, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_regressor_with_dense_layers(data, dtype):
+    X, _, Y = data
+    Xp, lengths = pad_sequences(X, dtype=dtype)
+    for y, activation in ((Y, "relu"), (Y[:, 0], "tanh")):
+        reg = fit_quiet(RNNRegressor(cell="lstm", hidden_size=5, num_layers=2,
+                                     bidirectional=True, merge_mode="sum", dense_layers=(7, 4),
+                                     dense_activation=activation, max_iter=2, dtype=dtype,
+                                     random_state=0), X, y)
+        (pred,) = run(to_onnx(reg, lengths=True), {"X": Xp, "lengths": lengths})
+        assert pred.shape == y.shape
+        np.testing.assert_allclose(pred, reg.predict(X), rtol=0,
+                                   atol=TOL[np.dtype(dtype).type] * reg._y_scale.max())
+
+
+def test_pipeline_with_dense_layers(data):
+    X, y, _ = data
+    pipe = fit_quiet(make_pipeline(SequenceScaler(), RNNClassifier(
+        cell="gru", hidden_size=4, dense_layers=(5,), max_iter=2, random_state=0)), X, y)
+    Xp, lengths = pad_sequences(X, dtype=np.float32)
+    label, proba = run(to_onnx(pipe, lengths=True), {"X": Xp, "lengths": lengths})
+    np.testing.assert_allclose(proba, pipe.predict_proba(X), rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(label, pipe.predict(X))
+
+
+def test_tokenizer_pipeline_is_refused_with_a_hint():
+    from seqcore.text import SequenceTokenizer
+
+    texts = ["a good film", "a bad film", "good", "bad bad"]
+    pipe = fit_quiet(make_pipeline(SequenceTokenizer(), RNNClassifier(
+        embedding_dim=2, hidden_size=2, max_iter=1, random_state=0)), texts, [1, 0, 1, 0])
+    with pytest.raises(TypeError, match=r"export the estimator \(pipeline\[-1\]\)"):
+        to_onnx(pipe)
+    ids = pipe[:-1].transform(texts)
+    (label, _) = run(to_onnx(pipe[-1]), {"ids": pad_ids(ids)})
+    np.testing.assert_array_equal(label, pipe.predict(texts))
+
+
+def pad_ids(seqs):
+    out = np.zeros((len(seqs), max(map(len, seqs))), np.int64)
+    for i, s in enumerate(seqs):
+        out[i, :len(s)] = s
+    return out
+
+
 def test_export_changes_nothing(data):
     X, y, _ = data
     clf = fit_quiet(RNNClassifier(cell="gru", hidden_size=4, max_iter=1, random_state=0), X, y)
@@ -239,8 +340,8 @@ def test_bad_input_is_refused(data):
 
 
 def test_unknown_network_parts_are_refused(data):
-    """A network with parameters beyond the recurrent stack and the head
-    (dense layers, an embedding) is refused rather than exported without them."""
+    """A network with parameters beyond its embedding, recurrent stack, dense
+    layers and head is refused rather than exported without them."""
     X, y, _ = data
     clf = fit_quiet(RNNClassifier(hidden_size=3, max_iter=1, random_state=0), X, y)
     net = clf.network_

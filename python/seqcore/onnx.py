@@ -5,7 +5,8 @@ the names of its input tensors and returning the names of its outputs:
 
 * ``_scaler``: a ``SequenceScaler`` in front, ``(X - mean_) / scale_`` in
   float64 as seqcore computes it;
-* ``_embedding``: ``nn.Embedding``, a ``Gather`` of the table's rows;
+* ``_embedding``: ``nn.Embedding``, a ``Gather`` of the table's rows (an
+  estimator with ``embedding_dim`` reads int64 token ids);
 * ``_recurrent``: a stack of ``nn.RNN``/``GRU``/``LSTM``/``MGU`` layers, per
   layer either ONNX's own ``RNN``/``GRU``/``LSTM`` operator (gates reordered
   from PyTorch's, ``linear_before_reset`` for the GRU's ``reset_after``,
@@ -13,7 +14,8 @@ the names of its input tensors and returning the names of its outputs:
   ``Scan`` over the steps whose body is the cell's step (the MGU, which
   ONNX lacks, and float64, which onnxruntime's operators refuse);
 * ``_merge``: the two directions' outputs combined by ``merge_mode``;
-* ``_linear``: ``nn.Linear`` (and the estimators' head), ``X @ W.T + b``;
+* ``_linear``: ``nn.Linear``, ``act(X @ W.T + b)`` (the estimators' dense
+  layers, between the summary and the head, and the head itself);
 * ``_head``: the estimators' output, labels and probabilities for a
   classifier, un-standardised targets for a regressor.
 
@@ -435,11 +437,21 @@ def _head(g, est, S):
 def _check_network(net):
     """Refuse a network with parts this exporter does not know (their
     parameters would be missing from the graph)."""
-    known = net.rnn.flat_params.size + net.weight.size + net.bias.size
+    known = (net.rnn.flat_params.size + net.weight.size + net.bias.size
+             + sum(p.flat_params.size for p in net._extra_parts()))
     if net.flat_params.size != known:
         raise NotImplementedError(
-            "this network has parts (dense layers or an embedding) that "
-            "seqcore.onnx.to_onnx cannot export yet; export the layers one by one")
+            "this network has parts beyond its embedding, recurrent stack, dense "
+            "layers and head that seqcore.onnx.to_onnx cannot export yet")
+
+
+def _token_lengths(g, ids):
+    """Each row's length from its trailing padding ids (0), as the estimators
+    read a 2-D array of ids: 1 + the index of the last nonzero id, (N,) int64."""
+    nonzero = g.op("Cast", [g.op("Not", [g.op("Equal", [ids, g.ints(0)])])],
+                   to=g.onnx.TensorProto.INT32)
+    last = g.op("ArgMax", [nonzero], axis=1, keepdims=0, select_last_index=1)
+    return g.op("Add", [last, g.ints(1)], hint="lengths")
 
 
 def _estimator_graph(g, est, scaler, lengths, recurrent):
@@ -451,19 +463,30 @@ def _estimator_graph(g, est, scaler, lengths, recurrent):
     _check_network(net)
     layer, dt = net.rnn, net.rnn.dtype
     onnx = g.onnx
-    table = getattr(est, "_input_mode", SEQUENCES) != SEQUENCES
-    # a model fit on a 2-D table reads univariate sequences of n_features_in_ steps
-    shape = ["N", est.n_features_in_] if table else ["N", "T", est.n_features_in_]
-    X = g.add_input("X", _elem_type(onnx, dt), shape)
-    if table:
-        X = g.op("Unsqueeze", [X, g.ints([2])])
-    L = g.add_input("lengths", onnx.TensorProto.INT64, ["N"]) if lengths else None
-    if scaler is not None:
-        X = _scaler(g, X, scaler, dt)
-    x = g.op("Transpose", [X], perm=[1, 0, 2], hint="time_major")
+    if net.embedding is not None:
+        # token ids (N, T) -> their vectors, time-major (T, N, E)
+        ids = g.add_input("ids", onnx.TensorProto.INT64, ["N", "T"])
+        L = (g.add_input("lengths", onnx.TensorProto.INT64, ["N"]) if lengths
+             else _token_lengths(g, ids))
+        x = _embedding(g, g.op("Transpose", [ids], perm=[1, 0]), net.embedding)
+        table = False
+    else:
+        table = getattr(est, "_input_mode", SEQUENCES) != SEQUENCES
+        # a model fit on a 2-D table reads univariate sequences of n_features_in_ steps
+        shape = ["N", est.n_features_in_] if table else ["N", "T", est.n_features_in_]
+        X = g.add_input("X", _elem_type(onnx, dt), shape)
+        if table:
+            X = g.op("Unsqueeze", [X, g.ints([2])])
+        L = g.add_input("lengths", onnx.TensorProto.INT64, ["N"]) if lengths else None
+        if scaler is not None:
+            X = _scaler(g, X, scaler, dt)
+        x = g.op("Transpose", [X], perm=[1, 0, 2], hint="time_major")
     Y, h_n, _ = _recurrent(g, layer, x, L, recurrent=recurrent)
     S = g.op("Transpose", [Y], perm=[1, 0, 2]) if net.return_sequences else \
         _summary(g, layer, h_n)
+    for dense in net.dense:   # in the model's dtype, as seqcore computes them
+        S = _linear(g, S, dense.params["weight"],
+                    dense.params["bias"] if dense.bias else None, dense.activation)
     for tensor, name, elem, shape in _head(g, est, S):
         if net.return_sequences and table:
             shape = ["N", est.n_features_in_] + shape[2:]
@@ -517,8 +540,12 @@ def _unwrap(model):
             return steps[1], steps[0]
         if len(steps) == 1 and isinstance(steps[0], (RNNClassifier, RNNRegressor)):
             return steps[0], None
+        hint = ""
+        if any(type(s).__name__ == "SequenceTokenizer" for s in steps):
+            hint = ("; a tokenizer works on strings, which the graph cannot: export the "
+                    "estimator (pipeline[-1]) and feed it the ids of pipeline[:-1].transform")
         raise TypeError(f"to_onnx exports {what}; got a Pipeline of "
-                        f"{[type(s).__name__ for s in steps]}")
+                        f"{[type(s).__name__ for s in steps]}{hint}")
     if isinstance(model, (RNNClassifier, RNNRegressor)):
         return model, None
     raise TypeError(f"to_onnx exports {what}; got {type(model).__name__}")
@@ -543,7 +570,9 @@ def to_onnx(model, *, lengths=False, initial_state=False, recurrent="auto",
         Add an int64 input ``lengths`` of shape (N,): the length of each
         sequence of a padded batch (see ``seqcore.preprocessing.pad_sequences``),
         as the lists of different-length sequences seqcore takes.  Without
-        it every sequence runs all T steps.
+        it every sequence runs all T steps, except for an estimator with
+        ``embedding_dim``: its graph reads each row's length from its
+        trailing padding ids (0), as the estimator reads a 2-D array of ids.
     initial_state : bool, default=False
         For a recurrent layer: add the inputs ``h_0`` (and ``c_0`` for the
         LSTM) of shape (L*D, N, H); zeros without them.
@@ -564,7 +593,11 @@ def to_onnx(model, *, lengths=False, initial_state=False, recurrent="auto",
         Inputs and outputs, batch first (N samples, T steps):
 
         * estimators: ``X`` (N, T, n_features) in the model's dtype, or
-          (N, ``n_features_in_``) for a model fit on a 2-D array, [``lengths``];
+          (N, ``n_features_in_``) for a model fit on a 2-D array, or with
+          ``embedding_dim`` ``ids`` (N, T) int64 token ids padded with 0
+          (ids must lie in [0, ``vocab_size_``): the graph does not check
+          them), [``lengths``]; dense layers (``dense_layers``) run between
+          the recurrent stack and the head;
           a classifier outputs ``label`` (N,) and ``probabilities``
           (N, n_classes), a regressor ``prediction`` (N,) or (N, n_outputs),
           both float64 as seqcore's; with ``return_sequences`` one per step,
@@ -583,8 +616,7 @@ def to_onnx(model, *, lengths=False, initial_state=False, recurrent="auto",
     sklearn.exceptions.NotFittedError
         For an estimator that is not fitted.
     NotImplementedError
-        For parts with no export yet (a network with dense layers or an
-        embedding, an LSTM with ``proj_size``).
+        For parts with no export yet (an LSTM with ``proj_size``).
 
     Examples
     --------
