@@ -86,7 +86,7 @@ class _LMNetwork:
         """Each layer's parameters and gradients: a slice of the flat buffers."""
         start = 0
         for part in self.parts:
-            stop = start + part.flat_params.size
+            stop = start + part._param_count()
             part._bind(self.flat_params[start:stop], self.flat_grads[start:stop])
             start = stop
 
@@ -103,7 +103,7 @@ class _LMNetwork:
             if not getattr(self, name).flags.writeable:
                 setattr(self, name, getattr(self, name).copy())
         for part in self.parts:
-            part._flat_params = None
+            part._flat_params = None   # the values are those of the flat buffer
         self._bind()
 
     @property
@@ -300,9 +300,12 @@ class RNNLanguageModel(_VersionedPickle, BaseEstimator):
     Examples
     --------
     >>> from seqcore.text import RNNLanguageModel
-    >>> lm = RNNLanguageModel(hidden_size=32, max_iter=5, random_state=0)
-    >>> lm.fit(["abcabcabcabc" * 20]).sample(6, prefix="ab", random_state=0)
-    'abcabcab'
+    >>> lm = RNNLanguageModel(hidden_size=16, learning_rate=0.02, max_iter=100,
+    ...                       random_state=0)
+    >>> lm.fit(["abcd" * 200]).sample(8, prefix="ab", random_state=0)
+    'abcdabcdab'
+    >>> round(lm.perplexity(["abcdabcd"]), 3)
+    1.004
     """
 
     _parameter_constraints = {
