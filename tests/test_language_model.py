@@ -118,7 +118,7 @@ def reference_logits(lm, ids):
 
 
 def reference_sample(lm, prefix_ids, u, temperature, top_k):
-    """The sampling rule of seqcore._sampling, written out in NumPy."""
+    """The sampling rule of seqcore._lm.generate, written out in NumPy."""
     ids = list(prefix_ids)
     out = []
     for k in range(len(u)):
@@ -239,6 +239,30 @@ def test_loss_and_gradients_agree_with_pytorch(cell):
         for name, p in module.named_parameters():
             np.testing.assert_allclose(part.grads[name], p.grad.numpy(), rtol=1e-9,
                                        atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-6)])
+def test_compiled_softmax_cross_entropy(dtype, rtol):
+    from seqcore import _lm
+    rng = np.random.default_rng(3)
+    Z = (5 * rng.standard_normal((40, 9))).astype(dtype)
+    y = rng.integers(0, 9, 40).astype(np.intp)
+    Z64 = Z.astype(np.float64)
+    logp = Z64 - Z64.max(1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(1, keepdims=True))
+    dZ = np.empty_like(Z)
+    loss = _lm.softmax_nll(Z, y, 0.25, dZ)
+    assert loss == pytest.approx(-0.25 * logp[np.arange(40), y].sum(), rel=rtol)
+    expected = np.exp(logp)
+    expected[np.arange(40), y] -= 1
+    np.testing.assert_allclose(dZ, 0.25 * expected, rtol=10 * rtol, atol=10 * rtol)
+    # scoring only: no gradient rows
+    assert _lm.softmax_nll(Z, y, 1.0, np.empty((0, 9), dtype)) == pytest.approx(4 * loss,
+                                                                                 rel=rtol)
+    with pytest.raises(ValueError, match="target 9 of row 0"):
+        _lm.softmax_nll(Z, np.r_[9, y[1:]].astype(np.intp), 1.0, dZ)
+    with pytest.raises(ValueError, match="dZ"):
+        _lm.softmax_nll(Z, y, 1.0, np.empty((3, 9), dtype))
 
 
 # ----------------------------------------------------------------- bad input

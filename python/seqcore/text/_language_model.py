@@ -4,7 +4,8 @@ Design: the model is ``Embedding -> recurrent layer (any kind of
 seqcore.nn.CELLS) -> Linear`` over the vocabulary, the three layers bound to
 slices of one flat parameter buffer (``_LMNetwork``), so clipping is one norm
 and an optimizer step one loop.  The softmax cross-entropy over the
-vocabulary and its gradient are ``seqcore._losses.softmax_cross_entropy``.
+vocabulary and its gradient run in ``seqcore._lm.softmax_nll`` (one
+exponential per logit).
 
 Training reads the documents as one stream of token ids (concatenated in
 order, no separator) and trains as char-rnn does: the stream is cut into
@@ -13,10 +14,13 @@ order, no separator) and trains as char-rnn does: the stream is cut into
 state of the next window of the same track (stateful training) and the
 gradient stops at window borders (truncated BPTT).  Each epoch starts the
 tracks at a random offset in [0, sequence_length), so the window borders
-move from epoch to epoch.
+move from epoch to epoch, and leaves out the end of each track that does not
+fill a whole window (fewer than ``sequence_length`` tokens; tracks shorter
+than one window make one window): every step then has the same shape, so
+the layers reuse their training buffers, and no step is a few tokens long.
 
-Sampling runs in compiled code, token by token (``seqcore._sampling``): no
-Python per token.
+Sampling runs in compiled code, token by token (``seqcore._lm.generate``):
+no Python per token.
 
 Ids come from a ``SequenceTokenizer`` fitted on the training documents: 0
 is padding (never in a stream), 1 stands for tokens outside the
@@ -35,7 +39,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .. import _losses, _sampling
+from .. import _lm
 from .._estimators import _Training, _VersionedPickle
 from .._sklearn_compat import Interval, StrOptions
 from .._validation import warn_user
@@ -132,8 +136,7 @@ class _LMNetwork:
         dZ = np.empty_like(Z)
         N = B * T
         # loss = mean_i logsumexp(Z_i) - Z_i[y_i];  dZ = (softmax(Z) - onehot(y)) / N
-        loss = _losses.softmax_cross_entropy(Z, np.ascontiguousarray(Y, np.intp).reshape(N),
-                                             np.ones(N, self.dtype), 1.0 / N, dZ)
+        loss = _lm.softmax_nll(Z, np.ascontiguousarray(Y, np.intp).reshape(N), 1.0 / N, dZ)
         d_out = self.head.backward(dZ.reshape(B, T, V))
         if mask is not None:
             d_out *= mask
@@ -171,13 +174,12 @@ class _LMNetwork:
             out, state = self.rnn._forward(W[x][None], None, state, training=False,
                                            params=P_rnn)
             Z, _ = self.head._affine(out.reshape(k, -1), P_head, False)
-            dZ = np.empty_like(Z)
-            total -= _losses.softmax_cross_entropy(Z, np.ascontiguousarray(y, np.intp),
-                                                   np.ones(k, self.dtype), 1.0, dZ)
+            total -= _lm.softmax_nll(Z, np.ascontiguousarray(y, np.intp), 1.0,
+                                     np.empty((0, Z.shape[1]), self.dtype))
         return total
 
     def generate(self, forced, first_logits, u, temperature, top_k, allowed):
-        """Feed ``forced`` ids, then sample len(u) ids (``seqcore._sampling``)."""
+        """Feed ``forced`` ids, then sample len(u) ids (``seqcore._lm.generate``)."""
         P_emb, P_rnn, P_head = self.snapshot()
         rnn, lay = self.rnn, self.rnn._layout
         H = rnn.hidden_size
@@ -192,7 +194,7 @@ class _LMNetwork:
                 b_sep = np.ascontiguousarray(b_hh[block])
             Wf, Wf2 = rnn._pack_hidden(W_hh, backward=False)
             layers.append((np.ascontiguousarray(W_ih.T), W_hh, Wf, Wf2, bias, b_sep, extra))
-        return _sampling.generate(
+        return _lm.generate(
             P_emb["weight"], np.ascontiguousarray(P_head["weight"].T), P_head["bias"],
             layers, lay.code, lay.flags, np.ascontiguousarray(forced, np.intp),
             first_logits, u, temperature, 0 if top_k is None else top_k, allowed)
@@ -457,6 +459,8 @@ class RNNLanguageModel(_VersionedPickle, BaseEstimator):
                 # tracks start at a random offset, so window borders move
                 offset = int(self._rng.integers(0, min(T, (stream.size - 1) // B)))
                 n = (stream.size - 1 - offset) // B          # steps per track
+                if n >= T:
+                    n -= n % T                               # whole windows only
                 X = stream[offset:offset + B * n].reshape(B, n)
                 Y = stream[offset + 1:offset + 1 + B * n].reshape(B, n)
                 state, total = None, 0.0

@@ -1,8 +1,18 @@
-"""Token-by-token generation for ``seqcore.text.RNNLanguageModel``.
+"""The compiled parts of ``seqcore.text.RNNLanguageModel``: the softmax
+cross-entropy over the vocabulary with its gradient, and token-by-token
+generation.
 
-Design: sampling runs one step at a time (each token is fed back as the next
-input), so a layer's ``forward`` per step would spend its time in Python.
-``generate`` runs the whole loop here, without the GIL, for one sequence:
+Softmax cross-entropy (``softmax_nll``): a language model's loss reads one
+row of V logits per token.  One pass per row: the row's maximum, then
+``e_k = exp(z_k - max)`` once (kept in dZ), their sum, the loss ``log(sum) -
+(z_y - max)``, and ``dZ = scale * (e / sum - onehot(y))``.  One exponential
+per logit (``seqcore._losses.softmax_cross_entropy`` takes two, and
+weights), in the rows' own precision (``expf`` for float32); sums in double.
+
+Generation (``generate``): sampling runs one step at a time (each token is
+fed back as the next input), so a layer's ``forward`` per step would spend
+its time in Python.  ``generate`` runs the whole loop here, without the GIL,
+for one sequence:
 
 * the prefix ids are fed in turn (forced), then each step samples a token
   from the softmax of the output layer's logits and feeds it back;
@@ -34,7 +44,7 @@ training tokens), sampled like any other step.
 """
 
 from cython cimport floating
-from libc.math cimport exp, isfinite
+from libc.math cimport exp, expf, log, isfinite
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 
@@ -42,6 +52,54 @@ from seqcore._cells cimport CellSpec, kernel_layout, cell_forward, packed_size
 from seqcore._checks cimport check_shape
 
 import numpy as np
+
+
+cdef inline floating exp_(floating x) noexcept nogil:
+    if floating is float:
+        return expf(x)
+    else:
+        return exp(x)
+
+
+def softmax_nll(const floating[:, ::1] Z, const Py_ssize_t[::1] y, double scale,
+                floating[:, ::1] dZ):
+    """``scale * sum_i (logsumexp(Z_i) - Z_i[y_i])`` over the rows of Z (N, V);
+    writes ``dZ_i = scale * (softmax(Z_i) - onehot(y_i))`` unless dZ has no
+    rows (scoring only)."""
+    cdef Py_ssize_t N = Z.shape[0], V = Z.shape[1], i, k
+    cdef bint grad = dZ.shape[0] > 0
+    cdef double total = 0, s, inv
+    cdef floating zmax, e
+    check_shape("softmax_nll", "y", y.shape, (N,), "N from Z")
+    if grad:
+        check_shape("softmax_nll", "dZ", dZ.shape, (N, V), "(N, V) from Z")
+    for i in range(N):   # an index out of range would read outside Z
+        if not 0 <= y[i] < V:
+            raise ValueError(f"softmax_nll: target {y[i]} of row {i} is outside [0, {V})")
+    if V == 0:
+        raise ValueError("softmax_nll: Z has no columns")
+    with nogil:
+        for i in range(N):
+            zmax = Z[i, 0]
+            for k in range(1, V):
+                if Z[i, k] > zmax:
+                    zmax = Z[i, k]
+            s = 0
+            if grad:
+                for k in range(V):
+                    e = exp_(Z[i, k] - zmax)
+                    dZ[i, k] = e
+                    s += e
+            else:
+                for k in range(V):
+                    s += exp_(Z[i, k] - zmax)
+            total += log(s) - (Z[i, y[i]] - zmax)
+            if grad:
+                inv = scale / s
+                for k in range(V):
+                    dZ[i, k] = <floating> (dZ[i, k] * inv)
+                dZ[i, y[i]] = <floating> (dZ[i, y[i]] - scale)
+    return scale * total
 
 
 cdef struct Step:
