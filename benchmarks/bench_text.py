@@ -19,7 +19,9 @@ through ``torch.set_num_threads(n)``):
   regression baseline.  Needs ``RNNClassifier(embedding_dim=...)``.
 * ``tagging``: a BiLSTM part-of-speech tagger on the CoNLL-U file in
   ``../shared/data/pos`` (80% of the sentences to train, 20% to test;
-  lower-cased words), token accuracy.  Needs ``RNNClassifier(embedding_dim=...,
+  lower-cased words), token accuracy, also on the test words never seen in
+  training; a second row per library replaces rare and unseen words by a
+  signature of their shape (``signature``).  Needs ``RNNClassifier(embedding_dim=...,
   return_sequences=True)``.
 
 The data files are read from ``/work/shared/data`` (``--data``); nothing is
@@ -220,7 +222,8 @@ def _pad(seqs):
     return out, lengths
 
 
-def torch_classifier(torch, X_tr, y_tr, X_te, y_te, V, seed, per_token=False, n_classes=2):
+def torch_classifier(torch, X_tr, y_tr, X_te, y_te, V, seed, per_token=False, n_classes=2,
+                     unseen=None):
     """An embedding + bidirectional LSTM in PyTorch, trained like RNNClassifier
     (Adam, mini-batches of shuffled sequences, norm clipping, packed sequences
     so that padding is never read).  Many-to-one reads the final states of
@@ -274,8 +277,9 @@ def torch_classifier(torch, X_tr, y_tr, X_te, y_te, V, seed, per_token=False, n_
         x, lengths = _pad(X_te)
         pred = model(torch.from_numpy(x), lengths).argmax(-1).numpy()
     if per_token:
-        correct = sum((pred[i, :len(t)] == t).sum() for i, t in enumerate(y_te))
-        return correct / sum(len(t) for t in y_te), fit_s
+        p = np.concatenate([pred[i, :len(t)] for i, t in enumerate(y_te)])
+        t = np.concatenate(y_te)
+        return float(np.mean(p == t)), float(np.mean(p[unseen] == t[unseen])), fit_s
     return float((pred == y_te).mean()), fit_s
 
 
@@ -306,6 +310,46 @@ def read_conllu(path):
     return sentences
 
 
+SUFFIXES = ("ing", "ed", "ly", "ion", "er", "est", "al", "ive", "able", "ous", "ful", "ic",
+            "s")
+
+
+def signature(word):
+    """The class of a rare or unseen word from its shape: capital, digits,
+    hyphen or no letter at all, and a telling suffix (after the unknown-word
+    signatures of the Berkeley parser, simplified), e.g. ``<unk-cap-ing>``."""
+    sig = "<unk"
+    if word[:1].isupper():
+        sig += "-cap"
+    if any(c.isdigit() for c in word):
+        sig += "-num"
+    elif "-" in word:
+        sig += "-dash"
+    elif not any(c.isalpha() for c in word):
+        sig += "-sym"
+    low = word.lower()
+    for suffix in SUFFIXES:
+        if low.endswith(suffix) and len(low) > len(suffix) + 2:
+            sig += "-" + suffix
+            break
+    return sig + ">"
+
+
+def word_features(train, test, signatures):
+    """Token lists of the training and test sentences: lower-cased words;
+    with ``signatures``, words seen once in training (and unseen words at
+    test) become their signature, so the model learns what the shape of a
+    new word says."""
+    if not signatures:
+        return ([[w.lower() for w in s] for s, _ in train],
+                [[w.lower() for w in s] for s, _ in test])
+    from collections import Counter
+    counts = Counter(w.lower() for s, _ in train for w in s)
+    def f(w):
+        return w.lower() if counts[w.lower()] >= 2 else signature(w)
+    return [[f(w) for w in s] for s, _ in train], [[f(w) for w in s] for s, _ in test]
+
+
 def run_tagging(torch, seeds, data):
     from seqcore import RNNClassifier
     from seqcore.text import SequenceTokenizer
@@ -317,36 +361,42 @@ def run_tagging(torch, seeds, data):
     if not _has_token_input():
         print("skipped: this seqcore's RNNClassifier has no embedding_dim (issue 14 part 3)")
         return
-    print(f"{'seed':>4}  {'model':<22} {'accuracy':>8} {'fit s':>7}")
+    print(f"{'seed':>4}  {'model':<28} {'accuracy':>8} {'unseen':>7} {'fit s':>7}")
     for seed in seeds:
         order = np.random.default_rng(seed).permutation(len(sentences))
         cut = int(0.8 * len(sentences))
         train = [sentences[i] for i in order[:cut]]
         test = [sentences[i] for i in order[cut:]]
-        tok = SequenceTokenizer()
-        t0 = time.perf_counter()
-        X_tr = tok.fit_transform([[w.lower() for w in s] for s, _ in train])
+        train_words = {w.lower() for s, _ in train for w in s}
+        unseen = np.array([w.lower() not in train_words for s, _ in test for w in s])
         y_tr = [np.array(t) for _, t in train]
-        clf = RNNClassifier(cell="lstm", bidirectional=True, return_sequences=True,
-                            vocab_size=tok.vocab_size_, random_state=seed, **TAG)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            clf.fit(X_tr, y_tr)
-        fit_s = time.perf_counter() - t0
-        X_te = tok.transform([[w.lower() for w in s] for s, _ in test])
         y_te = [np.array(t) for _, t in test]
-        pred = clf.predict(X_te)
-        acc = (sum((np.asarray(p) == t).sum() for p, t in zip(pred, y_te))
-               / sum(len(t) for t in y_te))
-        print(f"{seed:>4}  {'seqcore BiLSTM':<22} {acc:>8.3f} {fit_s:>7.2f}", flush=True)
-        if torch is not None:
-            classes = clf.classes_
-            codes_tr = [np.searchsorted(classes, t) for t in y_tr]
-            codes_te = [np.searchsorted(classes, t) for t in y_te]
-            acc_t, fit_t = torch_classifier(torch, X_tr, codes_tr, X_te, codes_te,
-                                            tok.vocab_size_, seed, per_token=True,
-                                            n_classes=len(classes))
-            print(f"{seed:>4}  {'pytorch BiLSTM':<22} {acc_t:>8.3f} {fit_t:>7.2f}", flush=True)
+        for signatures in (False, True):
+            label = "+ signatures" if signatures else ""
+            t0 = time.perf_counter()
+            words_tr, words_te = word_features(train, test, signatures)
+            tok = SequenceTokenizer()
+            X_tr = tok.fit_transform(words_tr)
+            clf = RNNClassifier(cell="lstm", bidirectional=True, return_sequences=True,
+                                vocab_size=tok.vocab_size_, random_state=seed, **TAG)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                clf.fit(X_tr, y_tr)
+            fit_s = time.perf_counter() - t0
+            X_te = tok.transform(words_te)
+            pred = np.concatenate([np.asarray(p) for p in clf.predict(X_te)])
+            true = np.concatenate(y_te)
+            print(f"{seed:>4}  {'seqcore BiLSTM ' + label:<28} {np.mean(pred == true):>8.3f} "
+                  f"{np.mean(pred[unseen] == true[unseen]):>7.3f} {fit_s:>7.2f}", flush=True)
+            if torch is not None:
+                classes = clf.classes_
+                codes_tr = [np.searchsorted(classes, t) for t in y_tr]
+                codes_te = [np.searchsorted(classes, t) for t in y_te]
+                acc_t, unseen_t, fit_t = torch_classifier(
+                    torch, X_tr, codes_tr, X_te, codes_te, tok.vocab_size_, seed,
+                    per_token=True, n_classes=len(classes), unseen=unseen)
+                print(f"{seed:>4}  {'pytorch BiLSTM ' + label:<28} {acc_t:>8.3f} "
+                      f"{unseen_t:>7.3f} {fit_t:>7.2f}", flush=True)
 
 
 def main():

@@ -7,12 +7,18 @@ bundled with seqcore; the script reads it from ``../shared/data/pos`` (or
 the path given as its argument) with the small CoNLL-U reader below.
 
 The sentences are split 80/20.  Words are lower-cased and numbered by
-``SequenceTokenizer`` (words seen once become the unknown id, so the model
-learns what to do with words it has never seen); ``RNNClassifier`` with
-``embedding_dim`` and ``return_sequences=True`` reads each sentence in both
-directions and tags every word.  Predictions come back per sentence, each as
-long as its sentence.  Words never seen in training cause most errors: the
-script reports the accuracy on them apart, and a most-frequent-tag baseline.
+``SequenceTokenizer``; ``RNNClassifier`` with ``embedding_dim`` and
+``return_sequences=True`` reads each sentence in both directions and tags
+every word.  Predictions come back per sentence, each as long as its
+sentence.
+
+Words never seen in training cause most errors.  Against them, words seen
+only once in training, and unseen words at test, are replaced by a
+*signature* of their shape (capital letter, digits, hyphen, a telling suffix
+such as -ing, -ly, -s: ``<unk-cap-ing>``), so the model learns what the
+shape of a new word says about its tag.  On this split that takes the
+accuracy on unseen words from about 0.45 to 0.75 (benchmarks/bench_text.py
+measures both).  The script also prints a most-frequent-tag baseline.
 
 Run:  python examples/pos_tagging.py [path/to/en_ewt-ud-dev.conllu.gz]   (about a minute)
 """
@@ -58,6 +64,29 @@ def read_conllu(path):
     return sentences
 
 
+SUFFIXES = ("ing", "ed", "ly", "ion", "er", "est", "al", "ive", "able", "ous", "ful", "ic",
+            "s")
+
+
+def signature(word):
+    """The class of a rare or unseen word from its shape, e.g. ``<unk-cap-ing>``."""
+    sig = "<unk"
+    if word[:1].isupper():
+        sig += "-cap"
+    if any(c.isdigit() for c in word):
+        sig += "-num"
+    elif "-" in word:
+        sig += "-dash"
+    elif not any(c.isalpha() for c in word):
+        sig += "-sym"
+    low = word.lower()
+    for suffix in SUFFIXES:
+        if low.endswith(suffix) and len(low) > len(suffix) + 2:
+            sig += "-" + suffix
+            break
+    return sig + ">"
+
+
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else os.path.normpath(DEFAULT)
     if not os.path.exists(path):
@@ -68,21 +97,27 @@ def main():
     train = [sentences[i] for i in order[:cut]]
     test = [sentences[i] for i in order[cut:]]
 
-    tokenizer = SequenceTokenizer(min_frequency=2)
-    X_train = tokenizer.fit_transform([[w.lower() for w in words] for words, _ in train])
+    # lower-cased words; words seen once in training, and unseen ones, by signature
+    counts = Counter(w.lower() for words, _ in train for w in words)
+
+    def feature(w):
+        return w.lower() if counts[w.lower()] >= 2 else signature(w)
+
+    tokenizer = SequenceTokenizer()
+    X_train = tokenizer.fit_transform([[feature(w) for w in words] for words, _ in train])
     y_train = [np.array(tags) for _, tags in train]
-    X_test = tokenizer.transform([[w.lower() for w in words] for words, _ in test])
+    X_test = tokenizer.transform([[feature(w) for w in words] for words, _ in test])
     y_test = [np.array(tags) for _, tags in test]
     n_test = sum(len(t) for t in y_test)
     print(f"{len(train)} sentences ({sum(len(t) for t in y_train)} words) to train on, "
-          f"{len(test)} ({n_test} words) to test; vocabulary of {tokenizer.vocab_size_ - 2} "
-          f"words seen twice or more; {len(set(np.concatenate(y_train)))} tags")
+          f"{len(test)} ({n_test} words) to test; {tokenizer.vocab_size_ - 2} tokens (words "
+          f"seen twice or more, and signatures); {len(set(np.concatenate(y_train)))} tags")
 
     tagger = RNNClassifier(cell="lstm", embedding_dim=64, hidden_size=64, bidirectional=True,
                            return_sequences=True, vocab_size=tokenizer.vocab_size_,
                            batch_size=32, learning_rate=0.005, max_iter=30,
                            early_stopping=True, n_iter_no_change=3, random_state=0)
-    tagger.fit(X_train, y_train)
+    tagger.fit(X_train, y_train)      # stops when a held-out tenth stops improving
     predicted = tagger.predict(X_test)
     assert all(len(p) == len(t) for p, t in zip(predicted, y_test))   # one tag per word
 
@@ -94,12 +129,12 @@ def main():
           f"{np.mean(pred[unseen] == true[unseen]):.3f}")
 
     # baseline: each word's most frequent training tag, NOUN for unseen words
-    counts = {}
+    tag_counts = {}
     for words, tags in train:
         for w, t in zip(words, tags):
-            counts.setdefault(w.lower(), Counter())[t] += 1
-    base = np.array([counts[w.lower()].most_common(1)[0][0] if w.lower() in counts else "NOUN"
-                     for words, _ in test for w in words])
+            tag_counts.setdefault(w.lower(), Counter())[t] += 1
+    base = np.array([tag_counts[w.lower()].most_common(1)[0][0] if w.lower() in tag_counts
+                     else "NOUN" for words, _ in test for w in words])
     print(f"most frequent tag per word:     accuracy {np.mean(base == true):.3f}")
 
     words, tags = test[0]
