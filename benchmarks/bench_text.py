@@ -188,14 +188,16 @@ def run_sentiment(torch, seeds):
         print("skipped: this seqcore's RNNClassifier has no embedding_dim (issue 14 part 3)")
         return
     print(f"{'seed':>4}  {'model':<22} {'accuracy':>8} {'fit s':>7}")
+    rows = {}
     for seed in seeds:
         tr, te = next(StratifiedKFold(5, shuffle=True, random_state=seed).split(X, y))
         base = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
                              LogisticRegression(C=10, max_iter=1000))
         t0 = time.perf_counter()
         base.fit(list(X[tr]), y[tr])
-        print(f"{seed:>4}  {'tfidf + logistic':<22} {base.score(list(X[te]), y[te]):>8.3f} "
-              f"{time.perf_counter() - t0:>7.2f}")
+        acc_b, fit_b = base.score(list(X[te]), y[te]), time.perf_counter() - t0
+        print(f"{seed:>4}  {'tfidf + logistic':<22} {acc_b:>8.3f} {fit_b:>7.2f}")
+        rows.setdefault("tfidf + logistic", []).append((acc_b, fit_b))
         model = make_pipeline(SequenceTokenizer(),
                               RNNClassifier(cell="lstm", bidirectional=True, random_state=seed,
                                             **SENT))
@@ -204,14 +206,27 @@ def run_sentiment(torch, seeds):
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(list(X[tr]), y[tr])
         fit_s = time.perf_counter() - t0
-        print(f"{seed:>4}  {'seqcore BiLSTM':<22} {model.score(list(X[te]), y[te]):>8.3f} "
-              f"{fit_s:>7.2f}", flush=True)
+        acc = model.score(list(X[te]), y[te])
+        print(f"{seed:>4}  {'seqcore BiLSTM':<22} {acc:>8.3f} {fit_s:>7.2f}", flush=True)
+        rows.setdefault("seqcore BiLSTM", []).append((acc, fit_s))
         if torch is not None:
             tok = model[0]
             acc, fit_t = torch_classifier(torch, tok.transform(list(X[tr])), y[tr],
                                           tok.transform(list(X[te])), y[te], tok.vocab_size_,
                                           seed)
             print(f"{seed:>4}  {'pytorch BiLSTM':<22} {acc:>8.3f} {fit_t:>7.2f}", flush=True)
+            rows.setdefault("pytorch BiLSTM", []).append((acc, fit_t))
+    summarize(rows, "seqcore BiLSTM", "pytorch BiLSTM", others=("tfidf + logistic",))
+
+
+def summarize(rows, ours, theirs, others=()):
+    """Mean accuracy of the models over the seeds, and seqcore's median fit-time ratio."""
+    for name in (*others, ours, theirs):
+        if name in rows:
+            print(f"      mean accuracy {np.mean([a for a, _ in rows[name]]):.3f}  {name}")
+    if ours in rows and theirs in rows:
+        ratio = np.median([a[1] / b[1] for a, b in zip(rows[ours], rows[theirs])])
+        print(f"      median fit-time ratio {ours.strip()} / {theirs.strip()}: {ratio:.2f}")
 
 
 def _pad(seqs):
@@ -362,6 +377,7 @@ def run_tagging(torch, seeds, data):
         print("skipped: this seqcore's RNNClassifier has no embedding_dim (issue 14 part 3)")
         return
     print(f"{'seed':>4}  {'model':<28} {'accuracy':>8} {'unseen':>7} {'fit s':>7}")
+    rows = {}
     for seed in seeds:
         order = np.random.default_rng(seed).permutation(len(sentences))
         cut = int(0.8 * len(sentences))
@@ -386,8 +402,10 @@ def run_tagging(torch, seeds, data):
             X_te = tok.transform(words_te)
             pred = np.concatenate([np.asarray(p) for p in clf.predict(X_te)])
             true = np.concatenate(y_te)
-            print(f"{seed:>4}  {'seqcore BiLSTM ' + label:<28} {np.mean(pred == true):>8.3f} "
+            acc = np.mean(pred == true)
+            print(f"{seed:>4}  {'seqcore BiLSTM ' + label:<28} {acc:>8.3f} "
                   f"{np.mean(pred[unseen] == true[unseen]):>7.3f} {fit_s:>7.2f}", flush=True)
+            rows.setdefault("seqcore BiLSTM " + label, []).append((acc, fit_s))
             if torch is not None:
                 classes = clf.classes_
                 codes_tr = [np.searchsorted(classes, t) for t in y_tr]
@@ -397,6 +415,9 @@ def run_tagging(torch, seeds, data):
                     per_token=True, n_classes=len(classes), unseen=unseen)
                 print(f"{seed:>4}  {'pytorch BiLSTM ' + label:<28} {acc_t:>8.3f} "
                       f"{unseen_t:>7.3f} {fit_t:>7.2f}", flush=True)
+                rows.setdefault("pytorch BiLSTM " + label, []).append((acc_t, fit_t))
+    summarize(rows, "seqcore BiLSTM ", "pytorch BiLSTM ")
+    summarize(rows, "seqcore BiLSTM + signatures", "pytorch BiLSTM + signatures")
 
 
 def main():

@@ -265,6 +265,55 @@ def test_compiled_softmax_cross_entropy(dtype, rtol):
         _lm.softmax_nll(Z, y, 1.0, np.empty((3, 9), dtype))
 
 
+def test_compiled_generate_checks_its_arguments(grammar_lm):
+    from seqcore import _lm
+    net = grammar_lm.network_
+    V = grammar_lm.vocab_size_
+    allowed = np.r_[0, 0, np.ones(V - 2)].astype(np.uint8)
+    good = dict(forced=np.array([2]), first_logits=grammar_lm._unigram_log, u=np.zeros(3),
+                temperature=1.0, top_k=None, allowed=allowed)
+
+    def call(**kw):
+        return net.generate(**{**good, **kw})
+
+    assert call().shape == (3,)
+    with pytest.raises(ValueError, match=f"forced id {V} is outside"):
+        call(forced=np.array([2, V]))
+    with pytest.raises(ValueError, match="outside \\[0, 1\\)"):
+        call(u=np.array([0.5, 1.0]))
+    with pytest.raises(ValueError, match="no token may be drawn"):
+        call(allowed=np.zeros(V, np.uint8))
+    with pytest.raises(ValueError, match="allowed"):
+        call(allowed=allowed[:-1])
+    with pytest.raises(ValueError, match="first_logits"):
+        call(forced=np.empty(0, np.intp), first_logits=np.zeros(V - 1))
+    with pytest.raises(ValueError, match="temperature"):
+        call(temperature=0.0)
+    # the weights' shapes and dtypes are checked before the loop reads them
+    P_emb, P_rnn, P_head = net.snapshot()
+    W_ih, W_hh, b_ih, b_hh, extra = net.rnn._scan_params(P_rnn, 0, 0)
+    Wf, Wf2 = net.rnn._pack_hidden(W_hh, backward=False)
+    layer = [np.ascontiguousarray(W_ih.T), W_hh, Wf, Wf2, b_ih + b_hh, np.empty(0, np.float32),
+             extra]
+    head = (np.ascontiguousarray(P_head["weight"].T), P_head["bias"])
+    args = (net.rnn._layout.code, net.rnn._layout.flags, np.array([2]), good["first_logits"],
+            np.zeros(2), 1.0, 0, allowed)
+    assert _lm.generate(P_emb["weight"], *head, [tuple(layer)], *args).shape == (2,)
+    for i, bad, match in [(0, W_ih, "W_ih.T of layer 0 has shape"),
+                          (1, W_hh[:-1], "W_hh of layer 0"),
+                          (2, Wf[:10], "packed W_hh of layer 0 is too short"),
+                          (4, b_ih[:-1], "bias of layer 0"),
+                          (1, W_hh.astype(np.float64), "float64")]:
+        broken = list(layer)
+        broken[i] = bad
+        with pytest.raises((ValueError, TypeError), match=match):
+            _lm.generate(P_emb["weight"], *head, [tuple(broken)], *args)
+    with pytest.raises(ValueError, match="head_WT"):
+        _lm.generate(P_emb["weight"], head[0][:-1], head[1], [tuple(layer)], *args)
+    with pytest.raises(ValueError, match="unknown cell kind"):
+        _lm.generate(P_emb["weight"], *head, [tuple(layer)], 99, 0, *args[2:])
+
+
 # ----------------------------------------------------------------- bad input
 @pytest.mark.parametrize("X, error, match", [
     ([], ValueError, "no documents"),

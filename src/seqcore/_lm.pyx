@@ -264,8 +264,6 @@ def generate(const floating[:, ::1] emb, const floating[:, ::1] head_WT,
         I = E
         for l in range(L):
             WxT, W_hh, Wf, Wf2, bias, b_sep, extra = layers[l]
-            if kernel_layout(kind, flags, &spec) < 0:
-                raise ValueError(f"generate: unknown cell kind {kind}")
             arrays = [np.ascontiguousarray(a) for a in (WxT, W_hh, Wf, Wf2, bias, b_sep, extra)]
             for a in arrays:
                 if a.dtype != dtype:
@@ -277,7 +275,8 @@ def generate(const floating[:, ::1] emb, const floating[:, ::1] head_WT,
                                  f"{W_hh.shape}")
             H = W_hh.shape[1]
             spec.H = H
-            kernel_layout(kind, flags, &spec)   # again, with H (sets split)
+            if kernel_layout(kind, flags, &spec) < 0:   # the kind's needs, and split
+                raise ValueError(f"generate: unknown cell kind {kind}")
             GH = spec.G * H
             of = f"layer {l}: I from the layer below, G from kind, H from W_hh"
             if W_hh.shape != (GH, H):
