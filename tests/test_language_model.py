@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from seqcore.nn import CELLS
 from seqcore.text import RNNLanguageModel
-from seqcore.text._language_model import _LMNetwork
+from seqcore.text._language_model import _LMNetwork, _stream
 
 CELL_NAMES = list(CELLS)
 
@@ -84,7 +84,7 @@ def test_early_stopping_scores_the_tail_and_keeps_the_best_weights():
     lm.fit([grammar(600, 0)])       # stops by itself: no ConvergenceWarning
     assert lm.n_iter_ < 200
     assert len(lm.validation_scores_) == lm.n_iter_
-    stream = lm._stream([grammar(600, 0)])
+    stream = _stream(lm.tokenizer_, [grammar(600, 0)], "X")
     tail = stream[-int(round(0.2 * stream.size)):]
     best = lm.network_.log_likelihood(tail) / (tail.size - 1)
     assert best == pytest.approx(max(lm.validation_scores_))
@@ -405,6 +405,34 @@ def test_grid_search_on_raw_texts():
         search.fit(docs)
     assert search.best_params_["hidden_size"] in (4, 16)
     assert np.isfinite(search.best_score_)
+
+
+def test_inference_during_a_refit_reads_one_whole_model():
+    """sample and score in one thread while another refits the same model on
+    another alphabet: each call sees the old model or the new one, never a
+    mix (the fitted attributes are published together at the end of fit)."""
+    import threading
+    lm = fit_quiet(small(max_iter=5), [grammar(200, 0)])
+    old = set(lm.vocabulary_)
+    errors = []
+
+    def refit():
+        try:
+            fit_quiet(lm, ["pqrs" * 3000])
+        except Exception as exc:   # pragma: no cover - reported below
+            errors.append(exc)
+
+    worker = threading.Thread(target=refit)
+    worker.start()
+    seen = []
+    while worker.is_alive() or not seen:
+        text = lm.sample(30, random_state=0)
+        assert set(text) <= old or set(text) <= set("pqrs"), text
+        seen.append(set(text) <= old)
+    worker.join()
+    assert not errors
+    assert seen[0] and set(lm.vocabulary_) == set("pqrs")
+    assert lm.n_iter_ == len(lm.loss_curve_)
 
 
 def test_params_are_named_like_pytorch(grammar_lm):

@@ -200,6 +200,30 @@ class _LMNetwork:
             first_logits, u, temperature, 0 if top_k is None else top_k, allowed)
 
 
+def _stream(tokenizer, texts, what):
+    """The documents' ids, concatenated (int64), or a clear error."""
+    docs = tokenizer._documents(texts)
+    if not docs:
+        raise ValueError(f"{what} has no documents")
+    ids = tokenizer._transform(docs)
+    stream = np.concatenate(ids) if ids else np.empty(0, np.int64)
+    if stream.size < 2:
+        raise ValueError(f"{what} has {stream.size} token(s) in all: a language model "
+                         "needs at least 2 (one to read, one to predict)")
+    return stream
+
+
+def _diverged(net, last_good):
+    """Restore the last weights with a finite loss, warn; True (training stops)."""
+    if last_good is not None:
+        with net.param_lock:
+            net.flat_params[:] = last_good
+    warn_user("training diverged (the loss or the weights became NaN or infinite); kept "
+              "the last weights with a finite loss. Lower learning_rate or set clip_norm.",
+              RuntimeWarning)
+    return True
+
+
 class RNNLanguageModel(_VersionedPickle, BaseEstimator):
     """A recurrent language model of characters or words that writes new text.
 
@@ -366,19 +390,6 @@ class RNNLanguageModel(_VersionedPickle, BaseEstimator):
         self.dtype = dtype
         self.verbose = verbose
 
-    # ----------------------------------------------------------------- input
-    def _stream(self, texts, what="texts"):
-        """The documents' ids, concatenated (int64), or a clear error."""
-        docs = self.tokenizer_._documents(texts)
-        if not docs:
-            raise ValueError(f"{what} has no documents")
-        ids = self.tokenizer_._transform(docs)
-        stream = np.concatenate(ids) if ids else np.empty(0, np.int64)
-        if stream.size < 2:
-            raise ValueError(f"{what} has {stream.size} token(s) in all: a language model "
-                             "needs at least 2 (one to read, one to predict)")
-        return stream
-
     # -------------------------------------------------------------- training
     def fit(self, X, y=None):
         """Learn the vocabulary of the documents X and train on their stream.
@@ -400,23 +411,19 @@ class RNNLanguageModel(_VersionedPickle, BaseEstimator):
             return self._fit(X)
 
     def _fit(self, X):
+        # everything is built in local variables and published at the end, so
+        # that inference in other threads meanwhile reads the previous model
+        # (or raises NotFittedError), never half of each
         tokenizer = SequenceTokenizer(analyzer=self.analyzer, lowercase=self.lowercase,
                                       min_frequency=self.min_frequency,
                                       max_tokens=self.max_tokens)
         docs = tokenizer._documents(X)
         tokenizer._fit(docs)   # refuses no documents, no tokens, nothing kept
-        self.tokenizer_ = tokenizer
-        stream = self._stream(docs, "X")
+        stream = _stream(tokenizer, docs, "X")
         if not (stream != UNK_ID).any():
             raise ValueError("every token of X is unknown (<unk>): nothing to learn")
-        self.vocabulary_ = tokenizer.vocabulary_
-        self.vocab_size_ = V = tokenizer.vocab_size_
-        self.n_tokens_ = int(stream.size)
-        counts = np.bincount(stream, minlength=V).astype(np.float64)
-        self._unk_seen = bool(counts[UNK_ID] > 0)
-        with np.errstate(divide="ignore"):
-            self._unigram_log = np.log(counts / counts.sum())
-
+        V = tokenizer.vocab_size_
+        n_tokens = int(stream.size)
         val = None
         if self.early_stopping:
             n_val = int(round(self.validation_fraction * stream.size))
@@ -427,37 +434,56 @@ class RNNLanguageModel(_VersionedPickle, BaseEstimator):
                                  f"{n_val}")
             stream, val = stream[:-n_val], stream[-n_val:]
 
-        dtype = _DTYPES[self.dtype]
-        rng = check_random_state(self.random_state)
-        seed = rng.randint(np.iinfo(np.int32).max)
-        self._rng = np.random.default_rng(seed)
-        self.network_ = net = _LMNetwork(self.cell, V, self.embedding_dim, self.hidden_size,
-                                         self.num_layers, self.dropout, dtype,
-                                         self._rng.integers(2**63))
+        rng = np.random.default_rng(
+            check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        net = _LMNetwork(self.cell, V, self.embedding_dim, self.hidden_size, self.num_layers,
+                         self.dropout, _DTYPES[self.dtype], rng.integers(2**63))
+        counts = np.bincount(stream if val is None else np.r_[stream, val],
+                             minlength=V).astype(np.float64)
+        net.tokenizer = tokenizer
+        net.unk_seen = bool(counts[UNK_ID] > 0)
+        with np.errstate(divide="ignore"):
+            net.unigram_log = np.log(counts / counts.sum())
         if self.optimizer == "adam":
             opt = Adam(net.flat_params, net.flat_grads, lr=self.learning_rate)
         else:
             opt = SGD(net.flat_params, net.flat_grads, lr=self.learning_rate,
                       momentum=self.momentum, nesterov=self.momentum > 0)
-        self.loss_curve_, self.validation_scores_ = [], []
-        self.n_iter_ = 0
         try:
-            self._train(stream, val, opt)
+            curves = self._train(net, stream, val, opt, rng)
         finally:
             net.release_buffers()
+        self.loss_curve_, self.validation_scores_ = curves
+        self.n_iter_ = len(self.loss_curve_)
+        self.tokenizer_ = tokenizer
+        self.vocabulary_ = tokenizer.vocabulary_
+        self.vocab_size_ = V
+        self.n_tokens_ = n_tokens
+        self.network_ = net
         return self
 
-    def _train(self, stream, val, opt):
-        net = self.network_
+    @property
+    def _unk_seen(self):
+        """Whether the training stream had unknown tokens (then <unk> was learned)."""
+        return self.network_.unk_seen
+
+    @property
+    def _unigram_log(self):
+        """Log-frequencies of the training tokens (the first token's distribution)."""
+        return self.network_.unigram_log
+
+    def _train(self, net, stream, val, opt, rng):
+        """Epochs over the stream; returns (loss curve, validation scores)."""
         T = self.sequence_length
         B = min(self.batch_size, stream.size - 1)
+        losses, scores = [], []
         best_loss, best_score, best_params, no_improvement = np.inf, -np.inf, None, 0
         last_good, stopped = None, False
         try:
             for _ in range(self.max_iter):
                 t0 = time.perf_counter()
                 # tracks start at a random offset, so window borders move
-                offset = int(self._rng.integers(0, min(T, (stream.size - 1) // B)))
+                offset = int(rng.integers(0, min(T, (stream.size - 1) // B)))
                 n = (stream.size - 1 - offset) // B          # steps per track
                 if n >= T:
                     n -= n % T                               # whole windows only
@@ -469,7 +495,7 @@ class RNNLanguageModel(_VersionedPickle, BaseEstimator):
                     with np.errstate(over="ignore", invalid="ignore"):
                         loss, state = net.loss_and_gradient(X[:, s:s + T], Y[:, s:s + T], state)
                     if not np.isfinite(loss) or not np.isfinite(net.flat_grads).all():
-                        stopped = self._diverged(last_good)
+                        stopped = _diverged(net, last_good)
                         break
                     last_good = before
                     if self.clip_norm is not None:
@@ -477,18 +503,17 @@ class RNNLanguageModel(_VersionedPickle, BaseEstimator):
                     with net.param_lock:   # inference never sees half a step
                         opt.step()
                     if not np.isfinite(net.flat_params).all():
-                        stopped = self._diverged(last_good)
+                        stopped = _diverged(net, last_good)
                         break
                     total += loss * X[:, s:s + T].size
                 if stopped:
                     break
-                self.n_iter_ += 1
                 epoch_loss = total / X.size
-                self.loss_curve_.append(epoch_loss)
-                msg = f"Epoch {self.n_iter_}, loss = {epoch_loss:.6f}"
+                losses.append(epoch_loss)
+                msg = f"Epoch {len(losses)}, loss = {epoch_loss:.6f}"
                 if val is not None:
                     score = net.log_likelihood(val) / (val.size - 1)
-                    self.validation_scores_.append(score)
+                    scores.append(score)
                     msg += f", validation score = {score:.6f}"
                     improved = score > best_score + self.tol
                     if score > best_score:
@@ -513,30 +538,23 @@ class RNNLanguageModel(_VersionedPickle, BaseEstimator):
             warn_user(f"RNNLanguageModel reached max_iter={self.max_iter} epochs before the "
                       "loss stopped improving by tol; consider raising max_iter.",
                       ConvergenceWarning)
-
-    def _diverged(self, last_good):
-        net = self.network_
-        if last_good is not None:
-            with net.param_lock:
-                net.flat_params[:] = last_good
-        warn_user("training diverged (the loss or the weights became NaN or infinite); kept "
-                  "the last weights with a finite loss. Lower learning_rate or set clip_norm.",
-                  RuntimeWarning)
-        return True
+        return losses, scores
 
     # --------------------------------------------------------------- scoring
-    def _scored_stream(self, X):
+    def _log_likelihood(self, X):
+        """(sum of the log-likelihoods, number of predictions) of X's stream."""
         check_is_fitted(self, "network_")
-        stream = self._stream(X, "X")
+        net = self.network_     # read once: a refit in another thread publishes a new one
+        stream = _stream(net.tokenizer, X, "X")
         unknown = int((stream == UNK_ID).sum())
         if unknown == stream.size:
             raise ValueError("every token of X is outside the vocabulary learned in fit "
                              "(all are <unk>): nothing to score")
-        if unknown and not self._unk_seen:
+        if unknown and not net.unk_seen:
             warn_user(f"{unknown} of the {stream.size} tokens of X were never seen in fit; "
                       "they count as <unk>, which the model never learned to predict, so "
                       "they lower the score a lot", UserWarning)
-        return stream
+        return net.log_likelihood(stream), stream.size - 1
 
     def score(self, X, y=None):
         """Mean log-likelihood per token (natural log; higher is better).
@@ -554,8 +572,8 @@ class RNNLanguageModel(_VersionedPickle, BaseEstimator):
             ``mean_t log p(token_{t+1} | tokens_{<=t})`` over the ``n - 1``
             predictions of the stream's ``n`` tokens.
         """
-        stream = self._scored_stream(X)
-        return float(self.network_.log_likelihood(stream) / (stream.size - 1))
+        total, n = self._log_likelihood(X)
+        return float(total / n)
 
     def perplexity(self, X):
         """``exp(-score(X))``: the effective number of choices per token (lower is better)."""
@@ -606,21 +624,23 @@ class RNNLanguageModel(_VersionedPickle, BaseEstimator):
                 raise TypeError(f"top_k must be an integer or None, got {top_k!r}")
             if top_k < 1:
                 raise ValueError(f"top_k must be >= 1 or None, got {top_k}")
-        tokens = self.tokenizer_._tokens(prefix)
-        forced = self.tokenizer_._transform([prefix])[0]
-        if (forced == UNK_ID).any() and not self._unk_seen:
+        net = self.network_     # read once: a refit in another thread publishes a new one
+        tokenizer = net.tokenizer
+        tokens = tokenizer._tokens(prefix)
+        forced = tokenizer._transform([prefix])[0]
+        if (forced == UNK_ID).any() and not net.unk_seen:
             unseen = sorted({t for t, i in zip(tokens, forced) if i == UNK_ID})
             raise ValueError(f"prefix has tokens never seen in fit: {unseen!r:.200}; the "
                              "model cannot read them (it learned no <unk> token)")
         rs = check_random_state(random_state)
         u = rs.random_sample(n_tokens)
-        allowed = np.ones(self.vocab_size_, np.uint8)
+        allowed = np.ones(tokenizer.vocab_size_, np.uint8)
         allowed[[PAD_ID, UNK_ID]] = 0
-        ids = self.network_.generate(forced, self._unigram_log, u, float(temperature),
-                                     None if top_k is None else int(top_k), allowed)
-        names = self.tokenizer_.get_feature_names_out()
+        ids = net.generate(forced, net.unigram_log, u, float(temperature),
+                           None if top_k is None else int(top_k), allowed)
+        names = tokenizer.get_feature_names_out()
         new = [names[i] for i in ids]
-        if self.analyzer == "char":
+        if tokenizer.analyzer == "char":
             return prefix + "".join(new)
         sep = " " if prefix and not prefix[-1].isspace() and new else ""
         return prefix + sep + " ".join(new)
