@@ -145,7 +145,8 @@ def run_lm(torch, seeds):
     rows = []
     for seed in seeds:
         lm, bpc, fit_s, sample_ms = lm_seqcore(train, valid, seed)
-        print(f"{seed:>4}  {'seqcore':<8} {bpc:>13.3f} {fit_s:>7.2f} {sample_ms:>15.1f}", flush=True)
+        print(f"{seed:>4}  {'seqcore':<8} {bpc:>13.3f} {fit_s:>7.2f} {sample_ms:>15.1f}",
+              flush=True)
         row = {"seed": seed, "sc_bpc": bpc, "sc_fit": fit_s, "sc_sample": sample_ms}
         if torch is not None:
             bpc_t, fit_t, sample_t = lm_torch(torch, lm, train, valid, seed)

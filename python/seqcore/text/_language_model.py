@@ -30,7 +30,6 @@ draws the two reserved ones.
 
 import threading
 import time
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
