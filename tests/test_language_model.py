@@ -13,6 +13,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
+from sklearn.utils import estimator_checks as ec
 from threadpoolctl import threadpool_limits
 
 from seqcore.nn import CELLS
@@ -395,6 +396,35 @@ def test_clone_and_pickle(grammar_lm):
     for part in net.parts:
         assert np.shares_memory(part.flat_params, net.flat_params)
         assert np.shares_memory(part.flat_grads, net.flat_grads)
+
+
+# The estimator checks that apply to a model of raw texts (the others feed it
+# numeric 2-D arrays); check_param_validation fits with each bad value, which
+# is refused before any training.
+SKLEARN_CHECKS = [
+    ec.check_get_params_invariance,
+    ec.check_parameters_default_constructible,
+    ec.check_no_attributes_set_in_init,
+    ec.check_set_params,
+    ec.check_estimator_cloneable,
+    ec.check_estimator_repr,
+    ec.check_mixin_order,
+    ec.check_valid_tag_types,
+    ec.check_do_not_raise_errors_in_init_or_set_params,
+    ec.check_param_validation,
+]
+
+
+@pytest.mark.parametrize("check", SKLEARN_CHECKS, ids=lambda c: c.__name__)
+def test_sklearn_check(check):
+    check("RNNLanguageModel", RNNLanguageModel())
+
+
+def test_tags_say_text_input():
+    from sklearn.utils import get_tags
+
+    tags = get_tags(RNNLanguageModel())
+    assert tags.input_tags.string and not tags.input_tags.two_d_array
 
 
 def test_grid_search_on_raw_texts():
