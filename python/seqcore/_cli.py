@@ -80,6 +80,8 @@ def _parser():
                                                  "interval (needs matplotlib)")
     f.add_argument("--output", metavar="CSV", help="write the forecast table as CSV")
     f.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    from ._cli_generate import add_parser   # seqcore generate: its own module
+    add_parser(sub)
     return p
 
 
@@ -514,10 +516,10 @@ def main(argv=None):
     try:
         with _sigint() as interrupted:
             args = _parser().parse_args(argv)
-            if args.command != "forecast":
+            if args.command not in ("forecast", "generate"):
                 raise _UsageError("choose a command: seqcore forecast [CSV] [options] "
-                                  "(seqcore forecast --help)")
-            _forecast(args, interrupted, staged)
+                                  "(seqcore forecast --help), or seqcore generate [TEXTFILE]")
+            getattr(args, "run", _forecast)(args, interrupted, staged)
             sys.stdout.flush()      # a closed pipe shows here, not at exit
     except _UsageError as exc:
         print(f"seqcore: error: {exc}", file=sys.stderr)
