@@ -292,7 +292,7 @@ def test_compiled_generate_checks_its_arguments(grammar_lm):
         call(temperature=0.0)
     # the weights' shapes and dtypes are checked before the loop reads them
     P_emb, P_rnn, P_head = net.snapshot()
-    W_ih, W_hh, b_ih, b_hh, extra = net.rnn._scan_params(P_rnn, 0, 0)
+    W_ih, W_hh, b_ih, b_hh, extra, _ = net.rnn._scan_params(P_rnn, 0, 0)
     Wf, Wf2 = net.rnn._pack_hidden(W_hh, backward=False)
     layer = [np.ascontiguousarray(W_ih.T), W_hh, Wf, Wf2, b_ih + b_hh, np.empty(0, np.float32),
              extra]

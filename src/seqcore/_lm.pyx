@@ -277,6 +277,7 @@ def generate(const floating[:, ::1] emb, const floating[:, ::1] head_WT,
             spec.H = H
             if kernel_layout(kind, flags, &spec) < 0:   # the kind's needs, and split
                 raise ValueError(f"generate: unknown cell kind {kind}")
+            spec.P = H   # the language model's layers have no projection: h has H entries
             GH = spec.G * H
             of = f"layer {l}: I from the layer below, G from kind, H from W_hh"
             if W_hh.shape != (GH, H):

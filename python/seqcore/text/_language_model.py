@@ -184,7 +184,7 @@ class _LMNetwork:
         H = rnn.hidden_size
         layers = []
         for k in range(rnn.num_layers):
-            W_ih, W_hh, b_ih, b_hh, extra = rnn._scan_params(P_rnn, k, 0)
+            W_ih, W_hh, b_ih, b_hh, extra, _ = rnn._scan_params(P_rnn, k, 0)   # no W_hr
             bias = b_ih + b_hh        # folded as the time loop folds it
             b_sep = np.empty(0, self.dtype)
             if lay.separate_bias >= 0:
