@@ -3,5 +3,6 @@ sequences of integer token ids (0 padding, 1 unknown) for
 ``seqcore.nn.Embedding`` and the estimators' ``embedding_dim`` mode."""
 
 from ._tokenizer import SequenceTokenizer
+from ._translator import Seq2SeqTranslator
 
-__all__ = ["SequenceTokenizer"]
+__all__ = ["SequenceTokenizer", "Seq2SeqTranslator"]
