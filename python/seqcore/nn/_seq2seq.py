@@ -202,8 +202,7 @@ class Seq2Seq:
         self._layout = self.decoder._layout
         self._attn_code = self.attention._code
 
-        sizes = [getattr(self, p).flat_params.size for p in self.PARTS]
-        n = int(sum(sizes))
+        n = int(sum(getattr(self, p)._param_count() for p in self.PARTS))
         check_memory(2 * n * np.dtype(self.dtype).itemsize, f"a Seq2Seq with {n} parameters")
         self.flat_params = np.zeros(n, self.dtype)
         self.flat_grads = np.zeros(n, self.dtype)
@@ -215,7 +214,7 @@ class Seq2Seq:
     def _slices(self):
         out, start = {}, 0
         for p in self.PARTS:
-            stop = start + getattr(self, p).flat_params.size
+            stop = start + getattr(self, p)._param_count()
             out[p] = slice(start, stop)
             start = stop
         return out
@@ -382,6 +381,8 @@ class Seq2Seq:
         if not sampled:
             logits, _ = self.output._affine(rows, self.output.params, False)
         logits = logits.reshape(N, V)
+        # the ids never output are outside the distribution (as in decoding)
+        logits[:, self.allowed == 0] = -np.inf
         n_valid = int(valid.sum())
         w = (valid.T.reshape(N) / n_valid).astype(dt)
         dZ = np.empty_like(logits)
