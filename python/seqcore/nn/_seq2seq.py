@@ -620,9 +620,6 @@ class Seq2Seq:
             # counts the end id)
             first = np.arange(2 * K) < K
             norm = top_score / (float(t + 1) ** alpha if alpha else 1.0)
-            if with_attn:
-                # the end step's weights belong to no written token
-                pass
             finish(np.where(ends & first, norm, -np.inf), beam, t)
             # the first K candidates that do not end go on
             go = ~ends
@@ -642,8 +639,12 @@ class Seq2Seq:
             if two:
                 c = c_new[rows]
             ids = new_tok.ravel().astype(np.int64)
-            # an input is done once it has K finished hypotheses (fairseq's rule)
-            done |= np.isfinite(fin_score).all(axis=1)
+            # an input is done once it has K finished hypotheses and none of
+            # its running ones, at its length now, beats the worst of them
+            # (exact without length normalisation: scores only fall)
+            best_live = scores.max(axis=1) / (float(t + 1) ** alpha if alpha else 1.0)
+            worst = fin_score[:, K - 1]
+            done |= np.isfinite(worst) & (best_live <= worst)
         outs = [fin_tok[b, 0, :fin_len[b, 0]].copy() for b in range(B)]
         atts = ([fin_w[b, 0, :fin_len[b, 0], :lengths[b]] for b in range(B)]
                 if with_attn else [])
