@@ -10,7 +10,8 @@ token, context], and an output layer over [h_t, context_t].  The PyTorch
 peer is written below with ``nn.LSTM`` on packed sequences, ``nn.LSTMCell``
 and autograd, its decoder loop in Python (the usual way).
 
-Cases (each the median of ``--repeats`` runs after a warm-up):
+Cases (each the median of ``--repeats`` runs after a warm-up, the two
+libraries in turn, alternating which goes first):
 
 * train: ``--batches`` mini-batches of 64 pairs (length-bucketed), teacher
   forcing, cross-entropy, gradient clipping at 5, one Adam step each;
@@ -89,6 +90,20 @@ def median_s(fn, repeats):
         fn()
         times.append(time.perf_counter() - t0)
     return float(np.median(times))
+
+
+def paired_s(fa, fb, repeats):
+    """Medians of fa and fb run in turn, alternating which goes first (a
+    machine shared with other jobs slows both alike)."""
+    fa()
+    fb()
+    times = ([], [])
+    for r in range(repeats):
+        for i in ((0, 1) if r % 2 == 0 else (1, 0)):
+            t0 = time.perf_counter()
+            (fa, fb)[i]()
+            times[i].append(time.perf_counter() - t0)
+    return float(np.median(times[0])), float(np.median(times[1]))
 
 
 # ------------------------------------------------------------------ PyTorch
@@ -212,12 +227,10 @@ def main():
     ts, tl = torch.from_numpy(test_src), torch.from_numpy(test_len)
     rows = []
     with threadpool_limits(args.threads):
-        t_sc = median_s(train_seqcore, args.repeats)
-        t_pt = median_s(train_torch, args.repeats)
+        t_sc, t_pt = paired_s(train_seqcore, train_torch, args.repeats)
         rows.append((f"train, {len(plan)} batches of {BATCH}", t_sc, t_pt))
-        g_sc = median_s(lambda: net.decode(test_src, test_len, max_length=max_length),
-                        args.repeats)
-        g_pt = median_s(lambda: tm.greedy(ts, tl, max_length), args.repeats)
+        g_sc, g_pt = paired_s(lambda: net.decode(test_src, test_len, max_length=max_length),
+                              lambda: tm.greedy(ts, tl, max_length), args.repeats)
         rows.append((f"greedy, {len(test_src)} inputs", g_sc, g_pt))
         b_sc = median_s(lambda: net.decode(test_src, test_len, max_length=max_length,
                                            beam_width=5), args.repeats)
@@ -228,7 +241,7 @@ def main():
         print(f"| {name} | {a:.3f} | {b:.3f} | {a / b:.2f} |" if b is not None
               else f"| {name} | {a:.3f} | - | - |")
     n = len(plan)
-    print(f"# mean loss of the last {n} batches: seqcore "
+    print(f"# mean loss over the last pass of the {n} batches: seqcore "
           f"{np.mean(losses['seqcore'][-n:]):.4f}, torch {np.mean(losses['torch'][-n:]):.4f}")
     # the seqcore model after (repeats + 1) passes over the batches
     out = net.decode(test_src[:200], test_len[:200], max_length=max_length)
