@@ -126,6 +126,8 @@ cdef Dec make_dec(str fn, int kind, int flags, int attn_kind,
         if not 1 <= lengths[b] <= d.att.S:
             raise ValueError(f"{fn}: lengths[{b}] = {lengths[b]} is outside [1, {d.att.S}]")
     check_shape(fn, "W_out", W_out.shape, (d.V, d.O), of + "; O = H + Hk")
+    # the decoder reads back the ids it writes: one vocabulary on both sides
+    check_shape(fn, "emb", emb.shape, (d.V, d.E), "V from W_out: ids written are read back")
     check_shape(fn, "b_out", b_out.shape, (d.V,), of)
     for n in (d.I, d.O, d.GH, d.H, d.att.P, d.V):
         check_blas_ld(fn, "a row length", n)
