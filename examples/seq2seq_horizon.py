@@ -86,7 +86,7 @@ def main():
     print(f"mean absolute error over the {HORIZON}-step horizon of {len(test)} test series:")
     print(f"  encoder-decoder {mae:.3f}, last value repeated {naive:.3f} "
           f"(binning alone costs {floor:.3f})")
-    tokens, attention = model.predict_attention(X_test[0])
+    _, attention = model.predict_attention(X_test[0])
     print(f"forecast step 1 reads mostly window step {int(attention[0].argmax()) + 1} of "
           f"{WINDOW}; step {HORIZON}: window step {int(attention[-1].argmax()) + 1}")
 

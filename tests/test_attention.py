@@ -184,7 +184,7 @@ def test_protocol_inference_keeps_nothing_and_input_unchanged():
     np.testing.assert_array_equal(K, K0)
     with pytest.raises(RuntimeError, match="training mode"):
         att.backward(np.zeros((B, HK)))
-    ctx, w = att.forward(q, K, LENGTHS, training=True)
+    ctx, _ = att.forward(q, K, LENGTHS, training=True)
     q += 1.0   # the caller changes its arrays: backward uses what forward saw
     K += 1.0
     dq, dK = att.backward(np.ones_like(ctx))

@@ -51,13 +51,13 @@ import threading
 import numpy as np
 
 from .. import _blas, _decoder, _dense, _embedding, _losses
+from . import _layers
 from .._validation import check_dtype, check_positive_int
 from ._attention import Attention
 from ._base import _Holding, check_memory
 from ._cells import get_cell
 from ._embedding import Embedding
 from ._layers import _in_parallel
-from . import _layers
 from ._linear import Linear
 
 # Inference runs in chunks of at most this many inputs (bounded memory)...
@@ -332,7 +332,7 @@ class Seq2Seq:
     def _loss_and_gradient(self, src, src_lengths, targets, target_lengths, sampling_rate):
         src, src_lengths = check_id_batch(src, src_lengths, self.source_vocab_size, "src")
         B, S = src.shape
-        Y, tgt_lengths, valid = self._check_targets(targets, target_lengths, B)
+        Y, _, valid = self._check_targets(targets, target_lengths, B)
         T = Y.shape[1]
         if not 0.0 <= sampling_rate <= 1.0:
             raise ValueError(f"sampling_rate must lie in [0, 1], got {sampling_rate!r}")
@@ -465,7 +465,7 @@ class Seq2Seq:
             raise ValueError(f"targets has {Y.shape[0]} sequences, src has {B}")
         T = Y.shape[1]
         P = self._snapshot_views()
-        M, Kp, h0, c0 = self._encode(src, src_lengths, P)
+        M, Kp, h0, _ = self._encode(src, src_lengths, P)
         dt, H, E, Hk = self.dtype, self.hidden_size, self.embedding_dim, M.shape[2]
         lay, A = self._layout, self.attention.projected_size
         ids = np.empty((T, B), np.int64)

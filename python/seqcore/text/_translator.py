@@ -12,7 +12,6 @@ batches, sorted by source length within a window, then the batches are
 shuffled, so a batch pads little and the order still changes every epoch.
 """
 
-import numbers
 import time
 from numbers import Integral, Real
 
