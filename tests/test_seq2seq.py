@@ -267,3 +267,112 @@ def test_bad_input():
         net.loss_and_gradient(src, src_len, Y, tgt_len, sampling_rate=1.5)
     with pytest.raises(ValueError, match="targets has 2 sequences"):
         net.loss_and_gradient(src, src_len, Y[:2], tgt_len[:2])
+
+
+@pytest.mark.parametrize("attention", ["additive", "general", "dot"])
+def test_agrees_with_pytorch(attention):
+    """Loss and every gradient against the same network written in PyTorch
+    (packed bidirectional LSTM encoder, LSTMCell decoder loop, autograd),
+    with seqcore's weights copied in by name."""
+    torch = pytest.importorskip("torch")
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    rng = np.random.default_rng(9)
+    net = make("lstm", attention, hidden_size=6, scale=1.5)
+    src, src_len, Y, tgt_len = batch(rng, B=4, S=5, T=4)
+    loss = net.loss_and_gradient(src, src_len, Y, tgt_len)
+    P = {k: torch.tensor(v, requires_grad=True) for k, v in net.params.items()}
+    H, Hd = net.hidden_size, net.encoder.hidden_size
+
+    x = P["source_embedding.weight"][torch.tensor(src)]
+    lstm = torch.nn.LSTM(3, Hd, batch_first=True, bidirectional=True).double()
+    for name, _ in list(lstm.named_parameters()):   # seqcore's tensors, by name
+        delattr(lstm, name)
+        setattr(lstm, name, P[f"encoder.{name}"])
+    lstm._flat_weights = [getattr(lstm, n) for n in lstm._flat_weights_names]
+    packed = pack_padded_sequence(x, torch.tensor(src_len), batch_first=True,
+                                  enforce_sorted=False)
+    out, (h_n, _) = lstm(packed)
+    M, _ = pad_packed_sequence(out, batch_first=True, total_length=src.shape[1])
+    h = torch.tanh(torch.cat([h_n[-2], h_n[-1]], 1) @ P["bridge.weight"].T
+                   + P["bridge.bias"])
+    c = torch.zeros_like(h)
+    mask = torch.arange(src.shape[1])[None] >= torch.tensor(src_len)[:, None]
+    if attention == "additive":
+        Kp = M @ P["attention.key_weight"].T
+    elif attention == "general":
+        Kp = M @ P["attention.weight"].T
+    else:
+        Kp = M
+    banned = torch.tensor(net.allowed == 0)
+    y_prev = torch.full((len(src),), START)
+    total = 0
+    for t in range(Y.shape[1]):
+        if attention == "additive":
+            e = torch.tanh((h @ P["attention.query_weight"].T)[:, None] + Kp) \
+                @ P["attention.score_weight"]
+        else:
+            e = torch.bmm(Kp, h[:, :, None])[:, :, 0]
+        w = torch.softmax(e.masked_fill(mask, float("-inf")), dim=1)
+        ctx = torch.bmm(w[:, None], M)[:, 0]
+        xt = torch.cat([P["target_embedding.weight"][y_prev], ctx], 1)
+        h, c = torch._VF.lstm_cell(xt, (h, c), P["decoder.weight_ih_l0"],
+                                   P["decoder.weight_hh_l0"], P["decoder.bias_ih_l0"],
+                                   P["decoder.bias_hh_l0"])
+        z = torch.cat([h, ctx], 1) @ P["output.weight"].T + P["output.bias"]
+        z = z.masked_fill(banned, float("-inf"))
+        target = torch.tensor(Y[:, t])
+        nll = torch.nn.functional.cross_entropy(z, target, ignore_index=0, reduction="sum")
+        total = total + nll
+        y_prev = target
+    t_loss = total / int(tgt_len.sum())
+    t_loss.backward()
+    np.testing.assert_allclose(loss, t_loss.item(), rtol=1e-12)
+    for name, g in net.grads.items():
+        theirs = P[name].grad
+        theirs = np.zeros_like(g) if theirs is None else theirs.numpy()
+        np.testing.assert_allclose(g, theirs, atol=1e-10, rtol=1e-8, err_msg=name)
+
+
+def test_training_from_two_threads_is_refused_and_inference_runs_meanwhile():
+    import threading
+
+    rng = np.random.default_rng(10)
+    net = make("lstm", "additive")
+    args = batch(rng)
+    reference = net.decode(args[0], args[1], max_length=4)
+    entered, release = threading.Event(), threading.Event()
+    original = net._loss_and_gradient
+
+    def slow(*a):
+        entered.set()
+        release.wait(10)
+        return original(*a)
+
+    net._loss_and_gradient = slow
+    worker = threading.Thread(target=net.loss_and_gradient, args=args)
+    worker.start()
+    try:
+        assert entered.wait(10)
+        with pytest.raises(RuntimeError, match="another thread"):
+            net.loss_and_gradient(*args)
+        for a, b in zip(net.decode(args[0], args[1], max_length=4), reference):
+            np.testing.assert_array_equal(a, b)
+    finally:
+        release.set()
+        worker.join()
+
+
+def test_too_large_a_batch_is_refused_before_any_work(monkeypatch):
+    rng = np.random.default_rng(11)
+    net = make()
+    monkeypatch.setattr(_seq2seq, "check_memory", _refuse)
+    src = rng.integers(1, 7, size=(4000, 400))
+    Y = np.full((4000, 300), 3)
+    Y[:, -1] = END
+    with pytest.raises(MemoryError, match="Seq2Seq training on 4000 pairs"):
+        net.loss_and_gradient(src, None, Y, None)
+
+
+def _refuse(n_bytes, what):
+    raise MemoryError(f"{what} needs {n_bytes} bytes")

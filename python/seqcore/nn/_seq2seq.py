@@ -343,6 +343,13 @@ class Seq2Seq:
         A = self.attention.projected_size
         V, O = self.target_vocab_size, H + Hk
         G = lay.G
+        # the decoder's buffers, forward and backward, before any work
+        n_bytes = np.dtype(dt).itemsize * (
+            T * B * (4 * H + 2 * (E + Hk) + 3 * G * H + 2 * S + 3 * A + S * A + 2 * O)
+            + 2 * B * S * (Hk + A) + 2 * T * B * V)
+        if n_bytes > 1 << 28:
+            check_memory(n_bytes, f"Seq2Seq training on {B} pairs of {S} source and {T} "
+                                  "target steps")
 
         # encoder, bridge, keys
         X_src = self.source_embedding.forward(src, training=True)
