@@ -102,9 +102,21 @@ def test_grid_search_clone_and_pickle():
     back = pickle.loads(pickle.dumps(model))
     assert back.predict(X[:20]) == model.predict(X[:20])
     assert clone(model).get_params() == model.get_params()
-    ec.check_estimator_cloneable("Seq2SeqTranslator", Seq2SeqTranslator())
-    ec.check_estimator_repr("Seq2SeqTranslator", Seq2SeqTranslator())
-    ec.check_no_attributes_set_in_init("Seq2SeqTranslator", Seq2SeqTranslator())
+
+
+# scikit-learn's checks that apply to an estimator of strings (the others
+# feed numeric 2-D arrays)
+APPLICABLE_CHECKS = [
+    "check_estimator_cloneable", "check_estimator_repr", "check_no_attributes_set_in_init",
+    "check_parameters_default_constructible", "check_get_params_invariance",
+    "check_set_params", "check_do_not_raise_errors_in_init_or_set_params",
+    "check_estimator_tags_renamed", "check_valid_tag_types", "check_mixin_order",
+]
+
+
+@pytest.mark.parametrize("check", APPLICABLE_CHECKS)
+def test_applicable_sklearn_checks(check):
+    getattr(ec, check)("Seq2SeqTranslator", Seq2SeqTranslator())
 
 
 def test_fixed_seed_is_deterministic_and_input_unchanged():
