@@ -376,3 +376,48 @@ def test_too_large_a_batch_is_refused_before_any_work(monkeypatch):
 
 def _refuse(n_bytes, what):
     raise MemoryError(f"{what} needs {n_bytes} bytes")
+
+
+def big_batch(rng, B=40, S=6, T=5):
+    src_len = rng.integers(1, S + 1, size=B)
+    tgt_len = rng.integers(1, T + 1, size=B)
+    src = rng.integers(1, 7, size=(B, S))
+    Y = rng.integers(3, 6, size=(B, T))
+    for b in range(B):
+        src[b, src_len[b]:] = 0
+        Y[b, tgt_len[b] - 1] = END
+        Y[b, tgt_len[b]:] = 0
+    return src, src_len, Y, tgt_len
+
+
+@pytest.mark.parametrize("cell,attention,opts", [
+    ("lstm", "additive", {"peephole": True}), ("gru", "general", {}), ("mgu", "dot", {})])
+def test_training_row_ranges_agree_with_one_range(monkeypatch, cell, attention, opts):
+    # a batch of 40 rows runs in two row ranges (at once on two threads when
+    # allowed); the gradients that sum over rows (v, the peepholes, every
+    # weight) add up the ranges' shares
+    rng = np.random.default_rng(12)
+    args = big_batch(rng)
+    net = make(cell, attention, hidden_size=6, scale=1.5, **opts)
+    split = (net.loss_and_gradient(*args), net.flat_grads.copy())
+    monkeypatch.setattr(_seq2seq, "MIN_SPLIT_ROWS", 10**6)
+    whole = (net.loss_and_gradient(*args), net.flat_grads.copy())
+    np.testing.assert_allclose(split[0], whole[0], rtol=1e-13)
+    np.testing.assert_allclose(split[1], whole[1], rtol=1e-10, atol=1e-13)
+    assert np.abs(whole[1]).max() > 0
+
+
+def test_split_training_is_bit_identical_for_any_blas_thread_count():
+    rng = np.random.default_rng(13)
+    args = big_batch(rng)
+    out = []
+    for threads in (1, 2):
+        with threadpool_limits(threads):
+            net = make("lstm", "additive", dtype=np.float32, hidden_size=16, peephole=True)
+            loss = net.loss_and_gradient(*args, sampling_rate=0.3)
+            out.append((loss, net.flat_grads.copy(),
+                        net.decode(args[0], args[1], max_length=5)))
+    assert out[0][0] == out[1][0]
+    np.testing.assert_array_equal(out[0][1], out[1][1])
+    for a, b in zip(out[0][2], out[1][2]):
+        np.testing.assert_array_equal(a, b)

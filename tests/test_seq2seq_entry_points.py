@@ -44,17 +44,20 @@ def decoder_calls(cell, attention):
                used=z((T, B), np.int64), Hs=z((T + 1, B, H)),
                Cs=z((T + 1, B, H)) if two else E(3), X=z((T, B, I)), gates=z((T, B, G * H)),
                aux=z((T, B, H)), Z=z((T, B, S, A)) if additive else E(4), W=z((T, B, S)),
-               O=z((T, B, O)), logits=z((T, B, V)))
+               O=z((T, B, O)), logits=z((T, B, V)), row0=0, row1=B)
     bwd = dict(common, Hs=fwd["Hs"], Cs=fwd["Cs"], X=fwd["X"], gates=fwd["gates"],
                aux=fwd["aux"], Z=fwd["Z"], W=fwd["W"], dO=z((T, B, O)),
                dG=z((T, B, G * H)),
                dGH=z((T, B, G * H)) if lay.separate_bias >= 0 else E(3),
                dX=z((T, B, I)), dQP=z((T, B, A)) if additive else E(3),
                dK=z((B, S, Hk)), dKp=E(3) if dot else z((B, S, A)), dh0=z((B, H)),
-               dc0=z((B, H)) if two else E(2), dW_ih=z((G * H, I)), dW_hh=z((G * H, H)),
-               db_ih=z(G * H), db_hh=z(G * H),
+               dc0=z((B, H)) if two else E(2),
                dextra=z((lay.extra_rows, H)) if lay.extra_rows else E(2),
-               dW_q=z((A, H)) if additive else E(2), dv=z(A) if additive else E(1))
+               dv=z(A) if additive else E(1), row0=0, row1=B)
+    weights = dict(kind=lay.code, flags=lay.flags, attn_kind=common["attn_kind"],
+                   Hs=fwd["Hs"], X=fwd["X"], aux=fwd["aux"], dG=bwd["dG"], dGH=bwd["dGH"],
+                   dQP=bwd["dQP"], dW_ih=z((G * H, I)), dW_hh=z((G * H, H)), db_ih=z(G * H),
+                   db_hh=z(G * H), dW_q=z((A, H)) if additive else E(2), part=0, parts=2)
     greedy = dict(common, h0=h0, c0=c0, start_id=1, end_id=2, allowed=net.allowed,
                   tokens=z((B, 6), np.int64), out_lengths=z(B, np.int64),
                   attn=z((B, 6, S)), row0=0, row1=B)
@@ -62,7 +65,8 @@ def decoder_calls(cell, attention):
     step = dict(common, ids=np.full(n, 3, np.int64), src=np.array([0, 0, 1, 2, 2], np.intp),
                 h_prev=z((n, H)), c_prev=z((n, H)) if two else E(2), h=z((n, H)),
                 c=z((n, H)) if two else E(2), w=z((n, S)), logits=z((n, V)))
-    return {"train_forward": fwd, "train_backward": bwd, "greedy": greedy, "step": step}
+    return {"train_forward": fwd, "train_backward": bwd, "weight_gradients": weights,
+            "greedy": greedy, "step": step}
 
 
 # changes that are valid calls (none so far: greedy's maximum output length
@@ -118,7 +122,8 @@ def run_variations(fn, kwargs):
 
 @pytest.mark.parametrize("attention", ["additive", "dot", "general"])
 @pytest.mark.parametrize("cell", ["lstm", "gru", "mgu"])
-@pytest.mark.parametrize("entry", ["train_forward", "train_backward", "greedy", "step"])
+@pytest.mark.parametrize("entry", ["train_forward", "train_backward", "weight_gradients",
+                                   "greedy", "step"])
 def test_decoder_entry_points_refuse_wrong_shapes(entry, cell, attention):
     kwargs = decoder_calls(cell, attention)[entry]
     run_variations(getattr(_decoder, entry), kwargs)
@@ -143,6 +148,10 @@ def test_ids_and_rows_out_of_range_are_refused():
     g = calls["greedy"]
     with pytest.raises(ValueError, match="rows"):
         _decoder.greedy(*dict(g, row1=B + 1).values())
+    with pytest.raises(ValueError, match="rows"):
+        _decoder.train_forward(*dict(fwd, row0=2, row1=1).values())
+    with pytest.raises(ValueError, match="part 2 out of 2"):
+        _decoder.weight_gradients(*dict(calls["weight_gradients"], part=2).values())
     with pytest.raises(ValueError, match="end_id"):
         _decoder.greedy(*dict(g, end_id=V).values())
     with pytest.raises(ValueError, match="no output id is allowed"):

@@ -36,8 +36,13 @@ Entry points:
   through the choice).  Keeps every step's values for
 * ``train_backward``: backpropagation through the steps from the gradient on
   the outputs ``dO`` (the caller's output layer turned the loss gradient
-  into it, in one GEMM over all steps), then one GEMM per weight gradient
-  over all steps.
+  into it, in one GEMM over all steps); then ``weight_gradients``: one GEMM
+  per weight gradient over all steps.
+
+Training works on a range of rows at a time (rows are independent; the
+weight gradients are cut by output rows): the caller may run disjoint
+ranges on different threads at once, each on a one-thread BLAS, and cuts
+them from the shapes alone, so results do not depend on the thread count.
 * ``greedy``: inference, most probable token at each step, until every row
   has written its end token or ``max_length`` tokens.
 * ``step``: one inference step for rows that may share their keys (``src``:
@@ -212,6 +217,20 @@ cdef int check_allowed(str fn, const uint8_t[::1] allowed, Py_ssize_t V) except 
     return 0
 
 
+cdef int check_rows(str fn, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t B) except -1:
+    if not 0 <= row0 <= row1 <= B:
+        raise ValueError(f"{fn}: rows {row0}..{row1} outside [0, {B}]")
+    return 0
+
+
+cdef void shift_rows(Dec* d, Py_ssize_t row0, const floating* K) noexcept:
+    """Make row ``row0`` of the keys, projected keys and lengths the
+    decoder's row 0 (a range of rows then reads its own keys)."""
+    d.K = K + row0 * d.att.S * d.att.Hk
+    d.Kp = (<const floating*> d.Kp) + row0 * d.att.S * d.att.P
+    d.lengths = d.lengths + row0
+
+
 def train_forward(int kind, int flags, int attn_kind,
                   const floating[:, ::1] emb, const floating[:, ::1] W_ih,
                   const floating[:, ::1] W_hh, const floating[::1] bias,
@@ -226,8 +245,10 @@ def train_forward(int kind, int flags, int attn_kind,
                   floating[:, :, ::1] X, floating[:, :, ::1] gates,
                   floating[:, :, ::1] aux, floating[:, :, :, ::1] Z,
                   floating[:, :, ::1] W, floating[:, :, ::1] O,
-                  floating[:, :, ::1] logits):
-    """Run the decoder over T steps, keeping what ``train_backward`` needs.
+                  floating[:, :, ::1] logits, Py_ssize_t row0, Py_ssize_t row1):
+    """Run the decoder over T steps on rows row0 .. row1-1, keeping what
+    ``train_backward`` needs (the rows are independent: threads may run
+    disjoint ranges at once).
 
     ``ids`` (T, B): the input id of each step (the start id, then the
     targets: teacher forcing).  ``sample`` (T, B) or empty: where 1 (and
@@ -264,15 +285,18 @@ def train_forward(int kind, int flags, int attn_kind,
     check_shape(fn, "W", W.shape, (T, B, S), of + ", S from K")
     check_shape(fn, "O", O.shape, (T, B, d.O), of + ", O = H + Hk")
     check_ids(fn, "ids", &ids[0, 0], T * B, d.Vin)
-    if T == 0:
+    check_rows(fn, row0, row1, B)
+    if T == 0 or row0 == row1:
         return
+    cdef Py_ssize_t n = row1 - row0
+    shift_rows(&d, row0, &K[0, 0, 0])
     cdef floating* work = NULL
     cdef floating* qp = NULL
     cdef int64_t* step_ids = NULL
     with nogil:
-        work = <floating*> malloc(B * d.GH * sizeof(floating))
-        qp = <floating*> malloc(B * (A if additive else 1) * sizeof(floating))
-        step_ids = <int64_t*> malloc(B * sizeof(int64_t))
+        work = <floating*> malloc(n * d.GH * sizeof(floating))
+        qp = <floating*> malloc(n * (A if additive else 1) * sizeof(floating))
+        step_ids = <int64_t*> malloc(n * sizeof(int64_t))
         if work == NULL or qp == NULL or step_ids == NULL:
             free(work)
             free(qp)
@@ -281,16 +305,17 @@ def train_forward(int kind, int flags, int attn_kind,
                 raise MemoryError(f"{fn}: no memory for the step buffers")
         serial_blas_begin()
         for t in range(T):
-            for r in range(B):
-                step_ids[r] = ids[t, r]
+            for r in range(row0, row1):
+                step_ids[r - row0] = ids[t, r]
                 if sampled and t > 0 and sample[t, r]:
-                    step_ids[r] = argmax_allowed(&logits[t - 1, r, 0], V, &allowed[0])
-                used[t, r] = step_ids[r]
-            dec_step(&d, B, step_ids, NULL, &Hs[t, 0, 0], &Cs[t, 0, 0] if two else NULL,
-                     &Hs[t + 1, 0, 0], &Cs[t + 1, 0, 0] if two else NULL,
-                     &X[t, 0, 0], &gates[t, 0, 0], &aux[t, 0, 0], work, qp,
-                     &Z[t, 0, 0, 0] if additive else NULL, True, &W[t, 0, 0], &O[t, 0, 0],
-                     &logits[t, 0, 0] if with_logits else NULL)
+                    step_ids[r - row0] = argmax_allowed(&logits[t - 1, r, 0], V, &allowed[0])
+                used[t, r] = step_ids[r - row0]
+            dec_step(&d, n, step_ids, NULL, &Hs[t, row0, 0],
+                     &Cs[t, row0, 0] if two else NULL,
+                     &Hs[t + 1, row0, 0], &Cs[t + 1, row0, 0] if two else NULL,
+                     &X[t, row0, 0], &gates[t, row0, 0], &aux[t, row0, 0], work, qp,
+                     &Z[t, row0, 0, 0] if additive else NULL, True, &W[t, row0, 0],
+                     &O[t, row0, 0], &logits[t, row0, 0] if with_logits else NULL)
         serial_blas_end()
         free(work)
         free(qp)
@@ -313,30 +338,33 @@ def train_backward(int kind, int flags, int attn_kind,
                    floating[:, :, ::1] dX, floating[:, :, ::1] dQP,
                    floating[:, :, ::1] dK, floating[:, :, ::1] dKp,
                    floating[:, ::1] dh0, floating[:, ::1] dc0,
-                   floating[:, ::1] dW_ih, floating[:, ::1] dW_hh,
-                   floating[::1] db_ih, floating[::1] db_hh, floating[:, ::1] dextra,
-                   floating[:, ::1] dW_q, floating[::1] dv):
-    """Backpropagate through the steps of the last ``train_forward``.
+                   floating[:, ::1] dextra, floating[::1] dv,
+                   Py_ssize_t row0, Py_ssize_t row1):
+    """Backpropagate through the steps of the last ``train_forward``, on
+    rows row0 .. row1-1 (independent of the others).
 
     ``dO`` (T, B, O): the gradient on the outputs o_t = [h_t, ctx_t].
-    Writes the gate gradients ``dG`` (and ``dGH`` when the kind's hidden
-    side sees another one, else empty), the inputs' ``dX`` (T, B, I), the
-    additive attention's ``dQP`` (T, B, A) (else empty), the keys' ``dK``
-    (B, S, Hk) and projected keys' ``dKp`` (B, S, P) (empty for the dot
-    kind, whose share goes to dK), the initial state's ``dh0`` (and ``dc0``),
-    and every weight gradient of the cell and the attention's query side
-    (overwritten).  The caller turns ``dX[..., :E]`` into the embedding's
-    gradient and ``dKp`` into the key projection's.
+    Writes, in the range's rows, the gate gradients ``dG`` (and ``dGH``
+    when the kind's hidden side sees another one, else empty), the inputs'
+    ``dX`` (T, B, I), the additive attention's ``dQP`` (T, B, A) (else
+    empty), the keys' ``dK`` (B, S, Hk) and projected keys' ``dKp`` (B, S,
+    P) (empty for the dot kind, whose share goes to dK), the initial state's
+    ``dh0`` (and ``dc0``).  Overwrites the range's own gradients on the
+    weights it accumulates over rows, ``dextra`` (the cell's extra weights,
+    else empty) and ``dv`` (the additive score's v, else empty): one buffer
+    per concurrent range, summed by the caller.  ``weight_gradients`` then
+    makes the other weight gradients from dG, dGH and dQP.  The caller turns
+    ``dX[..., :E]`` into the embedding's gradient and ``dKp`` into the key
+    projection's.
     """
     cdef str fn = "train_backward"
     cdef Dec d = make_dec(fn, kind, flags, attn_kind, emb, W_ih, W_hh, bias, b_hh, extra,
                           W_q, v, K, Kp, lengths, W_out, b_out)
     cdef Py_ssize_t T = dO.shape[0], B = d.Bs, H = d.H, S = d.att.S, A = d.att.P
-    cdef Py_ssize_t I = d.I, E = d.E, Hk = d.att.Hk, GH = d.GH, O = d.O, TB, t, r, j
+    cdef Py_ssize_t I = d.I, E = d.E, Hk = d.att.Hk, GH = d.GH, O = d.O, t, r, j, n
     cdef CellSpec* s = &d.cell
     cdef bint two = s.n_states == 2, additive = attn_kind == ATTN_ADDITIVE
     cdef bint dot = attn_kind == ATTN_DOT, hidden_grad = s.separate_bias >= 0
-    cdef bint gated = s.gated_blocks > 0
     of = "T, B from dO, H from W_hh"
     check_shape(fn, "dO", dO.shape, (T, B, O), "B from K, O = H + Hk")
     check_shape(fn, "Hs", Hs.shape, (T + 1, B, H), of)
@@ -354,22 +382,22 @@ def train_backward(int kind, int flags, int attn_kind,
     if additive:
         check_shape(fn, "Z", Z.shape, (T, B, S, A), of)
         check_shape(fn, "dQP", dQP.shape, (T, B, A), of)
-        check_shape(fn, "dW_q", dW_q.shape, (A, H), of)
         check_shape(fn, "dv", dv.shape, (A,), of)
     check_shape(fn, "dK", dK.shape, (B, S, Hk), of)
     if not dot:
         check_shape(fn, "dKp", dKp.shape, (B, S, A), of)
     check_shape(fn, "dh0", dh0.shape, (B, H), of)
-    check_shape(fn, "dW_ih", dW_ih.shape, (GH, I), of)
-    check_shape(fn, "dW_hh", dW_hh.shape, (GH, H), of)
-    check_shape(fn, "db_ih", db_ih.shape, (GH,), of)
-    check_shape(fn, "db_hh", db_hh.shape, (GH,), of)
     if s.extra_rows > 0:
         check_shape(fn, "dextra", dextra.shape, (s.extra_rows, H), of)
-    TB = T * B
-    cdef floating* dh = &dh0[0, 0]
-    cdef floating* dc = &dc0[0, 0] if two else NULL
-    cdef floating* dkp = &dK[0, 0, 0] if dot else &dKp[0, 0, 0]
+    check_rows(fn, row0, row1, B)
+    n = row1 - row0
+    if n == 0:
+        return
+    shift_rows(&d, row0, &K[0, 0, 0])
+    cdef floating* dh = &dh0[row0, 0]
+    cdef floating* dc = &dc0[row0, 0] if two else NULL
+    cdef floating* dKr = &dK[row0, 0, 0]
+    cdef floating* dkp = dKr if dot else &dKp[row0, 0, 0]
     cdef floating* dctx = NULL
     cdef floating* de = NULL
     cdef floating* work = NULL
@@ -379,84 +407,145 @@ def train_backward(int kind, int flags, int attn_kind,
     cdef floating* dXr
     cdef floating* dcr
     with nogil:
-        dctx = <floating*> malloc(B * Hk * sizeof(floating))
+        dctx = <floating*> malloc(n * Hk * sizeof(floating))
         de = <floating*> malloc(S * sizeof(floating))
-        work = <floating*> malloc(B * GH * sizeof(floating))
+        work = <floating*> malloc(n * GH * sizeof(floating))
         if dctx == NULL or de == NULL or work == NULL:
             free(dctx)
             free(de)
             free(work)
             with gil:
                 raise MemoryError(f"{fn}: no memory for the step buffers")
-        memset(dh, 0, B * H * sizeof(floating))
+        memset(dh, 0, n * H * sizeof(floating))
         if two:
-            memset(dc, 0, B * H * sizeof(floating))
-        memset(&dK[0, 0, 0], 0, B * S * Hk * sizeof(floating))
+            memset(dc, 0, n * H * sizeof(floating))
+        memset(dKr, 0, n * S * Hk * sizeof(floating))
         if not dot:
-            memset(dkp, 0, B * S * A * sizeof(floating))
+            memset(dkp, 0, n * S * A * sizeof(floating))
         if additive:
             memset(&dv[0], 0, A * sizeof(floating))
         if s.extra_rows > 0:
             memset(&dextra[0, 0], 0, s.extra_rows * H * sizeof(floating))
         serial_blas_begin()
         for t in range(T - 1, -1, -1):
-            dGp = &dG[t, 0, 0]
-            dGh = &dGH[t, 0, 0] if hidden_grad else dGp
+            dGp = &dG[t, row0, 0]
+            dGh = &dGH[t, row0, 0] if hidden_grad else dGp
             # the output's share of the gradient on h_t joins the recurrent one
-            for r in range(B):
-                dOr = &dO[t, r, 0]
+            for r in range(n):
+                dOr = &dO[t, row0 + r, 0]
                 for j in range(H):
                     dh[r * H + j] += dOr[j]
-            cell_backward(s, B, &gates[t, 0, 0], NULL, dh, dh, dc,
-                          &Hs[t, 0, 0], &Hs[t, 0, 0], &Hs[t + 1, 0, 0],
-                          &Cs[t, 0, 0] if two else NULL, &Cs[t + 1, 0, 0] if two else NULL,
-                          &aux[t, 0, 0], dGp, dGh, work, &W_hh[0, 0],
+            cell_backward(s, n, &gates[t, row0, 0], NULL, dh, dh, dc,
+                          &Hs[t, row0, 0], &Hs[t, row0, 0], &Hs[t + 1, row0, 0],
+                          &Cs[t, row0, 0] if two else NULL,
+                          &Cs[t + 1, row0, 0] if two else NULL,
+                          &aux[t, row0, 0], dGp, dGh, work, &W_hh[0, 0],
                           &extra[0, 0] if s.extra_rows > 0 else NULL,
                           &dextra[0, 0] if s.extra_rows > 0 else NULL)
-            # dX_t = dG_t @ W_ih   (B, I) = (B, GH)(GH, I)
-            gemm(NoTrans, NoTrans, B, I, GH, 1, dGp, GH, &W_ih[0, 0], I, 0, &dX[t, 0, 0], I)
+            # dX_t = dG_t @ W_ih   (n, I) = (n, GH)(GH, I)
+            gemm(NoTrans, NoTrans, n, I, GH, 1, dGp, GH, &W_ih[0, 0], I, 0,
+                 &dX[t, row0, 0], I)
             # the context reaches the output and the next input
-            for r in range(B):
-                dOr = &dO[t, r, 0]
-                dXr = &dX[t, r, 0]
+            for r in range(n):
+                dOr = &dO[t, row0 + r, 0]
+                dXr = &dX[t, row0 + r, 0]
                 dcr = dctx + r * Hk
                 for j in range(Hk):
                     dcr[j] = dOr[H + j] + dXr[E + j]
             # the attention read h_{t-1}: its query gradient joins dh
-            attend_backward_rows(&d.att, B, &Hs[t, 0, 0], &K[0, 0, 0], &Kp[0, 0, 0],
-                                 &lengths[0], &v[0] if additive else NULL,
-                                 &Z[t, 0, 0, 0] if additive else NULL, &W[t, 0, 0],
+            attend_backward_rows(&d.att, n, &Hs[t, row0, 0], <const floating*> d.K,
+                                 <const floating*> d.Kp, d.lengths,
+                                 &v[0] if additive else NULL,
+                                 &Z[t, row0, 0, 0] if additive else NULL, &W[t, row0, 0],
                                  dctx, Hk, NULL, de, dh,
-                                 &dQP[t, 0, 0] if additive else NULL, &dK[0, 0, 0], dkp,
+                                 &dQP[t, row0, 0] if additive else NULL, dKr, dkp,
                                  &dv[0] if additive else NULL)
             if additive:
-                # dh += dqp @ W_q   (B, H) = (B, A)(A, H)
-                gemm(NoTrans, NoTrans, B, H, A, 1, &dQP[t, 0, 0], A, &W_q[0, 0], H, 1, dh, H)
-        # weight gradients over all steps, one GEMM each
-        # dW_ih = dG.T @ X   (GH, I) = (GH, T*B)(T*B, I)
-        gemm(Transpose, NoTrans, GH, I, TB, 1, &dG[0, 0, 0], GH, &X[0, 0, 0], I, 0,
-             &dW_ih[0, 0], I)
-        dGh = &dGH[0, 0, 0] if hidden_grad else &dG[0, 0, 0]
-        # dW_hh[:split] = dGh.T @ Hs[:T]   (split, H) = (split, T*B)(T*B, H)
-        gemm(Transpose, NoTrans, s.split, H, TB, 1, dGh, GH, &Hs[0, 0, 0], H, 0,
-             &dW_hh[0, 0], H)
-        if gated:
-            # dW_hh[split:] = dG[:, split:].T @ aux   (the gated state gate * h)
-            gemm(Transpose, NoTrans, GH - s.split, H, TB, 1, &dG[0, 0, 0] + s.split, GH,
-                 &aux[0, 0, 0], H, 0, &dW_hh[0, 0] + s.split * H, H)
-        colsum(TB, GH, &dG[0, 0, 0], GH, &db_ih[0])
-        if hidden_grad:
-            colsum(TB, GH, dGh, GH, &db_hh[0])
-        else:
-            memcpy(&db_hh[0], &db_ih[0], GH * sizeof(floating))
-        if additive:
-            # dW_q = dQP.T @ Hs[:T]   (A, H) = (A, T*B)(T*B, H)
-            gemm(Transpose, NoTrans, A, H, TB, 1, &dQP[0, 0, 0], A, &Hs[0, 0, 0], H, 0,
-                 &dW_q[0, 0], H)
+                # dh += dqp @ W_q   (n, H) = (n, A)(A, H)
+                gemm(NoTrans, NoTrans, n, H, A, 1, &dQP[t, row0, 0], A, &W_q[0, 0], H, 1,
+                     dh, H)
         serial_blas_end()
         free(dctx)
         free(de)
         free(work)
+
+
+cdef inline Py_ssize_t share(Py_ssize_t n, Py_ssize_t part, Py_ssize_t parts) noexcept nogil:
+    return n * part // parts
+
+
+def weight_gradients(int kind, int flags, int attn_kind,
+                     const floating[:, :, ::1] Hs, const floating[:, :, ::1] X,
+                     const floating[:, :, ::1] aux, const floating[:, :, ::1] dG,
+                     const floating[:, :, ::1] dGH, const floating[:, :, ::1] dQP,
+                     floating[:, ::1] dW_ih, floating[:, ::1] dW_hh,
+                     floating[::1] db_ih, floating[::1] db_hh, floating[:, ::1] dW_q,
+                     Py_ssize_t part, Py_ssize_t parts):
+    """The decoder's weight gradients over all steps, one GEMM each, from
+    ``train_backward``'s gate gradients (and the additive score's dQP).
+
+    Part ``part`` of ``parts`` computes its share of the rows of every
+    result, so that threads may share the work (the shares depend on the
+    shapes only).
+    """
+    cdef str fn = "weight_gradients"
+    cdef CellSpec s
+    s.H = dW_hh.shape[1]
+    if kernel_layout(kind, flags, &s) < 0:
+        raise ValueError(f"{fn}: unknown cell kind {kind}")
+    cdef Py_ssize_t T = dG.shape[0], B = dG.shape[1], H = s.H, GH = s.G * s.H
+    cdef Py_ssize_t I = X.shape[2], TB = T * B, A = dQP.shape[2] if dQP.shape[0] else 0
+    cdef bint additive = attn_kind == ATTN_ADDITIVE, hidden_grad = s.separate_bias >= 0
+    cdef bint gated = s.gated_blocks > 0
+    of = "T, B from dG, H from dW_hh, G from kind, I from X"
+    check_shape(fn, "dG", dG.shape, (T, B, GH), of)
+    if hidden_grad:
+        check_shape(fn, "dGH", dGH.shape, (T, B, GH), of)
+    check_shape(fn, "Hs", Hs.shape, (T + 1, B, H), of)
+    check_shape(fn, "X", X.shape, (T, B, I), of)
+    check_shape(fn, "aux", aux.shape, (T, B, H), of)
+    check_shape(fn, "dW_ih", dW_ih.shape, (GH, I), of)
+    check_shape(fn, "dW_hh", dW_hh.shape, (GH, H), of)
+    check_shape(fn, "db_ih", db_ih.shape, (GH,), of)
+    check_shape(fn, "db_hh", db_hh.shape, (GH,), of)
+    if additive:
+        check_shape(fn, "dQP", dQP.shape, (T, B, None), of)
+        check_shape(fn, "dW_q", dW_q.shape, (A, H), of + ", A from dQP")
+    for n in (I, H, GH, A):
+        check_blas_ld(fn, "a row length", n)
+    if not 0 <= part < parts:
+        raise ValueError(f"{fn}: part {part} out of {parts} parts")
+    if TB == 0:
+        return
+    # this part's rows of the gate gradients (g0 .. g1-1) and of dW_q
+    cdef Py_ssize_t g0 = share(GH, part, parts), g1 = share(GH, part + 1, parts)
+    cdef Py_ssize_t a0 = share(A, part, parts), a1 = share(A, part + 1, parts)
+    # gate rows below split read h, the gated rows from split on read aux
+    cdef Py_ssize_t gmid = g1 if g1 < s.split else (g0 if g0 > s.split else s.split)
+    cdef const floating* dGp = &dG[0, 0, 0]
+    cdef const floating* dGh = &dGH[0, 0, 0] if hidden_grad else dGp
+    with nogil:
+        serial_blas_begin()
+        # dW_ih = dG.T @ X   (GH, I) = (GH, T*B)(T*B, I)
+        gemm(Transpose, NoTrans, g1 - g0, I, TB, 1, dGp + g0, GH, &X[0, 0, 0], I, 0,
+             &dW_ih[0, 0] + g0 * I, I)
+        # dW_hh[:split] = dGh.T @ Hs[:T]   (split, H) = (split, T*B)(T*B, H)
+        gemm(Transpose, NoTrans, gmid - g0, H, TB, 1, dGh + g0, GH, &Hs[0, 0, 0], H, 0,
+             &dW_hh[0, 0] + g0 * H, H)
+        if gated:
+            # dW_hh[split:] = dG[:, split:].T @ aux   (the gated state gate * h)
+            gemm(Transpose, NoTrans, g1 - gmid, H, TB, 1, dGp + gmid, GH, &aux[0, 0, 0], H,
+                 0, &dW_hh[0, 0] + gmid * H, H)
+        colsum(TB, g1 - g0, dGp + g0, GH, &db_ih[0] + g0)
+        if hidden_grad:
+            colsum(TB, g1 - g0, dGh + g0, GH, &db_hh[0] + g0)
+        else:
+            memcpy(&db_hh[0] + g0, &db_ih[0] + g0, (g1 - g0) * sizeof(floating))
+        if additive and a1 > a0:
+            # dW_q = dQP.T @ Hs[:T]   (A, H) = (A, T*B)(T*B, H)
+            gemm(Transpose, NoTrans, a1 - a0, H, TB, 1, &dQP[0, 0, 0] + a0, A, &Hs[0, 0, 0],
+                 H, 0, &dW_q[0, 0] + a0 * H, H)
+        serial_blas_end()
 
 
 def greedy(int kind, int flags, int attn_kind,

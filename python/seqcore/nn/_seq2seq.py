@@ -62,9 +62,10 @@ from ._linear import Linear
 
 # Inference runs in chunks of at most this many inputs (bounded memory)...
 DECODE_CHUNK = 1024
-# ...and greedy decoding splits a chunk of at least this many rows into two
-# row ranges decoded at once on two threads (the rows are independent, so
-# the results do not depend on the split or the thread count).
+# ...and training and greedy decoding split a batch of at least this many
+# rows into two row ranges, run at once on two threads when the user allows
+# the BLAS more than one (the rows are independent; the ranges depend on
+# the batch size alone, so results do not depend on the thread count).
 MIN_SPLIT_ROWS = 32
 
 
@@ -379,8 +380,16 @@ class Seq2Seq:
         logits = np.empty((T, B, V), dt) if sampled else _empty(dt, 3)
         args = self._decoder_args({p: getattr(self, p).params for p in self.PARTS},
                                   M, Kp, src_lengths)
-        _decoder.train_forward(*args, ids, sample, self.allowed, used, Hs, Cs, Xd, gates,
-                               aux, Z, W, Od, logits)
+        # row ranges from the batch size alone (see DECODE_CHUNK's notes)
+        parts = 2 if B >= MIN_SPLIT_ROWS else 1
+        bounds = [B * i // parts for i in range(parts + 1)]
+        parallel = _blas.user_blas_threads() != 1
+
+        def forward(i):
+            _decoder.train_forward(*args, ids, sample, self.allowed, used, Hs, Cs, Xd, gates,
+                                   aux, Z, W, Od, logits, bounds[i], bounds[i + 1])
+
+        _in_parallel(forward, parts, parallel)
 
         # output layer and loss, over all steps at once
         N = T * B
@@ -420,10 +429,30 @@ class Seq2Seq:
         dW_q, dv = ((ag["query_weight"], ag["score_weight"]) if additive
                     else (_empty(dt, 2), _empty(dt, 1)))
         dextra = dg[f"{lay.extra_name}_l0"] if lay.extra_rows else _empty(dt, 2)
-        _decoder.train_backward(*args, Hs, Cs, Xd, gates, aux, Z, W, dO.reshape(T, B, O),
-                                dG, dGH, dXd, dQP, dK, dKp, dh0, dc0,
-                                dg["weight_ih_l0"], dg["weight_hh_l0"], dg["bias_ih_l0"],
-                                dg["bias_hh_l0"], dextra, dW_q, dv)
+        # each range accumulates its own gradient on v and on the cell's extra
+        # weights; they add up in range order
+        dvs = [dv] if parts == 1 or not additive else [np.empty_like(dv) for _ in range(parts)]
+        dextras = ([dextra] if parts == 1 or not lay.extra_rows
+                   else [np.empty_like(dextra) for _ in range(parts)])
+        dO = dO.reshape(T, B, O)
+
+        def backward(i):
+            _decoder.train_backward(*args, Hs, Cs, Xd, gates, aux, Z, W, dO, dG, dGH, dXd,
+                                    dQP, dK, dKp, dh0, dc0, dextras[min(i, len(dextras) - 1)],
+                                    dvs[min(i, len(dvs) - 1)], bounds[i], bounds[i + 1])
+
+        def weights(i):
+            _decoder.weight_gradients(lay.code, lay.flags, self._attn_code, Hs, Xd, aux, dG,
+                                      dGH, dQP, dg["weight_ih_l0"], dg["weight_hh_l0"],
+                                      dg["bias_ih_l0"], dg["bias_hh_l0"], dW_q, i, parts)
+
+        _in_parallel(backward, parts, parallel)
+        for acc, pieces in ((dv, dvs), (dextra, dextras)):
+            if len(pieces) > 1:
+                acc[...] = pieces[0]
+                for piece in pieces[1:]:
+                    acc += piece
+        _in_parallel(weights, parts, parallel)
         # the target embedding: its rows' share of dX
         dEmb = np.ascontiguousarray(dXd[:, :, :E]).reshape(N, E)
         _embedding.scatter_add(used.reshape(N), dEmb, self.target_embedding.grads["weight"],
@@ -487,7 +516,7 @@ class Seq2Seq:
             self.allowed, np.empty((T, B), np.int64), Hs, Cs, np.empty((T, B, E + Hk), dt),
             np.empty((T, B, lay.G * H), dt), np.zeros((T, B, H), dt),
             np.empty((T, B, S, A), dt) if self.attention.kind == "additive" else _empty(dt, 4),
-            np.empty((T, B, S), dt), O, _empty(dt, 3))
+            np.empty((T, B, S), dt), O, _empty(dt, 3), 0, B)
         Z = O.astype(np.float64) @ P["output"]["weight"].T.astype(np.float64) \
             + P["output"]["bias"]
         Z = np.where(self.allowed.astype(bool), Z, -np.inf)
