@@ -67,6 +67,52 @@ from seqcore._cells cimport CellSpec, kernel_layout, cell_forward, cell_backward
 from seqcore._checks cimport check_shape, check_blas_ld
 
 
+cdef extern from "seqcore/matmul.h" nogil:
+    size_t sc_packed_size_f(Py_ssize_t K, Py_ssize_t N)
+    size_t sc_packed_size_d(Py_ssize_t K, Py_ssize_t N)
+    void sc_pack_f(Py_ssize_t K, Py_ssize_t N, const float* B, Py_ssize_t rs,
+                   Py_ssize_t cs, float* P)
+    void sc_pack_d(Py_ssize_t K, Py_ssize_t N, const double* B, Py_ssize_t rs,
+                   Py_ssize_t cs, double* P)
+    void sc_matmul_packed_f(Py_ssize_t m, Py_ssize_t N, Py_ssize_t K, const float* A,
+                            Py_ssize_t lda, const float* P, float* C, Py_ssize_t ldc,
+                            int accumulate)
+    void sc_matmul_packed_d(Py_ssize_t m, Py_ssize_t N, Py_ssize_t K, const double* A,
+                            Py_ssize_t lda, const double* P, double* C, Py_ssize_t ldc,
+                            int accumulate)
+
+
+cdef void* pack_new(Py_ssize_t K, Py_ssize_t N, const floating* B, Py_ssize_t rs,
+                    Py_ssize_t cs) noexcept nogil:
+    """A new packed copy of the (K, N) matrix with entries B[k * rs + j * cs]
+    (include/seqcore/matmul.h), or NULL when out of memory."""
+    cdef size_t size
+    cdef void* P
+    if floating is float:
+        size = sc_packed_size_f(K, N) * sizeof(float)
+    else:
+        size = sc_packed_size_d(K, N) * sizeof(double)
+    P = malloc(size if size > 0 else 1)
+    if P != NULL:
+        if floating is float:
+            sc_pack_f(K, N, B, rs, cs, <float*> P)
+        else:
+            sc_pack_d(K, N, B, rs, cs, <double*> P)
+    return P
+
+
+cdef inline void mm(Py_ssize_t m, Py_ssize_t N, Py_ssize_t K, const floating* A,
+                    Py_ssize_t lda, const void* P, floating* C, Py_ssize_t ldc,
+                    bint accumulate) noexcept nogil:
+    """C (m, N) = A (m, K) @ (the packed matrix P), += when accumulate.  Each
+    entry is one dot product in k order, whatever m: results do not depend
+    on how the rows are cut."""
+    if floating is float:
+        sc_matmul_packed_f(m, N, K, A, lda, <const float*> P, C, ldc, accumulate)
+    else:
+        sc_matmul_packed_d(m, N, K, A, lda, <const double*> P, C, ldc, accumulate)
+
+
 ctypedef struct Dec:
     CellSpec cell
     AttnSpec att
@@ -84,6 +130,14 @@ ctypedef struct Dec:
     const int64_t* lengths   # (Bs,)
     const void* W_out     # (V, O)
     const void* b_out     # (V,)
+    # the weights of the per-step products, packed once per call (pack_dec):
+    # x @ W_ih.T, h @ W_q.T, o @ W_out.T (forward), dG @ W_ih, dqp @ W_q
+    # (backward); the cell's W_hh blocks go to cell.Wf/Wf2/Wb/Wb2
+    void* P_ih
+    void* P_q
+    void* P_out
+    void* P_ih_b
+    void* P_q_b
 
 
 cdef Dec make_dec(str fn, int kind, int flags, int attn_kind,
@@ -145,7 +199,58 @@ cdef Dec make_dec(str fn, int kind, int flags, int attn_kind,
     d.v = &v[0] if attn_kind == ATTN_ADDITIVE else NULL
     d.K, d.Kp, d.lengths = &K[0, 0, 0], &Kp[0, 0, 0], &lengths[0]
     d.W_out, d.b_out = &W_out[0, 0], &b_out[0]
+    d.P_ih = d.P_q = d.P_out = d.P_ih_b = d.P_q_b = NULL
     return d
+
+
+cdef int pack_dec(Dec* d, bint forward, bint backward, const floating* W_ih,
+                  const floating* W_hh, const floating* W_q,
+                  const floating* W_out) except -1:
+    """Pack the weights of the per-step products a call needs (freed by
+    free_dec); MemoryError when there is no memory for them."""
+    cdef Py_ssize_t H = d.H, GH = d.GH, I = d.I, A = d.att.P, O = d.O, V = d.V
+    cdef Py_ssize_t split = d.cell.split
+    cdef bint additive = d.att.kind == ATTN_ADDITIVE, gated = split < GH, ok = True
+    if forward:
+        # (k, j) entries: W_ih[j, k] for x @ W_ih.T, and so on
+        d.P_ih = pack_new(I, GH, W_ih, 1, I)
+        d.P_out = pack_new(O, V, W_out, 1, O)
+        d.cell.Wf = pack_new(H, split, W_hh, 1, H)
+        ok = d.P_ih != NULL and d.P_out != NULL and d.cell.Wf != NULL
+        if gated:
+            d.cell.Wf2 = pack_new(H, GH - split, W_hh + split * H, 1, H)
+            ok = ok and d.cell.Wf2 != NULL
+        if additive:
+            d.P_q = pack_new(H, A, W_q, 1, H)
+            ok = ok and d.P_q != NULL
+    if backward:
+        d.P_ih_b = pack_new(GH, I, W_ih, I, 1)
+        d.cell.Wb = pack_new(split, H, W_hh, H, 1)
+        ok = ok and d.P_ih_b != NULL and d.cell.Wb != NULL
+        if gated:
+            d.cell.Wb2 = pack_new(GH - split, H, W_hh + split * H, H, 1)
+            ok = ok and d.cell.Wb2 != NULL
+        if additive:
+            d.P_q_b = pack_new(A, H, W_q, H, 1)
+            ok = ok and d.P_q_b != NULL
+    if not ok:
+        free_dec(d)
+        raise MemoryError("no memory for the decoder's packed weights")
+    return 0
+
+
+cdef void free_dec(Dec* d) noexcept nogil:
+    free(d.P_ih)
+    free(d.P_q)
+    free(d.P_out)
+    free(d.P_ih_b)
+    free(d.P_q_b)
+    free(<void*> d.cell.Wf)
+    free(<void*> d.cell.Wf2)
+    free(<void*> d.cell.Wb)
+    free(<void*> d.cell.Wb2)
+    d.P_ih = d.P_q = d.P_out = d.P_ih_b = d.P_q_b = NULL
+    d.cell.Wf = d.cell.Wf2 = d.cell.Wb = d.cell.Wb2 = NULL
 
 
 cdef int check_ids(str fn, str name, const int64_t* ids, Py_ssize_t n, Py_ssize_t V) except -1:
@@ -170,8 +275,7 @@ cdef void dec_step(const Dec* d, Py_ssize_t n, const int64_t* ids, const Py_ssiz
     cdef floating* lr
     if d.att.kind == ATTN_ADDITIVE:
         # qp = h_prev @ W_q.T   (n, A) = (n, H)(H, A)
-        gemm(NoTrans, Transpose, n, A, H, 1, h_prev, H, <const floating*> d.W_q, H,
-             0, qp, A)
+        mm(n, A, H, h_prev, H, d.P_q, qp, A, False)
     # the context of the previous state goes to x[:, E:]
     attend_rows(&d.att, n, h_prev, qp, <const floating*> d.K, <const floating*> d.Kp,
                 src, d.lengths, <const floating*> d.v, Z, keep_z, w, x + E, I)
@@ -179,7 +283,7 @@ cdef void dec_step(const Dec* d, Py_ssize_t n, const int64_t* ids, const Py_ssiz
         memcpy(x + r * I, <const floating*> d.emb + ids[r] * E, E * sizeof(floating))
         memcpy(o + r * O + H, x + r * I + E, Hk * sizeof(floating))
     # gates = x @ W_ih.T   (n, GH) = (n, I)(I, GH)
-    gemm(NoTrans, Transpose, n, GH, I, 1, x, I, <const floating*> d.W_ih, I, 0, gates, GH)
+    mm(n, GH, I, x, I, d.P_ih, gates, GH, False)
     cell_forward(&d.cell, n, gates, h_prev, h_prev, h, c_prev, c, aux, work,
                  <const floating*> d.W_hh, <const floating*> d.bias,
                  <const floating*> d.b_sep, <const floating*> d.extra)
@@ -187,8 +291,7 @@ cdef void dec_step(const Dec* d, Py_ssize_t n, const int64_t* ids, const Py_ssiz
         memcpy(o + r * O, h + r * H, H * sizeof(floating))
     if logits != NULL:
         # logits = o @ W_out.T + b_out   (n, V) = (n, O)(O, V)
-        gemm(NoTrans, Transpose, n, V, O, 1, o, O, <const floating*> d.W_out, O, 0,
-             logits, V)
+        mm(n, V, O, o, O, d.P_out, logits, V, False)
         for r in range(n):
             lr = logits + r * V
             for j in range(V):
@@ -293,6 +396,8 @@ def train_forward(int kind, int flags, int attn_kind,
     cdef floating* work = NULL
     cdef floating* qp = NULL
     cdef int64_t* step_ids = NULL
+    pack_dec(&d, True, False, &W_ih[0, 0], &W_hh[0, 0], &W_q[0, 0] if additive else NULL,
+             &W_out[0, 0])
     with nogil:
         work = <floating*> malloc(n * d.GH * sizeof(floating))
         qp = <floating*> malloc(n * (A if additive else 1) * sizeof(floating))
@@ -301,6 +406,7 @@ def train_forward(int kind, int flags, int attn_kind,
             free(work)
             free(qp)
             free(step_ids)
+            free_dec(&d)
             with gil:
                 raise MemoryError(f"{fn}: no memory for the step buffers")
         serial_blas_begin()
@@ -320,6 +426,7 @@ def train_forward(int kind, int flags, int attn_kind,
         free(work)
         free(qp)
         free(step_ids)
+        free_dec(&d)
 
 
 def train_backward(int kind, int flags, int attn_kind,
@@ -406,6 +513,8 @@ def train_backward(int kind, int flags, int attn_kind,
     cdef const floating* dOr
     cdef floating* dXr
     cdef floating* dcr
+    pack_dec(&d, False, True, &W_ih[0, 0], &W_hh[0, 0], &W_q[0, 0] if additive else NULL,
+             &W_out[0, 0])
     with nogil:
         dctx = <floating*> malloc(n * Hk * sizeof(floating))
         de = <floating*> malloc(S * sizeof(floating))
@@ -414,6 +523,7 @@ def train_backward(int kind, int flags, int attn_kind,
             free(dctx)
             free(de)
             free(work)
+            free_dec(&d)
             with gil:
                 raise MemoryError(f"{fn}: no memory for the step buffers")
         memset(dh, 0, n * H * sizeof(floating))
@@ -443,8 +553,7 @@ def train_backward(int kind, int flags, int attn_kind,
                           &extra[0, 0] if s.extra_rows > 0 else NULL,
                           &dextra[0, 0] if s.extra_rows > 0 else NULL)
             # dX_t = dG_t @ W_ih   (n, I) = (n, GH)(GH, I)
-            gemm(NoTrans, NoTrans, n, I, GH, 1, dGp, GH, &W_ih[0, 0], I, 0,
-                 &dX[t, row0, 0], I)
+            mm(n, I, GH, dGp, GH, d.P_ih_b, &dX[t, row0, 0], I, False)
             # the context reaches the output and the next input
             for r in range(n):
                 dOr = &dO[t, row0 + r, 0]
@@ -462,12 +571,12 @@ def train_backward(int kind, int flags, int attn_kind,
                                  &dv[0] if additive else NULL)
             if additive:
                 # dh += dqp @ W_q   (n, H) = (n, A)(A, H)
-                gemm(NoTrans, NoTrans, n, H, A, 1, &dQP[t, row0, 0], A, &W_q[0, 0], H, 1,
-                     dh, H)
+                mm(n, H, A, &dQP[t, row0, 0], A, d.P_q_b, dh, H, True)
         serial_blas_end()
         free(dctx)
         free(de)
         free(work)
+        free_dec(&d)
 
 
 cdef inline Py_ssize_t share(Py_ssize_t n, Py_ssize_t part, Py_ssize_t parts) noexcept nogil:
@@ -623,6 +732,8 @@ def greedy(int kind, int flags, int attn_kind,
     cdef Py_ssize_t* src = NULL
     cdef uint8_t* done = NULL
     cdef int64_t tok
+    pack_dec(&d, True, False, &W_ih[0, 0], &W_hh[0, 0], &W_q[0, 0] if additive else NULL,
+             &W_out[0, 0])
     with nogil:
         block = <floating*> malloc(total * sizeof(floating))
         ids = <int64_t*> malloc(n * sizeof(int64_t))
@@ -633,6 +744,7 @@ def greedy(int kind, int flags, int attn_kind,
             free(ids)
             free(src)
             free(done)
+            free_dec(&d)
             with gil:
                 raise MemoryError(f"{fn}: no memory for {n} rows of step buffers")
         p = block
@@ -688,6 +800,7 @@ def greedy(int kind, int flags, int attn_kind,
         free(ids)
         free(src)
         free(done)
+        free_dec(&d)
 
 
 def step(int kind, int flags, int attn_kind,
@@ -736,9 +849,12 @@ def step(int kind, int flags, int attn_kind,
     cdef floating* qp
     cdef floating* o
     cdef floating* zs
+    pack_dec(&d, True, False, &W_ih[0, 0], &W_hh[0, 0], &W_q[0, 0] if additive else NULL,
+             &W_out[0, 0])
     with nogil:
         block = <floating*> malloc(total * sizeof(floating))
         if block == NULL:
+            free_dec(&d)
             with gil:
                 raise MemoryError(f"{fn}: no memory for {n} rows of step buffers")
         x = block
@@ -754,3 +870,4 @@ def step(int kind, int flags, int attn_kind,
                  &w[0, 0], o, &logits[0, 0])
         serial_blas_end()
         free(block)
+        free_dec(&d)
