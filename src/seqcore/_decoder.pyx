@@ -36,22 +36,26 @@ Entry points:
   through the choice).  Keeps every step's values for
 * ``train_backward``: backpropagation through the steps from the gradient on
   the outputs ``dO`` (the caller's output layer turned the loss gradient
-  into it, in one GEMM over all steps); then ``weight_gradients``: one GEMM
-  per weight gradient over all steps.
-
-Training works on a range of rows at a time (rows are independent; the
-weight gradients are cut by output rows): the caller may run disjoint
-ranges on different threads at once, each on a one-thread BLAS, and cuts
-them from the shapes alone, so results do not depend on the thread count.
+  into it, in one GEMM over all steps); then
+* ``weight_gradients``: one GEMM per weight gradient over all steps.
 * ``greedy``: inference, most probable token at each step, until every row
   has written its end token or ``max_length`` tokens.
 * ``step``: one inference step for rows that may share their keys (``src``:
   the beams of one input read its keys); beam search runs it once per step
   on all the beams of all the inputs at once.
 
-Every entry point checks the shapes it relies on first.  BLAS products run
-on one thread (serial_blas_begin/end): small per-step products gain nothing
-from more, and float32 products must round the same for any thread count.
+Rows are independent: training and greedy decoding work on a range of rows
+at a time (the weight gradients on a share of their output rows), so the
+caller may run disjoint ranges on different threads at once; it cuts them
+from the shapes alone.  The per-step products (x @ W_ih.T, h @ W_q.T,
+o @ W_out.T, the cell's W_hh blocks, dG @ W_ih, dqp @ W_q) run on weights
+packed once per call (include/seqcore/matmul.h): a BLAS call would re-pack
+them at every step, and each entry of a packed product is one dot product
+in k order whatever the number of rows, so results do not depend on how
+the rows are cut.  The weight gradients after the loop are BLAS GEMMs on
+one thread (serial_blas_begin/end): float32 products must round the same
+for any thread count.  Every entry point checks the shapes it relies on
+first.
 """
 
 from cython cimport floating

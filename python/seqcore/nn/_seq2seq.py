@@ -43,6 +43,10 @@ the K*V candidates of each input, gathers), none per beam or input.
 Threads: inference reads a snapshot of the parameters taken under
 ``param_lock`` and allocates its own buffers; training calls hold the
 network's training lock (a second thread is refused with a RuntimeError).
+A batch of ``MIN_SPLIT_ROWS`` rows or more runs the decoder loop in two row
+ranges, at once on two threads when the user allows the BLAS more than one
+thread; the ranges depend on the batch size alone, and the results on
+neither the ranges' threads nor the BLAS's thread count.
 """
 
 import math
