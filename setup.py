@@ -16,9 +16,10 @@ DEBUG = os.environ.get("SEQCORE_DEBUG", "0") == "1"
 # Core modules, in dependency order: the BLAS shim, the cell step kernels,
 # the time-loop driver, clipping and optimizer updates, the losses, the
 # embedding gather and scatter-add, the dense layer's products, the language
-# model's sampling loop and fused softmax cross-entropy.
+# model's sampling loop and fused softmax cross-entropy, attention (scores,
+# masked softmax, context) and the encoder-decoder's decoder loop.
 MODULES = ["_blas", "_cells", "_recurrent", "_optim", "_losses", "_embedding", "_dense",
-           "_lm"]
+           "_lm", "_attention", "_decoder"]
 
 # -O3 but never -ffast-math (NaN detection, parity with PyTorch) nor
 # -march=native (a wheel must run on other x86-64 machines).

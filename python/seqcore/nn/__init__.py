@@ -7,12 +7,15 @@ protocol (``_base.Layer``): inference reads the parameters only, and one
 object is trained by one thread at a time.
 """
 
+from ._attention import Attention
 from ._cells import CELLS
 from ._embedding import Embedding
 from ._layers import GRU, LSTM, MGU, RNN
 from ._linear import Linear
 from ._network import SequenceNetwork
+from ._seq2seq import Seq2Seq
 from ._optim import SGD, Adam, ExponentialLR, clip_grad_norm, clip_grad_value
 
 __all__ = ["RNN", "GRU", "LSTM", "MGU", "CELLS", "Embedding", "Linear", "SequenceNetwork",
-           "clip_grad_norm", "clip_grad_value", "SGD", "Adam", "ExponentialLR"]
+           "clip_grad_norm", "clip_grad_value", "SGD", "Adam", "ExponentialLR",
+           "Attention", "Seq2Seq"]

@@ -6,5 +6,6 @@ new text."""
 
 from ._language_model import RNNLanguageModel
 from ._tokenizer import SequenceTokenizer
+from ._translator import Seq2SeqTranslator
 
-__all__ = ["SequenceTokenizer", "RNNLanguageModel"]
+__all__ = ["SequenceTokenizer", "RNNLanguageModel", "Seq2SeqTranslator"]
