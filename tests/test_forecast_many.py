@@ -173,13 +173,19 @@ def test_dataframe_input_and_frames(series):
     r = forecast_many(frame, horizon=H, forecaster=RNNForecaster(**FAST), coverage=0.8,
                       season=12)
     for k, y in series.items():
-        fc, _, _ = RNNForecaster(**FAST).fit(y).predict_interval(H, coverage=0.8)
-        np.testing.assert_array_equal(r.forecasts[k], fc)
+        # daily dates: the forecaster gets a Series on them (its season follows the
+        # frequency) and the result carries the forecast dates
+        dated = pd.Series(y, index=pd.date_range("2020-01-01", periods=len(y), freq="D"))
+        fc, _, _ = RNNForecaster(**FAST).fit(dated).predict_interval(H, coverage=0.8)
+        np.testing.assert_array_equal(r.forecasts[k], fc.to_numpy())
+        np.testing.assert_array_equal(r.times[k], fc.index.to_numpy())
     out = r.to_frame()
-    assert list(out.columns) == ["id", "step", "forecast", "lower", "upper"]
+    assert list(out.columns) == ["id", "step", "time", "forecast", "lower", "upper"]
     assert len(out) == 3 * H
     first = out[out["id"] == r.names[0]]
     np.testing.assert_array_equal(first["step"], np.arange(1, H + 1))
+    assert first["time"].iloc[0] == pd.Timestamp("2020-01-01") + pd.Timedelta(
+        days=len(series[r.names[0]]))
     np.testing.assert_array_equal(first["forecast"], r.forecasts[r.names[0]])
     scores = r.scores_frame()
     assert list(scores.index) == r.names and scores.index.name == "id"
