@@ -84,6 +84,35 @@ def _cell_kinds():
     return set(CELLS)
 
 
+# Most training windows one network sees over all its epochs (see max_iter).
+_WINDOW_BUDGET = 30_000
+
+
+def _stationary(a, lags=4):
+    """Augmented Dickey-Fuller test with a constant: True when the unit root
+    is rejected at 5% (t statistic below -2.86, MacKinnon's critical value)."""
+    a = np.asarray(a, dtype=np.float64)
+    da = np.diff(a)
+    n = len(da) - lags
+    if n < 10 + lags:
+        return False
+    cols = [np.ones(n), a[lags:-1]] + [da[lags - i:-i] for i in range(1, lags + 1)]
+    A = np.column_stack(cols)
+    target = da[lags:]
+    coef, *_ = np.linalg.lstsq(A, target, rcond=None)
+    resid = target - A @ coef
+    dof = n - A.shape[1]
+    if dof <= 0:
+        return False
+    sigma2 = resid @ resid / dof
+    try:
+        cov = sigma2 * np.linalg.inv(A.T @ A)
+    except np.linalg.LinAlgError:
+        return False
+    se = np.sqrt(cov[1, 1])
+    return bool(se > 0 and coef[1] / se < -2.86)
+
+
 # ================================================================ seasons
 
 # Periods per cycle of the calendar for a pandas frequency's base unit.
@@ -441,8 +470,8 @@ class _Plan:
     """Window, calibration tail and shortest series of one fit: the one
     place these rules live (``fit``, ``forecast_many`` and the CLI use it)."""
 
-    def __init__(self, est, lengths, season):
-        d, H = est.differencing, est.horizon
+    def __init__(self, est, lengths, season, differencing):
+        d, H = differencing, est.horizon
         direct = est.strategy == "direct"
         self.season, self._cal_size = season, est.calibration_size
         self._H = H
@@ -507,8 +536,9 @@ class RNNForecaster(_VersionedPickle, BaseEstimator):
         Steps of the direct model, and the horizons calibrated for intervals.
     season : int or 'auto', default='auto'
         Seasonal period.  'auto': from the frequency of a pandas index
-        (monthly 12, quarterly 4, weekly 52, daily 7, hourly 24, ...) when
-        it has one above 1, else found in the data (``detect_season``).
+        (yearly 1, quarterly 4, monthly 12, weekly 52, daily 7, hourly 24,
+        ...) when it has a calendar frequency, else found in the data
+        (``detect_season``; for a list of series, the most common period).
     deseasonalize : {'auto', True, False}, default='auto'
         Remove the seasonal indices of a classical decomposition (in log
         space with the log transform) before the network, add them back to
@@ -517,8 +547,11 @@ class RNNForecaster(_VersionedPickle, BaseEstimator):
     transform : {None, 'log', 'auto'}, default='auto'
         Model the log of a positive series (multiplicative seasonality and
         trends).  'auto': log when every observed value is positive.
-    differencing : {0, 1}, default=1
-        Model first differences (trends), then integrate forecasts.
+    differencing : {0, 1, 'auto'}, default='auto'
+        Model first differences (trends, random walks), then integrate
+        forecasts.  'auto': difference unless the augmented Dickey-Fuller
+        test (constant, 4 lags, 5% level) finds the (deseasonalized) series
+        stationary; with several series, by majority.
     n_models : int, default=5
         Networks trained with different seeds; their forecasts are averaged.
     calibration_size : float, default=0.2
@@ -534,7 +567,9 @@ dropout, optimizer, learning_rate, momentum, batch_size, max_iter, \
 clip_norm, clip_value, bptt_steps, alpha, early_stopping, \
 validation_fraction, n_iter_no_change, tol, shuffle, random_state, dtype, \
 verbose
-        Training options, as in ``RNNRegressor``.
+        Training options, as in ``RNNRegressor``.  With many training
+        windows a network trains for fewer than ``max_iter`` epochs: at most
+        30,000 windows in all, and at least 30 epochs.
 
     Attributes
     ----------
@@ -546,6 +581,8 @@ verbose
         The seasonal period used (1: none).
     window_ : int
         The input length used.
+    differencing_ : int
+        The differencing used (0 or 1).
     deseasonalized_ : list of bool
         Per series, whether the seasonal indices were removed.
     log_ : bool
@@ -572,7 +609,7 @@ verbose
         "season": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "deseasonalize": ["boolean", StrOptions({"auto"})],
         "transform": [StrOptions({"log", "auto"}), None],
-        "differencing": [Interval(numbers.Integral, 0, 1, closed="both")],
+        "differencing": [Interval(numbers.Integral, 0, 1, closed="both"), StrOptions({"auto"})],
         "n_models": [Interval(numbers.Integral, 1, None, closed="left")],
         "calibration_size": [Interval(numbers.Real, 0, 1, closed="left")],
         "refit": ["boolean"],
@@ -580,7 +617,7 @@ verbose
     }
 
     def __init__(self, *, window="auto", strategy="direct", horizon=12, season="auto",
-                 deseasonalize="auto", transform="auto", differencing=1, n_models=5,
+                 deseasonalize="auto", transform="auto", differencing="auto", n_models=5,
                  calibration_size=0.2, refit=True, cell="lstm",
                  hidden_size=32, num_layers=1, nonlinearity="tanh", reset_after=True,
                  peephole=False, dropout=0.0, optimizer="adam", learning_rate=0.01,
@@ -684,18 +721,32 @@ verbose
     def _season_of(self, ys, tindex=None):
         if self.season != "auto":
             return int(self.season)
-        if tindex is not None:
+        if tindex is not None:   # a calendar frequency says it (1 for yearly data)
             for ti in tindex:
                 m = None if ti is None else ti.season()
-                if m is not None and m > 1:
+                if m is not None:
                     return m
         found = [detect_season(a[:, 0]) for a in ys]
         values, counts = np.unique(found, return_counts=True)
         return int(values[np.argmax(counts)])
 
     def _plan(self, ys, tindex=None):
-        """The length rules of a fit on ys (see ``_Plan``)."""
-        return _Plan(self, [a.shape[0] for a in ys], self._season_of(ys, tindex))
+        """The model-space choices (season, log, deseasonalization,
+        differencing) and the length rules (``_Plan``) of a fit on ys."""
+        season = self._season_of(ys, tindex)
+        observed = np.concatenate([a[np.isfinite(a)] for a in ys])
+        log = self.transform == "log" or (self.transform == "auto"
+                                          and bool((observed > 0).all()))
+        seasonal = [self._wants_seasonal(a, season, log) for a in ys]
+        if self.differencing == "auto":
+            votes = [not _stationary(_Series(a, None, log, season, sd, 0).adjusted(
+                np.log(a) if log else a)[0][:, 0]) for a, sd in zip(ys, seasonal)]
+            d = int(sum(votes) * 2 >= len(votes))
+        else:
+            d = int(self.differencing)
+        plan = _Plan(self, [a.shape[0] for a in ys], season, d)
+        plan.log, plan.seasonal, plan.differencing = log, seasonal, d
+        return plan
 
     # -------------------------------------------------------------- fitting
     def fit(self, y, X=None):
@@ -723,11 +774,8 @@ verbose
             raise ValueError("X must be given for every series or for none")
         plan = self._plan(ys, self._tindex)
         plan.check([a.shape[0] for a in ys])
-        self.season_, self.window_ = plan.season, plan.window
-        observed = np.concatenate([a[np.isfinite(a)] for a in ys])
-        self.log_ = self.transform == "log" or (self.transform == "auto"
-                                                and bool((observed > 0).all()))
-        self.deseasonalized_ = [self._wants_seasonal(a) for a in ys]
+        self.season_, self.window_, self.log_ = plan.season, plan.window, plan.log
+        self.deseasonalized_, self.differencing_ = plan.seasonal, plan.differencing
         self.interval_scale_ = None
         self.n_calibration_errors_ = 0
         self._scores = None
@@ -745,8 +793,7 @@ verbose
             self._fit_model(ys, Xs)
         return self
 
-    def _wants_seasonal(self, a):
-        m = self.season_
+    def _wants_seasonal(self, a, m, log):
         if m < 2 or self.deseasonalize is False:
             return False
         counts = np.isfinite(a).sum(axis=0)
@@ -757,11 +804,11 @@ verbose
             return False
         if self.deseasonalize is True:
             return True
-        z = np.log(a[:, 0]) if self.log_ else a[:, 0]
+        z = np.log(a[:, 0]) if log else a[:, 0]
         return seasonality_test(z, m)
 
     def _make_series(self, y, X, i, like=None):
-        s = _Series(y, X, self.log_, self.season_, self.deseasonalized_[i], self.differencing)
+        s = _Series(y, X, self.log_, self.season_, self.deseasonalized_[i], self.differencing_)
         if like is not None:  # keep the scaling and season the model was trained with
             s.mean, s.scale, s.seasonal = like.mean, like.scale, like.seasonal
         return s
@@ -785,6 +832,9 @@ verbose
                              "too many missing values for this window and horizon")
         inputs, targets = np.concatenate(inputs), np.concatenate(targets)
         params = {p: getattr(self, p) for p in _TRAINING_PARAMS}
+        # many windows teach as much in fewer epochs: at most _WINDOW_BUDGET
+        # windows per network (and at least 30 epochs)
+        params["max_iter"] = int(min(self.max_iter, max(30, -(-_WINDOW_BUDGET // len(inputs)))))
         self.regressors_ = []
         for seed in self._seeds():
             reg = RNNRegressor(return_sequences=self.strategy == "recursive",
@@ -816,7 +866,7 @@ verbose
         """Training inputs and targets of one series (windows whose targets are
         all observed)."""
         u, ok = s.u()
-        n, W, d = u.shape[0], self.window_, self.differencing
+        n, W, d = u.shape[0], self.window_, self.differencing_
         inputs, targets = [], []
         if self.strategy == "recursive":
             for e in range(d + W, n):           # inputs t = e-W .. e-1, targets t+1
