@@ -84,8 +84,9 @@ def _cell_kinds():
     return set(CELLS)
 
 
-# Most training windows one network sees over all its epochs (see max_iter).
-_WINDOW_BUDGET = 30_000
+# Most window steps (windows x their length) one network trains on over all
+# its epochs (see max_iter): about 10 s of training for the whole forecaster.
+_STEP_BUDGET = 300_000
 
 
 def _stationary(a, lags=4):
@@ -187,9 +188,9 @@ def detect_season(y, max_period=None):
     """The seasonal period of a series found in its data, 1 when there is none.
 
     The autocorrelation of the first differences (missing values
-    interpolated) is searched for peaks at lags 2..max_period (default: a
-    third of the length, at most 400); among the peaks that pass
-    ``seasonality_test``, the shortest lag whose autocorrelation is within
+    interpolated) is searched for peaks at lags 3..max_period (default: a
+    third of the length, at most 400) that follow a trough below zero;
+    among those significant at 99% (Bartlett's variance), the shortest lag whose autocorrelation is within
     10% of the highest is the period (a multiple of the period peaks as
     high as the period itself).
 
@@ -209,9 +210,12 @@ def detect_season(y, max_period=None):
     if top < 2:
         return 1
     r = _acf(x, top + 1)
-    peaks = [k for k in range(2, top + 1) if r[k] > r[k - 1] and r[k] >= r[k + 1] and r[k] > 0]
+    # a seasonal peak follows a trough below zero (lag 1 does not count: differencing
+    # noise makes it negative) and passes the test at 99%, many lags being tried
+    peaks = [k for k in range(3, top + 1) if r[k] > r[k - 1] and r[k] >= r[k + 1] and r[k] > 0
+             and r[2:k].min() < 0]
     peaks = [k for k in peaks
-             if r[k] > 1.645 * np.sqrt((1 + 2 * np.sum(r[1:k] ** 2)) / len(x))]
+             if r[k] > 2.576 * np.sqrt((1 + 2 * np.sum(r[1:k] ** 2)) / len(x))]
     if not peaks:
         return 1
     best = max(r[k] for k in peaks)
@@ -267,7 +271,11 @@ class _TimeIndex:
             try:
                 if isinstance(self.index, pd.PeriodIndex):
                     p = v if isinstance(v, pd.Period) else pd.Period(v, freq=self.freq)
-                    steps.append((p.asfreq(self.freq) - last).n)
+                    step = (p.asfreq(self.freq) - last).n
+                    if step < 1:
+                        raise ValueError(f"fh: {v!r} is not after the end of the series "
+                                         f"({last})")
+                    steps.append(step)
                     continue
                 ts = pd.Timestamp(v)
             except (TypeError, ValueError) as exc:
@@ -479,7 +487,7 @@ class _Plan:
         self.what = f"window + differencing + {'horizon' if direct else '1'}"
         tails = [self.tail(n) for n in lengths]
         if est.window == "auto":
-            preferred = 2 * season if season > 1 else max(2 * H, 12)
+            preferred = min(2 * season, max(season, 24)) if season > 1 else max(2 * H, 12)
             head = min(n - t for n, t in zip(lengths, tails))
             # at least about as many training windows as input steps
             self.window = int(max(2, min(preferred, (head - after) // 2)))
@@ -525,8 +533,8 @@ class RNNForecaster(_VersionedPickle, BaseEstimator):
     ----------
     window : int or 'auto', default='auto'
         Input length: the number of past steps each forecast reads.  'auto':
-        two seasons (``2 * season``), or ``max(2 * horizon, 12)`` without a
-        season, shortened so that a series gives at least as many training
+        two seasons up to 24 steps, one season beyond (``min(2 * season,
+        max(season, 24))``), or ``max(2 * horizon, 12)`` without a season, shortened so that a series gives at least as many training
         windows as input steps.
     strategy : {'direct', 'recursive'}, default='direct'
         'recursive': a one-step model whose forecasts are fed back (any
@@ -569,7 +577,8 @@ validation_fraction, n_iter_no_change, tol, shuffle, random_state, dtype, \
 verbose
         Training options, as in ``RNNRegressor``.  With many training
         windows a network trains for fewer than ``max_iter`` epochs: at most
-        30,000 windows in all, and at least 30 epochs.
+        300,000 window steps (windows times their length) in all, and at
+        least 20 epochs.
 
     Attributes
     ----------
@@ -832,9 +841,10 @@ verbose
                              "too many missing values for this window and horizon")
         inputs, targets = np.concatenate(inputs), np.concatenate(targets)
         params = {p: getattr(self, p) for p in _TRAINING_PARAMS}
-        # many windows teach as much in fewer epochs: at most _WINDOW_BUDGET
-        # windows per network (and at least 30 epochs)
-        params["max_iter"] = int(min(self.max_iter, max(30, -(-_WINDOW_BUDGET // len(inputs)))))
+        # many (long) windows teach as much in fewer epochs: at most
+        # _STEP_BUDGET window steps per network (and at least 20 epochs)
+        steps = len(inputs) * inputs.shape[1]
+        params["max_iter"] = int(min(self.max_iter, max(20, -(-_STEP_BUDGET // steps))))
         self.regressors_ = []
         for seed in self._seeds():
             reg = RNNRegressor(return_sequences=self.strategy == "recursive",
