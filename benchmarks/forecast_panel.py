@@ -108,8 +108,13 @@ def n_origins_for(n, H):
 
 
 # ------------------------------------------------------------------ methods
+# Extra RNNForecaster parameters for ablations (--param name=value); the
+# published table uses none.
+EXTRA = {}
+
+
 def forecast_seqcore(train, H, m):
-    f = RNNForecaster(horizon=H, random_state=0)
+    f = RNNForecaster(horizon=H, random_state=0, **EXTRA)
     t0 = time.perf_counter()
     f.fit(train)
     seconds = time.perf_counter() - t0
@@ -263,7 +268,16 @@ def main(argv=None):
     p.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
     p.add_argument("--markdown", action="store_true", help="print the README table")
     p.add_argument("--csv", help="write the per-series rows to this CSV")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="an RNNForecaster parameter for an ablation (Python literal)")
     args = p.parse_args(argv)
+    import ast
+    for item in args.param:
+        name, _, value = item.partition("=")
+        try:
+            EXTRA[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            EXTRA[name] = value
     panel = load_panel()
     names = args.series or list(panel)
     df = run(names, args.methods)

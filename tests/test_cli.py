@@ -678,7 +678,7 @@ def test_missing_values_are_filled_and_counted(marker, capsys, tmp_path):
 def test_missing_value_in_the_held_out_tail_is_not_scored(capsys, tmp_path):
     rng = np.random.default_rng(4)
     values = 50 + rng.standard_normal(48).cumsum()
-    cells = ["" if i == 46 else f"{v:.3f}" for i, v in enumerate(values)]
+    cells = ["NA" if i == 46 else f"{v:.3f}" for i, v in enumerate(values)]
     path = write_csv(tmp_path / "tail.csv", ["value"], [[c] for c in cells])
     assert main(["forecast", str(path), "--horizon", "4", "--max-iter", "2"]) == 0
     out = capsys.readouterr().out
