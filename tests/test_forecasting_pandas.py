@@ -73,7 +73,11 @@ def test_season_from_an_index():
 def test_season_follows_the_index_frequency_then_the_data():
     y = seasonal(96, 12)
     f = RNNForecaster(**FAST).fit(y)                                    # data: 12
-    assert f.season_ == 12 and f.deseasonalized_ == [True] and f.window_ == 24
+    assert f.season_ == 12 and f.deseasonalized_ == [True]
+    # two seasons, shortened to leave the fit on the head of the series (48 of the
+    # 96 values: calibration holds out half) as many windows as input steps
+    assert f.window_ == (48 - 1 - 4) // 2
+    assert RNNForecaster(calibration_size=0, **FAST).fit(y).window_ == 24
     quarterly = pd.Series(y, index=pd.period_range("2000Q1", periods=96, freq="Q"))
     f = RNNForecaster(**FAST).fit(quarterly)                            # index: 4
     assert f.season_ == 4

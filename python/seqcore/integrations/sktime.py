@@ -81,7 +81,7 @@ batch_size, max_iter, random_state
 
     def __init__(self, window="auto", strategy="direct", season="auto",
                  deseasonalize="auto", transform="auto", differencing="auto", n_models=5,
-                 calibration_size=0.2, cell="lstm", hidden_size=32, num_layers=1,
+                 calibration_size=0.5, cell="lstm", hidden_size=32, num_layers=1,
                  learning_rate=0.01, batch_size=32, max_iter=200, random_state=None):
         self.window = window
         self.strategy = strategy
