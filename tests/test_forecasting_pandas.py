@@ -255,5 +255,25 @@ def test_ensemble_averages_the_networks():
     W = f.window_
     feats = f._features(s, u, len(y) - W, len(y))
     each = [f._forecast_one(r, feats, None, 4) for r in f.regressors_]
-    expected = s.to_y(s.to_z(np.mean(each, axis=0), s.z))[:, 0]
-    np.testing.assert_allclose(f.predict(4), expected, rtol=1e-12)
+    net = s.to_z(np.mean(each, axis=0), s.z)[:, 0]
+    naive = s.z[-12:-8, 0]                                   # seasonal naive, in logs
+    w = f.combination_weight_
+    assert f.log_ and w in np.arange(11) / 10
+    np.testing.assert_allclose(f.predict(4), np.exp(w * net + (1 - w) * naive), rtol=1e-12)
+    alone = RNNForecaster(**dict(FAST, n_models=3, combine=False)).fit(y)
+    assert alone.combination_weight_ == 1.0
+    np.testing.assert_allclose(alone.predict(4), np.exp(net), rtol=1e-12)
+
+
+def test_combination_weight_follows_the_calibration_errors():
+    """On a pure seasonal pattern plus noise the seasonal naive forecast is hard
+    to beat with 2 epochs of training: the tail gives it weight; with enough
+    training on a trending series the network keeps it."""
+    t = np.arange(120)
+    rng = np.random.default_rng(9)
+    flat = 10 + np.tile([0.0, 3, 1, 4, 2, 5, 1, 3, 0, 2, 4, 1], 10) + 0.01 * rng.standard_normal(120)
+    f = RNNForecaster(horizon=4, hidden_size=4, max_iter=2, n_models=1, random_state=0).fit(flat)
+    assert f.combination_weight_ < 0.5
+    g = RNNForecaster(horizon=4, hidden_size=4, max_iter=2, n_models=1, calibration_size=0,
+                      random_state=0).fit(flat)
+    assert g.combination_weight_ == 1.0                     # nothing to choose it on

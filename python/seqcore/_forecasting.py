@@ -562,6 +562,12 @@ class RNNForecaster(_VersionedPickle, BaseEstimator):
         stationary; with several series, by majority.
     n_models : int, default=5
         Networks trained with different seeds; their forecasts are averaged.
+    combine : {'auto', False}, default='auto'
+        'auto': the forecast is ``w * network + (1 - w) * seasonal naive``
+        (in model space, before the inverse transform), with w in 0, 0.1,
+        ..., 1 the weight of lowest mean absolute error over the calibration
+        tail (so w = 1 without calibration); the intervals are calibrated
+        on the errors of that combination.  False: the network alone.
     calibration_size : float, default=0.5
         Fraction of each series held out to calibrate the intervals
         (at least ``horizon + 2`` steps); 0 skips calibration.  A long tail
@@ -609,6 +615,8 @@ verbose
         The smoothed spread sigma_h of the calibration errors (model space).
     n_calibration_errors_ : int
         How many signed errors each interval rests on (0: not calibrated).
+    combination_weight_ : float
+        The network's weight w in the forecast (see ``combine``).
 
     Notes
     -----
@@ -627,6 +635,7 @@ verbose
         "transform": [StrOptions({"log", "auto"}), None],
         "differencing": [Interval(numbers.Integral, 0, 1, closed="both"), StrOptions({"auto"})],
         "n_models": [Interval(numbers.Integral, 1, None, closed="left")],
+        "combine": [StrOptions({"auto"}), "boolean"],
         "calibration_size": [Interval(numbers.Real, 0, 1, closed="left")],
         "refit": ["boolean"],
         "random_state": ["random_state"],
@@ -634,7 +643,7 @@ verbose
 
     def __init__(self, *, window="auto", strategy="direct", horizon=12, season="auto",
                  deseasonalize="auto", transform="auto", differencing="auto", n_models=5,
-                 calibration_size=0.5, refit=True, cell="lstm",
+                 combine="auto", calibration_size=0.5, refit=True, cell="lstm",
                  hidden_size=32, num_layers=1, nonlinearity="tanh", reset_after=True,
                  peephole=False, dropout=0.0, optimizer="adam", learning_rate=0.01,
                  momentum=0.9, batch_size=32, max_iter=200, clip_norm=5.0,
@@ -649,6 +658,7 @@ verbose
         self.transform = transform
         self.differencing = differencing
         self.n_models = n_models
+        self.combine = combine
         self.calibration_size = calibration_size
         self.refit = refit
         self.cell = cell
@@ -794,6 +804,7 @@ verbose
         self.deseasonalized_, self.differencing_ = plan.seasonal, plan.differencing
         self.interval_scale_ = None
         self.n_calibration_errors_ = 0
+        self.combination_weight_ = 1.0
         self._scores = None
         n_cal = plan.calibration
         if all(c > 0 for c in n_cal):
@@ -946,15 +957,20 @@ verbose
             Z, state = net.stream(np.hstack(step)[None, None].astype(dt), state)
         return out
 
-    def _forecast_z(self, s, z_hist, X_hist, X_future, steps):
-        u = self._forecast_u(s, z_hist, X_hist, X_future, steps)
-        return s.to_z(u, z_hist)
+    def _forecast_z(self, s, z_hist, X_hist, X_future, steps, weight=None):
+        """The forecast in z: w * network + (1 - w) * seasonal naive."""
+        w = self.combination_weight_ if weight is None else weight
+        net = s.to_z(self._forecast_u(s, z_hist, X_hist, X_future, steps), z_hist)
+        if w == 1:
+            return net
+        return w * net + (1 - w) * _naive_z(z_hist, self.season_, steps)
 
     def _calibrate(self, ys, Xs, n_cal):
         """Signed errors z - z_hat per horizon from every origin in each held-out
         tail; their smoothed spread per horizon and the pooled scaled errors."""
         H, k = self.horizon, self.n_targets_
         errors = [[] for _ in range(H)]
+        naive = [[] for _ in range(H)]
         for s, a, x, c in zip(self._series, ys, Xs, n_cal):
             z = np.log(a) if self.log_ else a
             n = a.shape[0]
@@ -965,10 +981,22 @@ verbose
                 Xf = None if x is None else x[o:o + H]
                 if Xf is not None and Xf.shape[0] < H:   # pad unused future rows
                     Xf = np.vstack([Xf, np.repeat(Xf[-1:], H - Xf.shape[0], axis=0)])
-                zh = self._forecast_z(s, z[:o], None if x is None else x[:o], Xf, steps)
+                zh = self._forecast_z(s, z[:o], None if x is None else x[:o], Xf, steps,
+                                      weight=1.0)
+                zn = _naive_z(z[:o], self.season_, steps)
                 for h in range(steps):
                     errors[h].append(z[o + h] - zh[h])
+                    naive[h].append(z[o + h] - zn[h])
         errors = [np.array(e).reshape(-1, k) for e in errors]
+        naive = [np.array(e).reshape(-1, k) for e in naive]
+        if self.combine == "auto":     # the weight of lowest mean |error| on the tail
+            net_all, naive_all = np.concatenate(errors), np.concatenate(naive)
+            ok = np.isfinite(net_all)
+            grid = np.arange(11) / 10
+            loss = [np.mean(np.abs(w * net_all[ok] + (1 - w) * naive_all[ok])) for w in grid]
+            self.combination_weight_ = float(grid[int(np.argmin(loss))])
+        w = self.combination_weight_
+        errors = [w * e + (1 - w) * nv for e, nv in zip(errors, naive)]
         sigma = np.empty((H, k))
         scores = []
         for j in range(k):
@@ -1230,6 +1258,22 @@ verbose
             elif old is not None:
                 old.extend(old.future(np.arange(1, a.shape[0] + 1)))
         return self
+
+
+def _naive_z(z_hist, m, steps):
+    """The seasonal naive forecast (the last value for m = 1) in z space,
+    (steps, k), from a history with missing values filled linearly."""
+    n = z_hist.shape[0]
+    filled = z_hist
+    if not np.isfinite(z_hist).all():
+        t = np.arange(n)
+        filled = np.empty_like(z_hist)
+        for j in range(z_hist.shape[1]):
+            ok = np.isfinite(z_hist[:, j])
+            filled[:, j] = np.interp(t, t[ok], z_hist[ok, j])
+    m = m if n >= m else 1
+    h = np.arange(steps)
+    return filled[n - m + h % m]
 
 
 def _gap_before(old, new):
