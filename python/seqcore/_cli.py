@@ -420,10 +420,19 @@ def _forecast(args, interrupted, staged):
         raise _UsageError("--transform log needs a positive series")
     longest = max(2, (n - 2 * H) // 3)
     window = min(args.window or (2 * season if season > 1 else 24), longest)
-    min_len = window + 2 * H + 4
-    if n < min_len:
-        raise _UsageError(f"the series has {n} values; with horizon {H} at least "
-                          f"{min_len} are needed")
+    params = dict(window=window, horizon=H, strategy=args.strategy, cell=args.cell,
+                  season=season if (args.season or dates is not None) else "auto",
+                  transform=transform, max_iter=args.max_iter,
+                  n_iter_no_change=args.patience, random_state=args.seed)
+    # the forecaster's own length rules: the backtest fit on all but the last H
+    # values, and the final fit with its calibration tail
+    rules = RNNForecaster(**params)
+    try:
+        rules._plan([y[:-H, None]] if n > H else [y[:, None]]).check([max(n - H, 0)])
+        rules._plan([y[:, None]]).check([n], need_calibration=True)
+    except ValueError as exc:
+        raise _UsageError(f"the series has {n} values, too few with horizon {H}: "
+                          f"{exc}") from None
     if args.window is not None and args.window > longest:
         raise _UsageError(f"argument --window: {args.window} is too long for {n} values "
                           f"and horizon {H} (at most {longest})")
@@ -432,10 +441,6 @@ def _forecast(args, interrupted, staged):
             "the season inferred from the dates", "; set --season")
         raise _UsageError(f"{origin}: {season} is too long for {n} values and horizon {H} "
                           f"(at most {n - H - 1}{hint})")
-    params = dict(window=window, horizon=H, strategy=args.strategy, cell=args.cell,
-                  season=season if (args.season or dates is not None) else "auto",
-                  transform=transform, max_iter=args.max_iter,
-                  n_iter_no_change=args.patience, random_state=args.seed)
 
     def progress(msg):
         print(msg, file=sys.stderr, flush=True)
