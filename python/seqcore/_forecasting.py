@@ -1308,6 +1308,10 @@ def _is_dates(fh):
 
 
 def _check_levels(values, name):
+    if isinstance(values, (str, bytes)) or any(isinstance(v, (str, bytes))
+                                                for v in np.ravel(np.asarray(values, object))):
+        raise ValueError(f"{name} must be a number in (0, 1) or a sequence of them, "
+                         f"got {values!r}")
     try:
         levels = np.asarray(values, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
