@@ -277,3 +277,11 @@ def test_combination_weight_follows_the_calibration_errors():
     g = RNNForecaster(horizon=4, hidden_size=4, max_iter=2, n_models=1, calibration_size=0,
                       random_state=0).fit(flat)
     assert g.combination_weight_ == 1.0                     # nothing to choose it on
+
+
+def test_the_history_is_a_copy_of_the_input():
+    y = pd.Series(seasonal(80, 12), index=pd.period_range("2000-01", periods=80, freq="M"))
+    f = RNNForecaster(**FAST).fit(y)
+    before = f.predict(4).to_numpy()
+    y.iloc[-12:] = 1e6                        # the user edits their series afterwards
+    np.testing.assert_array_equal(f.predict(4).to_numpy(), before)

@@ -720,7 +720,8 @@ verbose
                 raise ValueError(f"{name} must be 1-D (one series) or 2-D (time, targets), "
                                  f"got {a.ndim}-D")
             ndims.add(a.ndim)
-            a = a[:, None] if a.ndim == 1 else a
+            # a copy: the history must not follow later edits of the user's array
+            a = np.array(a[:, None] if a.ndim == 1 else a, dtype=np.float64, copy=True)
             if a.shape[0] == 0:
                 raise ValueError(f"{name} is empty")
             observed = np.isfinite(a)

@@ -11,12 +11,15 @@ come from seqcore's calibrated quantiles; sktime derives
 ``predict_interval`` from them.  A series too short to hold out a
 calibration tail gets Gaussian quantiles instead, with the spread of its
 first differences growing as the square root of the step.  ``update``
-appends the new values to the history (``update_params=False``) or refits.
+appends the new values to the history (``update_params=False``) or refits
+on the whole history, which the adapter keeps itself (it does not depend
+on sktime's ``remember_data``).
 
 Requires sktime (``pip install 'seqcore[sktime]'``).
 """
 
 import numpy as np
+import pandas as pd
 
 try:
     from sktime.forecasting.base import BaseForecaster
@@ -76,8 +79,6 @@ batch_size, max_iter, random_state
         "requires-fh-in-fit": True,
         "capability:random_state": True,
     }
-    # update(update_params=False) reads the appended history in self._y
-    _config = {"remember_data": True}
 
     def __init__(self, window="auto", strategy="direct", season="auto",
                  deseasonalize="auto", transform="auto", differencing="auto", n_models=5,
@@ -118,7 +119,7 @@ batch_size, max_iter, random_state
             "batch_size", "max_iter", "random_state")}
         self.forecaster_ = _RNNForecaster(horizon=self._horizon, season=season, **params)
         self.forecaster_.fit(values)
-        self._n_seen = len(values)
+        self._history = y.copy()
         changes = np.diff(values[np.isfinite(values)])
         self._spread = float(np.std(changes)) if changes.size > 1 else 0.0
         return self
@@ -127,10 +128,9 @@ batch_size, max_iter, random_state
     def _predict(self, fh, X=None):
         steps = self._steps(fh)
         pred = self.forecaster_.predict(steps)
-        return _series(pred, fh.to_absolute_index(self.cutoff), self._y.name)
+        return _series(pred, fh.to_absolute_index(self.cutoff), self._history.name)
 
     def _predict_quantiles(self, fh, X=None, alpha=None):
-        import pandas as pd
         steps = self._steps(fh)
         alpha = list(alpha)
         if self.forecaster_.n_calibration_errors_ > 0:
@@ -146,14 +146,13 @@ batch_size, max_iter, random_state
 
     # --------------------------------------------------------------- update
     def _update(self, y, X=None, update_params=True):
+        new = y[~y.index.isin(self._history.index)]       # values not seen yet
+        history = pd.concat([self._history, new], sort=False) if len(new) else self._history
         if update_params:
-            fh = self._fh
-            return self._fit(self._y, None, fh)
-        full = self._y                  # sktime has appended y to the history
-        new = full.iloc[self._n_seen:]
+            return self._fit(history, None, self._fh)
         if len(new):
             self.forecaster_.update(new.to_numpy(dtype=np.float64, na_value=np.nan))
-            self._n_seen = len(full)
+            self._history = history
         return self
 
     @classmethod
@@ -167,5 +166,4 @@ batch_size, max_iter, random_state
 
 
 def _series(values, index, name):
-    import pandas as pd
     return pd.Series(np.asarray(values, dtype=np.float64), index=index, name=name)
