@@ -491,8 +491,8 @@ def test_empirical_interval_coverage(strategy, record_property):
     rng = np.random.default_rng(0)
     n_series, n, H, future = 40, 160, 6, 48
     series = [ar1_seasonal(rng, n + future) for _ in range(n_series)]
-    f = RNNForecaster(window=12, horizon=H, strategy=strategy, hidden_size=8, max_iter=10, n_models=1,
-                      random_state=0).fit([s[:n] for s in series])
+    f = RNNForecaster(window=12, horizon=H, strategy=strategy, hidden_size=8, max_iter=10,
+                      n_models=1, random_state=0).fit([s[:n] for s in series])
     hits = []
     for origin in range(n, n + future, H):
         _, lo, hi = f.predict_interval(H, coverage=0.9)

@@ -11,7 +11,8 @@ from seqcore import RNNForecaster as SeqcoreForecaster  # noqa: E402
 from seqcore.integrations.sktime import RNNForecaster  # noqa: E402
 
 # sktime 1.2 announces, for every forecaster, that remember_data changes in 1.3
-pytestmark = pytest.mark.filterwarnings("ignore:The default of config ``remember_data``:FutureWarning")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:The default of config ``remember_data``:FutureWarning")
 
 FAST = dict(hidden_size=4, max_iter=3, n_models=1, random_state=0)
 

@@ -190,9 +190,9 @@ def detect_season(y, max_period=None):
     The autocorrelation of the first differences (missing values
     interpolated) is searched for peaks at lags 3..max_period (default: a
     third of the length, at most 400) that follow a trough below zero;
-    among those significant at 99% (Bartlett's variance), the shortest lag whose autocorrelation is within
-    10% of the highest is the period (a multiple of the period peaks as
-    high as the period itself).
+    among those significant at 99% (Bartlett's variance), the shortest lag
+    whose autocorrelation is within 10% of the highest is the period (a
+    multiple of the period peaks as high as the period itself).
 
     Parameters
     ----------
@@ -534,7 +534,8 @@ class RNNForecaster(_VersionedPickle, BaseEstimator):
     window : int or 'auto', default='auto'
         Input length: the number of past steps each forecast reads.  'auto':
         two seasons up to 24 steps, one season beyond (``min(2 * season,
-        max(season, 24))``), or ``max(2 * horizon, 12)`` without a season, shortened so that a series gives at least as many training
+        max(season, 24))``), or ``max(2 * horizon, 12)`` without a season,
+        shortened so that a series gives at least as many training
         windows as input steps.
     strategy : {'direct', 'recursive'}, default='direct'
         'recursive': a one-step model whose forecasts are fed back (any
