@@ -212,8 +212,10 @@ def bad_files(tmp_path_factory):
     n = 60
     write_csv(d / "text.csv", ["month", "value"],
               [[m, "abc" if i == 7 else str(100 + i)] for i, m in enumerate(months(2010, n))])
-    write_csv(d / "nan.csv", ["month", "value"],
-              [[m, "nan" if i == 7 else str(100 + i)] for i, m in enumerate(months(2010, n))])
+    write_csv(d / "inf.csv", ["month", "value"],
+              [[m, "inf" if i == 7 else str(100 + i)] for i, m in enumerate(months(2010, n))])
+    write_csv(d / "all_missing.csv", ["month", "value"],
+              [[m, "NA"] for m in months(2010, n)])
     write_csv(d / "short.csv", ["month", "value"], [[m, str(100 + i)] for i, m in
                                                     enumerate(months(2010, 20))])
     write_csv(d / "negative.csv", ["month", "value"], [[m, str(i - 30)] for i, m in
@@ -235,7 +237,9 @@ BAD_INPUT = {
     "non_numeric_values": (["forecast", "{d}/text.csv", "--column", "value"],
                            "non-numeric.*line 9.*'abc'"),
     "non_numeric_column": (["forecast", "{two}", "--column", "month"], "non-numeric"),
-    "nan_values": (["forecast", "{d}/nan.csv"], "NaN"),
+    "inf_values": (["forecast", "{d}/inf.csv"], "infinite values"),
+    "only_missing_values": (["forecast", "{d}/all_missing.csv", "--column", "value"],
+                            "no values, only missing ones"),
     "empty_csv": (["forecast", "{d}/empty.csv"], "no data rows"),
     "header_only_csv": (["forecast", "{d}/header_only.csv"], "no data rows"),
     "ragged_rows": (["forecast", "{d}/ragged.csv"], "different numbers of fields"),
@@ -652,3 +656,31 @@ def test_version(tmp_path, capsys):
     assert proc.stdout == f"seqcore {seqcore.__version__}\n"
     assert main(["--version"]) == 0
     assert capsys.readouterr().out == f"seqcore {seqcore.__version__}\n"
+
+
+@pytest.mark.parametrize("marker", ["", "NA", "n/a", "NaN", "null", "-", "?"])
+def test_missing_values_are_filled_and_counted(marker, capsys, tmp_path):
+    """Empty cells and the common missing-value markers are read as missing:
+    the run goes on, says how many it filled, and forecasts finite values."""
+    rng = np.random.default_rng(3)
+    t = np.arange(60)
+    values = 100 + t + 10 * np.sin(2 * np.pi * t / 12) + rng.standard_normal(60)
+    cells = [marker if i in (7, 30, 31) else f"{v:.3f}" for i, v in enumerate(values)]
+    path = write_csv(tmp_path / "gaps.csv", ["month", "sales"],
+                     [[m, c] for m, c in zip(months(2010, 60), cells)])
+    assert main(["forecast", str(path), "--horizon", "3", "--max-iter", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "filled 3 missing values" in out
+    rows = table(out)
+    assert len(rows) == 3 and all(np.isfinite(r[2:]).all() for r in rows)
+
+
+def test_missing_value_in_the_held_out_tail_is_not_scored(capsys, tmp_path):
+    rng = np.random.default_rng(4)
+    values = 50 + rng.standard_normal(48).cumsum()
+    cells = ["NA" if i == 46 else f"{v:.3f}" for i, v in enumerate(values)]
+    path = write_csv(tmp_path / "tail.csv", ["value"], [[c] for c in cells])
+    assert main(["forecast", str(path), "--horizon", "4", "--max-iter", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "filled 1 missing value " in out
+    assert "seasonal naive (m=1)" in out

@@ -173,13 +173,19 @@ def test_dataframe_input_and_frames(series):
     r = forecast_many(frame, horizon=H, forecaster=RNNForecaster(**FAST), coverage=0.8,
                       season=12)
     for k, y in series.items():
-        fc, _, _ = RNNForecaster(**FAST).fit(y).predict_interval(H, coverage=0.8)
-        np.testing.assert_array_equal(r.forecasts[k], fc)
+        # daily dates: the forecaster gets a Series on them (its season follows the
+        # frequency) and the result carries the forecast dates
+        dated = pd.Series(y, index=pd.date_range("2020-01-01", periods=len(y), freq="D"))
+        fc, _, _ = RNNForecaster(**FAST).fit(dated).predict_interval(H, coverage=0.8)
+        np.testing.assert_array_equal(r.forecasts[k], fc.to_numpy())
+        np.testing.assert_array_equal(r.times[k], fc.index.to_numpy())
     out = r.to_frame()
-    assert list(out.columns) == ["id", "step", "forecast", "lower", "upper"]
+    assert list(out.columns) == ["id", "step", "time", "forecast", "lower", "upper"]
     assert len(out) == 3 * H
     first = out[out["id"] == r.names[0]]
     np.testing.assert_array_equal(first["step"], np.arange(1, H + 1))
+    assert first["time"].iloc[0] == pd.Timestamp("2020-01-01") + pd.Timedelta(
+        days=len(series[r.names[0]]))
     np.testing.assert_array_equal(first["forecast"], r.forecasts[r.names[0]])
     scores = r.scores_frame()
     assert list(scores.index) == r.names and scores.index.name == "id"
@@ -371,3 +377,79 @@ def test_rnn_forecaster_length_checks():
     rec = clone(rnn).set_params(strategy="recursive")
     r = forecast_many(make_series(1), horizon=6, forecaster=rec, backtest=False)
     assert r.forecasts["s0"].shape == (6,)
+
+
+# ------------------------------------------------------- times and ids
+
+def _monthly_table(times, seed=0):
+    rng = np.random.default_rng(seed)
+    values = 10 + np.arange(len(times)) + rng.standard_normal(len(times))
+    return values
+
+
+def test_string_dates_are_parsed_not_sorted_as_text():
+    """"1/1/2020" .. "12/1/2020" sorted as text would put October first."""
+    texts = [f"{m}/1/{2018 + y}" for y in range(3) for m in range(1, 13)]
+    values = np.arange(36.0) ** 1.2
+    perm = np.random.default_rng(0).permutation(36)
+    table = {"id": ["a"] * 36, "time": [texts[i] for i in perm], "value": values[perm]}
+    with pytest.raises(ValueError, match="ambiguous dates.*time_format"):
+        forecast_many(table, horizon=H, forecaster=MustNotFit(), backtest=False)
+    r = forecast_many(table, horizon=H, forecaster=Drift(), backtest=False,
+                      time_format="%m/%d/%Y")
+    np.testing.assert_allclose(r.forecasts["a"], Drift().fit(values).predict(H))
+    assert r.times["a"][0] == np.datetime64("2021-01-01")
+    # ISO dates are never ambiguous
+    iso = {"id": ["a"] * 36, "time": [f"{2018 + i // 12}-{i % 12 + 1:02d}-01" for i in perm],
+           "value": values[perm]}
+    r = forecast_many(iso, horizon=H, forecaster=Drift(), backtest=False)
+    np.testing.assert_allclose(r.forecasts["a"], Drift().fit(values).predict(H))
+    # days above 12 settle the order
+    days = [f"{d}/01/2020" for d in range(1, 32)]
+    r = forecast_many({"id": ["a"] * 31, "time": days[::-1], "value": np.arange(31.0)[::-1]},
+                      horizon=H, forecaster=Drift(), backtest=False)
+    np.testing.assert_allclose(r.forecasts["a"], 30 + np.arange(1, H + 1))
+
+
+def test_strings_that_are_not_dates_are_refused():
+    table = {"id": ["a"] * 30, "time": [f"t{i}" for i in range(30)], "value": np.arange(30.0)}
+    with pytest.raises(ValueError, match="not dates.*time_col=None"):
+        forecast_many(table, horizon=H, forecaster=MustNotFit(), backtest=False)
+
+
+def test_ids_of_different_types_are_not_merged():
+    n = 30
+    ids = [1] * n + ["1"] * n
+    values = np.r_[np.arange(n, dtype=float), 100 + 2 * np.arange(n, dtype=float)]
+    table = {"id": ids, "time": list(range(n)) * 2, "value": values}
+    r = forecast_many(table, horizon=H, forecaster=Drift(), backtest=False)
+    assert r.names == [1, "1"]
+    np.testing.assert_allclose(r.forecasts[1], n - 1 + np.arange(1, H + 1))
+    np.testing.assert_allclose(r.forecasts["1"], 100 + 2 * (n - 1) + 2 * np.arange(1, H + 1))
+    pd = pytest.importorskip("pandas")
+    r = forecast_many(pd.DataFrame(table), horizon=H, forecaster=Drift(), backtest=False)
+    assert r.names == [1, "1"]
+
+
+def test_dated_long_table_gives_dated_frames():
+    pd = pytest.importorskip("pandas")
+    series = make_series(2)
+    rows = []
+    for k, v in series.items():
+        dates = pd.period_range("2015-01", periods=len(v), freq="M").to_timestamp()
+        rows.append(pd.DataFrame({"id": k, "time": dates, "value": v}))
+    frame = pd.concat(rows).sample(frac=1.0, random_state=0)
+    r = forecast_many(frame, horizon=H, forecaster=RNNForecaster(**FAST), backtest=False)
+    out = r.to_frame()
+    first = out[out.id == "s0"]
+    start = pd.Timestamp("2015-01-01") + pd.DateOffset(months=len(series["s0"]))
+    assert list(first.time) == list(pd.date_range(start, periods=H, freq="MS"))
+    assert r.models is None and np.isfinite(out.forecast).all()
+
+
+def test_forecast_many_and_backtest_share_the_rolling_origins(series):
+    from seqcore.model_selection import RollingOrigin
+    r = forecast_many(series, horizon=H, forecaster=Drift(), n_origins=3, step=2, season=12)
+    for k, y in series.items():
+        np.testing.assert_array_equal(r.backtests[k]["origins"],
+                                      RollingOrigin(H, 3, 2).origins(len(y)))

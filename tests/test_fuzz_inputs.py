@@ -1285,7 +1285,7 @@ def series_catalogue(y):
         ("tiny_values", y * 1e-300, ErrOrWorks(r"small|scale")),
         ("huge_but_finite", y * 1e200, ErrOrWorks(r"large|overflow|scale|" + P_NAN)),
         ("very_long", _series(LONG_T, seed=10), Works()),
-        ("nan", _with(y, 7, np.nan), Err(P_NAN)),
+        ("nan", _with(y, 7, np.nan), Works()),      # a missing value (issue 16)
         ("inf", _with(y, 7, np.inf), Err(P_NAN)),
         ("none", None, Err(r"\by\b|None|numeric|NaN")),
         ("empty", np.array([]), Err(P_EMPTY)),
@@ -1298,7 +1298,7 @@ def series_catalogue(y):
         ("complex", y + 1j, Err(P_COMPLEX)),
         ("dict", {"y": y}, Err(P_NUMERIC + r"|dict")),
         ("list_with_an_empty_series", [y, np.array([])], Err(P_EMPTY)),
-        ("list_with_a_nan_series", [y, _with(y, 3, np.nan)], Err(P_NAN)),
+        ("list_with_a_nan_series", [y, _with(y, 3, np.nan)], Works()),   # issue 16
     ]
 
 
@@ -1366,7 +1366,8 @@ COVERAGE_CASES = [
     ("one", 1.0, Err(r"coverage")),
     ("string", "0.9", Err(r"coverage")),
     ("none", None, Err(r"coverage")),
-    ("list", [0.9], Err(r"coverage")),
+    ("list", [0.9], Works()),                   # several coverages (issue 16)
+    ("list_with_a_string", [0.9, "0.8"], Err(r"coverage")),
 ]
 
 
@@ -1414,7 +1415,7 @@ def update_catalogue(y):
         ("list", new.tolist(), Same(new.copy())),
         ("one_value", new[:1].copy(), Works()),
         ("very_long", _series(LONG_T, seed=14), Works()),
-        ("nan", _with(new, 2, np.nan), Err(P_NAN)),
+        ("nan", _with(new, 2, np.nan), Works()),    # a missing value (issue 16)
         ("inf", _with(new, 2, -np.inf), Err(P_NAN)),
         ("empty", new[:0].copy(), Err(P_EMPTY)),
         ("2d", new[:, None].copy(), Err(r"form|" + P_NDIM)),

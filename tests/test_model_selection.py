@@ -195,3 +195,38 @@ def test_backtest_bad_arguments(case):
     y = kwargs.pop("y", seasonal_trend(40))
     with pytest.raises(ValueError, match=match):
         backtest(TrainMean(), y, **kwargs)
+
+
+def test_rolling_origin_splitter():
+    from seqcore.model_selection import RollingOrigin
+    cv = RollingOrigin(horizon=4, n_origins=3, step=2)
+    assert cv.origins(40) == [32, 34, 36] and cv.get_n_splits() == 3
+    splits = list(cv.split(np.zeros(40)))
+    assert [(len(tr), te.tolist()) for tr, te in splits] == [
+        (32, [32, 33, 34, 35]), (34, [34, 35, 36, 37]), (36, [36, 37, 38, 39])]
+    assert all(tr[-1] + 1 == te[0] for tr, te in splits)
+    with pytest.raises(ValueError, match="too short"):
+        RollingOrigin(horizon=4, n_origins=3, min_train=30).origins(40)
+    for bad in (dict(horizon=0), dict(horizon=4, n_origins=0), dict(horizon=4, step=-1)):
+        with pytest.raises(ValueError):
+            RollingOrigin(**bad)
+    # scikit-learn's cross-validation tools take it as a splitter
+    from sklearn.model_selection import check_cv
+    assert check_cv(cv) is cv
+
+
+def test_backtest_fits_on_pandas_slices():
+    pd = pytest.importorskip("pandas")
+    y = seasonal_trend(40)
+    seen = []
+
+    class Spy(TrainMean):
+        def fit(self, y):
+            seen.append(y.index[-1])
+            return super().fit(y)
+
+    series = pd.Series(y, index=pd.period_range("2000-01", periods=40, freq="M"))
+    result = backtest(Spy(), series, horizon=4, n_origins=2, season=4)
+    assert seen == [series.index[31], series.index[35]]
+    np.testing.assert_array_equal(result["forecasts"], backtest(TrainMean(), y, horizon=4,
+                                                                n_origins=2, season=4)["forecasts"])

@@ -85,6 +85,11 @@ def _parser():
     return p
 
 
+def _cell_kinds():
+    from .nn import CELLS
+    return sorted(CELLS)
+
+
 def _positive_int(text):
     try:
         value = int(text)
@@ -134,7 +139,9 @@ def _read_csv(path, column):
     if any(len(r) != len(header) for r in body):
         raise _UsageError(f"{path}: rows have different numbers of fields than the header")
     if column is None:
-        numeric = [j for j in range(len(header)) if all(_is_number(r[j]) for r in body)]
+        numeric = [j for j in range(len(header))
+                   if all(_is_number(r[j]) or _is_missing(r[j]) for r in body)
+                   and any(_is_number(r[j]) for r in body)]
         if len(numeric) != 1:
             raise _UsageError(f"{path} has {len(numeric)} numeric columns; choose one with "
                               f"--column (columns: {', '.join(header)})")
@@ -145,20 +152,34 @@ def _read_csv(path, column):
         j = int(column)
     else:
         raise _UsageError(f"no column {column!r} in {path} (columns: {', '.join(header)})")
-    bad = [i for i, r in enumerate(body, 2) if not _is_number(r[j])]
+    bad = [i for i, r in enumerate(body, 2) if not (_is_number(r[j]) or _is_missing(r[j]))]
     if bad:
         raise _UsageError(f"column {header[j]!r} of {path} has non-numeric values "
-                          f"(first at line {bad[0]}: {body[bad[0] - 2][j]!r})")
-    values = np.array([float(r[j]) for r in body])
-    if not np.isfinite(values).all():
-        raise _UsageError(f"column {header[j]!r} of {path} has NaN or infinite values")
+                          f"(first at line {bad[0]}: {body[bad[0] - 2][j]!r}); missing values "
+                          f"may be empty or one of {', '.join(repr(m) for m in _MISSING_SHOWN)}")
+    values = np.array([np.nan if _is_missing(r[j]) else float(r[j]) for r in body])
+    if np.isinf(values).any():
+        raise _UsageError(f"column {header[j]!r} of {path} has infinite values")
+    if np.isnan(values).all():
+        raise _UsageError(f"column {header[j]!r} of {path} has no values, only missing ones")
     dates = None
     if j != 0:
         dates = _parse_dates([r[0].strip() for r in body])
     return values, dates, header[j]
 
 
+# Cells read as a missing value (case does not matter), besides an empty one.
+_MISSING_SHOWN = ("NA", "N/A", "NaN", "null", "None", "#N/A", "-", ".", "?")
+_MISSING = {"", *(m.lower() for m in _MISSING_SHOWN)}
+
+
+def _is_missing(text):
+    return text.strip().lower() in _MISSING
+
+
 def _is_number(text):
+    if _is_missing(text):
+        return False
     try:
         float(text)
         return True
@@ -393,16 +414,28 @@ def _forecast(args, interrupted, staged):
         raise _UsageError("arguments --output and --plot name the same file")
     plot_format = None if plot is None else _plot_format(args.plot)
     n, H = len(y), args.horizon
+    n_missing = int(np.isnan(y).sum())
+    observed = y[np.isfinite(y)]
     season = args.season or _infer_season(dates)
-    transform = {"auto": "log" if (y > 0).all() else None, "none": None, "log": "log"}[args.transform]
-    if transform == "log" and (y <= 0).any():
+    transform = {"auto": "log" if (observed > 0).all() else None, "none": None,
+                 "log": "log"}[args.transform]
+    if transform == "log" and (observed <= 0).any():
         raise _UsageError("--transform log needs a positive series")
     longest = max(2, (n - 2 * H) // 3)
     window = min(args.window or (2 * season if season > 1 else 24), longest)
-    min_len = window + 2 * H + 4
-    if n < min_len:
-        raise _UsageError(f"the series has {n} values; with horizon {H} at least "
-                          f"{min_len} are needed")
+    params = dict(window=window, horizon=H, strategy=args.strategy, cell=args.cell,
+                  season=season if (args.season or dates is not None) else "auto",
+                  transform=transform, max_iter=args.max_iter,
+                  n_iter_no_change=args.patience, random_state=args.seed)
+    # the forecaster's own length rules: the backtest fit on all but the last H
+    # values, and the final fit with its calibration tail
+    rules = RNNForecaster(**params)
+    try:
+        rules._plan([y[:-H, None]] if n > H else [y[:, None]]).check([max(n - H, 0)])
+        rules._plan([y[:, None]]).check([n], need_calibration=True)
+    except ValueError as exc:
+        raise _UsageError(f"the series has {n} values, too few with horizon {H}: "
+                          f"{exc}") from None
     if args.window is not None and args.window > longest:
         raise _UsageError(f"argument --window: {args.window} is too long for {n} values "
                           f"and horizon {H} (at most {longest})")
@@ -411,15 +444,15 @@ def _forecast(args, interrupted, staged):
             "the season inferred from the dates", "; set --season")
         raise _UsageError(f"{origin}: {season} is too long for {n} values and horizon {H} "
                           f"(at most {n - H - 1}{hint})")
-    params = dict(window=window, horizon=H, strategy=args.strategy, cell=args.cell,
-                  transform=transform, max_iter=args.max_iter,
-                  n_iter_no_change=args.patience, random_state=args.seed)
 
     def progress(msg):
         print(msg, file=sys.stderr, flush=True)
 
     print(f"seqcore forecast: {name}, {n} values, horizon {H}, {args.cell}, "
           f"window {window}, season {season}", flush=True)
+    if n_missing:
+        print(f"filled {n_missing} missing value{'s' if n_missing > 1 else ''} (interpolated "
+              "in the network's inputs, left out of its training targets)", flush=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t0 = time.perf_counter()
@@ -431,12 +464,14 @@ def _forecast(args, interrupted, staged):
         fc, lo, hi = model.predict_interval(H, coverage=args.coverage)
         seconds = time.perf_counter() - t0
 
-    naive = seasonal_naive(y[:-H], H, season)
-    test = y[-H:]
+    filled = _interpolated(y)                # the benchmark and the scales need every value
+    naive = seasonal_naive(filled[:-H], H, season)
+    seen = np.isfinite(y[-H:])              # scored on the observed values of the test
+    test = y[-H:][seen]
 
     def scaled(pred):
         try:
-            return f"{mase(test, pred, y[:-H], season):>10.3f}"
+            return f"{mase(test, pred[seen], filled[:-H], season):>10.3f}"
         except ValueError:   # a series the seasonal naive forecast fits exactly
             return f"{'n/a':>10}"
     future = (dates[-1] + (dates[1] - dates[0]) * np.arange(1, H + 1)) if dates is not None else None
@@ -470,13 +505,27 @@ def _forecast(args, interrupted, staged):
     print("\n".join(lines))
     print(f"\nBacktest on the last {H} values (model fit on the values before them):")
     print(f"  {'':<22}{'sMAPE %':>10}{'MASE':>10}")
-    print(f"  {'seqcore (' + args.cell + ')':<22}{smape(test, bt_pred):>10.2f}{scaled(bt_pred)}")
-    print(f"  {f'seasonal naive (m={season})':<22}{smape(test, naive):>10.2f}{scaled(naive)}")
+    if not seen.any():
+        print("  (the last values are all missing: nothing to score)")
+    else:
+        print(f"  {'seqcore (' + args.cell + ')':<22}{smape(test, bt_pred[seen]):>10.2f}"
+              f"{scaled(bt_pred)}")
+        print(f"  {f'seasonal naive (m={season})':<22}{smape(test, naive[seen]):>10.2f}"
+              f"{scaled(naive)}")
     print(f"\ntrained in {seconds:.1f}s")
     if output is not None:
         print(f"forecast written to {args.output}")
     if plot is not None:
         print(f"plot written to {args.plot}")
+
+
+def _interpolated(y):
+    """y with its missing values filled linearly (constant beyond the ends)."""
+    ok = np.isfinite(y)
+    if ok.all():
+        return y
+    t = np.arange(len(y))
+    return np.interp(t, t[ok], y[ok])
 
 
 def _stage(staged, dest, shown, write, binary=False):

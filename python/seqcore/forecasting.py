@@ -25,8 +25,8 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 
 from ._forecasting import RNNForecaster
+from .model_selection import RollingOrigin, score_origins
 from .model_selection import backtest as _backtest
-from .model_selection import score_origins
 from .parallel import blas_threads as _blas_threads
 
 __all__ = ["RNNForecaster", "forecast_many", "ManyForecasts"]
@@ -72,10 +72,13 @@ class ManyForecasts:
     models : dict name -> fitted forecaster, or None
         With ``return_models=True``; with a global model every name maps to
         the one model.
+    times : dict name -> array of datetime64 of shape (horizon,), or None
+        The forecast dates, when the long table's times are dates on a
+        regular grid.
     """
 
     def __init__(self, names, horizon, coverage, forecasts, lower, upper, backtests,
-                 models, global_model, id_name="id"):
+                 models, global_model, id_name="id", times=None, time_name="time"):
         self.names = list(names)
         self.horizon = horizon
         self.coverage = coverage
@@ -89,7 +92,9 @@ class ManyForecasts:
             s: float(np.mean([self.scores[k][s] for k in self.names])) for s in _SCORES}
         self.models = models
         self.global_model = global_model
+        self.times = times
         self._id_name = id_name
+        self._time_name = time_name or "time"
 
     def __repr__(self):
         kind = "one global model" if self.global_model else "one model per series"
@@ -102,12 +107,16 @@ class ManyForecasts:
         return f"ManyForecasts({', '.join(parts)})"
 
     def to_frame(self):
-        """The forecasts as a long pandas DataFrame: id, step, forecast[, lower, upper]."""
+        """The forecasts as a long pandas DataFrame: id, step[, time], forecast[,
+        lower, upper] (time: the forecast dates, when the input's times were dates)."""
         pd = _import_pandas("ManyForecasts.to_frame")
         h = self.horizon
         cols = {self._id_name: np.repeat(np.array(self.names, dtype=object), h),
-                "step": np.tile(np.arange(1, h + 1), len(self.names)),
-                "forecast": np.concatenate([self.forecasts[k] for k in self.names])}
+                "step": np.tile(np.arange(1, h + 1), len(self.names))}
+        if self.times is not None:
+            cols[self._time_name] = np.concatenate([self.times[k] for k in self.names])
+        cols.update({
+                "forecast": np.concatenate([self.forecasts[k] for k in self.names])})
         if self.lower is not None:
             cols["lower"] = np.concatenate([self.lower[k] for k in self.names])
             cols["upper"] = np.concatenate([self.upper[k] for k in self.names])
@@ -126,7 +135,7 @@ class ManyForecasts:
 def forecast_many(series, *, horizon, forecaster=None, global_model=False, coverage=None,
                   backtest=True, n_origins=1, step=None, season=1, random_state=None,
                   n_jobs=None, blas_threads=1, return_models=False, id_col="id",
-                  time_col="time", value_col="value", verbose=0):
+                  time_col="time", value_col="value", time_format=None, verbose=0):
     """Forecast many series, one model per series or one global model, in parallel.
 
     Parameters
@@ -137,7 +146,15 @@ def forecast_many(series, *, horizon, forecaster=None, global_model=False, cover
           columns, with columns ``id_col``, ``value_col`` and ``time_col``
           (a dict holding both ``id_col`` and ``value_col`` keys is read as a
           table).  Rows are grouped by id and ordered by time within each;
-          a repeated (id, time) pair is an error;
+          a repeated (id, time) pair is an error.  Ids of different types
+          are different series (``1`` and ``"1"`` are two).  Times are
+          numbers, dates (datetime64, Timestamps) or strings read as dates:
+          ISO 8601, else the one day/month order that reads them all (an
+          order that is ambiguous, such as "1/2/2020", is refused: pass
+          ``time_format``).  With dates on a regular grid an
+          ``RNNForecaster`` receives each series as a pandas Series (its
+          season follows the frequency) and ``to_frame`` gives the forecast
+          dates;
         - a list of 1-D arrays, named 0..n-1.
     horizon : int
         Steps to forecast after the end of each series (and in backtests).
@@ -179,6 +196,8 @@ def forecast_many(series, *, horizon, forecaster=None, global_model=False, cover
         caller, so this costs memory and network).
     id_col, time_col, value_col : str
         Column names of a long table; ``time_col=None`` keeps the row order.
+    time_format : str, optional
+        The ``strftime`` format of string times (e.g. ``"%d/%m/%Y"``).
     verbose : int, default=0
         joblib's progress messages.
 
@@ -224,7 +243,7 @@ def forecast_many(series, *, horizon, forecaster=None, global_model=False, cover
     if coverage is not None and not (isinstance(coverage, numbers.Real) and 0 < coverage < 1):
         raise ValueError(f"coverage must be None or a number in (0, 1), got {coverage!r}")
 
-    names, ys, id_name = _read_series(series, id_col, time_col, value_col)
+    names, ys, id_name, times = _read_series(series, id_col, time_col, value_col, time_format)
     template = RNNForecaster(horizon=horizon) if forecaster is None else _copy(forecaster)
     if random_state is not None:
         if not hasattr(template, "get_params") or "random_state" not in template.get_params():
@@ -233,27 +252,32 @@ def forecast_many(series, *, horizon, forecaster=None, global_model=False, cover
     if coverage is not None and not hasattr(template, "predict_interval"):
         raise TypeError(f"coverage was given but {type(template).__name__} has no "
                         "predict_interval method")
+    splitter = RollingOrigin(horizon, n_origins, step, min_train=season + 1)
     _check_lengths(template, names, ys, horizon, coverage, global_model,
-                   backtest, n_origins, step, season)
+                   backtest, splitter, season)
+    # an RNNForecaster reads the dates' frequency (its season) from a pandas Series
+    inputs = ys
+    if times is not None and isinstance(template, RNNForecaster):
+        inputs = [times.series(k, y) for k, y in zip(names, ys)]
 
     # The jobs: fits first, then backtests; joblib keeps their order.
     jobs = []
     if global_model:
-        jobs.append(delayed(_fit_predict)(template, ys, horizon, coverage, blas_threads,
+        jobs.append(delayed(_fit_predict)(template, inputs, horizon, coverage, blas_threads,
                                           return_models))
     else:
         jobs += [delayed(_fit_predict)(template, y, horizon, coverage, blas_threads,
-                                       return_models) for y in ys]
+                                       return_models) for y in inputs]
     if backtest:
         if global_model:
-            cuts = [_origins(len(y), horizon, n_origins, step) for y in ys]
+            cuts = [splitter.origins(len(y)) for y in ys]
             bt_template = _without_calibration(template)
-            jobs += [delayed(_fit_predict)(bt_template, [y[:c[k]] for y, c in zip(ys, cuts)],
+            jobs += [delayed(_fit_predict)(bt_template, [y[:c[k]] for y, c in zip(inputs, cuts)],
                                            horizon, None, blas_threads, False)
                      for k in range(n_origins)]
         else:
             jobs += [delayed(_backtest_one)(template, y, horizon, n_origins, step, season,
-                                            blas_threads) for y in ys]
+                                            blas_threads) for y in inputs]
     results = Parallel(n_jobs=n_jobs, verbose=verbose)(jobs)
 
     n_fit = 1 if global_model else len(ys)
@@ -262,24 +286,30 @@ def forecast_many(series, *, horizon, forecaster=None, global_model=False, cover
         fc, lo, hi, model = fits[0]
         fits = [(fc[i], None if lo is None else lo[i], None if hi is None else hi[i], model)
                 for i in range(len(ys))]
-    forecasts = {k: np.asarray(f[0], dtype=float) for k, f in zip(names, fits)}
+    forecasts = {k: _array(f[0]) for k, f in zip(names, fits)}
     lower = upper = None
     if coverage is not None:
-        lower = {k: np.asarray(f[1], dtype=float) for k, f in zip(names, fits)}
-        upper = {k: np.asarray(f[2], dtype=float) for k, f in zip(names, fits)}
+        lower = {k: _array(f[1]) for k, f in zip(names, fits)}
+        upper = {k: _array(f[2]) for k, f in zip(names, fits)}
     models = {k: f[3] for k, f in zip(names, fits)} if return_models else None
 
     backtests = None
     if backtest:
         if global_model:
             # rest[k][i]: the forecast of series i from its k-th origin
-            backtests = {k: score_origins(y, c, [np.asarray(r[0][i], float) for r in rest],
+            backtests = {k: score_origins(y, c, [_array(r[0][i]) for r in rest],
                                           horizon=horizon, season=season)
                          for i, (k, y, c) in enumerate(zip(names, ys, cuts))}
         else:
             backtests = dict(zip(names, rest))
+    future = None if times is None else {k: times.future(k, horizon) for k in names}
     return ManyForecasts(names, horizon, coverage, forecasts, lower, upper, backtests,
-                         models, global_model, id_name)
+                         models, global_model, id_name, future, time_col)
+
+
+def _array(a):
+    """A forecast as a float array (a pandas Series gives its values)."""
+    return np.asarray(a.to_numpy() if hasattr(a, "to_numpy") else a, dtype=float)
 
 
 # ------------------------------------------------------------------ jobs
@@ -315,13 +345,6 @@ def _copy(forecaster):
     return clone(forecaster) if hasattr(forecaster, "get_params") else copy.deepcopy(forecaster)
 
 
-def _origins(n, horizon, n_origins, step):
-    """``backtest``'s origins for a series of length n, earliest first."""
-    return [n - horizon - i * step for i in range(n_origins)][::-1]
-
-
-
-
 # ----------------------------------------------------------------- input
 
 def _check_int(value, name):
@@ -346,15 +369,18 @@ def _is_dataframe(obj):
     return type(obj).__module__.split(".")[0] == "pandas" and hasattr(obj, "columns")
 
 
-def _read_series(series, id_col, time_col, value_col):
-    """series -> (names, list of float64 1-D arrays, name of the id column)."""
+def _read_series(series, id_col, time_col, value_col, time_format=None):
+    """series -> (names, list of float64 1-D arrays, name of the id column,
+    _Times or None)."""
     if _is_dataframe(series):
-        cols = {c: series[c].to_numpy() for c in (id_col, time_col, value_col)
+        cols = {c: series[c].tolist() if series[c].dtype == object else series[c].to_numpy()
+                for c in (id_col, time_col, value_col)
                 if c is not None and c in series.columns}
-        return _read_long(cols, id_col, time_col, value_col, list(series.columns))
+        return _read_long(cols, id_col, time_col, value_col, list(series.columns),
+                          time_format)
     if isinstance(series, Mapping):
         if id_col in series and value_col in series:
-            return _read_long(series, id_col, time_col, value_col, list(series))
+            return _read_long(series, id_col, time_col, value_col, list(series), time_format)
         names, arrays = list(series.keys()), list(series.values())
     elif isinstance(series, (list, tuple)):
         names, arrays = list(range(len(series))), list(series)
@@ -364,45 +390,150 @@ def _read_series(series, id_col, time_col, value_col):
                         f"got {type(series).__name__}")
     if not names:
         raise ValueError("series is empty: there is nothing to forecast")
-    return names, [_as_series(a, k) for k, a in zip(names, arrays)], "id"
+    return names, [_as_series(a, k) for k, a in zip(names, arrays)], "id", None
 
 
-def _read_long(cols, id_col, time_col, value_col, available):
+def _id_key(value):
+    """Ids group by value within a kind: 1 and 1.0 are one series, 1 and "1" two."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, numbers.Number) and not isinstance(value, bool):
+        return ("number", value), value
+    return (type(value).__name__, value), value
+
+
+def _read_long(cols, id_col, time_col, value_col, available, time_format=None):
     missing = [c for c in (id_col, time_col, value_col) if c is not None and c not in cols]
     if missing:
         hint = "; pass time_col=None to keep the row order" if missing == [time_col] else ""
         raise ValueError(f"the long-format table has no column {missing[0]!r} (columns: "
                          f"{available}){hint}")
-    ids = np.asarray(cols[id_col])
+    ids = list(cols[id_col]) if not isinstance(cols[id_col], np.ndarray) else cols[id_col]
     values = np.asarray(cols[value_col])
-    times = None if time_col is None else np.asarray(cols[time_col])
-    if ids.ndim != 1 or values.shape != ids.shape or (times is not None
-                                                       and times.shape != ids.shape):
+    n = len(ids)
+    raw_times = None if time_col is None else cols[time_col]
+    if (np.ndim(ids) != 1 and not isinstance(ids, list)) or values.shape != (n,) or (
+            raw_times is not None and len(raw_times) != n):
         raise ValueError(f"columns {id_col!r}, {value_col!r}"
                          f"{'' if time_col is None else f', {time_col!r}'} must be 1-D "
                          "and of equal length")
-    if ids.size == 0:
+    if n == 0:
         raise ValueError("the long-format table has no rows: there is nothing to forecast")
-    uniq, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
-    rank = np.argsort(first, kind="stable")               # ids by first appearance
-    inverse = inverse.ravel()
-    rows = np.argsort(inverse, kind="stable")              # rows grouped by id, in row order
-    counts = np.bincount(inverse, minlength=len(uniq))
-    ends = np.cumsum(counts)
-    starts = ends - counts
-    names, arrays = [], []
-    for g in rank:
-        idx = rows[starts[g]:ends[g]]
-        name = uniq[g].item() if hasattr(uniq[g], "item") else uniq[g]
+    times = None if raw_times is None else _parse_times(raw_times, time_col, time_format)
+    groups = {}                                      # key -> (name, rows), first appearance
+    for row, v in enumerate(ids.tolist() if isinstance(ids, np.ndarray) else ids):
+        key, name = _id_key(v)
+        groups.setdefault(key, (name, []))[1].append(row)
+    names, arrays, stamps = [], [], {}
+    for name, rows in groups.values():
+        idx = np.array(rows)
         if times is not None:
             idx = idx[np.argsort(times[idx], kind="stable")]
             t = times[idx]
             dup = np.flatnonzero(t[1:] == t[:-1])
             if dup.size:
-                raise ValueError(f"series {name!r} has two rows at {time_col}={t[dup[0]]}")
+                raise ValueError(f"series {name!r} has two rows at {time_col}="
+                                 f"{_show(raw_times, idx[dup[0]])}")
+            stamps[len(names)] = t
         names.append(name)
         arrays.append(_as_series(values[idx], name))
-    return names, arrays, id_col
+    return names, arrays, id_col, _Times.make(names, stamps, times)
+
+
+def _show(raw, i):
+    v = raw[i]
+    return v.item() if hasattr(v, "item") else v
+
+
+_DATE_FORMATS = ("%m/%d/%Y", "%d/%m/%Y", "%m-%d-%Y", "%d-%m-%Y", "%d.%m.%Y", "%m/%d/%y",
+                 "%d/%m/%y", "%Y/%m/%d", "%Y%m%d")
+
+
+def _parse_times(raw, time_col, time_format):
+    """A time column -> sortable values: numbers as they are, dates as
+    datetime64[ns]; strings read as dates (or refused when they are not, or
+    when two day/month orders read them differently)."""
+    arr = np.asarray(raw)
+    if arr.dtype.kind in "iuf":
+        return arr
+    if arr.dtype.kind == "M":
+        return arr.astype("datetime64[ns]")
+    items = list(raw)
+    if all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in items):
+        return np.asarray(items, dtype=float)
+    pd = _import_pandas("forecast_many with times that are not numbers")
+    if not all(isinstance(v, str) for v in items):
+        try:
+            return pd.to_datetime(pd.Series(items)).to_numpy("datetime64[ns]")
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"column {time_col!r} mixes kinds of times: {exc}") from None
+    texts = pd.Series([v.strip() for v in items])
+    if time_format is not None:
+        try:
+            return pd.to_datetime(texts, format=time_format).to_numpy("datetime64[ns]")
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"column {time_col!r} does not match time_format="
+                             f"{time_format!r}: {exc}") from None
+    try:
+        return pd.to_datetime(texts, format="ISO8601").to_numpy("datetime64[ns]")
+    except (TypeError, ValueError):
+        pass
+    readings = {}
+    for fmt in _DATE_FORMATS:
+        try:
+            readings[fmt] = pd.to_datetime(texts, format=fmt).to_numpy("datetime64[ns]")
+        except (TypeError, ValueError):
+            continue
+    if not readings:
+        raise ValueError(f"column {time_col!r} holds strings that are not dates (first "
+                         f"{items[0]!r}): pass numbers or dates, a time_format, or "
+                         "time_col=None to keep the row order")
+    first, *others = readings
+    different = [f for f in others if not np.array_equal(readings[f], readings[first])]
+    if different:
+        raise ValueError(f"column {time_col!r} has ambiguous dates: {items[0]!r} reads as "
+                         f"{readings[first][0]} with {first!r} and as "
+                         f"{readings[different[0]][0]} with {different[0]!r}; pass "
+                         "time_format to say which")
+    return readings[first]
+
+
+class _Times:
+    """The dates of each series of a long table, with their common frequency."""
+
+    def __init__(self, names, stamps, freq):
+        self.stamps, self.freq = dict(zip(names, stamps)), freq
+
+    @classmethod
+    def make(cls, names, stamps, times):
+        if times is None or times.dtype.kind != "M":
+            return None
+        import pandas as pd
+        from ._forecasting import _infer_freq
+        freqs = set()
+        for t in stamps.values():
+            f = _infer_freq(pd.DatetimeIndex(t)) if len(t) >= 3 else None
+            if f is None:
+                return None
+            freqs.add(f.freqstr)
+        if len(freqs) != 1:
+            return None
+        freq = pd.tseries.frequencies.to_offset(freqs.pop())
+        return cls(names, [stamps[i] for i in range(len(names))], freq)
+
+    def series(self, name, y):
+        """The series as a pandas Series on its dates (the grid's gaps as NaN)."""
+        import pandas as pd
+        index = pd.DatetimeIndex(self.stamps[name])
+        if len(pd.date_range(index[0], index[-1], freq=self.freq)) != len(index):
+            return y          # gaps in the grid: the forecaster gets the values as they are
+        return pd.Series(y, index=index.copy(), name=name if isinstance(name, str) else None)
+
+    def future(self, name, horizon):
+        import pandas as pd
+        last = pd.Timestamp(self.stamps[name][-1])
+        return np.array([last + h * self.freq for h in range(1, horizon + 1)],
+                        dtype="datetime64[ns]")
 
 
 def _as_series(a, name):
@@ -419,59 +550,59 @@ def _as_series(a, name):
     return y
 
 
-def _rnn_lengths(f):
-    """(shortest series RNNForecaster.fit takes, its horizon, calibration fraction, whether
-    direct), or None when f is another forecaster or its parameters are not yet valid
-    (fit then says what is wrong).  Mirrors RNNForecaster.fit and _calibration_length."""
-    if not isinstance(f, RNNForecaster):
-        return None
-    p = f.get_params()
-    W, d, H, cal = p["window"], p["differencing"], p["horizon"], p["calibration_size"]
-    if not all(isinstance(v, numbers.Integral) for v in (W, d, H)) \
-            or not isinstance(cal, numbers.Real):
-        return None
-    direct = p["strategy"] == "direct"
-    return W + d + (H if direct else 1), H, cal, direct
-
-
 def _check_lengths(template, names, ys, horizon, coverage, global_model, backtest,
-                   n_origins, step, season):
-    """Refuse, before any fit, series the forecaster or the backtest cannot use."""
-    rules = _rnn_lengths(template)
-    if rules is not None:
-        min_fit, H, cal, direct = rules
-        if direct and H < horizon:
-            raise ValueError(f"the forecaster's horizon={H} (direct strategy) is below "
-                             f"horizon={horizon}; set it to at least {horizon}")
-        for k, y in zip(names, ys):
-            n = len(y)
-            if n < min_fit:
-                raise ValueError(f"series {k!r} has {n} values; the forecaster needs at "
-                                 f"least window + differencing + "
-                                 f"{'horizon' if direct else '1'} = {min_fit}")
-            if coverage is not None:
-                c = max(int(round(cal * n)), H + 2) if cal > 0 else 0
-                if c == 0 or n - c < min_fit + 2:
-                    raise ValueError(
-                        f"series {k!r} has {n} values, too few to hold out a tail for "
-                        f"calibrating intervals (calibration_size={cal}); it needs "
-                        f"{min_fit + 2} values before a tail of {max(c, H + 2)}"
-                        + ("" if not global_model else "; a global model calibrates only "
-                           "when every series can"))
+                   splitter, season):
+    """Refuse, before any fit, series the forecaster or the backtest cannot use.
+
+    An ``RNNForecaster``'s own length rules (``_Plan``) say what it accepts:
+    the same rules its ``fit`` applies.
+    """
+    rnn = isinstance(template, RNNForecaster) and _valid_params(template)
+    if rnn:
+        if template.strategy == "direct" and template.horizon < horizon:
+            raise ValueError(f"the forecaster's horizon={template.horizon} (direct strategy) "
+                             f"is below horizon={horizon}; set it to at least {horizon}")
+        arrays = [y[:, None] for y in ys]
+        if global_model:
+            template._plan(arrays).check([len(y) for y in ys], names, coverage is not None,
+                                         global_model=True)
+        else:
+            for k, a in zip(names, arrays):
+                template._plan([a]).check([len(a)], [k], coverage is not None)
     if not backtest:
         return
     for k, y in zip(names, ys):
-        origins = _origins(len(y), horizon, n_origins, step)
-        if origins[0] <= season or (rules is not None and origins[0] < rules[0]):
-            need = max(season + 1, rules[0] if rules is not None else 0)
+        try:
+            origins = splitter.origins(len(y))
+        except ValueError:
+            origins = None
+        short = origins is None
+        if not short and rnn:
+            try:
+                template._plan([y[:origins[0], None]]).check([origins[0]], [k])
+            except ValueError:
+                short = True
+        if short:
+            first = len(y) - horizon - (splitter.n_origins - 1) * splitter.step
             raise ValueError(
-                f"series {k!r} has {len(y)} values, too few to backtest {n_origins} "
-                f"origin(s) {step} apart with horizon={horizon}: its first origin "
-                f"{origins[0]} leaves fewer than {need} values to fit on; lower n_origins "
-                "or pass backtest=False")
+                f"series {k!r} has {len(y)} values, too few to backtest "
+                f"{splitter.n_origins} origin(s) {splitter.step} apart with horizon={horizon}: "
+                f"its first origin {first} leaves too few values to fit on (the seasonal "
+                f"naive benchmark needs {season + 1}"
+                + (", the forecaster its window and horizon" if rnn else "")
+                + "); lower n_origins or pass backtest=False")
         for o in origins:
             if not np.any(y[season:o] != y[:o - season]):
                 raise ValueError(
                     f"series {k!r}: MASE is undefined from origin {o} (the seasonal naive "
                     f"forecast, season={season}, is exact on the values before it); drop "
                     "the series or pass backtest=False")
+
+
+def _valid_params(f):
+    """Whether the forecaster's parameters are valid (else fit says what is wrong)."""
+    try:
+        f._validate_params()
+    except (ValueError, TypeError):
+        return False
+    return True

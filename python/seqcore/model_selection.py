@@ -1,5 +1,9 @@
 """Rolling-origin backtesting of forecasters, with MAE, sMAPE and MASE
-against the seasonal naive forecast."""
+against the seasonal naive forecast.
+
+``RollingOrigin`` is the one source of rolling origins: ``backtest`` and
+``seqcore.forecasting.forecast_many`` both ask it where to cut a series.
+"""
 
 import copy
 import numbers
@@ -7,7 +11,7 @@ import numbers
 import numpy as np
 from sklearn.base import clone
 
-__all__ = ["backtest", "score_origins", "mae", "smape", "mase", "seasonal_naive"]
+__all__ = ["RollingOrigin", "backtest", "score_origins", "mae", "smape", "mase", "seasonal_naive"]
 
 
 def _pair(y_true, y_pred):
@@ -123,18 +127,79 @@ def _check_positive(value, name):
     return int(value)
 
 
+class RollingOrigin:
+    """Cross-validation splitter of a time series by rolling forecast origins.
+
+    The last ``n_origins`` origins, ``step`` apart, the last one at
+    ``n - horizon``: split k trains on ``y[:o_k]`` and tests on
+    ``y[o_k:o_k + horizon]``.  Like scikit-learn's ``TimeSeriesSplit``, it
+    yields index arrays and has ``get_n_splits``.
+
+    Parameters
+    ----------
+    horizon : int
+        Length of each test window.
+    n_origins : int, default=1
+    step : int, optional
+        Distance between origins; defaults to ``horizon``.
+    min_train : int, default=1
+        The fewest values the first origin may leave to train on.
+
+    Examples
+    --------
+    >>> from seqcore.model_selection import RollingOrigin
+    >>> cv = RollingOrigin(horizon=3, n_origins=2)
+    >>> cv.origins(20)
+    [14, 17]
+    >>> [(len(tr), te.tolist()) for tr, te in cv.split(list(range(20)))]
+    [(14, [14, 15, 16]), (17, [17, 18, 19])]
+    """
+
+    def __init__(self, horizon, n_origins=1, step=None, min_train=1):
+        self.horizon = _check_positive(horizon, "horizon")
+        self.n_origins = _check_positive(n_origins, "n_origins")
+        self.step = self.horizon if step is None else _check_positive(step, "step")
+        self.min_train = _check_positive(min_train, "min_train")
+
+    def origins(self, n):
+        """The origins (earliest first) for a series of length n; a ValueError
+        when the first leaves fewer than ``min_train`` values to train on."""
+        origins = [n - self.horizon - i * self.step for i in range(self.n_origins)][::-1]
+        if origins[0] < self.min_train:
+            raise ValueError(
+                f"the series is too short for these origins: {n} values, horizon="
+                f"{self.horizon}, {self.n_origins} origin(s) {self.step} apart leave "
+                f"{max(origins[0], 0)} values before the first, fewer than {self.min_train}")
+        return origins
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return self.n_origins
+
+    def split(self, X, y=None, groups=None):
+        """Yield (train indices, test indices) per origin, earliest first."""
+        n = len(X)
+        for o in self.origins(n):
+            yield np.arange(o), np.arange(o, o + self.horizon)
+
+    def __repr__(self):
+        return (f"RollingOrigin(horizon={self.horizon}, n_origins={self.n_origins}, "
+                f"step={self.step}, min_train={self.min_train})")
+
+
 def backtest(forecaster, y, *, horizon, n_origins=1, step=None, season=1):
     """Evaluate a forecaster from rolling origins at the end of a series.
 
-    For each origin o (the last ``n_origins`` origins, ``step`` apart, the
-    last one at ``len(y) - horizon``), a clone of ``forecaster`` is fit on
+    For each origin o of ``RollingOrigin(horizon, n_origins, step)`` (the
+    last ``n_origins`` origins, ``step`` apart, the last one at
+    ``len(y) - horizon``), a clone of ``forecaster`` is fit on
     ``y[:o]`` and forecasts ``horizon`` steps, scored against ``y[o:o+horizon]``
     and against the seasonal naive forecast from the same origin.
 
     Parameters
     ----------
     forecaster : RNNForecaster (or any object with fit(y) and predict(fh))
-    y : array of shape (n_timesteps,)
+    y : array of shape (n_timesteps,), or a pandas Series (the forecaster
+        is then fit on its slices, index included)
     horizon : int
     n_origins : int, default=1
     step : int, optional
@@ -149,17 +214,14 @@ def backtest(forecaster, y, *, horizon, n_origins=1, step=None, season=1):
         ``naive_mae``, ``naive_smape``, ``naive_mase``; their means under
         ``mean``; and ``forecasts`` (n_origins, horizon).
     """
-    y = np.asarray(y, dtype=np.float64)
+    series = y if hasattr(y, "iloc") else None     # a pandas Series: fit on its slices
+    y = np.asarray(y.to_numpy() if series is not None else y, dtype=np.float64)
     if y.ndim != 1:
         raise ValueError("backtest takes one series (1-D y)")
     if not np.isfinite(y).all():
         raise ValueError("y contains NaN or infinity")
-    for value, name in ((horizon, "horizon"), (n_origins, "n_origins"), (season, "season")):
-        _check_positive(value, name)
-    step = horizon if step is None else _check_positive(step, "step")
-    origins = [len(y) - horizon - i * step for i in range(n_origins)][::-1]
-    if origins[0] <= season:
-        raise ValueError("the series is too short for these origins")
+    _check_positive(season, "season")
+    origins = RollingOrigin(horizon, n_origins, step, min_train=season + 1).origins(len(y))
     forecasts = []
     for o in origins:
         if hasattr(forecaster, "get_params"):
@@ -168,7 +230,8 @@ def backtest(forecaster, y, *, horizon, n_origins=1, step=None, season=1):
                 model.set_params(calibration_size=0)   # intervals are not scored here
         else:
             model = copy.deepcopy(forecaster)
-        forecasts.append(np.asarray(model.fit(y[:o]).predict(horizon), dtype=float))
+        pred = model.fit(y[:o] if series is None else series.iloc[:o]).predict(horizon)
+        forecasts.append(np.asarray(getattr(pred, "to_numpy", lambda: pred)(), dtype=float))
     return score_origins(y, origins, forecasts, horizon=horizon, season=season)
 
 
