@@ -874,6 +874,8 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
 
     def _validation_score(self, X, lengths, y):
         pred = self._predict_padded(X, lengths)
+        if not np.isfinite(pred).all():
+            return -np.inf   # weights that predict NaN or inf: the worst score
         y = np.asarray(y, dtype=np.float64)
         if self.return_sequences:
             valid = np.arange(pred.shape[1]) < lengths[:, None]
