@@ -6,6 +6,7 @@ with bounds checking and without optimisation, for debugging.
 """
 import glob
 import os
+import sys
 
 import numpy
 from Cython.Build import cythonize
@@ -32,6 +33,10 @@ MODULES = ["_blas", "_cells", "_recurrent", "_optim", "_losses", "_embedding", "
 compile_args = (["-O0", "-g"] if DEBUG else
                 ["-O3", "-fno-trapping-math", "--param", "vect-max-version-for-alias-checks=100"])
 
+# Strip the symbols and debug sections of the compiled modules (-s): they
+# triple the installed size and serve no user; debug builds keep them.
+link_args = ["-s"] if sys.platform.startswith("linux") and not DEBUG else []
+
 extensions = [
     Extension(
         f"seqcore.{name}",
@@ -39,6 +44,7 @@ extensions = [
         include_dirs=[numpy.get_include(), "include"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=compile_args,
+        extra_link_args=link_args,
         # rebuild when a kernel header changes, not only the .pyx
         depends=glob.glob("include/seqcore/*.h"),
     )

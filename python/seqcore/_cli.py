@@ -546,15 +546,16 @@ def _matplotlib():
 
 
 def _plot_figure(y, dates, future, fc, lo, hi, name, pct):
+    """History, forecast and interval with labelled axes: seqcore's
+    ForecastDisplay, on a figure of its own."""
     plt = _matplotlib()
-    x_hist = dates.astype("datetime64[D]") if dates is not None else np.arange(len(y))
-    x_fut = future.astype("datetime64[D]") if future is not None else np.arange(len(y), len(y) + len(fc))
+    from .plotting import ForecastDisplay
+    x_hist = dates.astype("datetime64[D]") if dates is not None else None
+    x_fut = (future.astype("datetime64[D]") if future is not None
+             else np.arange(len(y), len(y) + len(fc)))
     fig, ax = plt.subplots(figsize=(9, 4))
-    ax.plot(x_hist, y, color="0.2", lw=1.2, label="history")
-    ax.plot(x_fut, fc, color="C0", lw=1.6, label="forecast")
-    ax.fill_between(x_fut, lo, hi, color="C0", alpha=0.25, label=f"{pct}% interval")
-    ax.set_title(f"seqcore forecast: {name}")
-    ax.legend(loc="upper left")
+    ForecastDisplay(y, fc, lo, hi, index=x_hist, forecast_index=x_fut, coverage=pct / 100,
+                    series_name=name).plot(ax=ax, title=f"seqcore forecast: {name}")
     fig.tight_layout()
     return fig
 
