@@ -23,11 +23,12 @@ from hypothesis import strategies as st
 from threadpoolctl import threadpool_limits
 
 from seqcore import RNNClassifier, RNNRegressor
-from seqcore.nn import GRU, LSTM, RNN, SequenceNetwork
+import seqcore.nn
+from seqcore.nn import CELLS, GRU, LSTM, RNN, SequenceNetwork
 
 from conftest import subprocess_env
 
-LAYERS = [RNN, GRU, LSTM]
+LAYERS = [getattr(seqcore.nn, cell.layer) for cell in CELLS.values()]
 N_THREADS = 4
 
 
