@@ -25,7 +25,7 @@ DOCS = os.path.join(ROOT, "docs")
 PACKAGE = os.path.dirname(seqcore.__file__)
 # modules whose __all__ is public API, beyond seqcore itself; the adapters
 # are read from their source (their frameworks need not be installed)
-ADAPTERS = ["seqcore.integrations.aeon"]
+ADAPTERS = ["seqcore.integrations.aeon", "seqcore.integrations.sktime"]
 
 pytestmark = pytest.mark.skipif(not os.path.isdir(DOCS), reason="no docs/ folder")
 

@@ -124,6 +124,34 @@ def test_initial_state(name, dtype):
             np.testing.assert_allclose(g, e, rtol=0, atol=TOL[dtype])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_projected_lstm_initial_state(dtype):
+    """An LSTM with proj_size: h_0 and h_n have P entries, c_0 and c_n H;
+    'auto' writes it as Scans (ONNX's LSTM has no projection), 'native'
+    is refused."""
+    rng = np.random.default_rng(7)
+    layer = seqcore.nn.LSTM(3, 5, 2, proj_size=2, peephole=True, bidirectional=True,
+                            dtype=dtype, random_state=0)
+    X = rng.standard_normal((3, 6, 3)).astype(dtype)
+    h0 = rng.standard_normal((4, 3, 2)).astype(dtype)
+    c0 = rng.standard_normal((4, 3, 5)).astype(dtype)
+    lengths = np.array([6, 1, 4])
+    model = to_onnx(layer, lengths=True, initial_state=True)
+    assert "Scan" in op_types(model) and "LSTM" not in op_types(model)
+    shapes = {v.name: [d.dim_value or d.dim_param for d in v.type.tensor_type.shape.dim]
+              for v in list(model.graph.input) + list(model.graph.output)}
+    assert shapes["h_0"] == shapes["h_n"] == [4, "N", 2]
+    assert shapes["c_0"] == shapes["c_n"] == [4, "N", 5]
+    assert shapes["outputs"] == ["N", "T", 4]
+    out, st = layer.forward(X, lengths, (h0, c0), training=False)
+    got = run(model, {"X": X, "lengths": lengths, "h_0": h0, "c_0": c0})
+    for g, e in zip(got, [out] + state_list(st)):
+        assert g.shape == e.shape
+        np.testing.assert_allclose(g, e, rtol=0, atol=TOL[dtype])
+    with pytest.raises(ValueError, match="no projection"):
+        to_onnx(layer, recurrent="native")
+
+
 def test_embedding_and_linear():
     rng = np.random.default_rng(2)
     emb = seqcore.nn.Embedding(10, 3, padding_idx=0, random_state=0)
@@ -168,6 +196,36 @@ def test_classifier_pipeline_parity(data, cell, bidirectional, num_layers, dtype
     np.testing.assert_allclose(proba, pipe.predict_proba(X), rtol=0,
                                atol=TOL[np.dtype(dtype).type])
     np.testing.assert_array_equal(label, pipe.predict(X))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("peephole, bidirectional, num_layers",
+                         [(False, False, 1), (True, True, 2)])
+def test_projected_lstm_classifier_parity(data, peephole, bidirectional, num_layers, dtype):
+    """RNNClassifier(cell='lstm', proj_size=...) on ragged sequences: the
+    summary reads the projected states (P entries per direction)."""
+    X, y, _ = data
+    clf = fit_quiet(RNNClassifier(cell="lstm", hidden_size=6, proj_size=3, peephole=peephole,
+                                  num_layers=num_layers, bidirectional=bidirectional,
+                                  max_iter=3, dtype=dtype, random_state=0), X, y)
+    assert clf.network_.rnn.params["weight_hr_l0"].shape == (3, 6)
+    Xp, lengths = pad_sequences(X, dtype=dtype)
+    X_before = Xp.copy()
+    for lengths_input in (True, False):
+        if lengths_input:
+            model = to_onnx(clf, lengths=True)
+            label, proba = run(model, {"X": Xp, "lengths": lengths})
+            expected, expected_label = clf.predict_proba(X), clf.predict(X)
+        else:   # every sequence runs all T steps
+            model = to_onnx(clf)
+            full = [x for x in X if len(x) == Xp.shape[1]]
+            assert len(full) >= 2
+            label, proba = run(model, {"X": pad_sequences(full, dtype=dtype)[0]})
+            expected, expected_label = clf.predict_proba(full), clf.predict(full)
+        assert "Scan" in op_types(model)
+        np.testing.assert_allclose(proba, expected, rtol=0, atol=TOL[np.dtype(dtype).type])
+        np.testing.assert_array_equal(label, expected_label)
+    np.testing.assert_array_equal(Xp, X_before)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

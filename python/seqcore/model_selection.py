@@ -162,8 +162,25 @@ class RollingOrigin:
         self.min_train = _check_positive(min_train, "min_train")
 
     def origins(self, n):
-        """The origins (earliest first) for a series of length n; a ValueError
-        when the first leaves fewer than ``min_train`` values to train on."""
+        """The forecast origins for a series of length n, earliest first.
+
+        Parameters
+        ----------
+        n : int
+            Length of the series.
+
+        Returns
+        -------
+        list of int
+            The ``n_origins`` origins: split k trains on the first
+            ``origins[k]`` values.
+
+        Raises
+        ------
+        ValueError
+            When the first origin leaves fewer than ``min_train`` values to
+            train on.
+        """
         origins = [n - self.horizon - i * self.step for i in range(self.n_origins)][::-1]
         if origins[0] < self.min_train:
             raise ValueError(
@@ -173,10 +190,37 @@ class RollingOrigin:
         return origins
 
     def get_n_splits(self, X=None, y=None, groups=None):
+        """The number of splits, ``n_origins``.
+
+        Parameters
+        ----------
+        X, y, groups : object
+            Ignored; present for scikit-learn's splitter interface.
+
+        Returns
+        -------
+        int
+            ``n_origins``.
+        """
         return self.n_origins
 
     def split(self, X, y=None, groups=None):
-        """Yield (train indices, test indices) per origin, earliest first."""
+        """Train and test indices of each origin, earliest first.
+
+        Parameters
+        ----------
+        X : array-like of length n
+            The series (or its feature rows): only its length is read.
+        y, groups : object
+            Ignored; present for scikit-learn's splitter interface.
+
+        Yields
+        ------
+        train : ndarray of int
+            ``range(o)``, the values before origin o.
+        test : ndarray of int
+            ``range(o, o + horizon)``.
+        """
         n = len(X)
         for o in self.origins(n):
             yield np.arange(o), np.arange(o, o + self.horizon)

@@ -11,8 +11,9 @@ the names of its input tensors and returning the names of its outputs:
   layer either ONNX's own ``RNN``/``GRU``/``LSTM`` operator (gates reordered
   from PyTorch's, ``linear_before_reset`` for the GRU's ``reset_after``,
   peepholes, ``sequence_lens``, both directions in one operator) or a
-  ``Scan`` over the steps whose body is the cell's step (the MGU, which
-  ONNX lacks, and float64, which onnxruntime's operators refuse);
+  ``Scan`` over the steps whose body is the cell's step (the MGU and the
+  LSTM's ``proj_size``, which ONNX lacks, and float64, which onnxruntime's
+  operators refuse);
 * ``_merge``: the two directions' outputs combined by ``merge_mode``;
 * ``_linear``: ``nn.Linear``, ``act(X @ W.T + b)`` (the estimators' dense
   layers, between the summary and the head, and the head itself);
@@ -22,7 +23,8 @@ the names of its input tensors and returning the names of its outputs:
 Tensors inside the recurrent stack are time-major, (T, N, F), the layout
 of ONNX's operators; the graph's inputs and outputs are batch-first like
 seqcore's.  Shape letters: N batch, T steps, I input, H hidden, G gates,
-D directions, L layers, K outputs.
+D directions, L layers, K outputs; P the size of the state h (the LSTM's
+``proj_size``, else H).
 
 ``onnx`` is imported only when a graph is built: ``pip install
 seqcore[onnx]`` installs it and ``onnxruntime`` to run the graphs.
@@ -160,12 +162,15 @@ def _merge(g, outs, mode, dtype):
 
 
 def _layer_params(layer, k, d):
-    """(W_ih, W_hh, b_ih, b_hh, extra) of layer k, direction d, by their names."""
+    """(W_ih, W_hh, b_ih, b_hh, extra, W_hr) of layer k, direction d, by their
+    names; extra (peepholes) and W_hr (the LSTM's projection, (P, H)) are None
+    for a layer without them."""
     sfx = f"_l{k}" + ("_reverse" if d else "")
     P = layer.params
     extra = P.get(f"{layer._layout.extra_name}{sfx}") if layer._layout.extra_rows else None
+    W_hr = P[f"weight_hr{sfx}"] if layer._proj else None
     return (P[f"weight_ih{sfx}"], P[f"weight_hh{sfx}"], P[f"bias_ih{sfx}"],
-            P[f"bias_hh{sfx}"], extra)
+            P[f"bias_hh{sfx}"], extra, W_hr)
 
 
 def _blocks(a, order, H):
@@ -182,7 +187,7 @@ def _native_layer(g, layer, k, x, seq_lens, h0, c0):
     order = _GATE_ORDER[cell]
     W, R, B, P = [], [], [], []
     for d in range(D):
-        W_ih, W_hh, b_ih, b_hh, extra = _layer_params(layer, k, d)
+        W_ih, W_hh, b_ih, b_hh, extra, _ = _layer_params(layer, k, d)
         W.append(_blocks(W_ih, order, H))
         R.append(_blocks(W_hh, order, H))
         B.append(np.concatenate([_blocks(b_ih, order, H), _blocks(b_hh, order, H)]))
@@ -213,26 +218,27 @@ def _native_layer(g, layer, k, x, seq_lens, h0, c0):
 def _step_body(g, layer, k, d, masked):
     """The Scan body of one direction: one step of the cell.
 
-    State inputs h (N, H) [and c]; scan inputs gx (N, G*H), the step's
-    input product ``x @ W_ih.T + b_ih``, [and m (N, 1), whether the step is
-    inside the sequence].  Outputs the new state and the step's output.
+    State inputs h (N, P) [and c (N, H)]; scan inputs gx (N, G*H), the
+    step's input product ``x @ W_ih.T + b_ih``, [and m (N, 1), whether the
+    step is inside the sequence].  Outputs the new state and the step's
+    output (N, P).
     """
     onnx = g.onnx
-    cell, H, dt = layer._cell.name, layer.hidden_size, layer.dtype
+    cell, H, P, dt = layer._cell.name, layer.hidden_size, layer.state_size, layer.dtype
     two = layer._two_states
     body = _Graph(onnx, parent=g, name=f"{cell}_step_l{k}_d{d}")
     T = _elem_type(onnx, dt)
-    h = body.add_input(body.fresh("h"), T, ["N", H])
+    h = body.add_input(body.fresh("h"), T, ["N", P])
     c = body.add_input(body.fresh("c"), T, ["N", H]) if two else None
     gx = body.add_input(body.fresh("gx"), T, ["N", layer._layout.G * H])
     m = body.add_input(body.fresh("m"), onnx.TensorProto.BOOL, ["N", 1]) if masked else None
-    _, W_hh, _, b_hh, extra = _layer_params(layer, k, d)
+    _, W_hh, _, b_hh, extra, W_hr = _layer_params(layer, k, d)
 
     def block(a, i, j=None):   # gate blocks i..j-1 of a tensor's last axis
         j = i + 1 if j is None else j
         return body.op("Slice", [a, body.ints([i * H]), body.ints([j * H]), body.ints([-1])])
 
-    def hidden(state, rows):   # state @ W_hh[rows].T + b_hh[rows]   (N, r) = (N, H)(H, r)
+    def hidden(state, rows):   # state @ W_hh[rows].T + b_hh[rows]   (N, r) = (N, P)(P, r)
         return body.op("Add", [body.op("MatMul", [state, body.const(
             np.ascontiguousarray(W_hh[rows].T), "W_hh_t")]), body.const(b_hh[rows], "b_hh")])
 
@@ -267,6 +273,10 @@ def _step_body(g, layer, k, d, masked):
         if extra is not None:
             ao = add(ao, mul(body.const(extra[2], "p_o"), c_new))
         h_new = mul(sig(ao), tanh(c_new))
+        if W_hr is not None:
+            # h' = (o * tanh(c')) @ W_hr.T   (N, P) = (N, H)(H, P)
+            h_new = body.op("MatMul", [h_new, body.const(np.ascontiguousarray(W_hr.T),
+                                                          "W_hr_t")])
     elif cell == "mgu":
         f = sig(add(block(gx, 0), hidden(h, slice(0, H))))
         n = tanh(add(block(gx, 1), hidden(mul(f, h), slice(H, 2 * H))))
@@ -282,9 +292,9 @@ def _step_body(g, layer, k, d, masked):
         h_new = body.op("Where", [m, h_new, h])
         if two:
             c_new = body.op("Where", [m, c_new, c])
-    outs = [(h_new, "h_out")] + ([(c_new, "c_out")] if two else []) + [(y, "y")]
-    for tensor, hint in outs:
-        body.add_output(tensor, body.fresh(hint), T, ["N", H])
+    outs = [(h_new, "h_out", P)] + ([(c_new, "c_out", H)] if two else []) + [(y, "y", P)]
+    for tensor, hint, size in outs:
+        body.add_output(tensor, body.fresh(hint), T, ["N", size])
     return body.graph()
 
 
@@ -292,12 +302,12 @@ def _scan_layer(g, layer, k, x, lengths, mask, h0, c0):
     """Layer k as one ``Scan`` per direction; the same results as
     ``_native_layer``.  A backward direction reads each sequence reversed
     within its length (``ReverseSequence``) and reverses its outputs back."""
-    H, D, dt = layer.hidden_size, layer.num_directions, layer.dtype
+    H, P, D, dt = layer.hidden_size, layer.state_size, layer.num_directions, layer.dtype
     two = layer._two_states
     outs, h_ns, c_ns = [], [], []
-    zeros = None
+    zeros = {}   # size -> an (N, size) zeros tensor, built once
     for d in range(D):
-        W_ih, _, b_ih, _, _ = _layer_params(layer, k, d)
+        W_ih, _, b_ih, _, _, _ = _layer_params(layer, k, d)
         x_d = x
         if d:
             x_d = (g.op("ReverseSequence", [x, lengths], batch_axis=1, time_axis=0)
@@ -307,18 +317,17 @@ def _scan_layer(g, layer, k, x, lengths, mask, h0, c0):
         gx = g.op("Add", [g.op("MatMul", [x_d, g.const(np.ascontiguousarray(W_ih.T), "W_ih_t")]),
                           g.const(b_ih, "b_ih")])
 
-        def initial(s, name):
-            nonlocal zeros
+        def initial(s, name, size):
             if s is not None:
                 return g.op("Gather", [s, g.ints(d)], axis=0, hint=name)
-            if zeros is None:   # (N, H) zeros
+            if size not in zeros:   # (N, size) zeros
                 N = g.op("Shape", [x], start=1, end=2)
-                shape = g.op("Concat", [N, g.ints([H])], axis=0)
-                zeros = g.op("ConstantOfShape", [shape], hint="zeros",
-                             value=g.onnx.numpy_helper.from_array(np.zeros(1, dt)))
-            return zeros
+                shape = g.op("Concat", [N, g.ints([size])], axis=0)
+                zeros[size] = g.op("ConstantOfShape", [shape], hint="zeros",
+                                   value=g.onnx.numpy_helper.from_array(np.zeros(1, dt)))
+            return zeros[size]
 
-        states = [initial(h0, "h0")] + ([initial(c0, "c0")] if two else [])
+        states = [initial(h0, "h0", P)] + ([initial(c0, "c0", H)] if two else [])
         body = _step_body(g, layer, k, d, masked=mask is not None)
         res = g.op("Scan", states + [gx] + ([mask] if mask is not None else []),
                    n_out=len(states) + 1, hint=f"scan_l{k}_d{d}", body=body,
@@ -343,22 +352,23 @@ def _use_native(layer, recurrent):
         if not native:
             raise ValueError(f"ONNX has no operator for the {layer._cell.name!r} cell: "
                              "use recurrent='scan' or 'auto'")
+        if layer._proj:
+            raise ValueError("ONNX's LSTM operator has no projection (proj_size="
+                             f"{layer.state_size}): use recurrent='scan' or 'auto'")
         return True
     if recurrent == "scan":
         return False
     # onnxruntime runs its RNN/GRU/LSTM kernels in float32 only
-    return native and layer.dtype == np.float32
+    return native and not layer._proj and layer.dtype == np.float32
 
 
 def _recurrent(g, layer, x, lengths=None, h0=None, c0=None, recurrent="auto"):
     """A recurrent stack on x (T, N, I) time-major.
 
     lengths: an int64 (N,) tensor or None (every sequence runs T steps);
-    h0, c0: (L*D, N, H) tensors or None (zeros).  Returns (outputs (T, N, F)
-    of the last layer merged, h_n (L*D, N, H), c_n or None).
+    h0 (L*D, N, P), c0 (L*D, N, H): tensors or None (zeros).  Returns
+    (outputs (T, N, F) of the last layer merged, h_n (L*D, N, P), c_n or None).
     """
-    if getattr(layer, "proj_size", 0):
-        raise NotImplementedError("no ONNX export of an LSTM with proj_size yet")
     D = layer.num_directions
     native = _use_native(layer, recurrent)
     seq_lens = g.op("Cast", [lengths], to=g.onnx.TensorProto.INT32) if (
@@ -497,19 +507,19 @@ def _layer_graph(g, layer, lengths, initial_state, recurrent):
     onnx = g.onnx
     elem = _elem_type(onnx, layer.dtype)
     if isinstance(layer, _RNNBase):
-        LD, H = layer.num_layers * layer.num_directions, layer.hidden_size
+        LD, H, P = layer.num_layers * layer.num_directions, layer.hidden_size, layer.state_size
         X = g.add_input("X", elem, ["N", "T", layer.input_size])
         L = g.add_input("lengths", onnx.TensorProto.INT64, ["N"]) if lengths else None
         h0 = c0 = None
         if initial_state:
-            h0 = g.add_input("h_0", elem, [LD, "N", H])
+            h0 = g.add_input("h_0", elem, [LD, "N", P])
             if layer._two_states:
                 c0 = g.add_input("c_0", elem, [LD, "N", H])
         x = g.op("Transpose", [X], perm=[1, 0, 2], hint="time_major")
         Y, h_n, c_n = _recurrent(g, layer, x, L, h0, c0, recurrent)
         g.add_output(g.op("Transpose", [Y], perm=[1, 0, 2]), "outputs", elem,
                      ["N", "T", layer.output_size])
-        g.add_output(h_n, "h_n", elem, [LD, "N", H])
+        g.add_output(h_n, "h_n", elem, [LD, "N", P])
         if c_n is not None:
             g.add_output(c_n, "c_n", elem, [LD, "N", H])
     elif isinstance(layer, Embedding):
@@ -574,14 +584,17 @@ def to_onnx(model, *, lengths=False, initial_state=False, recurrent="auto",
         ``embedding_dim``: its graph reads each row's length from its
         trailing padding ids (0), as the estimator reads a 2-D array of ids.
     initial_state : bool, default=False
-        For a recurrent layer: add the inputs ``h_0`` (and ``c_0`` for the
-        LSTM) of shape (L*D, N, H); zeros without them.
+        For a recurrent layer: add the inputs ``h_0`` of shape (L*D, N, P)
+        (and ``c_0``, (L*D, N, H), for the LSTM); zeros without them.  P is
+        the LSTM's ``proj_size`` when it has one, else H.
     recurrent : {'auto', 'native', 'scan'}, default='auto'
         How a recurrent layer is written.  'native': ONNX's ``RNN``, ``GRU``
-        and ``LSTM`` operators (no MGU; onnxruntime runs them in float32
-        only).  'scan': a ``Scan`` over the steps whose body is the cell's
-        step (every kind, every dtype).  'auto': native for float32 RNN,
-        GRU and LSTM layers, else scan.
+        and ``LSTM`` operators (no MGU, no LSTM with ``proj_size``: ONNX's
+        LSTM has no projection; onnxruntime runs them in float32 only).
+        'scan': a ``Scan`` over the steps whose body is the cell's step,
+        with the projection's product for an LSTM with ``proj_size`` (every
+        kind, every dtype).  'auto': native for float32 RNN, GRU and LSTM
+        layers without ``proj_size``, else scan.
     target_opset : int, default=17
         The ONNX operator set (at least 15).
     name : str, optional
@@ -603,7 +616,8 @@ def to_onnx(model, *, lengths=False, initial_state=False, recurrent="auto",
           both float64 as seqcore's; with ``return_sequences`` one per step,
           (N, T, ...), padded steps holding values of no meaning.
         * recurrent layers: ``X`` (N, T, I) [``lengths``] [``h_0``, ``c_0``]
-          -> ``outputs`` (N, T, D*H or H), ``h_n`` [``c_n``] (L*D, N, H).
+          -> ``outputs`` (N, T, D*P or P), ``h_n`` (L*D, N, P)
+          [``c_n`` (L*D, N, H)].
         * ``Embedding``: ``ids`` (N, T) int64 -> ``outputs`` (N, T, E).
         * ``Linear``: ``X`` (N, in_features) -> ``outputs`` (N, out_features).
 
@@ -613,10 +627,14 @@ def to_onnx(model, *, lengths=False, initial_state=False, recurrent="auto",
         Without the ``onnx`` package.
     TypeError
         For a model of another kind.
+    ValueError
+        For a bad option, or ``recurrent='native'`` on a layer that ONNX's
+        operators cannot express (an MGU, an LSTM with ``proj_size``).
     sklearn.exceptions.NotFittedError
         For an estimator that is not fitted.
     NotImplementedError
-        For parts with no export yet (an LSTM with ``proj_size``).
+        For parts with no export yet (an estimator's network with parts
+        beyond its embedding, recurrent stack, dense layers and head).
 
     Examples
     --------

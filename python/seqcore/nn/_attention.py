@@ -175,9 +175,22 @@ class Attention(Layer):
 
     # ------------------------------------------------------------ the parts
     def project_keys(self, keys, params=None):
-        """``keys @ W.T`` (B, S, P), the per-batch part of the score (the keys
-        themselves for the dot kind).  ``keys``: a C-contiguous (B, S, Hk)
-        array of the layer's dtype."""
+        """The keys' part of the score, ``keys @ W.T``, computed once per batch.
+
+        Parameters
+        ----------
+        keys : ndarray of shape (B, S, Hk)
+            C-contiguous, of the layer's dtype.
+        params : dict or None, default=None
+            Named parameter views to read (e.g. of a snapshot); None: the
+            layer's ``params``.
+
+        Returns
+        -------
+        ndarray of shape (B, S, P)
+            The projected keys (P = A for 'additive', Hq for 'general'); the
+            keys themselves for 'dot'.
+        """
         W = self._key_matrix(self.params if params is None else params)
         if W is None:
             return keys

@@ -304,15 +304,29 @@ class Seq2Seq:
 
         Parameters
         ----------
-        src : int array (B, S), padded with 0; ``src_lengths`` (B,)
-        targets : int array (B, T) of target ids, each sequence ending with
-            ``end_id`` (padding after it is ignored); ``target_lengths`` (B,)
-            count the end id.
-        sampling_rate : float in [0, 1]
+        src : int array of shape (B, S)
+            Source ids, padded with 0.
+        src_lengths : int array of shape (B,)
+            Length of each source.
+        targets : int array of shape (B, T)
+            Target ids, each sequence ending with ``end_id`` (padding after
+            it is ignored).
+        target_lengths : int array of shape (B,)
+            Length of each target, counting the end id.
+        sampling_rate : float in [0, 1], default=0.0
             Probability that a step (after the first) reads the model's own
             previous prediction instead of the target (scheduled sampling).
 
-        Raises ``RuntimeError`` when another thread trains the network now.
+        Returns
+        -------
+        float
+            The mean cross-entropy per target token (inf when it is not
+            finite).
+
+        Raises
+        ------
+        RuntimeError
+            When another thread trains the network now.
         """
         with _Holding(self):
             return self._loss_and_gradient(src, src_lengths, targets, target_lengths,
@@ -496,6 +510,22 @@ class Seq2Seq:
         A target need not end with the end id (a sequence cut at a maximum
         length then scores its tokens only).  Inference: reads a snapshot of
         the parameters.
+
+        Parameters
+        ----------
+        src : int array of shape (B, S)
+            Source ids, padded with 0.
+        src_lengths : int array of shape (B,) or None
+            Length of each source (None: all S).
+        targets : int array of shape (B, T)
+            Target ids, padded with 0.
+        target_lengths : int array of shape (B,) or None
+            Length of each target (None: all T).
+
+        Returns
+        -------
+        ndarray of shape (B,)
+            Sum of the log-probabilities of each target's tokens.
         """
         src, src_lengths = check_id_batch(src, src_lengths, self.source_vocab_size, "src")
         Y, tgt_lengths = check_id_batch(targets, target_lengths, self.target_vocab_size,
@@ -535,7 +565,10 @@ class Seq2Seq:
 
         Parameters
         ----------
-        src : int array (B, S); src_lengths : (B,) or None
+        src : int array of shape (B, S)
+            Source ids, padded with 0.
+        src_lengths : int array of shape (B,) or None, default=None
+            Length of each source (None: all S).
         max_length : int >= 1
             Most ids per output (the end id not counted).
         beam_width : int >= 1

@@ -473,7 +473,18 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
         return self._id_tokens(out[0]), att[0]
 
     def source_tokens(self, x):
-        """The source tokens of one source, as the encoder reads them."""
+        """The source tokens of one source, as the encoder reads them.
+
+        Parameters
+        ----------
+        x : str, or list of str tokens
+            One source.
+
+        Returns
+        -------
+        list of str
+            Its tokens, cut by ``analyzer`` (after ``lowercase``).
+        """
         check_is_fitted(self, "network_")
         return self._sources([x], fitting=False)[1][0]
 
@@ -482,9 +493,19 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
 
         Source tokens on the x axis, output tokens on the y axis.
 
+        Parameters
+        ----------
+        x : str, or list of str tokens
+            One source.
+        ax : matplotlib Axes, optional
+            Where to draw (default: a new figure sized to the tokens).
+        cmap : str or Colormap, default='viridis'
+            The colour map of the weights, drawn on [0, 1].
+
         Returns
         -------
         ax : matplotlib Axes
+            The axes drawn on.
         """
         import matplotlib.pyplot as plt
 
@@ -506,6 +527,18 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
 
         Targets are compared as token sequences (strings cut by
         ``target_analyzer``).
+
+        Parameters
+        ----------
+        X : list of str, or list of lists of str tokens
+            The sources.
+        y : list of str, or list of lists of str tokens
+            Their targets.
+
+        Returns
+        -------
+        float
+            The fraction of outputs whose tokens equal their target's.
         """
         out, _ = self._decode_ids(X)
         targets = self._targets(y, len(out))
