@@ -951,6 +951,10 @@ verbose
         Z, state = net.stream(feats[None].astype(dt))
         for h in range(steps):
             out[h] = Z[0, -1] * reg._y_scale + reg._y_mean
+            if not np.isfinite(out[h]).all():
+                raise ArithmeticError(
+                    "the network's recursive forecasts overflow (non-finite values): its "
+                    "training diverged; lower learning_rate or set clip_norm")
             if h + 1 == steps:
                 break
             step = [out[h]]
