@@ -684,3 +684,13 @@ def test_missing_value_in_the_held_out_tail_is_not_scored(capsys, tmp_path):
     out = capsys.readouterr().out
     assert "filled 1 missing value " in out
     assert "seasonal naive (m=1)" in out
+
+
+@pytest.mark.parametrize("rows", [["2020-03,3", "2020-02,2", "2020-01,1"],
+                                  ["2020-01,1", "2020-02,2", "2020-02,3"]],
+                         ids=["newest_first", "repeated_date"])
+def test_dates_out_of_order_are_refused_before_training(tmp_path, rows):
+    path = tmp_path / "data.csv"
+    path.write_text("month,value\n" + "\n".join(rows * 20) + "\n")
+    from seqcore._cli import main
+    assert main(["forecast", str(path)]) == 2

@@ -345,3 +345,38 @@ def test_stream_refuses_bidirectional_networks():
     net = SequenceNetwork("gru", 2, 3, 1, loss="squared_error", bidirectional=True)
     with pytest.raises(ValueError, match="unidirectional"):
         net.stream(np.zeros((1, 4, 2), np.float32))
+
+
+def test_predictions_during_a_refit_see_the_old_model_or_the_new_one():
+    """A fit from scratch swaps all its fitted attributes in at once: a
+    thread predicting meanwhile never pairs the new classes with the old
+    network (which raised IndexError, or could mislabel, before)."""
+    X, y = _data(n=40, T=6)
+    labels = [np.array(["a", "b"])[y], np.array([0, 1, 2])[(X[:, 0, 0] > 0.5) + y]]
+    clf = RNNClassifier(cell="gru", hidden_size=4, max_iter=2, random_state=0)
+    clf.fit(X, labels[0])
+    stop = threading.Event()
+    seen = []
+
+    def predict():
+        errors = []
+        while not stop.is_set():
+            try:
+                P = clf.predict_proba(X)
+                pred = clf.predict(X)
+                seen.append((P.shape[1], str(pred.dtype.kind)))
+            except Exception as exc:   # noqa: BLE001
+                errors.append(exc)
+        return errors
+
+    results, errors = [], []
+    t = threading.Thread(target=lambda: results.append(predict()))
+    t.start()
+    try:
+        for i in range(8):
+            clf.fit(X, labels[i % 2])
+    finally:
+        stop.set()
+        t.join()
+    assert results == [[]], results
+    assert {shape for shape, _ in seen} <= {2, 3}

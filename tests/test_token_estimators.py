@@ -98,7 +98,6 @@ def test_list_and_zero_padded_ids_give_the_same_model():
     ([np.array([2, -1, 3])], ValueError, r"negative token id"),
     ([np.array([2.5, 3.0])], TypeError, r"integer token ids"),
     (["the cat sat"], TypeError, r"SequenceTokenizer"),
-    ([np.array([], dtype=int)], ValueError, r"empty sequence"),
     (np.zeros((2, 3), int), ValueError, r"only padding"),
 ])
 def test_bad_token_input_is_refused_at_predict(X, exc, match):
@@ -166,3 +165,17 @@ def test_pipeline_on_raw_sentences_and_grid_search():
     search = GridSearchCV(pipe, {"rnnclassifier__hidden_size": [4, 8]}, cv=2)
     search.fit(SENTENCES, LABELS)
     assert search.best_params_["rnnclassifier__hidden_size"] in (4, 8)
+
+
+def test_an_empty_document_at_predict_reads_as_unknown():
+    """One empty review in a batch gets a prediction (that of the unknown
+    token) instead of failing the batch; at fit it is refused."""
+    pipe = make_pipeline(SequenceTokenizer(), RNNClassifier(embedding_dim=4, hidden_size=4,
+                                                            max_iter=2, random_state=0))
+    pipe.fit(["good day", "bad day"] * 3, [0, 1] * 3)
+    pred = pipe.predict(["", "zzz", "good day"])
+    np.testing.assert_array_equal(pipe.predict_proba([""]), pipe.predict_proba(["zzz"]))
+    assert len(pred) == 3
+    with pytest.raises(ValueError, match="empty sequence"):
+        RNNClassifier(embedding_dim=4, max_iter=1).fit([np.array([2, 3]), np.array([], int)],
+                                                       [0, 1])

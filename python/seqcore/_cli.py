@@ -197,6 +197,13 @@ def _parse_dates(labels):
         steps = np.diff(d).astype(np.int64)
         if len(steps) and (steps == steps[0]).all() and steps[0] > 0:
             return d
+        if unit in ("M", "D") and len(steps) and (steps <= 0).any():
+            # real dates out of order (a newest-first export) or repeated: a
+            # forecast of the rows as given would run backwards in time
+            i = int(np.flatnonzero(steps <= 0)[0])
+            raise _UsageError(f"the dates of the first column are not in increasing order "
+                              f"({labels[i]!r} then {labels[i + 1]!r} at lines {i + 2} and "
+                              f"{i + 3}): sort the file by date, one row per date")
     return None
 
 

@@ -19,7 +19,8 @@ Four forms of numeric X:
 Padded or listed, sequences of different lengths give the same model:
 padding never touches results.  Token input (``check_tokens``): a list of
 1-D integer arrays of different lengths, or a 2-D integer array whose
-trailing zeros (the padding id) mark the end of each sequence.
+trailing zeros (the padding id) mark the end of each sequence; at predict an
+empty sequence reads as one unknown token (id 1).
 """
 
 import numbers
@@ -92,6 +93,10 @@ def check_tokens(X, *, estimator, reset):
             if a.ndim != 1:
                 raise ValueError(f"X[{i}] must be a 1-D array of token ids, got shape {a.shape}")
             items.append(_check_ids(a, f"X[{i}]"))
+        if not reset:
+            # at predict, an empty document (an empty review in a batch) reads
+            # as one unknown token (id 1) rather than failing the whole batch
+            items = [a if a.size else np.ones(1, np.int64) for a in items]
         lengths = np.array([a.size for a in items], dtype=np.int64)
         if (lengths == 0).any():
             raise ValueError(f"X[{int(np.flatnonzero(lengths == 0)[0])}] is an empty "

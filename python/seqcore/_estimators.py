@@ -33,6 +33,10 @@ from .nn._cells import CELLS, all_options
 from .nn._optim import _clip_norm
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
+# Copies of the parameters that training keeps: parameters, gradients, the
+# optimizer's state (Adam's two moments, SGD's momentum), the weights before
+# each step and the best ones so far (early stopping).
+_TRAINING_COPIES = {"adam": 6, "sgd": 5}
 
 # Version of the pickled layout of fitted models.  Bump it whenever a change
 # makes older pickles unreadable; loading another version then fails clearly.
@@ -70,6 +74,35 @@ class _VersionedPickle:
 # estimators stay plain objects for clone, pickle and get_params.
 _TRAINING = set()
 _TRAINING_LOCK = threading.Lock()
+
+
+def _published(estimator):
+    """A consistent view of an estimator: a shallow copy of its attributes,
+    taken in one step.  A fit from scratch works on such a copy and swaps
+    its attributes in at the end, in one step too, so a prediction running
+    meanwhile sees the old model or the new one, never parts of both."""
+    view = object.__new__(type(estimator))
+    view.__dict__ = estimator.__dict__.copy()
+    return view
+
+
+def _consistent(method):
+    """Run a prediction method on a view of the estimator (see _published)."""
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        return method(_published(self), *args, **kwargs)
+    return wrapper
+
+
+def _fit_then_publish(estimator, fit):
+    """fit(work) on a view of the estimator, then swap the view's attributes
+    in; the estimator is left as it was when fit raises."""
+    work = _published(estimator)
+    fit(work)
+    estimator.__dict__ = work.__dict__   # one step: readers see old or new
+    return estimator
 
 
 class _Training:
@@ -274,8 +307,13 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
 
     def _fit(self, X, y, sample_weight, incremental, classes=None, validation_data=None):
         with _Training(self):
-            return self._fit_unguarded(X, y, sample_weight, incremental, classes,
-                                       validation_data)
+            if incremental or (self.warm_start and hasattr(self, "network_")):
+                # continues the model in place (its weights change under the
+                # network's param_lock, between predictions)
+                return self._fit_unguarded(X, y, sample_weight, incremental, classes,
+                                           validation_data)
+            return _fit_then_publish(self, lambda work: work._fit_unguarded(
+                X, y, sample_weight, incremental, classes, validation_data))
 
     def _fit_unguarded(self, X, y, sample_weight, incremental, classes, validation_data):
         if y is None:
@@ -307,7 +345,8 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
                 num_layers=self.num_layers, bidirectional=self.bidirectional,
                 merge_mode=self.merge_mode, dropout=self.dropout,
                 recurrent_dropout=self.recurrent_dropout, dtype=_DTYPES[self.dtype],
-                random_state=seed, **self._cell_kwargs())
+                random_state=seed, training_copies=_TRAINING_COPIES[self.optimizer],
+                **self._cell_kwargs())
             net = self.network_
             # L2 as in MLPClassifier: 0.5 * alpha * ||w||^2 / batch_size on each
             # batch's mean loss, i.e. a weight decay of alpha / batch_size
@@ -777,6 +816,7 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
         Z = self.network_.decision_function(Xp, lengths)
         return self.classes_[np.argmax(Z, axis=-1)]
 
+    @_consistent
     def predict_proba(self, X):
         """Class probabilities, (n_samples, n_classes); per step with ``return_sequences``."""
         Z, lengths, mode = self._raw(X)
@@ -785,16 +825,19 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
         P /= P.sum(axis=-1, keepdims=True)
         return self._unpad(P, lengths, mode) if self.return_sequences else P
 
+    @_consistent
     def predict_log_proba(self, X):
         P = self.predict_proba(X)
         return [np.log(p) for p in P] if isinstance(P, list) else np.log(P)
 
+    @_consistent
     def predict(self, X):
         """Most probable class per sequence (or per step with ``return_sequences``)."""
         Z, lengths, mode = self._raw(X)
         labels = self.classes_[np.argmax(Z, axis=-1)]
         return self._unpad(labels, lengths, mode) if self.return_sequences else labels
 
+    @_consistent
     def score(self, X, y, sample_weight=None):
         """Mean accuracy (over the valid steps of all sequences with ``return_sequences``)."""
         if not self.return_sequences:
@@ -895,6 +938,7 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
         tags.target_tags.multi_output = True
         return tags
 
+    @_consistent
     def predict(self, X):
         """Predicted targets: (n_samples,) or (n_samples, n_outputs); per step with
         ``return_sequences`` ((n_samples, n_timesteps[, n_outputs]) or a list)."""
@@ -906,6 +950,7 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
             return self._unpad(Y, lengths, mode)
         return Y[:, 0] if self._y_ndim == 1 else Y
 
+    @_consistent
     def score(self, X, y, sample_weight=None):
         """R^2 (over the valid steps of all sequences with ``return_sequences``)."""
         if not self.return_sequences:

@@ -82,6 +82,10 @@ class SequenceNetwork:
     dense_layers : tuple of int, default=()
         Sizes of the dense layers between the stack and the head.
     dense_activation : {'relu', 'tanh'}, default='relu'
+    training_copies : int, default=2
+        How many parameter-sized buffers training will hold (parameters and
+        gradients, plus an optimizer's state and saved weights): the memory
+        check before allocating counts them all.
     **rnn_kwargs
         ``num_layers``, ``bidirectional``, ``merge_mode``, ``dropout``,
         ``recurrent_dropout``, the cell's options, ``dtype``, ``random_state``
@@ -90,7 +94,7 @@ class SequenceNetwork:
 
     def __init__(self, cell, input_size, hidden_size, n_outputs, *, loss,
                  return_sequences=False, vocab_size=None, dense_layers=(),
-                 dense_activation="relu", **rnn_kwargs):
+                 dense_activation="relu", training_copies=2, **rnn_kwargs):
         layer_class = getattr(_layers, get_cell(cell).layer)
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
@@ -118,8 +122,9 @@ class SequenceNetwork:
         self._head_size = K * F + K
         n = self.rnn.flat_params.size + self._head_size + sum(
             p.flat_params.size for p in self._extra_parts())
-        check_memory(2 * n * np.dtype(self.dtype).itemsize,
-                     f"a SequenceNetwork with {n} parameters")
+        check_memory(training_copies * n * np.dtype(self.dtype).itemsize,
+                     f"a SequenceNetwork with {n} parameters ({training_copies} copies of "
+                     "them for training)")
         self._train_lock = threading.Lock()
         self.param_lock = threading.Lock()
         self.flat_params = np.zeros(n, self.dtype)

@@ -21,7 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .._estimators import _Training, _VersionedPickle
+from .._estimators import _consistent, _fit_then_publish, _Training, _VersionedPickle
 from .._sklearn_compat import Interval, StrOptions
 from .._validation import warn_user
 from ..nn import Adam, Seq2Seq, clip_grad_norm
@@ -256,7 +256,11 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
         """
         self._validate_params()
         with _Training(self):
-            return self._fit(X, y)
+            if self.warm_start and hasattr(self, "network_"):
+                return self._fit(X, y)   # continues the model in place
+            # from scratch: on a view, published in one step at the end, so
+            # that predictions meanwhile see the old model or the new one
+            return _fit_then_publish(self, lambda work: work._fit(X, y))
 
     def _fit(self, X, y):
         first = not (self.warm_start and hasattr(self, "network_"))
@@ -433,6 +437,7 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
         names = self.target_tokenizer_.get_feature_names_out()
         return [str(names[i]) for i in ids]
 
+    @_consistent
     def predict(self, X):
         """The output string of each source.
 
@@ -449,6 +454,7 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
         join = self._joiner()
         return [join.join(self._id_tokens(o)) for o in out]
 
+    @_consistent
     def predict_attention(self, x):
         """Output tokens and attention weights of one source.
 
@@ -472,6 +478,7 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
         (out, att), _ = self._decode_ids([x], return_attention=True)
         return self._id_tokens(out[0]), att[0]
 
+    @_consistent
     def source_tokens(self, x):
         """The source tokens of one source, as the encoder reads them.
 
@@ -488,6 +495,7 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
         check_is_fitted(self, "network_")
         return self._sources([x], fitting=False)[1][0]
 
+    @_consistent
     def plot_attention(self, x, *, ax=None, cmap="viridis"):
         """Heat map of the attention of one source (needs matplotlib).
 
@@ -522,6 +530,7 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
         ax.set_ylabel("output")
         return ax
 
+    @_consistent
     def score(self, X, y):
         """Exact-match accuracy: the fraction of outputs equal to their target.
 
