@@ -9,6 +9,7 @@ and ``partial_fit`` both go through ``_fit``.  The model itself is a
 with a compiled optimizer on its flat parameter buffer.
 """
 
+import functools
 import sys
 import threading
 import time
@@ -88,8 +89,6 @@ def _published(estimator):
 
 def _consistent(method):
     """Run a prediction method on a view of the estimator (see _published)."""
-    import functools
-
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         return method(_published(self), *args, **kwargs)

@@ -24,7 +24,9 @@ shared):
   refused with a ``MemoryError`` that names the sizes (``check_memory``).
 """
 
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -69,6 +71,37 @@ def fill_uniform(rng, out, low, high):
     for i in range(0, flat.size, _DRAW_BLOCK):
         block = flat[i:i + _DRAW_BLOCK]
         block[:] = rng.uniform(low, high, block.size)
+
+
+# One pool of worker threads for every layer that shares out its work (the
+# recurrent scans, the dense products, the decoder): the workers never wait
+# on each other, so calls from any number of threads cannot deadlock.
+_executor = None
+_executor_lock = threading.Lock()
+
+
+def _reset_executor():
+    global _executor
+    _executor = None   # a forked child has no worker threads
+
+
+os.register_at_fork(after_in_child=_reset_executor)
+
+
+def _in_parallel(fn, n, parallel=True):
+    """[fn(0), ..., fn(n-1)]: fn(0) on the calling thread, the others on
+    worker threads when ``parallel``."""
+    global _executor
+    if n == 1 or not parallel:
+        return [fn(i) for i in range(n)]
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) - 1),
+                                           thread_name_prefix="seqcore")
+        others = [_executor.submit(fn, i) for i in range(1, n)]
+    first = fn(0)
+    return [first] + [f.result() for f in others]
+
 
 
 class _Tape:

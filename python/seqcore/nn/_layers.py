@@ -18,16 +18,13 @@ names, shapes and gate order; the gradients likewise.  Clipping and the
 optimizers work on the flat buffers.
 """
 
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from .. import _blas, _recurrent
 from .._validation import (as_float_array, check_dtype, check_lengths,
                            check_positive_int)
-from ._base import Layer, check_memory, fill_uniform
+from ._base import Layer, _in_parallel, check_memory, fill_uniform  # noqa: F401 (re-exported)
 from ._cells import CELLS
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave")
@@ -56,34 +53,6 @@ CHECK_MEMORY_ABOVE = 1 << 28
 # chunks of this many steps, carrying the state, so that its working memory
 # does not grow with the length.
 EVAL_CHUNK_STEPS = 256
-
-_executor = None
-_executor_lock = threading.Lock()
-
-
-def _reset_executor():
-    global _executor
-    _executor = None   # a forked child has no worker threads
-
-
-os.register_at_fork(after_in_child=_reset_executor)
-
-
-def _in_parallel(fn, n, parallel=True):
-    """[fn(0), ..., fn(n-1)]: fn(0) on the calling thread, the others on
-    worker threads when ``parallel``.  The workers never wait on each other,
-    so calls from any number of threads cannot deadlock."""
-    global _executor
-    if n == 1 or not parallel:
-        return [fn(i) for i in range(n)]
-    with _executor_lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) - 1),
-                                           thread_name_prefix="seqcore-scan")
-        others = [_executor.submit(fn, i) for i in range(1, n)]
-    first = fn(0)
-    return [first] + [f.result() for f in others]
-
 
 def _row_ranges(batch, work):
     """Row ranges of the batch for one scan's time loop.

@@ -12,15 +12,12 @@ y*y`` for tanh, ``y > 0`` for relu), never the output array handed back to
 the caller, which the caller may modify.
 """
 
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from .. import _blas, _dense
 from .._validation import as_float_array, check_dtype, check_positive_int
-from ._base import Layer, check_memory, fill_uniform
+from ._base import Layer, _in_parallel, check_memory, fill_uniform
 
 _ACTIVATIONS = (None, "relu", "tanh")
 
@@ -32,18 +29,6 @@ MIN_SPLIT_WORK = 1 << 22
 MIN_PART = 8
 PARTS = 2
 
-_executor = None
-_executor_lock = threading.Lock()
-
-
-def _reset_executor():
-    global _executor
-    _executor = None   # a forked child has no worker threads
-
-
-os.register_at_fork(after_in_child=_reset_executor)
-
-
 def _parts(n, work):
     """Cut range(n) into (start, stop) ranges, from the shape alone."""
     k = PARTS if work >= MIN_SPLIT_WORK else 1
@@ -53,24 +38,10 @@ def _parts(n, work):
 
 
 def _run(fn, parts):
-    """fn(start, stop) for every part: the first on the calling thread, the
-    others on worker threads (which never wait on each other), unless the
+    """fn(start, stop) for every part, on the layers' worker pool, unless the
     user allows the BLAS one thread only (threadpoolctl): then all in turn.
     The parts are the same either way, hence the results."""
-    global _executor
-    if len(parts) == 1 or _blas.user_blas_threads() == 1:
-        for p in parts:
-            fn(*p)
-        return
-    with _executor_lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=PARTS - 1,
-                                           thread_name_prefix="seqcore-linear")
-        ex = _executor
-    futures = [ex.submit(fn, *p) for p in parts[1:]]
-    fn(*parts[0])
-    for f in futures:
-        f.result()
+    _in_parallel(lambda i: fn(*parts[i]), len(parts), _blas.user_blas_threads() != 1)
 
 
 def _private(arr, given):

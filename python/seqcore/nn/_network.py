@@ -47,7 +47,7 @@ from .._validation import check_lengths, check_positive_int
 from . import _layers
 from ._base import _Holding, check_memory, fill_uniform
 from ._cells import get_cell
-from ._embedding import Embedding, _check_padding_idx  # noqa: F401
+from ._embedding import Embedding
 from ._linear import Linear
 
 LOSSES = ("softmax", "sigmoid", "squared_error")
