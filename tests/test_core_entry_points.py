@@ -85,7 +85,7 @@ def forward_args(kind, flags, training, packed, masked, projected):
         Cs=z(T + 1 if training else 2, B, H) if two else E(3), gates=z(T, B, GH),
         aux=z(T if training else 1, B, H) if n["aux"] else E(3),
         work=z(B, GH), h_n=z(B, S), c_n=z(B, H) if two else E(2),
-        W_packed=P1, W_packed2=P2, row0=0, row1=B, serial=True)
+        W_packed=P1, W_packed2=P2, ranges=np.array([[0, B]], np.intp), threads=1)
 
 
 def backward_args(kind, flags, training, packed, masked, projected):
@@ -97,7 +97,7 @@ def backward_args(kind, flags, training, packed, masked, projected):
         kind=kind, flags=flags, n_active=np.full(T, B, np.intc), W_hh=W_hh,
         extra=z(n["extra_rows"], H) if n["extra_rows"] else E(2),
         W_hr=z(S, H) if projected else E(2), pwork=z(B, 2 * H) if projected else E(2),
-        dW_hr=z(S, H) if projected else E(2),
+        dW_hr=z(1, S, H) if projected else E(3),
         mask=z(B, S) if masked else E(2), Hs=z(T + 1, B, S),
         Hm=z(T, B, S) if masked else E(3),
         Cs=z(T + 1, B, H) if two else E(3), gates=z(T, B, GH),
@@ -106,8 +106,8 @@ def backward_args(kind, flags, training, packed, masked, projected):
         dGH=z(T, B, GH) if n["separate_bias"] >= 0 else E(3),
         work=z(B, GH), dhm=z(B, S) if masked else E(2), dh=z(B, S),
         dc=z(B, H) if two else E(2),
-        dextra=z(n["extra_rows"], H) if n["extra_rows"] else E(2),
-        W_packed=P1, W_packed2=P2, row0=0, row1=B, serial=True)
+        dextra=z(1, n["extra_rows"], H) if n["extra_rows"] else E(3),
+        W_packed=P1, W_packed2=P2, ranges=np.array([[0, B]], np.intp), threads=1)
 
 
 def weight_args(kind, flags, training, packed, masked, projected):
@@ -119,13 +119,13 @@ def weight_args(kind, flags, training, packed, masked, projected):
         aux=z(T, B, H) if n["gated_blocks"] else E(3),
         dG=z(T, B, GH), dGH=z(T, B, GH) if n["separate_bias"] >= 0 else E(3),
         dX=z(T, B, I), dW_ih=z(GH, I), dW_hh=z(GH, S), db_ih=z(GH), db_hh=z(GH),
-        part=0, parts=1, serial=True)
+        parts=1, threads=1)
 
 
 def project_args(kind, flags, *_):
     GH = _need(kind, flags)[1]
-    return dict(X=z(T, B, I), W_ih=z(GH, I), gates=z(T, B, GH), row0=0, row1=T * B,
-                serial=True)
+    return dict(X=z(T, B, I), W_ih=z(GH, I), gates=z(T, B, GH), parts=1,
+                threads=1)
 
 
 def pack_args(kind, flags, *_):
@@ -221,8 +221,10 @@ def test_the_message_gives_expected_and_given_shapes():
 
 @pytest.mark.parametrize("change, match", [
     (dict(kind=7), "unknown cell kind 7"),
-    (dict(row0=2, row1=2), r"rows 2\.\.2 out of a batch of 4"),
-    (dict(row1=B + 1), r"rows 0\.\.5 out of a batch of 4"),
+    (dict(ranges=np.array([[2, 2]])), r"ranges\[0\] is rows 2\.\.2, out of a batch of 4"),
+    (dict(ranges=np.array([[0, B + 1]])), r"rows 0\.\.5, out of a batch of 4"),
+    (dict(ranges=np.array([[0, 3], [2, 4]])), r"rows 2\.\.4,.*not after range 0"),
+    (dict(ranges=np.empty((0, 2), np.intp)), r"ranges has shape \(0, 2\)"),
     (dict(n_active=np.full(T, B + 1, np.intc)), r"n_active\[0\] = 5 is outside \[0, 4\]"),
 ])
 def test_scan_refuses_bad_kinds_rows_and_counts(change, match):
@@ -232,10 +234,12 @@ def test_scan_refuses_bad_kinds_rows_and_counts(change, match):
             fn(**{**args, **change})
 
 
-def test_weight_gradients_refuses_a_part_out_of_range():
-    fn, args = _call("weight_gradients", "gru")
-    with pytest.raises(ValueError, match="part 2 out of 2 parts"):
-        fn(**{**args, "part": 2, "parts": 2})
+@pytest.mark.parametrize("name", ["weight_gradients", "project"])
+def test_a_part_count_out_of_range_is_refused(name):
+    fn, args = _call(name, "gru")
+    for parts in (0, 4096):
+        with pytest.raises(ValueError, match=rf"parts must be in \[1, 4095\], got {parts}"):
+            fn(**{**args, "parts": parts})
 
 
 def test_a_refused_call_writes_nothing():

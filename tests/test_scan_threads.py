@@ -86,13 +86,14 @@ def test_row_ranges_cover_the_batch_with_equal_work():
     batch = _layers._Batch(lengths, 50)
     ranges = _layers._row_ranges(batch, 1 << 30)
     assert ranges[0][0] == 0 and ranges[-1][1] == 64
+    ranges = ranges.tolist()
     assert all(a < b for a, b in ranges)
     assert all(r0[1] == r1[0] for r0, r1 in zip(ranges, ranges[1:]))
     work = [batch.lengths[a:b].sum() for a, b in ranges]
     assert max(work) <= 0.6 * sum(work), work   # not 4 long rows against 60 short
     # small loops or few rows stay whole
-    assert _layers._row_ranges(batch, 10) == [(0, 64)]
-    assert _layers._row_ranges(_layers._Batch(np.full(3, 5), 5), 1 << 30) == [(0, 3)]
+    assert _layers._row_ranges(batch, 10).tolist() == [[0, 64]]
+    assert _layers._row_ranges(_layers._Batch(np.full(3, 5), 5), 1 << 30).tolist() == [[0, 3]]
 
 
 @pytest.mark.parametrize("cls, kw", VARIANTS, ids=IDS)
@@ -131,7 +132,7 @@ def test_packed_weights_of_the_wrong_block_are_refused():
             np.empty((0, 0)), np.empty((0, 0)), np.empty((0, 0)),
             np.empty((0, 0)), np.zeros((T + 1, B, H)), np.empty((0, 0, 0)),
             np.empty((0, 0, 0)), np.zeros((T, B, GH)), np.zeros((T, B, H)), np.zeros((B, GH)),
-            np.zeros((B, H)), np.zeros((B, H)), P1, P2, 0, B, False)
+            np.zeros((B, H)), np.zeros((B, H)), P1, P2, np.array([[0, B]]), 1)
 
     assert whole.size != _recurrent.pack_hidden(W_hh, False, 0, 2 * H).size
     with pytest.raises(ValueError, match="W_packed"):
@@ -244,3 +245,56 @@ def test_fit_releases_the_training_buffers():
     assert est.network_.rnn._workspace == {} and est.network_.rnn._tape is None
     est.partial_fit(X, y)   # partial_fit keeps them for its next call
     assert est.network_.rnn._workspace
+
+
+# ------------------------------------------------------------ the worker pool
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 64, 4095])
+@pytest.mark.parametrize("threads", [1, 2, 3, 8])
+def test_the_pool_runs_every_part_once_per_job(n, threads):
+    counts = _blas.pool_self_test(n, threads, 50)
+    np.testing.assert_array_equal(counts, np.full(n, 50))
+
+
+def test_the_pool_serves_callers_on_several_threads_at_once():
+    """Jobs posted from 4 threads at once: one has the pool, the others run
+    their parts themselves; every part of every job runs exactly once."""
+    import threading
+    results, errors = [None] * 4, []
+
+    def call(i):
+        try:
+            results[i] = _blas.pool_self_test(5 + i, 2, 2000)
+        except BaseException as e:   # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for i, counts in enumerate(results):
+        np.testing.assert_array_equal(counts, np.full(5 + i, 2000))
+
+
+def test_the_pool_works_in_a_forked_child():
+    import os
+    _blas.pool_self_test(4, 2, 10)          # the parent has a worker now
+    pid = os.fork()
+    if pid == 0:                            # the child: no worker threads
+        ok = (_blas.pool_self_test(4, 2, 100) == 100).all()
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def test_a_scan_split_on_the_pool_matches_one_run_alone(monkeypatch, split_everything):
+    """The same split scan on 2 threads and on the caller alone (what a
+    backoff does): the same numbers, to the bit."""
+    X = np.random.default_rng(5).standard_normal((24, 30, 3)).astype(np.float32)
+    runs = []
+    for threads in (2, 1):
+        monkeypatch.setattr(_layers, "_scan_threads", lambda n=threads: n)
+        runs.append(_train_pass(LSTM(3, 16, random_state=0), X, None))
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)

@@ -22,3 +22,9 @@ cdef double sumsq(Py_ssize_t n, const floating* x) noexcept nogil
 
 cdef void serial_blas_begin() noexcept nogil
 cdef void serial_blas_end() noexcept nogil
+
+# The core's worker threads (include/seqcore/pool.h): fn(ctx, i) for i in
+# 0 .. n-1 on the calling thread and up to threads - 1 C workers, which never
+# touch Python; returns when every part is done.
+ctypedef void (*part_fn)(void* ctx, Py_ssize_t part) noexcept nogil
+cdef void run_parts(part_fn fn, void* ctx, Py_ssize_t n, int threads) noexcept nogil

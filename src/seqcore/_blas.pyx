@@ -12,6 +12,15 @@ from cpython.pythread cimport (PyThread_type_lock, PyThread_allocate_lock,
 from libc.limits cimport INT_MAX
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 
+cdef extern from "seqcore/pool.h" nogil:
+    ctypedef void (*sc_part_fn)(void* ctx, Py_ssize_t part) noexcept nogil
+    void sc_pool_run(sc_part_fn fn, void* ctx, Py_ssize_t n, int threads)
+    int sc_pool_backing_off()
+    ctypedef struct sc_pool_t:
+        int n_workers
+        long long n_shared, n_alone, n_backoffs
+    sc_pool_t sc_pool
+
 
 # The largest m, n or k of one ?gemm call: scipy's BLAS is LP64, its sizes are
 # C ints.  Only the tests lower it (set_max_blas_dim), to run the splitting on
@@ -181,3 +190,39 @@ def user_blas_threads():
     n = _saved_threads if _serial_depth > 0 else _get_threads()
     PyThread_release_lock(_lock)
     return n
+
+
+cdef void run_parts(part_fn fn, void* ctx, Py_ssize_t n, int threads) noexcept nogil:
+    sc_pool_run(<sc_part_fn> fn, ctx, n, threads)
+
+
+cdef void _noop_part(void* ctx, Py_ssize_t part) noexcept nogil:
+    (<int*> ctx)[part] += 1
+
+
+def pool_self_test(Py_ssize_t n, int threads, Py_ssize_t rounds):
+    """Run ``rounds`` jobs of ``n`` parts on the worker pool; each part adds
+    one to its own counter.  Returns the counters (each must equal rounds).
+    For tests and for timing the hand-off."""
+    import numpy as np
+    counts = np.zeros(n, dtype=np.intc)
+    cdef int[::1] c = counts
+    cdef Py_ssize_t r
+    if n > 0:
+        with nogil:
+            for r in range(rounds):
+                run_parts(_noop_part, &c[0], n, threads)
+    return counts
+
+
+def pool_stats():
+    """The worker pool's counts: workers, jobs shared, jobs run alone during a
+    backoff, backoffs started."""
+    return {"workers": sc_pool.n_workers, "shared": sc_pool.n_shared,
+            "alone": sc_pool.n_alone, "backoffs": sc_pool.n_backoffs}
+
+
+def pool_backing_off():
+    """Whether the pool runs jobs on the caller alone for now (a worker lost
+    its core lately): the Python-level thread hand-offs follow it too."""
+    return bool(sc_pool_backing_off())

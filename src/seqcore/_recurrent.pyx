@@ -31,11 +31,14 @@ math (_cells.pyx).  Backward: ``backward_steps`` runs, per step, the gate
 gradients and ``dh @ W_hh``; ``weight_gradients`` then does one GEMM for
 each of ``dX``, ``dW_ih``, ``dW_hh``.
 
-The step functions work on a range of rows ``row0 .. row1 - 1`` of the
-batch: the rows of a step are independent, so the caller may run disjoint
-ranges on different threads at once (each range on a one-thread BLAS), which
-keeps both cores busy on the small per-step products where a multi-threaded
-BLAS would spend its time handing off work.
+The step functions take disjoint row ranges of the batch: the rows of a
+step are independent, so each range runs through all steps as one part, and
+the core's worker pool (include/seqcore/pool.h, through _blas.run_parts)
+runs the parts at once, each on a one-thread BLAS.  That keeps both cores
+busy on the small per-step products where a multi-threaded BLAS would spend
+its time handing off work.  ``project`` and ``weight_gradients`` cut their
+GEMMs into parts the same way.  The caller cuts the parts from the shape
+alone, so results never depend on the threads.
 
 Every entry point first checks, in O(1), that its arguments' shapes agree
 with each other (a ValueError naming the argument otherwise): the loops
@@ -45,7 +48,7 @@ trust them.  Sizes, offsets and index products are Py_ssize_t throughout.
 from cython cimport floating
 from libc.string cimport memcpy, memset
 
-from seqcore._blas cimport (gemm, colsum, NoTrans, Transpose,
+from seqcore._blas cimport (gemm, colsum, NoTrans, Transpose, part_fn, run_parts,
                             serial_blas_begin, serial_blas_end)
 from seqcore._cells cimport (CellSpec, kernel_layout, cell_forward, cell_backward,
                              packed_size, pack)
@@ -53,11 +56,6 @@ from seqcore._checks cimport check_shape, check_blas_ld
 
 import numpy as np
 
-
-# Per-step products smaller than this (B * G*H * H multiply-adds) run on one
-# BLAS thread: below it the thread hand-off costs more than it saves
-# (measured in benchmarks/bench_rnn.py).
-cdef Py_ssize_t SERIAL_STEP_WORK = 1 << 23
 
 
 cdef CellSpec make_spec(str fn, int kind, int flags, Py_ssize_t GH, Py_ssize_t P,
@@ -105,33 +103,128 @@ def pack_hidden(const floating[:, ::1] W_hh, bint backward, Py_ssize_t row0,
     return out
 
 
+# --------------------------------------------------------------------------
+# The entry points check their arguments and fill one of these with raw
+# pointers (NULL for an empty array; void*, since a struct cannot hold a fused
+# type), then hand its parts to the worker pool (_blas.run_parts).  A part's
+# body casts the pointers back to the dtype in `dbl`.
+# --------------------------------------------------------------------------
+
+cdef struct Scan:
+    CellSpec s
+    bint dbl, training, masked, proj, two, hidden_grad
+    Py_ssize_t T, B
+    const int* n_active
+    const Py_ssize_t* ranges   # (parts, 2) rows of the batch, or NULL
+    Py_ssize_t parts
+    # forward and backward
+    const void* W_hh
+    const void* extra
+    const void* W_hr
+    void* pwork
+    const void* mask
+    void* Hs
+    void* Hm
+    void* Cs
+    void* gates
+    void* aux
+    void* work
+    # forward
+    const void* bias
+    const void* b_sep
+    void* h_n
+    void* c_n
+    # backward
+    void* dW_hr                # (parts, P, H): one per range
+    const void* dY
+    const void* dh_n
+    const void* dc_n
+    void* dG
+    void* dGH
+    void* dhm
+    void* dh
+    void* dc
+    void* dextra               # (parts, rows, H): one per range
+    # project and weight_gradients
+    const void* X
+    const void* W_ih
+    void* dX
+    void* dW_ih
+    void* dW_hh
+    void* db_ih
+    void* db_hh
+    Py_ssize_t I
+
+
+# An array's first entry, or NULL when it is empty.  The const goes: the
+# struct's fields say which arrays the parts write.
+cdef inline void* ptr(const floating[::1] a) noexcept:
+    return <void*> &a[0] if a.shape[0] > 0 else NULL
+
+
+cdef inline void* ptr2(const floating[:, ::1] a) noexcept:
+    return <void*> &a[0, 0] if a.shape[0] > 0 and a.shape[1] > 0 else NULL
+
+
+cdef inline void* ptr3(const floating[:, :, ::1] a) noexcept:
+    return (<void*> &a[0, 0, 0] if a.shape[0] > 0 and a.shape[1] > 0 and a.shape[2] > 0
+            else NULL)
+
+
+cdef void run(part_fn fn, Scan* a, int threads) noexcept nogil:
+    """The parts of a scan on the pool, every BLAS call on one thread: the
+    pool's threads share the work, and float32 GEMMs round differently on
+    different BLAS thread counts."""
+    serial_blas_begin()
+    run_parts(fn, a, a.parts, threads)
+    serial_blas_end()
+
+
 def project(const floating[:, :, ::1] X,
             const floating[:, ::1] W_ih,
             floating[:, :, ::1] gates,
-            Py_ssize_t row0, Py_ssize_t row1, bint serial):
+            Py_ssize_t parts, int threads):
     """gates = X @ W_ih.T over all steps: one GEMM (the biases come in the
     time loop).
 
-    Works on rows row0 .. row1-1 of the (T*B, I) input, so that threads may
-    share the product; ``serial`` runs it on a one-thread BLAS.
+    The (T*B, I) rows are cut in ``parts`` blocks, run on up to ``threads``
+    threads (each on a one-thread BLAS); the caller chooses ``parts`` from
+    the shape alone, so the result does not depend on the threads.
     """
-    cdef Py_ssize_t T = X.shape[0], B = X.shape[1], I = X.shape[2], TB = T * B
+    cdef Py_ssize_t T = X.shape[0], B = X.shape[1], I = X.shape[2]
     cdef Py_ssize_t GH = W_ih.shape[0]
     check_shape("project", "W_ih", W_ih.shape, (None, I), "I from X")
     check_shape("project", "gates", gates.shape, (T, B, GH),
                 "T, B from X, G*H from W_ih")
     check_blas_ld("project", "I", I)
     check_blas_ld("project", "G*H", GH)
-    check_rows("project", row0, row1, TB)
+    check_parts("project", parts, T * B)
+    cdef Scan a
+    a.dbl = floating is double
+    a.T, a.B, a.I, a.parts = T, B, I, parts
+    a.s.G, a.s.H = 1, GH   # only G*H is read
+    a.X, a.W_ih, a.gates = ptr3(X), ptr2(W_ih), ptr3(gates)
     with nogil:
-        if serial:
-            serial_blas_begin()
-        # gates = X @ W_ih.T     (rows, GH) = (rows, I)(I, GH)
-        gemm(NoTrans, Transpose, row1 - row0, GH, I, 1,
-             &X[0, 0, 0] + row0 * I, I, &W_ih[0, 0], I, 0,
-             &gates[0, 0, 0] + row0 * GH, GH)
-        if serial:
-            serial_blas_end()
+        run(project_part, &a, threads)
+
+
+cdef void project_part(void* ctx, Py_ssize_t part) noexcept nogil:
+    cdef Scan* a = <Scan*> ctx
+    if a.dbl:
+        project_rows(a, part, <double*> NULL)
+    else:
+        project_rows(a, part, <float*> NULL)
+
+
+cdef void project_rows(const Scan* a, Py_ssize_t part, floating* tag) noexcept nogil:
+    cdef Py_ssize_t TB = a.T * a.B, I = a.I, GH = a.s.G * a.s.H
+    cdef Py_ssize_t r0 = share(TB, part, a.parts), r1 = share(TB, part + 1, a.parts)
+    if a.X == NULL or a.gates == NULL or a.W_ih == NULL:
+        return
+    # gates = X @ W_ih.T     (rows, GH) = (rows, I)(I, GH)
+    gemm(NoTrans, Transpose, r1 - r0, GH, I, 1,
+         <const floating*> a.X + r0 * I, I, <const floating*> a.W_ih, I, 0,
+         <floating*> a.gates + r0 * GH, GH)
 
 
 def forward_steps(int kind, int flags, bint training,
@@ -153,8 +246,8 @@ def forward_steps(int kind, int flags, bint training,
                   floating[:, ::1] c_n,
                   const floating[::1] W_packed,
                   const floating[::1] W_packed2,
-                  Py_ssize_t row0, Py_ssize_t row1, bint serial):
-    """Run the time loop of one layer, one direction, on rows row0 .. row1-1.
+                  const Py_ssize_t[:, ::1] ranges, int threads):
+    """Run the time loop of one layer, one direction.
 
     On entry ``gates`` holds the projection (``project``), ``Hs[0]`` (and
     ``Cs[0]`` for two-state kinds) the initial state.  ``bias`` (G*H) is
@@ -165,19 +258,20 @@ def forward_steps(int kind, int flags, bint training,
     (B, H) its scratch.  ``mask`` (B, P): recurrent dropout (training only),
     or empty; ``Hm`` then receives the masked states the products read.  Fills
     ``Hs[1:]``, ``gates``, ``aux`` (all steps when ``training``) and the final
-    states ``h_n``, ``c_n`` (each sample's state at its own last step), in
-    those rows only.  ``W_packed``/``W_packed2`` are ``pack_hidden`` of the
-    rows of W_hh that read h and of the gated rows (empty: the BLAS does the
-    products).  ``serial`` runs the BLAS products on one thread (always, when
-    other threads share the work); otherwise only the small ones do.
+    states ``h_n``, ``c_n`` (each sample's state at its own last step).
+    ``W_packed``/``W_packed2`` are ``pack_hidden`` of the rows of W_hh that
+    read h and of the gated rows (empty: the BLAS does the products).
+
+    ``ranges`` (parts, 2): disjoint, increasing row ranges [row0, row1) of the
+    batch, each run through all steps as one part, on up to ``threads``
+    threads (each on a one-thread BLAS).
     """
     cdef CellSpec s = make_spec("forward_steps", kind, flags, gates.shape[2], W_hh.shape[1],
                                 "gates", "W_hh")
     check_scan("forward_steps", &s, training, False, n_active, W_hh, extra, W_hr, mask, Hs,
-               Hm, Cs, gates, aux, work, W_packed, W_packed2, row0, row1)
+               Hm, Cs, gates, aux, work, W_packed, W_packed2, ranges)
     cdef Py_ssize_t T = gates.shape[0], B = gates.shape[1]
-    cdef Py_ssize_t H = s.H, P = s.P, GH = s.G * s.H, BH = B * H, BP = B * P
-    cdef Py_ssize_t t, n, ended, i
+    cdef Py_ssize_t H = s.H, P = s.P, GH = s.G * s.H
     cdef bint two = s.n_states == 2, masked = mask.shape[0] > 0, proj = P != H
     cdef str fn = "forward_steps", of = "T, B, G*H from gates, P from W_hh, G from kind"
     check_shape(fn, "bias", bias.shape, (GH,), of)
@@ -190,66 +284,92 @@ def forward_steps(int kind, int flags, bint training,
         check_shape(fn, "pwork", pwork.shape, (B, H), of, True)
     if masked and not training:
         raise ValueError(f"{fn}: recurrent dropout (a mask) runs in training only")
-    s.Wf = packed_or_null(W_packed)
-    s.Wf2 = packed_or_null(W_packed2)
+    s.Wf = ptr(W_packed)
+    s.Wf2 = ptr(W_packed2)
+    cdef Scan a
+    a.s, a.dbl, a.training, a.masked, a.proj, a.two = s, floating is double, training, \
+        masked, proj, two
+    a.T, a.B, a.n_active = T, B, &n_active[0] if T > 0 else NULL
+    a.ranges, a.parts = &ranges[0, 0], ranges.shape[0]
+    a.W_hh, a.extra, a.W_hr, a.pwork = ptr2(W_hh), ptr2(extra), ptr2(W_hr), ptr2(pwork)
+    a.mask, a.Hs, a.Hm, a.Cs = ptr2(mask), ptr3(Hs), ptr3(Hm), ptr3(Cs)
+    a.gates, a.aux, a.work = ptr3(gates), ptr3(aux), ptr2(work)
+    a.bias = ptr(bias)
+    a.b_sep = (<const floating*> ptr(b_hh) + s.separate_bias * H if s.separate_bias >= 0
+               else NULL)
+    a.h_n, a.c_n = ptr2(h_n), ptr2(c_n)
+    with nogil:
+        run(forward_part, &a, threads)
+
+
+cdef void forward_part(void* ctx, Py_ssize_t part) noexcept nogil:
+    cdef Scan* a = <Scan*> ctx
+    if a.dbl:
+        forward_rows(a, a.ranges[2 * part], a.ranges[2 * part + 1], <double*> NULL)
+    else:
+        forward_rows(a, a.ranges[2 * part], a.ranges[2 * part + 1], <float*> NULL)
+
+
+cdef void forward_rows(const Scan* a, Py_ssize_t row0, Py_ssize_t row1,
+                       floating* tag) noexcept nogil:
+    """forward_steps on rows row0 .. row1-1 of the batch."""
+    cdef const CellSpec* s = &a.s
+    cdef Py_ssize_t T = a.T, B = a.B, H = s.H, P = s.P, GH = s.G * s.H
+    cdef Py_ssize_t BH = B * H, BP = B * P
+    cdef Py_ssize_t t, n, ended, i
+    cdef bint two = a.two, training = a.training, masked = a.masked, proj = a.proj
     # every pointer below starts at row0: a step's rows are contiguous, so
     # the kernels see an ordinary (n, width) block with the step stride B
-    cdef floating* G_ = &gates[0, 0, 0] + row0 * GH
-    cdef floating* Hp = &Hs[0, 0, 0] + row0 * P
-    cdef floating* Mp = &Hm[0, 0, 0] + row0 * P if masked else NULL
-    cdef const floating* mk = &mask[0, 0] + row0 * P if masked else NULL
-    cdef floating* Cp = &Cs[0, 0, 0] + row0 * H if two else NULL
-    cdef floating* A = &aux[0, 0, 0] + row0 * H if s.aux else NULL
-    cdef floating* hf = &pwork[row0, 0] if proj else NULL
+    cdef floating* G_ = <floating*> a.gates + row0 * GH
+    cdef floating* Hp = <floating*> a.Hs + row0 * P
+    cdef floating* Mp = <floating*> a.Hm + row0 * P if masked else NULL
+    cdef const floating* mk = <const floating*> a.mask + row0 * P if masked else NULL
+    cdef floating* Cp = <floating*> a.Cs + row0 * H if two else NULL
+    cdef floating* A = <floating*> a.aux + row0 * H if s.aux else NULL
+    cdef floating* hf = <floating*> a.pwork + row0 * H if proj else NULL
+    cdef floating* work = <floating*> a.work + row0 * GH
+    cdef floating* h_n = <floating*> a.h_n
+    cdef floating* c_n = <floating*> a.c_n
     cdef floating* c_prev = NULL
     cdef floating* c = NULL
-    cdef floating* a = A
+    cdef floating* ap = A
     cdef floating* h_in
-    cdef const floating* X_ = &extra[0, 0] if s.extra_rows > 0 else NULL
-    cdef const floating* b_sep = (&b_hh[0] + s.separate_bias * H
-                                  if s.separate_bias >= 0 else NULL)
-    serial = serial or B * GH * H < SERIAL_STEP_WORK
-
-    with nogil:
-        if serial:
-            serial_blas_begin()
-        for t in range(T):
-            n = rows_active(n_active, t, row0, row1)
-            if n == 0:
-                break   # sorted by length: every later step is padding too
+    for t in range(T):
+        n = rows_active(a.n_active, t, row0, row1)
+        if n == 0:
+            break   # sorted by length: every later step is padding too
+        if two:
+            if training:
+                c_prev = Cp + t * BH
+                c = c_prev + BH
+            else:
+                c_prev = Cp + (t % 2) * BH
+                c = Cp + ((t + 1) % 2) * BH
+        if training and A != NULL:
+            ap = A + t * BH
+        h_in = Hp + t * BP
+        if masked:
+            h_in = Mp + t * BP
+            for i in range(n * P):
+                h_in[i] = Hp[t * BP + i] * mk[i]
+        cell_forward(s, n, G_ + t * B * GH,
+                     Hp + t * BP, h_in, hf if proj else Hp + (t + 1) * BP,
+                     c_prev, c, ap, work, <const floating*> a.W_hh,
+                     <const floating*> a.bias, <const floating*> a.b_sep,
+                     <const floating*> a.extra)
+        if proj:
+            # h = h_full @ W_hr.T      (n, P) = (n, H)(H, P)
+            gemm(NoTrans, Transpose, n, P, H, 1, hf, H, <const floating*> a.W_hr, H, 0,
+                 Hp + (t + 1) * BP, P)
+        # rows ended .. n - 1 (of the range) took their last step: keep
+        # their state
+        ended = rows_active(a.n_active, t + 1, row0, row1) if t + 1 < T else 0
+        if n > ended:
+            memcpy(h_n + (row0 + ended) * P, Hp + (t + 1) * BP + ended * P,
+                   (n - ended) * P * sizeof(floating))
             if two:
-                if training:
-                    c_prev = Cp + t * BH
-                    c = c_prev + BH
-                else:
-                    c_prev = Cp + (t % 2) * BH
-                    c = Cp + ((t + 1) % 2) * BH
-            if training and A != NULL:
-                a = A + t * BH
-            h_in = Hp + t * BP
-            if masked:
-                h_in = Mp + t * BP
-                for i in range(n * P):
-                    h_in[i] = Hp[t * BP + i] * mk[i]
-            cell_forward(&s, n, G_ + t * B * GH,
-                         Hp + t * BP, h_in, hf if proj else Hp + (t + 1) * BP,
-                         c_prev, c, a, &work[row0, 0], &W_hh[0, 0], &bias[0],
-                         b_sep, X_)
-            if proj:
-                # h = h_full @ W_hr.T      (n, P) = (n, H)(H, P)
-                gemm(NoTrans, Transpose, n, P, H, 1, hf, H, &W_hr[0, 0], H, 0,
-                     Hp + (t + 1) * BP, P)
-            # rows ended .. n - 1 (of the range) took their last step: keep
-            # their state
-            ended = rows_active(n_active, t + 1, row0, row1) if t + 1 < T else 0
-            if n > ended:
-                memcpy(&h_n[row0 + ended, 0], Hp + (t + 1) * BP + ended * P,
-                       (n - ended) * P * sizeof(floating))
-                if two:
-                    memcpy(&c_n[row0 + ended, 0], c + ended * H,
-                           (n - ended) * H * sizeof(floating))
-        if serial:
-            serial_blas_end()
+                memcpy(c_n + (row0 + ended) * H, c + ended * H,
+                       (n - ended) * H * sizeof(floating))
 
 
 def backward_steps(int kind, int flags,
@@ -258,7 +378,7 @@ def backward_steps(int kind, int flags,
                    const floating[:, ::1] extra,
                    const floating[:, ::1] W_hr,
                    floating[:, ::1] pwork,
-                   floating[:, ::1] dW_hr,
+                   floating[:, :, ::1] dW_hr,
                    const floating[:, ::1] mask,
                    const floating[:, :, ::1] Hs,
                    const floating[:, :, ::1] Hm,
@@ -274,33 +394,32 @@ def backward_steps(int kind, int flags,
                    floating[:, ::1] dhm,
                    floating[:, ::1] dh,
                    floating[:, ::1] dc,
-                   floating[:, ::1] dextra,
+                   floating[:, :, ::1] dextra,
                    const floating[::1] W_packed,
                    const floating[::1] W_packed2,
-                   Py_ssize_t row0, Py_ssize_t row1, bint serial):
-    """Backpropagate through time on rows row0 .. row1-1 of a training forward.
+                   const Py_ssize_t[:, ::1] ranges, int threads):
+    """Backpropagate through time after a training forward.
 
     ``dY`` (T, B, H) is the gradient on the outputs, or empty for none;
     ``dh_n``/``dc_n`` (B, H) the gradient on the final states, or empty.
     ``mask``/``Hm`` as in ``forward_steps``; ``dhm`` (B, P) is scratch for
     the gradient on the masked states when masked (else empty).  With a
     projection ``W_hr`` (P, H), ``pwork`` (B, 2H) is its scratch and
-    ``dW_hr`` (P, H) is overwritten with the range's gradient on ``W_hr``
-    (one buffer per concurrent range, like ``dextra``).  Writes the
-    gate gradients ``dG`` (and ``dGH`` when the kind's hidden side sees
-    another one) of the range, except at padded steps, whose rows the caller
-    must have zeroed; ``dh``/``dc`` (the gradient on the initial state) in the
-    range; and overwrites ``dextra``, which therefore needs one buffer per
-    concurrent range.  ``W_packed``/``W_packed2`` are ``pack_hidden(..., True,
-    ...)`` of the two row blocks, or empty; ``serial`` as in ``forward_steps``.
+    ``dW_hr`` (parts, P, H) receives each range's gradient on ``W_hr``;
+    ``dextra`` (parts, rows, H) each range's gradient on the extra weights
+    (the caller adds them up in range order).  Writes the gate gradients
+    ``dG`` (and ``dGH`` when the kind's hidden side sees another one),
+    except at padded steps, whose rows the caller must have zeroed, and
+    ``dh``/``dc`` (the gradient on the initial state).  ``W_packed``/
+    ``W_packed2`` are ``pack_hidden(..., True, ...)`` of the two row blocks,
+    or empty; ``ranges`` and ``threads`` as in ``forward_steps``.
     """
     cdef CellSpec s = make_spec("backward_steps", kind, flags, gates.shape[2],
                                 W_hh.shape[1], "gates", "W_hh")
     check_scan("backward_steps", &s, True, True, n_active, W_hh, extra, W_hr, mask, Hs, Hm,
-               Cs, gates, aux, work, W_packed, W_packed2, row0, row1)
-    cdef Py_ssize_t T = gates.shape[0], B = gates.shape[1]
-    cdef Py_ssize_t H = s.H, P = s.P, GH = s.G * s.H, BH = B * H, BP = B * P
-    cdef Py_ssize_t t, n, ended, i, j
+               Cs, gates, aux, work, W_packed, W_packed2, ranges)
+    cdef Py_ssize_t T = gates.shape[0], B = gates.shape[1], parts = ranges.shape[0]
+    cdef Py_ssize_t H = s.H, P = s.P, GH = s.G * s.H
     cdef bint two = s.n_states == 2, masked = mask.shape[0] > 0, proj = P != H
     cdef bint hidden_grad = s.separate_bias >= 0
     cdef str fn = "backward_steps", of = "T, B, G*H from gates, P from W_hh, G from kind"
@@ -318,92 +437,124 @@ def backward_steps(int kind, int flags,
     check_shape(fn, "dh", dh.shape, (B, P), of)
     if proj:
         check_shape(fn, "pwork", pwork.shape, (B, 2 * H), of, True)
-        check_shape(fn, "dW_hr", dW_hr.shape, (P, H), of)
+        check_shape(fn, "dW_hr", dW_hr.shape, (parts, P, H), of + ", parts from ranges")
     if two:
         check_shape(fn, "dc", dc.shape, (B, H), of)
     if s.extra_rows > 0:
-        check_shape(fn, "dextra", dextra.shape, (s.extra_rows, H), of)
-    s.Wb = packed_or_null(W_packed)
-    s.Wb2 = packed_or_null(W_packed2)
-    cdef floating* dGp = &dG[0, 0, 0] + row0 * GH
+        check_shape(fn, "dextra", dextra.shape, (parts, s.extra_rows, H),
+                    of + ", parts from ranges")
+    s.Wb = ptr(W_packed)
+    s.Wb2 = ptr(W_packed2)
+    cdef Scan a
+    a.s, a.dbl, a.training, a.masked, a.proj, a.two = s, floating is double, True, \
+        masked, proj, two
+    a.hidden_grad = hidden_grad
+    a.T, a.B, a.n_active = T, B, &n_active[0] if T > 0 else NULL
+    a.ranges, a.parts = &ranges[0, 0], parts
+    a.W_hh, a.extra, a.W_hr, a.pwork = ptr2(W_hh), ptr2(extra), ptr2(W_hr), ptr2(pwork)
+    a.mask, a.Hs, a.Hm, a.Cs = ptr2(mask), ptr3(Hs), ptr3(Hm), ptr3(Cs)
+    a.gates, a.aux, a.work = ptr3(gates), ptr3(aux), ptr2(work)
+    a.dW_hr, a.dY, a.dh_n, a.dc_n = ptr3(dW_hr), ptr3(dY), ptr2(dh_n), ptr2(dc_n)
+    a.dG, a.dGH, a.dhm, a.dh, a.dc = ptr3(dG), ptr3(dGH), ptr2(dhm), ptr2(dh), ptr2(dc)
+    a.dextra = ptr3(dextra)
+    with nogil:
+        run(backward_part, &a, threads)
+
+
+cdef void backward_part(void* ctx, Py_ssize_t part) noexcept nogil:
+    cdef Scan* a = <Scan*> ctx
+    if a.dbl:
+        backward_rows(a, part, <double*> NULL)
+    else:
+        backward_rows(a, part, <float*> NULL)
+
+
+cdef void backward_rows(const Scan* a, Py_ssize_t part, floating* tag) noexcept nogil:
+    """backward_steps on the rows of range ``part``."""
+    cdef const CellSpec* s = &a.s
+    cdef Py_ssize_t row0 = a.ranges[2 * part], row1 = a.ranges[2 * part + 1]
+    cdef Py_ssize_t T = a.T, B = a.B, H = s.H, P = s.P, GH = s.G * s.H
+    cdef Py_ssize_t BH = B * H, BP = B * P
+    cdef Py_ssize_t t, n, ended, i, j
+    cdef bint two = a.two, masked = a.masked, proj = a.proj
+    cdef floating* dGp = <floating*> a.dG + row0 * GH
     # the gradient the hidden side sees; differs from dG only with a separate bias
-    cdef floating* dGh = &dGH[0, 0, 0] + row0 * GH if hidden_grad else dGp
-    cdef const floating* Hp = &Hs[0, 0, 0] + row0 * P
-    cdef const floating* Mp = &Hm[0, 0, 0] + row0 * P if masked else NULL
-    cdef const floating* mk = &mask[0, 0] + row0 * P if masked else NULL
-    cdef const floating* Cp = &Cs[0, 0, 0] + row0 * H if two else NULL
-    cdef const floating* A = &aux[0, 0, 0] + row0 * H if s.aux else NULL
-    cdef const floating* dYp = &dY[0, 0, 0] + row0 * P if dY.shape[0] > 0 else NULL
-    cdef bint has_dhn = dh_n.shape[0] > 0
-    cdef bint has_dcn = two and dc_n.shape[0] > 0
-    cdef const floating* X_ = &extra[0, 0] if s.extra_rows > 0 else NULL
-    cdef floating* dX_ = &dextra[0, 0] if s.extra_rows > 0 else NULL
-    cdef floating* dhp = &dh[row0, 0]
+    cdef floating* dGh = <floating*> a.dGH + row0 * GH if a.hidden_grad else dGp
+    cdef const floating* gates = <const floating*> a.gates
+    cdef const floating* Hp = <const floating*> a.Hs + row0 * P
+    cdef const floating* Mp = <const floating*> a.Hm + row0 * P if masked else NULL
+    cdef const floating* mk = <const floating*> a.mask + row0 * P if masked else NULL
+    cdef const floating* Cp = <const floating*> a.Cs + row0 * H if two else NULL
+    cdef const floating* A = <const floating*> a.aux + row0 * H if s.aux else NULL
+    cdef const floating* dYp = (<const floating*> a.dY + row0 * P if a.dY != NULL
+                                else NULL)
+    cdef const floating* dh_n = <const floating*> a.dh_n
+    cdef const floating* dc_n = <const floating*> a.dc_n if two else NULL
+    cdef floating* dX_ = (<floating*> a.dextra + part * s.extra_rows * H
+                          if s.extra_rows > 0 else NULL)
+    cdef floating* dW_hr = <floating*> a.dW_hr + part * P * H if proj else NULL
+    cdef floating* dhp = <floating*> a.dh + row0 * P
     # the gradient on what the products read: dh itself, unless masked
-    cdef floating* dhin = &dhm[row0, 0] if masked else dhp
-    cdef floating* dcp = &dc[row0, 0] if two else NULL
+    cdef floating* dhin = <floating*> a.dhm + row0 * P if masked else dhp
+    cdef floating* dcp = <floating*> a.dc + row0 * H if two else NULL
     # with a projection: the kernel's h_full and its gradient, per step
-    cdef floating* hf = &pwork[row0, 0] if proj else NULL
+    cdef floating* hf = <floating*> a.pwork + row0 * 2 * H if proj else NULL
     cdef floating* dhf = hf + (row1 - row0) * H if proj else NULL
+    cdef floating* work = <floating*> a.work + row0 * GH
     cdef const floating* o_
     cdef const floating* a_
-    serial = serial or B * GH * H < SERIAL_STEP_WORK
 
-    with nogil:
-        memset(dhp, 0, (row1 - row0) * P * sizeof(floating))
-        if two:
-            memset(dcp, 0, (row1 - row0) * H * sizeof(floating))
-        if s.extra_rows > 0:
-            memset(dX_, 0, s.extra_rows * H * sizeof(floating))
+    memset(dhp, 0, (row1 - row0) * P * sizeof(floating))
+    if two:
+        memset(dcp, 0, (row1 - row0) * H * sizeof(floating))
+    if s.extra_rows > 0:
+        memset(dX_, 0, s.extra_rows * H * sizeof(floating))
+    if proj:
+        memset(dW_hr, 0, P * H * sizeof(floating))
+    for t in range(T - 1, -1, -1):
+        n = rows_active(a.n_active, t, row0, row1)
+        if n == 0:
+            continue   # padding of every row of the range
+        ended = rows_active(a.n_active, t + 1, row0, row1) if t + 1 < T else 0
+        # rows ended .. n - 1 end at step t: the final-state gradient
+        # enters there (their dh, dc are still 0)
+        if n > ended and dh_n != NULL:
+            memcpy(dhp + ended * P, dh_n + (row0 + ended) * P,
+                   (n - ended) * P * sizeof(floating))
+        if n > ended and dc_n != NULL:
+            memcpy(dcp + ended * H, dc_n + (row0 + ended) * H,
+                   (n - ended) * H * sizeof(floating))
         if proj:
-            memset(&dW_hr[0, 0], 0, P * H * sizeof(floating))
-        if serial:
-            serial_blas_begin()
-        for t in range(T - 1, -1, -1):
-            n = rows_active(n_active, t, row0, row1)
-            if n == 0:
-                continue   # padding of every row of the range
-            ended = rows_active(n_active, t + 1, row0, row1) if t + 1 < T else 0
-            # rows ended .. n - 1 end at step t: the final-state gradient
-            # enters there (their dh, dc are still 0)
-            if n > ended and has_dhn:
-                memcpy(dhp + ended * P, &dh_n[row0 + ended, 0],
-                       (n - ended) * P * sizeof(floating))
-            if n > ended and has_dcn:
-                memcpy(dcp + ended * H, &dc_n[row0 + ended, 0],
-                       (n - ended) * H * sizeof(floating))
-            if proj:
-                # the projection h = h_full @ W_hr.T, backwards: h_full is
-                # o * tanh(c), from the saved gates and aux
-                if dYp != NULL:
-                    for i in range(n * P):
-                        dhp[i] += dYp[t * BP + i]
-                for i in range(n):
-                    o_ = &gates[t, row0 + i, 0] + 3 * H
-                    a_ = A + t * BH + i * H
-                    for j in range(H):
-                        hf[i * H + j] = o_[j] * a_[j]
-                # dW_hr += dh.T @ h_full      (P, H) += (P, n)(n, H)
-                gemm(Transpose, NoTrans, P, H, n, 1, dhp, P, hf, H, 1, &dW_hr[0, 0], H)
-                # d h_full = dh @ W_hr        (n, H) = (n, P)(P, H)
-                gemm(NoTrans, NoTrans, n, H, P, 1, dhp, P, &W_hr[0, 0], H, 0, dhf, H)
-                memset(dhp, 0, n * P * sizeof(floating))
-            cell_backward(&s, n, &gates[t, row0, 0],
-                          NULL if proj or dYp == NULL else dYp + t * BP,
-                          dhf if proj else dhp, dhin, dcp,
-                          Hp + t * BP, (Mp if masked else Hp) + t * BP, Hp + (t + 1) * BP,
-                          Cp + t * BH if two else NULL,
-                          Cp + (t + 1) * BH if two else NULL,
-                          A + t * BH if A != NULL else NULL,
-                          dGp + t * B * GH,
-                          dGh + t * B * GH,
-                          &work[row0, 0], &W_hh[0, 0], X_, dX_)
-            if masked:
-                # h_in = h_prev * mask: its gradient reaches h_prev masked
+            # the projection h = h_full @ W_hr.T, backwards: h_full is
+            # o * tanh(c), from the saved gates and aux
+            if dYp != NULL:
                 for i in range(n * P):
-                    dhp[i] += dhin[i] * mk[i]
-        if serial:
-            serial_blas_end()
+                    dhp[i] += dYp[t * BP + i]
+            for i in range(n):
+                o_ = gates + (t * B + row0 + i) * GH + 3 * H
+                a_ = A + t * BH + i * H
+                for j in range(H):
+                    hf[i * H + j] = o_[j] * a_[j]
+            # dW_hr += dh.T @ h_full      (P, H) += (P, n)(n, H)
+            gemm(Transpose, NoTrans, P, H, n, 1, dhp, P, hf, H, 1, dW_hr, H)
+            # d h_full = dh @ W_hr        (n, H) = (n, P)(P, H)
+            gemm(NoTrans, NoTrans, n, H, P, 1, dhp, P, <const floating*> a.W_hr, H, 0,
+                 dhf, H)
+            memset(dhp, 0, n * P * sizeof(floating))
+        cell_backward(s, n, gates + (t * B + row0) * GH,
+                      NULL if proj or dYp == NULL else dYp + t * BP,
+                      dhf if proj else dhp, dhin, dcp,
+                      Hp + t * BP, (Mp if masked else Hp) + t * BP, Hp + (t + 1) * BP,
+                      Cp + t * BH if two else NULL,
+                      Cp + (t + 1) * BH if two else NULL,
+                      A + t * BH if A != NULL else NULL,
+                      dGp + t * B * GH,
+                      dGh + t * B * GH,
+                      work, <const floating*> a.W_hh, <const floating*> a.extra, dX_)
+        if masked:
+            # h_in = h_prev * mask: its gradient reaches h_prev masked
+            for i in range(n * P):
+                dhp[i] += dhin[i] * mk[i]
 
 
 def weight_gradients(int kind, int flags,
@@ -418,22 +569,21 @@ def weight_gradients(int kind, int flags,
                      floating[:, ::1] dW_hh,
                      floating[::1] db_ih,
                      floating[::1] db_hh,
-                     Py_ssize_t part, Py_ssize_t parts, bint serial):
+                     Py_ssize_t parts, int threads):
     """The gradients on the input and the weights from the gate gradients of
     all steps: one GEMM each.  ``dX`` empty skips the input gradient.
     ``Hin`` holds what the hidden products read at each step: ``Hs`` (its
     first T rows are used) or, under recurrent dropout, ``Hm``.
 
-    Part ``part`` of ``parts`` computes its share of every result (a block of
-    the rows of dX, of dW_ih and dW_hh, of the bias entries), so that threads
-    may share the work; ``serial`` runs it on a one-thread BLAS.  A product
-    whose inner dimension T*B exceeds the BLAS's int is summed in blocks
-    (see _blas.gemm).
+    The work is cut in ``parts`` (each a block of the rows of dX, of dW_ih
+    and dW_hh, of the bias entries), run on up to ``threads`` threads, each
+    on a one-thread BLAS.  A product whose inner dimension T*B exceeds the
+    BLAS's int is summed in blocks (see _blas.gemm).
     """
     cdef str fn = "weight_gradients", of = "T, B, I from X, G*H from W_ih, P from dW_hh"
     cdef CellSpec s = make_spec(fn, kind, flags, W_ih.shape[0], dW_hh.shape[1], "W_ih",
                                 "dW_hh")
-    cdef Py_ssize_t T = X.shape[0], B = X.shape[1], I = X.shape[2], TB = T * B
+    cdef Py_ssize_t T = X.shape[0], B = X.shape[1], I = X.shape[2]
     cdef Py_ssize_t H = s.H, P = s.P, GH = s.G * H
     cdef bint hidden_grad = s.separate_bias >= 0, gated = s.gated_blocks > 0
     check_shape(fn, "W_ih", W_ih.shape, (GH, I), of)
@@ -455,45 +605,66 @@ def weight_gradients(int kind, int flags,
     check_blas_ld(fn, "I", I)
     check_blas_ld(fn, "P", P)
     check_blas_ld(fn, "G*H", GH)
-    if not 0 <= part < parts:
-        raise ValueError(f"{fn}: part {part} out of {parts} parts")
-    cdef const floating* dGp = &dG[0, 0, 0]
-    cdef const floating* dGh = &dGH[0, 0, 0] if hidden_grad else dGp
-    cdef const floating* Hp = &Hin[0, 0, 0]
-    cdef const floating* A = &aux[0, 0, 0] if gated else NULL
+    check_parts(fn, parts, GH)
+    cdef Scan a
+    a.s, a.dbl, a.hidden_grad = s, floating is double, hidden_grad
+    a.T, a.B, a.I, a.parts = T, B, I, parts
+    a.X, a.W_ih, a.Hs, a.aux = ptr3(X), ptr2(W_ih), ptr3(Hin), ptr3(aux)
+    a.dG, a.dGH, a.dX = ptr3(dG), ptr3(dGH), ptr3(dX)
+    a.dW_ih, a.dW_hh, a.db_ih, a.db_hh = ptr2(dW_ih), ptr2(dW_hh), ptr(db_ih), ptr(db_hh)
+    if a.X == NULL or a.dG == NULL or a.Hs == NULL:
+        return   # T * B == 0 (the layers never ask for it)
+    with nogil:
+        run(weights_part, &a, threads)
+
+
+cdef void weights_part(void* ctx, Py_ssize_t part) noexcept nogil:
+    cdef Scan* a = <Scan*> ctx
+    if a.dbl:
+        weights_share(a, part, <double*> NULL)
+    else:
+        weights_share(a, part, <float*> NULL)
+
+
+cdef void weights_share(const Scan* a, Py_ssize_t part, floating* tag) noexcept nogil:
+    """weight_gradients' share ``part`` of every result."""
+    cdef const CellSpec* s = &a.s
+    cdef Py_ssize_t TB = a.T * a.B, I = a.I, H = s.H, P = s.P, GH = s.G * H
+    cdef Py_ssize_t parts = a.parts
+    cdef const floating* dGp = <const floating*> a.dG
+    cdef const floating* dGh = <const floating*> a.dGH if a.hidden_grad else dGp
+    cdef const floating* X = <const floating*> a.X
+    cdef floating* dW_ih = <floating*> a.dW_ih
+    cdef floating* dW_hh = <floating*> a.dW_hh
+    cdef floating* db_ih = <floating*> a.db_ih
+    cdef floating* db_hh = <floating*> a.db_hh
     # this part's rows of dX (r0 .. r1-1) and gates (g0 .. g1-1)
     cdef Py_ssize_t r0 = share(TB, part, parts), r1 = share(TB, part + 1, parts)
     cdef Py_ssize_t g0 = share(GH, part, parts), g1 = share(GH, part + 1, parts)
     # gate rows below split read Hin, the gated rows from split on read aux
     cdef Py_ssize_t gmid = g1 if g1 < s.split else (g0 if g0 > s.split else s.split)
-    with nogil:
-        if serial:
-            serial_blas_begin()
-        if dX.shape[0] > 0:
-            # dX = dG @ W_ih             (T*B, I) = (T*B, GH)(GH, I)
-            gemm(NoTrans, NoTrans, r1 - r0, I, GH, 1, dGp + r0 * GH, GH,
-                 &W_ih[0, 0], I, 0, &dX[0, 0, 0] + r0 * I, I)
-        # dW_ih = dG.T @ X               (GH, I) = (GH, T*B)(T*B, I)
-        gemm(Transpose, NoTrans, g1 - g0, I, TB, 1, dGp + g0, GH, &X[0, 0, 0], I, 0,
-             &dW_ih[0, 0] + g0 * I, I)
-        # dW_hh[:split] = dGh.T @ Hin[:T]   (split, P) = (split, T*B)(T*B, P)
-        gemm(Transpose, NoTrans, gmid - g0, P, TB, 1, dGh + g0, GH, Hp, P, 0,
-             &dW_hh[0, 0] + g0 * P, P)
-        if gated:
-            # dW_hh[split:] = dG[:, split:].T @ aux   (gated state gate * h_in;
-            # kinds with gated blocks have no projection: P = H)
-            gemm(Transpose, NoTrans, g1 - gmid, H, TB, 1, dGp + gmid, GH, A, H, 0,
-                 &dW_hh[0, 0] + gmid * H, H)
-        # the bias gradients are column sums of the gate gradients; the
-        # hidden bias sees the hidden side's (the same except in a separate
-        # bias block)
-        colsum(TB, g1 - g0, dGp + g0, GH, &db_ih[0] + g0)
-        if hidden_grad:
-            colsum(TB, g1 - g0, dGh + g0, GH, &db_hh[0] + g0)
-        else:
-            memcpy(&db_hh[0] + g0, &db_ih[0] + g0, (g1 - g0) * sizeof(floating))
-        if serial:
-            serial_blas_end()
+    if a.dX != NULL:
+        # dX = dG @ W_ih             (T*B, I) = (T*B, GH)(GH, I)
+        gemm(NoTrans, NoTrans, r1 - r0, I, GH, 1, dGp + r0 * GH, GH,
+             <const floating*> a.W_ih, I, 0, <floating*> a.dX + r0 * I, I)
+    # dW_ih = dG.T @ X               (GH, I) = (GH, T*B)(T*B, I)
+    gemm(Transpose, NoTrans, g1 - g0, I, TB, 1, dGp + g0, GH, X, I, 0, dW_ih + g0 * I, I)
+    # dW_hh[:split] = dGh.T @ Hin[:T]   (split, P) = (split, T*B)(T*B, P)
+    gemm(Transpose, NoTrans, gmid - g0, P, TB, 1, dGh + g0, GH,
+         <const floating*> a.Hs, P, 0, dW_hh + g0 * P, P)
+    if s.gated_blocks > 0:
+        # dW_hh[split:] = dG[:, split:].T @ aux   (gated state gate * h_in;
+        # kinds with gated blocks have no projection: P = H)
+        gemm(Transpose, NoTrans, g1 - gmid, H, TB, 1, dGp + gmid, GH,
+             <const floating*> a.aux, H, 0, dW_hh + gmid * H, H)
+    # the bias gradients are column sums of the gate gradients; the
+    # hidden bias sees the hidden side's (the same except in a separate
+    # bias block)
+    colsum(TB, g1 - g0, dGp + g0, GH, db_ih + g0)
+    if a.hidden_grad:
+        colsum(TB, g1 - g0, dGh + g0, GH, db_hh + g0)
+    else:
+        memcpy(db_hh + g0, db_ih + g0, (g1 - g0) * sizeof(floating))
 
 
 cdef inline Py_ssize_t share(Py_ssize_t n, Py_ssize_t part,
@@ -502,7 +673,7 @@ cdef inline Py_ssize_t share(Py_ssize_t n, Py_ssize_t part,
     return n * part // parts
 
 
-cdef inline Py_ssize_t rows_active(const int[::1] n_active, Py_ssize_t t,
+cdef inline Py_ssize_t rows_active(const int* n_active, Py_ssize_t t,
                                    Py_ssize_t row0, Py_ssize_t row1) noexcept nogil:
     """How many rows of row0 .. row1-1 run at step t (they come first)."""
     cdef Py_ssize_t n = n_active[t]
@@ -511,17 +682,34 @@ cdef inline Py_ssize_t rows_active(const int[::1] n_active, Py_ssize_t t,
     return n - row0 if n > row0 else 0
 
 
-cdef inline const void* packed_or_null(const floating[::1] W_packed) noexcept:
-    return &W_packed[0] if W_packed.shape[0] > 0 else NULL
-
-
 # --------------------------------------------------------------------------
-# Checks of the entry points' arguments: O(1), before any pointer is formed.
+# Checks of the entry points' arguments: O(1) (O(parts) for the ranges),
+# before any pointer is formed.
 # --------------------------------------------------------------------------
 
-cdef int check_rows(str fn, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t B) except -1:
-    if not 0 <= row0 < row1 <= B:
-        raise ValueError(f"{fn}: rows {row0}..{row1} out of a batch of {B}")
+# the pool's limit on the parts of one job (include/seqcore/pool.h)
+cdef Py_ssize_t MAX_PARTS = 4095
+
+
+cdef int check_parts(str fn, Py_ssize_t parts, Py_ssize_t items) except -1:
+    if not 1 <= parts <= MAX_PARTS:
+        raise ValueError(f"{fn}: parts must be in [1, {MAX_PARTS}], got {parts}")
+    return 0
+
+
+cdef int check_ranges(str fn, const Py_ssize_t[:, ::1] ranges, Py_ssize_t B) except -1:
+    """Disjoint, increasing row ranges [row0, row1) of a batch of B: the
+    parts write their own rows only, so they may run at once."""
+    cdef Py_ssize_t i, prev = 0
+    if ranges.shape[1] != 2 or not 1 <= ranges.shape[0] <= MAX_PARTS:
+        raise ValueError(f"{fn}: ranges has shape {tuple(ranges.shape)[:2]}, expected "
+                         f"(parts, 2) with 1 <= parts <= {MAX_PARTS}")
+    for i in range(ranges.shape[0]):
+        if not prev <= ranges[i, 0] < ranges[i, 1] <= B:
+            raise ValueError(f"{fn}: ranges[{i}] is rows {ranges[i, 0]}..{ranges[i, 1]}, "
+                             f"out of a batch of {B}"
+                             + (f" or not after range {i - 1}'s" if i else ""))
+        prev = ranges[i, 1]
     return 0
 
 
@@ -534,7 +722,7 @@ cdef int check_scan(str fn, const CellSpec* s, bint training, bint backward,
                     const floating[:, :, ::1] gates, const floating[:, :, ::1] aux,
                     const floating[:, ::1] work, const floating[::1] W_packed,
                     const floating[::1] W_packed2,
-                    Py_ssize_t row0, Py_ssize_t row1) except -1:
+                    const Py_ssize_t[:, ::1] ranges) except -1:
     """The arguments forward_steps and backward_steps share: T, B and G*H
     come from ``gates``, P from ``W_hh``, G and what the kind needs from its
     spec."""
@@ -575,5 +763,5 @@ cdef int check_scan(str fn, const CellSpec* s, bint training, bint backward,
     check_blas_ld(fn, "H", H)
     check_blas_ld(fn, "P", P)
     check_blas_ld(fn, "G*H", GH)
-    check_rows(fn, row0, row1, B)
+    check_ranges(fn, ranges, B)
     return 0

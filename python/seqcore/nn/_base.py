@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .. import _blas
 from .._validation import as_float_array
 
 # Parameters are drawn in blocks of this many values: the float64 draws of
@@ -92,7 +93,9 @@ def _in_parallel(fn, n, parallel=True):
     """[fn(0), ..., fn(n-1)]: fn(0) on the calling thread, the others on
     worker threads when ``parallel``."""
     global _executor
-    if n == 1 or not parallel:
+    if n == 1 or not parallel or _blas.pool_backing_off():
+        # the core's pool found a worker without a core lately: the machine
+        # is busy, and waiting on a thread would cost more than it saves
         return [fn(i) for i in range(n)]
     with _executor_lock:
         if _executor is None:

@@ -19,6 +19,8 @@ optimizers work on the flat buffers.
 """
 
 
+import os
+
 import numpy as np
 
 from .. import _blas, _recurrent
@@ -37,12 +39,13 @@ _MERGE_MODES = ("concat", "sum", "mul", "ave")
 # run everything on the calling thread.
 CONCURRENT_SCANS = True
 # A range keeps at least this many rows, and a loop of fewer multiply-adds
-# (T * B * G*H * H) than MIN_SPLIT_WORK stays whole: below these the thread
-# hand-offs (four per training step, some 30 us each) cost more than the
-# second core gives.  load_digits' GRU batches (8 steps, 32 rows, H = 64:
-# 3.1e6) stay whole; (50 steps, 32 rows, H = 64) splits.
+# (T * B * G*H * H) than MIN_SPLIT_WORK stays whole: below these, two ranges
+# on two cores ran no faster than one (measured on training steps: an RNN at
+# (32, 10, 8, 32), 3.3e5, lost 10%; a GRU at (16, 24, 1, 32), 1.2e6, gained
+# 25%).  The core's pool hands a range to a worker in about a microsecond
+# (include/seqcore/pool.h).
 MIN_ROWS_PER_RANGE = 8
-MIN_SPLIT_WORK = 1 << 22
+MIN_SPLIT_WORK = 1 << 19
 # How many row ranges a large scan is cut into (see _row_ranges); threads run
 # them at once when the user allows more than one BLAS thread.
 SCAN_PARTS = 2
@@ -65,14 +68,27 @@ def _row_ranges(batch, work):
     """
     parts = min(SCAN_PARTS, batch.B // MIN_ROWS_PER_RANGE)
     if parts < 2 or work < MIN_SPLIT_WORK:
-        return [(0, batch.B)]
+        return _WHOLE(batch.B)
     if batch.full:
-        bounds = [batch.B * i // parts for i in range(parts + 1)]
+        bounds = np.array([batch.B * i // parts for i in range(parts + 1)])
     else:
         steps = np.cumsum(batch.lengths)
         cuts = np.searchsorted(steps, steps[-1] * np.arange(1, parts) / parts) + 1
         bounds = np.unique(np.clip(np.concatenate([[0], cuts, [batch.B]]), 0, batch.B))
-    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+    return np.column_stack([bounds[:-1], bounds[1:]]).astype(np.intp)
+
+
+def _WHOLE(B):
+    return np.array([[0, B]], dtype=np.intp)
+
+
+def _scan_threads():
+    """Threads a scan's parts may run on: the user's BLAS thread count (all
+    CPUs when it is unknown), 1 without CONCURRENT_SCANS."""
+    if not CONCURRENT_SCANS:
+        return 1
+    n = _blas.user_blas_threads()
+    return n if n > 0 else (os.cpu_count() or 1)
 
 
 class _Batch:
@@ -137,7 +153,7 @@ class _Scan:
     """The buffers of one forward scan (one layer, one direction)."""
 
     __slots__ = ("X", "Hs", "Hm", "mask", "Cs", "gates", "aux", "h_n", "c_n", "ranges",
-                 "parallel")
+                 "threads")
 
 
 class _RNNBase(Layer):
@@ -438,10 +454,11 @@ class _RNNBase(Layer):
         # thread: the idle threads of a multi-threaded BLAS spin for a while
         # after each call and would take the core from the other scan, and
         # float32 GEMMs round differently on different thread counts.
-        parallel = CONCURRENT_SCANS and _blas.user_blas_threads() != 1
+        threads = _scan_threads()
+        parallel = threads > 1
         G = self._layout.G
-        ranges = _row_ranges(batch, T * B * G * H * H) if D == 1 else [(0, B)]
-        plan = (ranges, parallel)
+        ranges = _row_ranges(batch, T * B * G * H * H) if D == 1 else _WHOLE(B)
+        plan = (ranges, threads if D == 1 else 1)
         # recurrent dropout: one mask per sequence and scan, drawn here in a
         # fixed order (the scans may run on other threads), in the caller's
         # sample order, then sorted like the batch
@@ -496,8 +513,8 @@ class _RNNBase(Layer):
         # padded rows must read 0; a full batch writes every row
         pad = not batch.full
         s = _Scan()
-        s.X, (s.ranges, s.parallel) = x_in, plan
-        ranges, n = s.ranges, len(s.ranges)
+        s.X, (s.ranges, s.threads) = x_in, plan
+        n = len(s.ranges)
         s.Hs = self._buffer((k, d, "Hs"), (T + 1, B, P), pad, train)
         s.Hs[0] = h0
         s.mask = mask if mask is not None else self._empty(2)
@@ -518,24 +535,18 @@ class _RNNBase(Layer):
                  else self._empty(2))
         W_ih, W_hh, b_ih, b_hh, extra, W_hr = self._scan_params(Pv, k, d)
         W_packed = self._pack_hidden(W_hh, backward=False)
-        TB = T * B
 
         bias = b_ih + b_hh
         if lay.separate_bias >= 0:   # its b_hh sits inside the gate's own product
             block = slice(lay.separate_bias * H, (lay.separate_bias + 1) * H)
             bias[block] = b_ih[block]
 
-        def project(i):   # a share of the rows of all steps
-            _recurrent.project(x_in, W_ih, s.gates, TB * i // n, TB * (i + 1) // n, True)
-
-        def steps(i):     # a range of the batch, through all steps
-            _recurrent.forward_steps(
-                lay.code, lay.flags, train, batch.n_active, W_hh, bias, b_hh, extra,
-                W_hr, pwork, s.mask, s.Hs, s.Hm, s.Cs, s.gates, s.aux, work, s.h_n, s.c_n,
-                *W_packed, *ranges[i], True)
-
-        _in_parallel(project, n, s.parallel)
-        _in_parallel(steps, n, s.parallel)
+        # n parts (from the shape), run by the core's worker threads
+        _recurrent.project(x_in, W_ih, s.gates, n, s.threads)
+        _recurrent.forward_steps(
+            lay.code, lay.flags, train, batch.n_active, W_hh, bias, b_hh, extra,
+            W_hr, pwork, s.mask, s.Hs, s.Hm, s.Cs, s.gates, s.aux, work, s.h_n, s.c_n,
+            *W_packed, s.ranges, s.threads)
         return s
 
     def _pack_hidden(self, W_hh, backward):
@@ -664,40 +675,33 @@ class _RNNBase(Layer):
                  else self._empty(2))
         W_ih, W_hh, _, _, extra, W_hr = self._scan_params(self.params, k, d)
         dW_ih, dW_hh, db_ih, db_hh, dextra, dW_hr = self._scan_params(self.grads, k, d)
-        ranges, n = s.ranges, len(s.ranges)
+        n = len(s.ranges)
         W_packed = self._pack_hidden(W_hh, backward=True)
-        # each range accumulates its own gradient on the extra weights; they
-        # add up in range order (the ranges depend on the shape only)
-        dextras = ([dextra] * n if n == 1 or not lay.extra_rows
-                   else [np.empty_like(dextra) for _ in ranges])
-        dW_hrs = ([dW_hr] * n if n == 1 or not self._proj
-                  else [np.empty_like(dW_hr) for _ in ranges])
+        # each range accumulates its own gradient on the extra weights and
+        # the projection; they add up in range order (the ranges depend on
+        # the shape only)
+        dextras = (dextra[None] if n == 1 or not lay.extra_rows
+                   else np.empty((n,) + dextra.shape, self.dtype))
+        dW_hrs = (dW_hr[None] if n == 1 or not self._proj
+                  else np.empty((n,) + dW_hr.shape, self.dtype))
         # what the hidden products read: the states, or their masked copies
         Hin = s.Hm if masked else s.Hs
-
-        def steps(i):
-            _recurrent.backward_steps(
-                lay.code, lay.flags, batch.n_active, W_hh, extra, W_hr, pwork, dW_hrs[i],
-                s.mask, s.Hs, s.Hm,
-                s.Cs, s.gates, s.aux,
-                dY if dY is not None else self._empty(3),
-                dh_n if dh_n is not None else self._empty(2),
-                dc_n if dc_n is not None else self._empty(2),
-                dG, dGH, work, dhm, dh, dc, dextras[i], *W_packed, *ranges[i], True)
-
-        def weights(i):   # a share of every weight gradient
-            _recurrent.weight_gradients(
-                lay.code, lay.flags, s.X, W_ih, Hin, s.aux, dG, dGH,
-                dX, dW_ih, dW_hh, db_ih, db_hh, i, n, True)
-
-        _in_parallel(steps, n, s.parallel)
+        _recurrent.backward_steps(
+            lay.code, lay.flags, batch.n_active, W_hh, extra, W_hr, pwork, dW_hrs,
+            s.mask, s.Hs, s.Hm, s.Cs, s.gates, s.aux,
+            dY if dY is not None else self._empty(3),
+            dh_n if dh_n is not None else self._empty(2),
+            dc_n if dc_n is not None else self._empty(2),
+            dG, dGH, work, dhm, dh, dc, dextras, *W_packed, s.ranges, s.threads)
         for total, parts in ((dextra, dextras), (dW_hr, dW_hrs)):
             if len(parts) > 1 and total.size:
                 total[...] = parts[0]
                 for part in parts[1:]:
                     total += part
         dX = self._buffer((k, d, "dX"), (T, B, I), False, True) if need_dX else self._empty(3)
-        _in_parallel(weights, n, s.parallel)
+        _recurrent.weight_gradients(
+            lay.code, lay.flags, s.X, W_ih, Hin, s.aux, dG, dGH,
+            dX, dW_ih, dW_hh, db_ih, db_hh, n, s.threads)
         return (dX if need_dX else None), dh, (dc if two else None)
 
     def __repr__(self):

@@ -1,0 +1,303 @@
+/* The core's worker threads: run parts 0 .. n-1 of a job at once.
+ *
+ * Why not Python threads: handing a part to a sleeping Python thread (a
+ * futex wake, then the GIL) took about 50 us here, a forward pass hands off
+ * twice and a training step four times, so small scans ran no faster on two
+ * cores than on one.  These workers are plain C threads that never touch
+ * Python: after a job they spin for SC_POOL_SPIN_NS before they sleep, so a
+ * scan that follows within that time starts in about a microsecond.
+ *
+ *   sc_pool_run(fn, ctx, n, threads): fn(ctx, i) for i in 0 .. n-1, on the
+ *       calling thread and up to threads - 1 workers; returns when all are
+ *       done.
+ *
+ * Parts are claimed, not assigned: the caller runs parts too, and a part no
+ * worker has started when the caller gets to it is the caller's.  On a busy
+ * machine, where a worker may not get a core for milliseconds, the job then
+ * finishes on the caller instead of waiting for it.  Which thread runs a part
+ * never changes its result (the parts are cut by the caller from the problem's
+ * shape), so results do not depend on threads or timing.
+ *
+ * A worker that claimed a part and then lost its core (another process runs
+ * there) holds the job up: the caller waits for it.  When the caller waits
+ * longer after its own parts than half the time they took (the job then ran
+ * no faster than on one thread), the pool runs the next jobs on the caller
+ * alone for a while: 20 ms, doubling while it keeps happening, up to 1 s;
+ * a job that runs well ends the backoff.  This keeps a call on a busy
+ * machine within reach of its one-thread time.
+ *
+ * One job at a time: a caller that finds the pool taken (another Python
+ * thread's scan) runs its parts itself, in order.  The pool is per process; a
+ * forked child starts with none.
+ *
+ * The claim word packs the job's generation (32 bits), the workers it may
+ * still take on (8), its part count (12) and the next unclaimed part (12):
+ * one compare-and-swap both checks that a job is still the one a worker saw
+ * and claims a part of it, so a late worker can never run a part of a newer
+ * job with an older job's function.
+ */
+#ifndef SEQCORE_POOL_H
+#define SEQCORE_POOL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SC_POOL_PAUSE() _mm_pause()
+#else
+#define SC_POOL_PAUSE() ((void) 0)
+#endif
+
+typedef void (*sc_part_fn)(void *ctx, ptrdiff_t part);
+
+#define SC_POOL_MAX_WORKERS 255       /* fits the 8 bits of "may take on" */
+#define SC_POOL_MAX_PARTS 4095        /* fits the 12 bits of a part index */
+/* how long a worker spins for the next job before it sleeps: a training step
+ * starts its next scan well within this */
+#define SC_POOL_SPIN_NS 300000
+/* how long the caller spins for workers to finish before it sleeps */
+#define SC_POOL_WAIT_SPIN_NS 100000
+/* the first and the longest time jobs run on the caller alone after one that
+ * waited on a worker */
+#define SC_POOL_BACKOFF_NS 20000000
+#define SC_POOL_BACKOFF_MAX_NS 1000000000
+
+#define SC_POOL_GEN(w) ((uint32_t) ((w) >> 32))
+#define SC_POOL_HELPERS(w) ((unsigned) (((w) >> 24) & 0xFF))
+#define SC_POOL_N(w) ((ptrdiff_t) (((w) >> 12) & 0xFFF))
+#define SC_POOL_NEXT(w) ((ptrdiff_t) ((w) & 0xFFF))
+#define SC_POOL_WORD(gen, helpers, n, next) \
+    (((uint64_t) (gen) << 32) | ((uint64_t) (helpers) << 24) | ((uint64_t) (n) << 12) | (uint64_t) (next))
+
+typedef struct {
+    pthread_mutex_t mu;      /* worker creation, sleeping and waking */
+    pthread_cond_t wake;
+    pthread_cond_t finished; /* the caller sleeps on it for the last parts */
+    int n_workers;
+    int sleepers;            /* under mu */
+    int taken;               /* atomic: a caller owns the job slot */
+    uint32_t gen;            /* the last generation posted (the owner's) */
+    uint64_t word;           /* atomic: the claim word */
+    sc_part_fn fn;           /* the job of the word's generation */
+    void *ctx;
+    ptrdiff_t done;          /* atomic: parts finished */
+    int caller_sleeps;       /* atomic: the caller waits on `finished` */
+    int64_t alone_until;     /* atomic: run jobs on the caller alone until then */
+    int64_t backoff;         /* the owner's: the last time alone (0: none) */
+    /* counts, for tests and benchmarks: jobs shared, jobs alone because of
+     * a backoff, backoffs started */
+    int64_t n_shared, n_alone, n_backoffs;
+} sc_pool_t;
+
+static sc_pool_t sc_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+                            PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, NULL, NULL, 0, 0,
+                            0, 0, 0, 0, 0};
+
+static inline int64_t sc_pool_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Claim the next part of generation gen; -1 when it has none left or is gone. */
+static inline ptrdiff_t sc_pool_claim(uint32_t gen)
+{
+    uint64_t w = __atomic_load_n(&sc_pool.word, __ATOMIC_ACQUIRE);
+    for (;;) {
+        if (SC_POOL_GEN(w) != gen || SC_POOL_NEXT(w) >= SC_POOL_N(w))
+            return -1;
+        if (__atomic_compare_exchange_n(&sc_pool.word, &w, w + 1, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return SC_POOL_NEXT(w);
+    }
+}
+
+/* Run parts of generation gen until none is left.  fn and ctx are read
+ * after a claim succeeds: the job cannot end (and the slot cannot be
+ * reused) before the claimed part is counted done. */
+static inline void sc_pool_work(uint32_t gen)
+{
+    ptrdiff_t part;
+    while ((part = sc_pool_claim(gen)) >= 0) {
+        sc_pool.fn(sc_pool.ctx, part);
+        /* sequentially consistent with the caller's flag: either it sees
+         * this part done before it sleeps, or this sees it sleeping */
+        __atomic_add_fetch(&sc_pool.done, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&sc_pool.caller_sleeps, __ATOMIC_SEQ_CST)) {
+            pthread_mutex_lock(&sc_pool.mu);
+            pthread_cond_signal(&sc_pool.finished);
+            pthread_mutex_unlock(&sc_pool.mu);
+        }
+    }
+}
+
+/* Take on the job of generation gen if it still wants a worker. */
+static inline int sc_pool_join(uint32_t gen)
+{
+    uint64_t w = __atomic_load_n(&sc_pool.word, __ATOMIC_ACQUIRE);
+    for (;;) {
+        if (SC_POOL_GEN(w) != gen || SC_POOL_HELPERS(w) == 0
+                || SC_POOL_NEXT(w) >= SC_POOL_N(w))
+            return 0;
+        if (__atomic_compare_exchange_n(&sc_pool.word, &w, w - ((uint64_t) 1 << 24), 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return 1;
+    }
+}
+
+static void *sc_pool_worker(void *arg)
+{
+    uint32_t seen = (uint32_t) (uintptr_t) arg;
+    for (;;) {
+        /* wait for a generation this worker has not seen: spin, then sleep */
+        int64_t until = sc_pool_now_ns() + SC_POOL_SPIN_NS;
+        unsigned spins = 0;
+        while (SC_POOL_GEN(__atomic_load_n(&sc_pool.word, __ATOMIC_ACQUIRE)) == seen) {
+            SC_POOL_PAUSE();
+            if ((++spins & 255) == 0 && sc_pool_now_ns() > until) {
+                pthread_mutex_lock(&sc_pool.mu);
+                sc_pool.sleepers++;
+                while (SC_POOL_GEN(__atomic_load_n(&sc_pool.word, __ATOMIC_ACQUIRE)) == seen)
+                    pthread_cond_wait(&sc_pool.wake, &sc_pool.mu);
+                sc_pool.sleepers--;
+                pthread_mutex_unlock(&sc_pool.mu);
+                break;
+            }
+        }
+        seen = SC_POOL_GEN(__atomic_load_n(&sc_pool.word, __ATOMIC_ACQUIRE));
+        if (sc_pool_join(seen))
+            sc_pool_work(seen);
+    }
+    return NULL;
+}
+
+static void sc_pool_after_fork(void)
+{
+    /* the child has none of the parent's workers */
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t wake = PTHREAD_COND_INITIALIZER, finished = PTHREAD_COND_INITIALIZER;
+    sc_pool.mu = mu;
+    sc_pool.wake = wake;
+    sc_pool.finished = finished;
+    sc_pool.caller_sleeps = 0;
+    sc_pool.n_workers = 0;
+    sc_pool.sleepers = 0;
+    sc_pool.taken = 0;
+    sc_pool.alone_until = 0;
+    sc_pool.backoff = 0;
+}
+
+/* Start workers until there are `want` (fewer if the system refuses). */
+static void sc_pool_grow(int want)
+{
+    static int fork_handler = 0;
+    pthread_mutex_lock(&sc_pool.mu);
+    if (!fork_handler) {
+        pthread_atfork(NULL, NULL, sc_pool_after_fork);
+        fork_handler = 1;
+    }
+    while (sc_pool.n_workers < want) {
+        pthread_t thread;
+        pthread_attr_t attr;
+        int failed;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        /* a new worker has seen the current generation: it waits for the next */
+        failed = pthread_create(&thread, &attr, sc_pool_worker,
+                                (void *) (uintptr_t) SC_POOL_GEN(__atomic_load_n(&sc_pool.word, __ATOMIC_ACQUIRE)));
+        pthread_attr_destroy(&attr);
+        if (failed)
+            break;
+        sc_pool.n_workers++;
+    }
+    pthread_mutex_unlock(&sc_pool.mu);
+}
+
+/* Whether jobs run on the caller alone for now (a worker lost its core). */
+static inline int sc_pool_backing_off(void)
+{
+    int64_t until = __atomic_load_n(&sc_pool.alone_until, __ATOMIC_RELAXED);
+    return until != 0 && sc_pool_now_ns() < until;
+}
+
+static void sc_pool_run(sc_part_fn fn, void *ctx, ptrdiff_t n, int threads)
+{
+    ptrdiff_t i;
+    int helpers;
+    uint32_t gen;
+    int64_t start, own_done, end;
+    if (n <= 0)
+        return;
+    helpers = threads - 1;
+    if (helpers > n - 1)
+        helpers = (int) (n - 1);
+    if (helpers > SC_POOL_MAX_WORKERS)
+        helpers = SC_POOL_MAX_WORKERS;
+    if (helpers > 0 && sc_pool_backing_off()) {
+        __atomic_add_fetch(&sc_pool.n_alone, 1, __ATOMIC_RELAXED);
+        helpers = 0;
+    }
+    if (helpers <= 0 || n > SC_POOL_MAX_PARTS
+            || __atomic_exchange_n(&sc_pool.taken, 1, __ATOMIC_ACQUIRE)) {
+        for (i = 0; i < n; i++)
+            fn(ctx, i);
+        return;
+    }
+    sc_pool.n_shared++;
+    start = sc_pool_now_ns();
+    if (sc_pool.n_workers < helpers)
+        sc_pool_grow(helpers);
+    if (helpers > sc_pool.n_workers)
+        helpers = sc_pool.n_workers;
+    sc_pool.fn = fn;
+    sc_pool.ctx = ctx;
+    __atomic_store_n(&sc_pool.done, 0, __ATOMIC_RELAXED);
+    gen = ++sc_pool.gen;
+    if (gen == SC_POOL_GEN(__atomic_load_n(&sc_pool.word, __ATOMIC_RELAXED)))
+        gen = ++sc_pool.gen;   /* after a fork or a wrap: never reuse the live one */
+    __atomic_store_n(&sc_pool.word, SC_POOL_WORD(gen, helpers, n, 0), __ATOMIC_RELEASE);
+    pthread_mutex_lock(&sc_pool.mu);
+    if (sc_pool.sleepers > 0)
+        pthread_cond_broadcast(&sc_pool.wake);
+    pthread_mutex_unlock(&sc_pool.mu);
+
+    sc_pool_work(gen);
+    own_done = sc_pool_now_ns();
+
+    /* the parts workers claimed: spin a little, then sleep until the last
+     * one is done */
+    if (__atomic_load_n(&sc_pool.done, __ATOMIC_ACQUIRE) < n) {
+        int64_t until = sc_pool_now_ns() + SC_POOL_WAIT_SPIN_NS;
+        unsigned spins = 0;
+        while (__atomic_load_n(&sc_pool.done, __ATOMIC_ACQUIRE) < n) {
+            SC_POOL_PAUSE();
+            if ((++spins & 255) == 0 && sc_pool_now_ns() > until) {
+                pthread_mutex_lock(&sc_pool.mu);
+                __atomic_store_n(&sc_pool.caller_sleeps, 1, __ATOMIC_SEQ_CST);
+                while (__atomic_load_n(&sc_pool.done, __ATOMIC_SEQ_CST) < n)
+                    pthread_cond_wait(&sc_pool.finished, &sc_pool.mu);
+                __atomic_store_n(&sc_pool.caller_sleeps, 0, __ATOMIC_SEQ_CST);
+                pthread_mutex_unlock(&sc_pool.mu);
+            }
+        }
+    }
+    end = sc_pool_now_ns();
+    /* waited on a worker for over half of the caller's own time (and more
+     * than a scheduler's wake-up): alone for a while, longer each time */
+    if (end - own_done > (own_done - start) / 2 + 50000) {
+        sc_pool.n_backoffs++;
+        sc_pool.backoff = sc_pool.backoff ? 2 * sc_pool.backoff : SC_POOL_BACKOFF_NS;
+        if (sc_pool.backoff > SC_POOL_BACKOFF_MAX_NS)
+            sc_pool.backoff = SC_POOL_BACKOFF_MAX_NS;
+        __atomic_store_n(&sc_pool.alone_until, end + sc_pool.backoff, __ATOMIC_RELAXED);
+    } else {
+        sc_pool.backoff = 0;
+    }
+    __atomic_store_n(&sc_pool.taken, 0, __ATOMIC_RELEASE);
+}
+
+#endif /* SEQCORE_POOL_H */
