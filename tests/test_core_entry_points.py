@@ -119,13 +119,19 @@ def weight_args(kind, flags, training, packed, masked, projected):
         aux=z(T, B, H) if n["gated_blocks"] else E(3),
         dG=z(T, B, GH), dGH=z(T, B, GH) if n["separate_bias"] >= 0 else E(3),
         dX=z(T, B, I), dW_ih=z(GH, I), dW_hh=z(GH, S), db_ih=z(GH), db_hh=z(GH),
+        W_packed=_recurrent.pack_matrix(z(GH, I), False) if packed else E(1),
+        X_packed=z(_recurrent.packed_entries(T * B, I, np.float64)) if packed else E(1),
+        H_packed=z(_recurrent.packed_entries(T * B, S, np.float64)) if packed else E(1),
+        A_packed=(z(_recurrent.packed_entries(T * B, H, np.float64))
+                  if packed and n["gated_blocks"] else E(1)),
         parts=1, threads=1)
 
 
-def project_args(kind, flags, *_):
+def project_args(kind, flags, training, packed, *_):
     GH = _need(kind, flags)[1]
-    return dict(X=z(T, B, I), W_ih=z(GH, I), gates=z(T, B, GH), parts=1,
-                threads=1)
+    return dict(X=z(T, B, I), W_ih=z(GH, I), gates=z(T, B, GH),
+                W_packed=_recurrent.pack_matrix(z(GH, I), True) if packed else E(1),
+                parts=1, threads=1)
 
 
 def pack_args(kind, flags, *_):
@@ -155,7 +161,7 @@ def adam_args(*_):
 
 
 ENTRY_POINTS = {   # name: (function, valid arguments, configurations)
-    "project": (_recurrent.project, project_args, ["rnn", "lstm-peep"]),
+    "project": (_recurrent.project, project_args, ["rnn", "lstm-peep", "lstm-eval"]),
     "pack_hidden": (_recurrent.pack_hidden, pack_args, ["gru", "lstm-peep"]),
     "forward_steps": (_recurrent.forward_steps, forward_args, list(SCANS)),
     "backward_steps": (_recurrent.backward_steps, backward_args, list(SCANS)),

@@ -298,3 +298,25 @@ def test_a_scan_split_on_the_pool_matches_one_run_alone(monkeypatch, split_every
         runs.append(_train_pass(LSTM(3, 16, random_state=0), X, None))
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("cls, kw", VARIANTS, ids=IDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("padded", [False, True])
+def test_packed_projection_and_weight_gradients_agree_with_blas(cls, kw, dtype, padded,
+                                                               split_everything, monkeypatch):
+    """The input projection, dX and the weight gradients on the packed
+    kernels (the A-transposed variant for dG.T) against the BLAS, with sizes
+    that are no multiple of a panel or a register block, on split scans."""
+    B, T, I, H = 29, 7, 37, 19
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((B, T, I)).astype(dtype)
+    lengths = rng.integers(1, T + 1, B) if padded else None
+    runs = []
+    for packed in (True, False):
+        monkeypatch.setattr(_layers, "PACKED_PRODUCTS", packed)
+        layer = cls(I, H, num_layers=2, dtype=dtype, random_state=2, **kw)
+        runs.append(_train_pass(layer, X, lengths))
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for p, b in zip(*runs):
+        np.testing.assert_allclose(p, b, rtol=tol, atol=tol)

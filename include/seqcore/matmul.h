@@ -14,6 +14,8 @@
  *   sc_packed_size_<sfx>(K, N): the entries P needs;
  *   sc_matmul_packed_<sfx>(m, N, K, A, lda, P, C, ldc, accumulate):
  *       C (m, N) = A (m, K) @ B, or C += A @ B when accumulate; row-major.
+ *   sc_matmul_packed_t_<sfx>(...): the same with A stored transposed: entry
+ *       (i, k) at A[k * lda + i] (the weight gradients' dG.T).
  *
  * Sizes, strides and offsets are ptrdiff_t (size_t for the entry count), so
  * no index product wraps at 2^31.
@@ -39,6 +41,11 @@
  * of SC_MM_KC: a block of a panel (SC_MM_KC x NR) then fits in L1. */
 #ifndef SC_MM_KC
 #define SC_MM_KC 128
+#endif
+/* Rows run in chunks of SC_MM_MC (a multiple of every MR): a chunk's
+ * KC-block of A (MC x KC) stays in L2 while the panels pass over it. */
+#ifndef SC_MM_MC
+#define SC_MM_MC 96
 #endif
 
 #define SC_MM_CAT3(a, b, c) a##_##b##_##c
@@ -112,6 +119,15 @@
                                               int accumulate)              \
     {                                                                      \
         SC_MM_PICK(sc_matmul_packed, sfx,                                  \
+                   (m, N, K, A, lda, P, C, ldc, accumulate))               \
+    }                                                                      \
+    static inline void sc_matmul_packed_t_##sfx(ptrdiff_t m, ptrdiff_t N,  \
+                                                ptrdiff_t K, const T *A,   \
+                                                ptrdiff_t lda, const T *P, \
+                                                T *C, ptrdiff_t ldc,       \
+                                                int accumulate)            \
+    {                                                                      \
+        SC_MM_PICK(sc_matmul_packed_t, sfx,                                \
                    (m, N, K, A, lda, P, C, ldc, accumulate))               \
     }
 

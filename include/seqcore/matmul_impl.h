@@ -33,10 +33,11 @@ static inline void SC_MM(sc_pack)(ptrdiff_t K, ptrdiff_t N, const SC_MM_T *B,
     }
 }
 
-/* C[0:mr, 0:nc] (+)= A[0:mr, :] @ panel; mr is a constant after inlining,
- * so the mr x SC_MM_NV vector accumulators live in registers */
+/* C[0:mr, 0:nc] (+)= A[0:mr, :] @ panel; mr and ta are constants after
+ * inlining, so the mr x SC_MM_NV vector accumulators live in registers.
+ * ta: A is stored transposed, entry (i, k) at A[k * lda + i]. */
 static inline __attribute__((always_inline)) void
-SC_MM(sc_block)(const int mr, ptrdiff_t K, const SC_MM_T *A, ptrdiff_t lda,
+SC_MM(sc_block)(const int mr, const int ta, ptrdiff_t K, const SC_MM_T *A, ptrdiff_t lda,
                 const SC_MM_T *panel, SC_MM_T *C, ptrdiff_t ldc, ptrdiff_t nc,
                 int accumulate)
 {
@@ -49,7 +50,7 @@ SC_MM(sc_block)(const int mr, ptrdiff_t K, const SC_MM_T *A, ptrdiff_t lda,
         for (int v = 0; v < SC_MM_NV; v++)
             b[v] = *(const SC_MM_V *) (panel + k * SC_MM_NR + v * SC_MM_L);
         for (int i = 0; i < mr; i++) {
-            const SC_MM_T a = A[i * lda + k];
+            const SC_MM_T a = ta ? A[k * lda + i] : A[i * lda + k];
             for (int v = 0; v < SC_MM_NV; v++)
                 acc[i][v] += a * b[v];
         }
@@ -71,40 +72,66 @@ SC_MM(sc_block)(const int mr, ptrdiff_t K, const SC_MM_T *A, ptrdiff_t lda,
     }
 }
 
+/* C (m, N) (+)= op(A) (m, K) @ the packed (K, N) matrix P.
+ *
+ * Loops, outer to inner: K in blocks of SC_MM_KC (a panel's block, KC x NR,
+ * then fits in L1), rows in chunks of SC_MM_MC (their KC-block of A stays in
+ * L2 while every panel passes), panels, row blocks of SC_MM_MR.  Every entry
+ * sums its K blocks in order and each block in k order, whatever m, the
+ * chunking or the thread: results do not depend on how rows are split. */
+static inline __attribute__((always_inline)) void
+SC_MM(sc_matmul_any)(const int ta, ptrdiff_t m, ptrdiff_t N, ptrdiff_t K,
+                     const SC_MM_T *A, ptrdiff_t lda, const SC_MM_T *P,
+                     SC_MM_T *C, ptrdiff_t ldc, int accumulate)
+{
+    ptrdiff_t n_panels = (N + SC_MM_NR - 1) / SC_MM_NR;
+    for (ptrdiff_t k0 = 0; k0 < K; k0 += SC_MM_KC) {
+        ptrdiff_t kc = K - k0 < SC_MM_KC ? K - k0 : SC_MM_KC;
+        int acc = accumulate || k0 > 0;
+        const SC_MM_T *Ak = ta ? A + k0 * lda : A + k0;
+        for (ptrdiff_t i0 = 0; i0 < m; i0 += SC_MM_MC) {
+            ptrdiff_t i1 = m - i0 < SC_MM_MC ? m : i0 + SC_MM_MC;
+            for (ptrdiff_t p = 0; p < n_panels; p++) {
+                const SC_MM_T *panel = P + (p * K + k0) * SC_MM_NR;
+                ptrdiff_t nc = N - p * SC_MM_NR < SC_MM_NR ? N - p * SC_MM_NR : SC_MM_NR;
+                SC_MM_T *Cp = C + p * SC_MM_NR;
+                ptrdiff_t i = i0;
+#define SC_MM_AT(i) (ta ? Ak + (i) : Ak + (i) * lda)
+                for (; i + SC_MM_MR <= i1; i += SC_MM_MR)
+                    SC_MM(sc_block)(SC_MM_MR, ta, kc, SC_MM_AT(i), lda, panel,
+                                    Cp + i * ldc, ldc, nc, acc);
+                /* the last rows in blocks of 8, 4, 2, 1: each size a constant */
+#define SC_MM_TAIL(rows)                                                   \
+                if (SC_MM_MR > rows && i1 - i >= rows) {                  \
+                    SC_MM(sc_block)(rows, ta, kc, SC_MM_AT(i), lda, panel, \
+                                    Cp + i * ldc, ldc, nc, acc);           \
+                    i += rows;                                             \
+                }
+                SC_MM_TAIL(8)
+                SC_MM_TAIL(4)
+                SC_MM_TAIL(2)
+                SC_MM_TAIL(1)
+#undef SC_MM_TAIL
+#undef SC_MM_AT
+            }
+        }
+    }
+}
+
 static inline void SC_MM(sc_matmul_packed)(ptrdiff_t m, ptrdiff_t N, ptrdiff_t K,
                                            const SC_MM_T *A, ptrdiff_t lda,
                                            const SC_MM_T *P, SC_MM_T *C, ptrdiff_t ldc,
                                            int accumulate)
 {
-    ptrdiff_t n_panels = (N + SC_MM_NR - 1) / SC_MM_NR;
-    /* K in blocks of SC_MM_KC, so that a panel's block stays in L1 while
-     * the rows sweep it; every entry sums its blocks in the same order */
-    for (ptrdiff_t k0 = 0; k0 < K; k0 += SC_MM_KC) {
-        ptrdiff_t kc = K - k0 < SC_MM_KC ? K - k0 : SC_MM_KC;
-        int acc = accumulate || k0 > 0;
-        const SC_MM_T *Ak = A + k0;
-        for (ptrdiff_t p = 0; p < n_panels; p++) {
-            const SC_MM_T *panel = P + (p * K + k0) * SC_MM_NR;
-            ptrdiff_t nc = N - p * SC_MM_NR < SC_MM_NR ? N - p * SC_MM_NR : SC_MM_NR;
-            SC_MM_T *Cp = C + p * SC_MM_NR;
-            ptrdiff_t i = 0;
-            for (; i + SC_MM_MR <= m; i += SC_MM_MR)
-                SC_MM(sc_block)(SC_MM_MR, kc, Ak + i * lda, lda, panel,
-                                Cp + i * ldc, ldc, nc, acc);
-            /* the last rows in blocks of 8, 4, 2, 1: each size a constant */
-#define SC_MM_TAIL(rows)                                                   \
-            if (SC_MM_MR > rows && m - i >= rows) {                       \
-                SC_MM(sc_block)(rows, kc, Ak + i * lda, lda, panel,        \
-                                Cp + i * ldc, ldc, nc, acc);               \
-                i += rows;                                                 \
-            }
-            SC_MM_TAIL(8)
-            SC_MM_TAIL(4)
-            SC_MM_TAIL(2)
-            SC_MM_TAIL(1)
-#undef SC_MM_TAIL
-        }
-    }
+    SC_MM(sc_matmul_any)(0, m, N, K, A, lda, P, C, ldc, accumulate);
+}
+
+static inline void SC_MM(sc_matmul_packed_t)(ptrdiff_t m, ptrdiff_t N, ptrdiff_t K,
+                                             const SC_MM_T *A, ptrdiff_t lda,
+                                             const SC_MM_T *P, SC_MM_T *C, ptrdiff_t ldc,
+                                             int accumulate)
+{
+    SC_MM(sc_matmul_any)(1, m, N, K, A, lda, P, C, ldc, accumulate);
 }
 
 #undef SC_MM_V

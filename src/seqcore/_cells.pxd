@@ -53,3 +53,6 @@ cdef void cell_backward(const CellSpec* s, Py_ssize_t n, const floating* gates,
 cdef size_t packed_size(Py_ssize_t K, Py_ssize_t N, bint double_precision) noexcept nogil
 cdef void pack(Py_ssize_t K, Py_ssize_t N, const floating* B, Py_ssize_t rs,
                Py_ssize_t cs, floating* P) noexcept nogil
+cdef void matmul_packed(bint a_transposed, Py_ssize_t m, Py_ssize_t N, Py_ssize_t K,
+                        const floating* A, Py_ssize_t lda, const floating* P,
+                        floating* C, Py_ssize_t ldc, bint accumulate) noexcept nogil

@@ -71,6 +71,12 @@ cdef extern from "seqcore/matmul.h" nogil:
     void sc_matmul_packed_d(Py_ssize_t m, Py_ssize_t N, Py_ssize_t K, const double* A,
                             Py_ssize_t lda, const double* P, double* C, Py_ssize_t ldc,
                             int accumulate)
+    void sc_matmul_packed_t_f(Py_ssize_t m, Py_ssize_t N, Py_ssize_t K, const float* A,
+                              Py_ssize_t lda, const float* P, float* C, Py_ssize_t ldc,
+                              int accumulate)
+    void sc_matmul_packed_t_d(Py_ssize_t m, Py_ssize_t N, Py_ssize_t K, const double* A,
+                              Py_ssize_t lda, const double* P, double* C, Py_ssize_t ldc,
+                              int accumulate)
 
 
 cdef size_t packed_size(Py_ssize_t K, Py_ssize_t N, bint double_precision) noexcept nogil:
@@ -85,6 +91,23 @@ cdef void pack(Py_ssize_t K, Py_ssize_t N, const floating* B, Py_ssize_t rs,
         sc_pack_f(K, N, B, rs, cs, P)
     else:
         sc_pack_d(K, N, B, rs, cs, P)
+
+
+cdef void matmul_packed(bint a_transposed, Py_ssize_t m, Py_ssize_t N, Py_ssize_t K,
+                        const floating* A, Py_ssize_t lda, const floating* P,
+                        floating* C, Py_ssize_t ldc, bint accumulate) noexcept nogil:
+    """C (m, N) (+)= op(A) (m, K) @ the packed (K, N) matrix P; op(A) is A, or
+    with ``a_transposed`` the matrix whose (i, k) entry is A[k * lda + i]."""
+    if floating is float:
+        if a_transposed:
+            sc_matmul_packed_t_f(m, N, K, A, lda, P, C, ldc, accumulate)
+        else:
+            sc_matmul_packed_f(m, N, K, A, lda, P, C, ldc, accumulate)
+    else:
+        if a_transposed:
+            sc_matmul_packed_t_d(m, N, K, A, lda, P, C, ldc, accumulate)
+        else:
+            sc_matmul_packed_d(m, N, K, A, lda, P, C, ldc, accumulate)
 
 
 # --------------------------------------------------------------------------

@@ -51,7 +51,7 @@ from libc.string cimport memcpy, memset
 from seqcore._blas cimport (gemm, colsum, NoTrans, Transpose, part_fn, run_parts,
                             serial_blas_begin, serial_blas_end)
 from seqcore._cells cimport (CellSpec, kernel_layout, cell_forward, cell_backward,
-                             packed_size, pack)
+                             packed_size, pack, matmul_packed)
 from seqcore._checks cimport check_shape, check_blas_ld
 
 import numpy as np
@@ -101,6 +101,27 @@ def pack_hidden(const floating[:, ::1] W_hh, bint backward, Py_ssize_t row0,
     with nogil:
         pack(K, N, &W_hh[row0, 0], rs, cs, &P[0])
     return out
+
+
+def pack_matrix(const floating[:, ::1] W, bint transpose):
+    """W (R, C), or its transpose, packed as the right-hand (K, N) matrix of
+    the core's products (include/seqcore/matmul.h): ``X @ W_ih.T`` in
+    ``project`` (transpose) and ``dG @ W_ih`` in ``weight_gradients``.  A new
+    1-D array."""
+    cdef Py_ssize_t R = W.shape[0], C = W.shape[1]
+    cdef Py_ssize_t K = C if transpose else R, N = R if transpose else C
+    dtype = np.float32 if floating is float else np.float64
+    out = np.empty(packed_size(K, N, floating is double), dtype=dtype)
+    cdef floating[::1] P = out
+    if R > 0 and C > 0:
+        with nogil:
+            pack(K, N, &W[0, 0], 1 if transpose else C, C if transpose else 1, &P[0])
+    return out
+
+
+def packed_entries(Py_ssize_t K, Py_ssize_t N, dtype):
+    """How many entries the packed form of a (K, N) matrix takes."""
+    return packed_size(K, N, np.dtype(dtype) == np.float64)
 
 
 # --------------------------------------------------------------------------
@@ -154,6 +175,13 @@ cdef struct Scan:
     void* db_ih
     void* db_hh
     Py_ssize_t I
+    # packed right-hand matrices (NULL: the BLAS does the product): W_ih.T
+    # for project, W_ih for dX; X, Hin and aux for the weight gradients,
+    # packed by the parts of a first job
+    const void* PW
+    void* PX
+    void* PH
+    void* PA
 
 
 # An array's first entry, or NULL when it is empty.  The const goes: the
@@ -183,9 +211,11 @@ cdef void run(part_fn fn, Scan* a, int threads) noexcept nogil:
 def project(const floating[:, :, ::1] X,
             const floating[:, ::1] W_ih,
             floating[:, :, ::1] gates,
+            const floating[::1] W_packed,
             Py_ssize_t parts, int threads):
     """gates = X @ W_ih.T over all steps: one GEMM (the biases come in the
-    time loop).
+    time loop).  ``W_packed``: ``pack_matrix(W_ih, True)``, or empty for the
+    BLAS.
 
     The (T*B, I) rows are cut in ``parts`` blocks, run on up to ``threads``
     threads (each on a one-thread BLAS); the caller chooses ``parts`` from
@@ -199,7 +229,11 @@ def project(const floating[:, :, ::1] X,
     check_blas_ld("project", "I", I)
     check_blas_ld("project", "G*H", GH)
     check_parts("project", parts, T * B)
+    if W_packed.shape[0] > 0:
+        check_shape("project", "W_packed", W_packed.shape,
+                    (packed_size(I, GH, floating is double),), "pack_matrix(W_ih, True).size")
     cdef Scan a
+    a.PW = ptr(W_packed)
     a.dbl = floating is double
     a.T, a.B, a.I, a.parts = T, B, I, parts
     a.s.G, a.s.H = 1, GH   # only G*H is read
@@ -222,9 +256,13 @@ cdef void project_rows(const Scan* a, Py_ssize_t part, floating* tag) noexcept n
     if a.X == NULL or a.gates == NULL or a.W_ih == NULL:
         return
     # gates = X @ W_ih.T     (rows, GH) = (rows, I)(I, GH)
-    gemm(NoTrans, Transpose, r1 - r0, GH, I, 1,
-         <const floating*> a.X + r0 * I, I, <const floating*> a.W_ih, I, 0,
-         <floating*> a.gates + r0 * GH, GH)
+    if a.PW != NULL:
+        matmul_packed(False, r1 - r0, GH, I, <const floating*> a.X + r0 * I, I,
+                      <const floating*> a.PW, <floating*> a.gates + r0 * GH, GH, False)
+    else:
+        gemm(NoTrans, Transpose, r1 - r0, GH, I, 1,
+             <const floating*> a.X + r0 * I, I, <const floating*> a.W_ih, I, 0,
+             <floating*> a.gates + r0 * GH, GH)
 
 
 def forward_steps(int kind, int flags, bint training,
@@ -569,16 +607,26 @@ def weight_gradients(int kind, int flags,
                      floating[:, ::1] dW_hh,
                      floating[::1] db_ih,
                      floating[::1] db_hh,
+                     const floating[::1] W_packed,
+                     floating[::1] X_packed,
+                     floating[::1] H_packed,
+                     floating[::1] A_packed,
                      Py_ssize_t parts, int threads):
     """The gradients on the input and the weights from the gate gradients of
     all steps: one GEMM each.  ``dX`` empty skips the input gradient.
     ``Hin`` holds what the hidden products read at each step: ``Hs`` (its
     first T rows are used) or, under recurrent dropout, ``Hm``.
 
+    The products run on the core's packed kernels where the caller gives
+    their right-hand matrices' buffers, else on the BLAS: ``W_packed`` is
+    ``pack_matrix(W_ih, False)`` (for dX); ``X_packed``, ``H_packed`` and
+    ``A_packed`` (``packed_entries(T*B, I or P or H)``) receive X, Hin and
+    aux packed, by the parts of a first job.
+
     The work is cut in ``parts`` (each a block of the rows of dX, of dW_ih
     and dW_hh, of the bias entries), run on up to ``threads`` threads, each
-    on a one-thread BLAS.  A product whose inner dimension T*B exceeds the
-    BLAS's int is summed in blocks (see _blas.gemm).
+    on a one-thread BLAS.  A BLAS product whose inner dimension T*B exceeds
+    the BLAS's int is summed in blocks (see _blas.gemm).
     """
     cdef str fn = "weight_gradients", of = "T, B, I from X, G*H from W_ih, P from dW_hh"
     cdef CellSpec s = make_spec(fn, kind, flags, W_ih.shape[0], dW_hh.shape[1], "W_ih",
@@ -606,7 +654,24 @@ def weight_gradients(int kind, int flags,
     check_blas_ld(fn, "P", P)
     check_blas_ld(fn, "G*H", GH)
     check_parts(fn, parts, GH)
+    cdef bint dbl = floating is double
+    cdef Py_ssize_t TB = T * B
+    if W_packed.shape[0] > 0:
+        check_shape(fn, "W_packed", W_packed.shape, (packed_size(GH, I, dbl),),
+                    "pack_matrix(W_ih, False).size")
+    if X_packed.shape[0] > 0:
+        check_shape(fn, "X_packed", X_packed.shape, (packed_size(TB, I, dbl),),
+                    "packed_entries(T*B, I)")
+    if H_packed.shape[0] > 0:
+        check_shape(fn, "H_packed", H_packed.shape, (packed_size(TB, P, dbl),),
+                    "packed_entries(T*B, P)")
+    if A_packed.shape[0] > 0:
+        if not gated:
+            raise ValueError(f"{fn}: A_packed given, but kind {s.kind} has no gated block")
+        check_shape(fn, "A_packed", A_packed.shape, (packed_size(TB, H, dbl),),
+                    "packed_entries(T*B, H)")
     cdef Scan a
+    a.PW, a.PX, a.PH, a.PA = ptr(W_packed), ptr(X_packed), ptr(H_packed), ptr(A_packed)
     a.s, a.dbl, a.hidden_grad = s, floating is double, hidden_grad
     a.T, a.B, a.I, a.parts = T, B, I, parts
     a.X, a.W_ih, a.Hs, a.aux = ptr3(X), ptr2(W_ih), ptr3(Hin), ptr3(aux)
@@ -615,7 +680,40 @@ def weight_gradients(int kind, int flags,
     if a.X == NULL or a.dG == NULL or a.Hs == NULL:
         return   # T * B == 0 (the layers never ask for it)
     with nogil:
+        if a.PX != NULL or a.PH != NULL or a.PA != NULL:
+            run(pack_part, &a, threads)
         run(weights_part, &a, threads)
+
+
+cdef void pack_part(void* ctx, Py_ssize_t part) noexcept nogil:
+    cdef Scan* a = <Scan*> ctx
+    if a.dbl:
+        pack_share(a, part, <double*> NULL)
+    else:
+        pack_share(a, part, <float*> NULL)
+
+
+cdef void pack_share(const Scan* a, Py_ssize_t part, floating* tag) noexcept nogil:
+    """Part ``part``'s share of the panels of X, Hin and aux, packed."""
+    cdef Py_ssize_t TB = a.T * a.B
+    if a.PX != NULL:
+        pack_panels(TB, a.I, <const floating*> a.X, <floating*> a.PX, part, a.parts)
+    if a.PH != NULL:
+        pack_panels(TB, a.s.P, <const floating*> a.Hs, <floating*> a.PH, part, a.parts)
+    if a.PA != NULL:
+        pack_panels(TB, a.s.H, <const floating*> a.aux, <floating*> a.PA, part, a.parts)
+
+
+cdef void pack_panels(Py_ssize_t K, Py_ssize_t N, const floating* M, floating* P,
+                      Py_ssize_t part, Py_ssize_t parts) noexcept nogil:
+    """Share ``part`` of the panels of the row-major (K, N) matrix M, packed
+    into P where pack() would put them."""
+    cdef Py_ssize_t NR = packed_size(1, 1, floating is double)   # the panel width
+    cdef Py_ssize_t panels = (N + NR - 1) // NR
+    cdef Py_ssize_t p0 = share(panels, part, parts), p1 = share(panels, part + 1, parts)
+    cdef Py_ssize_t c0 = p0 * NR, c1 = min(p1 * NR, N)
+    if c1 > c0:
+        pack(K, c1 - c0, M + c0, N, 1, P + c0 * K)
 
 
 cdef void weights_part(void* ctx, Py_ssize_t part) noexcept nogil:
@@ -645,18 +743,35 @@ cdef void weights_share(const Scan* a, Py_ssize_t part, floating* tag) noexcept 
     cdef Py_ssize_t gmid = g1 if g1 < s.split else (g0 if g0 > s.split else s.split)
     if a.dX != NULL:
         # dX = dG @ W_ih             (T*B, I) = (T*B, GH)(GH, I)
-        gemm(NoTrans, NoTrans, r1 - r0, I, GH, 1, dGp + r0 * GH, GH,
-             <const floating*> a.W_ih, I, 0, <floating*> a.dX + r0 * I, I)
+        if a.PW != NULL:
+            matmul_packed(False, r1 - r0, I, GH, dGp + r0 * GH, GH,
+                          <const floating*> a.PW, <floating*> a.dX + r0 * I, I, False)
+        else:
+            gemm(NoTrans, NoTrans, r1 - r0, I, GH, 1, dGp + r0 * GH, GH,
+                 <const floating*> a.W_ih, I, 0, <floating*> a.dX + r0 * I, I)
     # dW_ih = dG.T @ X               (GH, I) = (GH, T*B)(T*B, I)
-    gemm(Transpose, NoTrans, g1 - g0, I, TB, 1, dGp + g0, GH, X, I, 0, dW_ih + g0 * I, I)
+    if a.PX != NULL:
+        matmul_packed(True, g1 - g0, I, TB, dGp + g0, GH, <const floating*> a.PX,
+                      dW_ih + g0 * I, I, False)
+    else:
+        gemm(Transpose, NoTrans, g1 - g0, I, TB, 1, dGp + g0, GH, X, I, 0,
+             dW_ih + g0 * I, I)
     # dW_hh[:split] = dGh.T @ Hin[:T]   (split, P) = (split, T*B)(T*B, P)
-    gemm(Transpose, NoTrans, gmid - g0, P, TB, 1, dGh + g0, GH,
-         <const floating*> a.Hs, P, 0, dW_hh + g0 * P, P)
+    if a.PH != NULL:
+        matmul_packed(True, gmid - g0, P, TB, dGh + g0, GH, <const floating*> a.PH,
+                      dW_hh + g0 * P, P, False)
+    else:
+        gemm(Transpose, NoTrans, gmid - g0, P, TB, 1, dGh + g0, GH,
+             <const floating*> a.Hs, P, 0, dW_hh + g0 * P, P)
     if s.gated_blocks > 0:
         # dW_hh[split:] = dG[:, split:].T @ aux   (gated state gate * h_in;
         # kinds with gated blocks have no projection: P = H)
-        gemm(Transpose, NoTrans, g1 - gmid, H, TB, 1, dGp + gmid, GH,
-             <const floating*> a.aux, H, 0, dW_hh + gmid * H, H)
+        if a.PA != NULL:
+            matmul_packed(True, g1 - gmid, H, TB, dGp + gmid, GH, <const floating*> a.PA,
+                          dW_hh + gmid * H, H, False)
+        else:
+            gemm(Transpose, NoTrans, g1 - gmid, H, TB, 1, dGp + gmid, GH,
+                 <const floating*> a.aux, H, 0, dW_hh + gmid * H, H)
     # the bias gradients are column sums of the gate gradients; the
     # hidden bias sees the hidden side's (the same except in a separate
     # bias block)

@@ -46,6 +46,10 @@ CONCURRENT_SCANS = True
 # (include/seqcore/pool.h).
 MIN_ROWS_PER_RANGE = 8
 MIN_SPLIT_WORK = 1 << 19
+# The input projection and the weight gradients run on the core's packed
+# kernels (include/seqcore/matmul.h) rather than the BLAS: on AVX-512 they
+# beat OpenBLAS's GEMMs (see benchmarks/README.md).  False: the BLAS.
+PACKED_PRODUCTS = True
 # How many row ranges a large scan is cut into (see _row_ranges); threads run
 # them at once when the user allows more than one BLAS thread.
 SCAN_PARTS = 2
@@ -542,7 +546,9 @@ class _RNNBase(Layer):
             bias[block] = b_ih[block]
 
         # n parts (from the shape), run by the core's worker threads
-        _recurrent.project(x_in, W_ih, s.gates, n, s.threads)
+        W_ih_packed = (_recurrent.pack_matrix(W_ih, True) if PACKED_PRODUCTS
+                       else self._empty(1))
+        _recurrent.project(x_in, W_ih, s.gates, W_ih_packed, n, s.threads)
         _recurrent.forward_steps(
             lay.code, lay.flags, train, batch.n_active, W_hh, bias, b_hh, extra,
             W_hr, pwork, s.mask, s.Hs, s.Hm, s.Cs, s.gates, s.aux, work, s.h_n, s.c_n,
@@ -699,9 +705,17 @@ class _RNNBase(Layer):
                 for part in parts[1:]:
                     total += part
         dX = self._buffer((k, d, "dX"), (T, B, I), False, True) if need_dX else self._empty(3)
+        packed = [self._empty(1)] * 4
+        if PACKED_PRODUCTS:
+            TB, entries = T * B, _recurrent.packed_entries
+            packed = [_recurrent.pack_matrix(W_ih, False) if need_dX else self._empty(1),
+                      self._buffer((k, d, "PX"), (entries(TB, I, self.dtype),), False, True),
+                      self._buffer((k, d, "PH"), (entries(TB, P, self.dtype),), False, True),
+                      (self._buffer((k, d, "PA"), (entries(TB, H, self.dtype),), False, True)
+                       if lay.gated_blocks else self._empty(1))]
         _recurrent.weight_gradients(
             lay.code, lay.flags, s.X, W_ih, Hin, s.aux, dG, dGH,
-            dX, dW_ih, dW_hh, db_ih, db_hh, n, s.threads)
+            dX, dW_ih, dW_hh, db_ih, db_hh, *packed, n, s.threads)
         return (dX if need_dX else None), dh, (dc if two else None)
 
     def __repr__(self):
