@@ -30,10 +30,12 @@ IDS = list(_ALL)
 
 @pytest.fixture
 def split_everything(monkeypatch):
-    """Split every unidirectional scan into up to 3 ranges, whatever the machine."""
+    """Split every unidirectional scan into up to 3 ranges and share every
+    job of the core, whatever the machine."""
     monkeypatch.setattr(_layers, "SCAN_PARTS", 3)
     monkeypatch.setattr(_layers, "MIN_SPLIT_WORK", 0)
     monkeypatch.setattr(_layers, "MIN_ROWS_PER_RANGE", 1)
+    monkeypatch.setattr(_layers, "MIN_SHARED_WORK", 0)   # and share every job
 
 
 def _train_pass(layer, X, lengths, seed=3):

@@ -19,12 +19,15 @@
  * shape), so results do not depend on threads or timing.
  *
  * A worker that claimed a part and then lost its core (another process runs
- * there) holds the job up: the caller waits for it.  When the caller waits
- * longer after its own parts than half the time they took (the job then ran
- * no faster than on one thread), the pool runs the next jobs on the caller
- * alone for a while: 20 ms, doubling while it keeps happening, up to 1 s;
- * a job that runs well ends the backoff.  This keeps a call on a busy
- * machine within reach of its one-thread time.
+ * there) holds the job up: the caller waits for it.  A job waited when the
+ * caller, after its own parts, waited longer than half the time they took
+ * (the job then ran no faster than on one thread), although the workers were
+ * awake when it was posted.  When 3 of the last 8 such jobs waited, the pool
+ * runs the next jobs on the caller alone for 20 ms; if the first job after
+ * that waits again, for twice as long, up to 1 s.  This keeps a call on a
+ * busy machine within reach of its one-thread time, while a lone late
+ * worker (a virtual CPU or a kernel thread taking it for a millisecond,
+ * which happens here on an idle machine) costs one job.
  *
  * One job at a time: a caller that finds the pool taken (another Python
  * thread's scan) runs its parts itself, in order.  The pool is per process; a
@@ -44,12 +47,27 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <sched.h>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define SC_POOL_PAUSE() _mm_pause()
 #else
 #define SC_POOL_PAUSE() ((void) 0)
 #endif
+
+/* One round of a spin-wait: a pause for the first rounds, then the core is
+ * offered to whoever else wants it.  Why: the kernel may wake a worker on
+ * its waker's CPU; a worker that only spun there took half of the caller's
+ * time and never moved (here, two threads then ran no faster than one).
+ * sched_yield lets the caller run and the scheduler move the spinner. */
+static inline void sc_pool_spin(unsigned spins)
+{
+    if (spins < 64)
+        SC_POOL_PAUSE();
+    else
+        sched_yield();
+}
 
 typedef void (*sc_part_fn)(void *ctx, ptrdiff_t part);
 
@@ -90,11 +108,15 @@ typedef struct {
     /* counts, for tests and benchmarks: jobs shared, jobs alone because of
      * a backoff, backoffs started */
     int64_t n_shared, n_alone, n_backoffs;
+    int64_t last_own_ns, last_wait_ns;   /* of the last job that backed off */
+    unsigned history;        /* the owner's: the last 8 judged jobs, 1 = waited */
+    int caller_cpu;          /* atomic: the CPU the last job was posted from */
+    int64_t n_moves;         /* atomic: workers moved off their caller's CPU */
 } sc_pool_t;
 
 static sc_pool_t sc_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
                             PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, NULL, NULL, 0, 0,
-                            0, 0, 0, 0, 0};
+                            0, 0, 0, 0, 0, 0, 0, 0, -1, 0};
 
 static inline int64_t sc_pool_now_ns(void)
 {
@@ -149,6 +171,34 @@ static inline int sc_pool_join(uint32_t gen)
     }
 }
 
+/* A worker that finds itself on the CPU of the caller it should help moves
+ * off it: it narrows its CPU mask to the others, which moves it, and widens
+ * it back at once (the kernel then leaves it where it is).  Why: on this
+ * virtual machine the kernel woke a sleeping worker on its waker's CPU and
+ * left it there; the caller then ran every part itself, with the worker
+ * taking turns on its CPU (two threads ran no faster than one).  Linux only,
+ * and only when the thread may run on another CPU at all. */
+static inline void sc_pool_move_off(int caller_cpu)
+{
+#if defined(__linux__) && defined(CPU_ISSET)
+    cpu_set_t mask, others;
+    int cpu = sched_getcpu();
+    if (cpu < 0 || cpu != caller_cpu
+            || pthread_getaffinity_np(pthread_self(), sizeof(mask), &mask) != 0)
+        return;
+    others = mask;
+    CPU_CLR(cpu, &others);
+    if (CPU_COUNT(&others) == 0)
+        return;
+    if (pthread_setaffinity_np(pthread_self(), sizeof(others), &others) == 0) {
+        __atomic_add_fetch(&sc_pool.n_moves, 1, __ATOMIC_RELAXED);
+        pthread_setaffinity_np(pthread_self(), sizeof(mask), &mask);
+    }
+#else
+    (void) caller_cpu;
+#endif
+}
+
 static void *sc_pool_worker(void *arg)
 {
     uint32_t seen = (uint32_t) (uintptr_t) arg;
@@ -157,8 +207,8 @@ static void *sc_pool_worker(void *arg)
         int64_t until = sc_pool_now_ns() + SC_POOL_SPIN_NS;
         unsigned spins = 0;
         while (SC_POOL_GEN(__atomic_load_n(&sc_pool.word, __ATOMIC_ACQUIRE)) == seen) {
-            SC_POOL_PAUSE();
-            if ((++spins & 255) == 0 && sc_pool_now_ns() > until) {
+            sc_pool_spin(spins);
+            if ((++spins & 15) == 0 && sc_pool_now_ns() > until) {
                 pthread_mutex_lock(&sc_pool.mu);
                 sc_pool.sleepers++;
                 while (SC_POOL_GEN(__atomic_load_n(&sc_pool.word, __ATOMIC_ACQUIRE)) == seen)
@@ -169,6 +219,7 @@ static void *sc_pool_worker(void *arg)
             }
         }
         seen = SC_POOL_GEN(__atomic_load_n(&sc_pool.word, __ATOMIC_ACQUIRE));
+        sc_pool_move_off(__atomic_load_n(&sc_pool.caller_cpu, __ATOMIC_RELAXED));
         if (sc_pool_join(seen))
             sc_pool_work(seen);
     }
@@ -189,6 +240,7 @@ static void sc_pool_after_fork(void)
     sc_pool.taken = 0;
     sc_pool.alone_until = 0;
     sc_pool.backoff = 0;
+    sc_pool.history = 0;
 }
 
 /* Start workers until there are `want` (fewer if the system refuses). */
@@ -230,6 +282,7 @@ static void sc_pool_run(sc_part_fn fn, void *ctx, ptrdiff_t n, int threads)
     int helpers;
     uint32_t gen;
     int64_t start, own_done, end;
+    int cold;
     if (n <= 0)
         return;
     helpers = threads - 1;
@@ -255,13 +308,17 @@ static void sc_pool_run(sc_part_fn fn, void *ctx, ptrdiff_t n, int threads)
         helpers = sc_pool.n_workers;
     sc_pool.fn = fn;
     sc_pool.ctx = ctx;
+#if defined(__linux__) && defined(CPU_ISSET)
+    __atomic_store_n(&sc_pool.caller_cpu, sched_getcpu(), __ATOMIC_RELAXED);
+#endif
     __atomic_store_n(&sc_pool.done, 0, __ATOMIC_RELAXED);
     gen = ++sc_pool.gen;
     if (gen == SC_POOL_GEN(__atomic_load_n(&sc_pool.word, __ATOMIC_RELAXED)))
         gen = ++sc_pool.gen;   /* after a fork or a wrap: never reuse the live one */
     __atomic_store_n(&sc_pool.word, SC_POOL_WORD(gen, helpers, n, 0), __ATOMIC_RELEASE);
     pthread_mutex_lock(&sc_pool.mu);
-    if (sc_pool.sleepers > 0)
+    cold = sc_pool.sleepers > 0;
+    if (cold)
         pthread_cond_broadcast(&sc_pool.wake);
     pthread_mutex_unlock(&sc_pool.mu);
 
@@ -274,8 +331,8 @@ static void sc_pool_run(sc_part_fn fn, void *ctx, ptrdiff_t n, int threads)
         int64_t until = sc_pool_now_ns() + SC_POOL_WAIT_SPIN_NS;
         unsigned spins = 0;
         while (__atomic_load_n(&sc_pool.done, __ATOMIC_ACQUIRE) < n) {
-            SC_POOL_PAUSE();
-            if ((++spins & 255) == 0 && sc_pool_now_ns() > until) {
+            sc_pool_spin(spins);
+            if ((++spins & 15) == 0 && sc_pool_now_ns() > until) {
                 pthread_mutex_lock(&sc_pool.mu);
                 __atomic_store_n(&sc_pool.caller_sleeps, 1, __ATOMIC_SEQ_CST);
                 while (__atomic_load_n(&sc_pool.done, __ATOMIC_SEQ_CST) < n)
@@ -287,15 +344,28 @@ static void sc_pool_run(sc_part_fn fn, void *ctx, ptrdiff_t n, int threads)
     }
     end = sc_pool_now_ns();
     /* waited on a worker for over half of the caller's own time (and more
-     * than a scheduler's wake-up): alone for a while, longer each time */
-    if (end - own_done > (own_done - start) / 2 + 50000) {
-        sc_pool.n_backoffs++;
-        sc_pool.backoff = sc_pool.backoff ? 2 * sc_pool.backoff : SC_POOL_BACKOFF_NS;
-        if (sc_pool.backoff > SC_POOL_BACKOFF_MAX_NS)
-            sc_pool.backoff = SC_POOL_BACKOFF_MAX_NS;
-        __atomic_store_n(&sc_pool.alone_until, end + sc_pool.backoff, __ATOMIC_RELAXED);
-    } else {
-        sc_pool.backoff = 0;
+     * than a scheduler's wake-up): alone for a while, longer each time.  A
+     * job that had to wake a sleeping worker proves nothing (waking one
+     * took up to 0.2 ms on a virtual machine here, where an idle CPU is
+     * halted) and is not judged: the next job finds the worker awake. */
+    if (!cold) {
+        int late = end - own_done > (own_done - start) / 2 + 50000;
+        sc_pool.history = ((sc_pool.history << 1) | (unsigned) late) & 0xFF;
+        if (sc_pool.backoff ? late : __builtin_popcount(sc_pool.history) >= 3) {
+            /* 3 of the last 8 jobs waited (a lone late worker is a hiccup:
+             * a virtual CPU or a kernel thread took it for a millisecond),
+             * or the first after a backoff did again */
+            sc_pool.n_backoffs++;
+            sc_pool.last_own_ns = own_done - start;
+            sc_pool.last_wait_ns = end - own_done;
+            sc_pool.backoff = sc_pool.backoff ? 2 * sc_pool.backoff : SC_POOL_BACKOFF_NS;
+            if (sc_pool.backoff > SC_POOL_BACKOFF_MAX_NS)
+                sc_pool.backoff = SC_POOL_BACKOFF_MAX_NS;
+            sc_pool.history = 0;
+            __atomic_store_n(&sc_pool.alone_until, end + sc_pool.backoff, __ATOMIC_RELAXED);
+        } else if (sc_pool.backoff) {
+            sc_pool.backoff = 0;   /* the first job after a backoff ran well */
+        }
     }
     __atomic_store_n(&sc_pool.taken, 0, __ATOMIC_RELEASE);
 }

@@ -18,7 +18,7 @@ cdef extern from "seqcore/pool.h" nogil:
     int sc_pool_backing_off()
     ctypedef struct sc_pool_t:
         int n_workers
-        long long n_shared, n_alone, n_backoffs
+        long long n_shared, n_alone, n_backoffs, last_own_ns, last_wait_ns, n_moves
     sc_pool_t sc_pool
 
 
@@ -219,7 +219,9 @@ def pool_stats():
     """The worker pool's counts: workers, jobs shared, jobs run alone during a
     backoff, backoffs started."""
     return {"workers": sc_pool.n_workers, "shared": sc_pool.n_shared,
-            "alone": sc_pool.n_alone, "backoffs": sc_pool.n_backoffs}
+            "alone": sc_pool.n_alone, "backoffs": sc_pool.n_backoffs,
+            "moves": sc_pool.n_moves, "last_backoff_own_ns": sc_pool.last_own_ns,
+            "last_backoff_wait_ns": sc_pool.last_wait_ns}
 
 
 def pool_backing_off():

@@ -46,6 +46,10 @@ CONCURRENT_SCANS = True
 # (include/seqcore/pool.h).
 MIN_ROWS_PER_RANGE = 8
 MIN_SPLIT_WORK = 1 << 19
+# A job of the core (a projection, a time loop, the weight gradients) of
+# fewer multiply-adds than this runs its parts on the calling thread: about
+# 40 us of work on one core here.
+MIN_SHARED_WORK = 1 << 21
 # The input projection and the weight gradients run on the core's packed
 # kernels (include/seqcore/matmul.h) rather than the BLAS: on AVX-512 they
 # beat OpenBLAS's GEMMs (see benchmarks/README.md).  False: the BLAS.
@@ -84,6 +88,13 @@ def _row_ranges(batch, work):
 
 def _WHOLE(B):
     return np.array([[0, B]], dtype=np.intp)
+
+
+def _share(threads, work):
+    """Threads for one job of the core of ``work`` multiply-adds: jobs below
+    MIN_SHARED_WORK run on the caller alone (a worker's hand-off and the
+    odd late start cost more than the second core saves there)."""
+    return threads if work >= MIN_SHARED_WORK else 1
 
 
 def _scan_threads():
@@ -548,11 +559,13 @@ class _RNNBase(Layer):
         # n parts (from the shape), run by the core's worker threads
         W_ih_packed = (_recurrent.pack_matrix(W_ih, True) if PACKED_PRODUCTS
                        else self._empty(1))
-        _recurrent.project(x_in, W_ih, s.gates, W_ih_packed, n, s.threads)
+        GH = G * H
+        _recurrent.project(x_in, W_ih, s.gates, W_ih_packed, n,
+                           _share(s.threads, T * B * x_in.shape[2] * GH))
         _recurrent.forward_steps(
             lay.code, lay.flags, train, batch.n_active, W_hh, bias, b_hh, extra,
             W_hr, pwork, s.mask, s.Hs, s.Hm, s.Cs, s.gates, s.aux, work, s.h_n, s.c_n,
-            *W_packed, s.ranges, s.threads)
+            *W_packed, s.ranges, _share(s.threads, T * B * GH * P))
         return s
 
     def _pack_hidden(self, W_hh, backward):
@@ -698,7 +711,8 @@ class _RNNBase(Layer):
             dY if dY is not None else self._empty(3),
             dh_n if dh_n is not None else self._empty(2),
             dc_n if dc_n is not None else self._empty(2),
-            dG, dGH, work, dhm, dh, dc, dextras, *W_packed, s.ranges, s.threads)
+            dG, dGH, work, dhm, dh, dc, dextras, *W_packed, s.ranges,
+            _share(s.threads, T * B * G * H * P))
         for total, parts in ((dextra, dextras), (dW_hr, dW_hrs)):
             if len(parts) > 1 and total.size:
                 total[...] = parts[0]
@@ -715,7 +729,8 @@ class _RNNBase(Layer):
                        if lay.gated_blocks else self._empty(1))]
         _recurrent.weight_gradients(
             lay.code, lay.flags, s.X, W_ih, Hin, s.aux, dG, dGH,
-            dX, dW_ih, dW_hh, db_ih, db_hh, *packed, n, s.threads)
+            dX, dW_ih, dW_hh, db_ih, db_hh, *packed, n,
+            _share(s.threads, T * B * G * H * (2 * I + P)))
         return (dX if need_dX else None), dh, (dc if two else None)
 
     def __repr__(self):
