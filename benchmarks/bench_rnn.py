@@ -1078,8 +1078,8 @@ def parse_args(argv=None):
     p.add_argument("--modes", default="inference,train", help="comma-separated subset")
     p.add_argument("--budget", type=float, default=None,
                    help="seconds of timed calls per case (default 2, 0.25 with --quick, "
-                        "1 per condition with --contention)")
-    p.add_argument("--min-reps", type=int, default=None, help="default 7 (3 with --quick)")
+                        "1 for all contenders of a case with --contention)")
+    p.add_argument("--min-reps", type=int, default=None, help="default 7 (3 with --quick, 5 with --contention)")
     p.add_argument("--digits", action=argparse.BooleanOptionalAction, default=None,
                    help="also time RNNClassifier.fit on load_digits (default: on, off with --quick)")
     p.add_argument("--idle-threshold", type=float, default=0.2,
@@ -1091,7 +1091,8 @@ def parse_args(argv=None):
                         "library's threads stop spinning (default 0.25)")
     p.add_argument("--max-time", type=float, default=None,
                    help="seconds a case may spend collecting undisturbed repetitions "
-                        "before disturbed ones fill in (default 120, 20 with --quick)")
+                        "before disturbed ones fill in (default 120, 20 with --quick, "
+                        "30 per phase with --contention)")
     p.add_argument("--max-wait", type=float, default=None,
                    help="seconds to wait for the machine to go quiet before a case "
                         "(default 30, 5 with --quick)")
@@ -1107,7 +1108,8 @@ def parse_args(argv=None):
                         "(default 3)")
     p.add_argument("--only", metavar="TEXT", action="append",
                    help="keep the cases whose 'config cell' contains TEXT, e.g. "
-                        "--only '32,50,8,64 gru' --only stream (repeatable)")
+                        "--only '32,50,8,64 gru' --only stream --only small (repeatable; "
+                        "with --contention, the cases whose name contains TEXT)")
     p.add_argument("--json", metavar="PATH", help="write every result to this JSON file")
     p.add_argument("--resume", metavar="PATH",
                    help="reuse the cases of an earlier JSON that ran on a quiet machine, "
