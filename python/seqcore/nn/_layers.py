@@ -54,6 +54,11 @@ MIN_SHARED_WORK = 1 << 21
 # kernels (include/seqcore/matmul.h) rather than the BLAS: on AVX-512 they
 # beat OpenBLAS's GEMMs (see benchmarks/README.md).  False: the BLAS.
 PACKED_PRODUCTS = True
+# The two directions of a bidirectional layer run at once on two Python
+# threads (True), or in turn, each split into row ranges on the core's pool
+# (False: its hand-offs are cheaper, and it backs off on a busy machine);
+# a batch too small to split runs its directions at once either way.
+DIRECTIONS_AT_ONCE = False
 # How many row ranges a large scan is cut into (see _row_ranges); threads run
 # them at once when the user allows more than one BLAS thread.
 SCAN_PARTS = 2
@@ -463,17 +468,19 @@ class _RNNBase(Layer):
             c0 = batch.sort_states(c0) if c0 is not None else np.zeros((L * D, B, H), self.dtype)
         h_n = np.empty((L * D, B, S), self.dtype)
         c_n = np.empty((L * D, B, H), self.dtype) if two else None
-        # a bidirectional layer's two directions take the threads; a
-        # unidirectional one splits its batch into row ranges.  Either way
+        # every scan splits its batch into row ranges, which the core's pool
+        # runs at once (the two directions of a bidirectional layer take
+        # turns, each on all threads, unless DIRECTIONS_AT_ONCE).  Either way
         # seqcore shares out the work itself and every BLAS call runs on one
         # thread: the idle threads of a multi-threaded BLAS spin for a while
         # after each call and would take the core from the other scan, and
         # float32 GEMMs round differently on different thread counts.
         threads = _scan_threads()
-        parallel = threads > 1
         G = self._layout.G
-        ranges = _row_ranges(batch, T * B * G * H * H) if D == 1 else _WHOLE(B)
-        plan = (ranges, threads if D == 1 else 1)
+        ranges = _row_ranges(batch, T * B * G * H * H)
+        # a batch too small to split still gets two cores from the directions
+        at_once = threads > 1 and D == 2 and (DIRECTIONS_AT_ONCE or len(ranges) == 1)
+        plan = (ranges, threads) if not at_once else (_WHOLE(B), 1)
         # recurrent dropout: one mask per sequence and scan, drawn here in a
         # fixed order (the scans may run on other threads), in the caller's
         # sample order, then sorted like the batch
@@ -497,7 +504,7 @@ class _RNNBase(Layer):
                 out = scan.Hs[1:]
                 return scan, (batch.reverse(out) if d else out)
 
-            for d, (scan, out) in enumerate(_in_parallel(run, D, parallel and D == 2)):
+            for d, (scan, out) in enumerate(_in_parallel(run, D, at_once)):
                 scans.append(scan)
                 outs.append(out)
                 h_n[k * D + d] = scan.h_n
@@ -516,7 +523,7 @@ class _RNNBase(Layer):
                 masks.append(None)
 
         if training:
-            self._record((batch, scans, masks, parts, parallel and D == 2))
+            self._record((batch, scans, masks, parts, at_once))
         outputs = batch.to_batch_major(inp)   # a copy: never a view of a buffer
         h_n = batch.unsort_states(h_n)
         return outputs, self._state(h_n, batch.unsort_states(c_n) if two else None)
