@@ -4,12 +4,23 @@
  * futex wake, then the GIL) took about 50 us here, a forward pass hands off
  * twice and a training step four times, so small scans ran no faster on two
  * cores than on one.  These workers are plain C threads that never touch
- * Python: after a job they spin for SC_POOL_SPIN_NS before they sleep, so a
- * scan that follows within that time starts in about a microsecond.
+ * Python: after a job they spin for SC_POOL_SPIN_NS (2 ms) before they
+ * sleep, offering the core to anyone else with sched_yield meanwhile, so a
+ * job that follows within that time starts in about a microsecond.  (A
+ * training step's jobs come with up to a millisecond of NumPy copies between
+ * them; with 0.3 ms, half of them found the worker asleep.)  The price: the
+ * process's CPU time counts those spins.
  *
  *   sc_pool_run(fn, ctx, n, threads): fn(ctx, i) for i in 0 .. n-1, on the
  *       calling thread and up to threads - 1 workers; returns when all are
  *       done.
+ *
+ * A job posted while the workers sleep runs on the caller alone and wakes
+ * them for the next one: waking a sleeping thread took longer here than
+ * many jobs do (up to 0.2 ms on this virtual machine, where an idle CPU is
+ * halted), and calls spaced a millisecond apart ran slower on two threads
+ * than on one.  A scan's jobs follow each other within microseconds, so its
+ * next job finds them awake.
  *
  * Parts are claimed, not assigned: the caller runs parts too, and a part no
  * worker has started when the caller gets to it is the caller's.  On a busy
@@ -46,6 +57,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sched.h>
 
@@ -73,9 +85,10 @@ typedef void (*sc_part_fn)(void *ctx, ptrdiff_t part);
 
 #define SC_POOL_MAX_WORKERS 255       /* fits the 8 bits of "may take on" */
 #define SC_POOL_MAX_PARTS 4095        /* fits the 12 bits of a part index */
-/* how long a worker spins for the next job before it sleeps: a training step
- * starts its next scan well within this */
-#define SC_POOL_SPIN_NS 300000
+/* how long a worker spins for the next job before it sleeps, counted from
+ * the end of the last job: a training step starts its next scan well within
+ * this */
+#define SC_POOL_SPIN_NS 2000000
 static int64_t sc_pool_spin_ns = SC_POOL_SPIN_NS;   /* settable, for measurements */
 /* how long the caller spins for workers to finish before it sleeps */
 #define SC_POOL_WAIT_SPIN_NS 100000
@@ -113,11 +126,12 @@ typedef struct {
     unsigned history;        /* the owner's: the last 8 judged jobs, 1 = waited */
     int caller_cpu;          /* atomic: the CPU the last job was posted from */
     int64_t n_moves;         /* atomic: workers moved off their caller's CPU */
+    int64_t n_cold;          /* jobs run here because the workers slept */
 } sc_pool_t;
 
 static sc_pool_t sc_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
                             PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, NULL, NULL, 0, 0,
-                            0, 0, 0, 0, 0, 0, 0, 0, -1, 0};
+                            0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0};
 
 static inline int64_t sc_pool_now_ns(void)
 {
@@ -210,11 +224,19 @@ static void *sc_pool_worker(void *arg)
         while (SC_POOL_GEN(__atomic_load_n(&sc_pool.word, __ATOMIC_ACQUIRE)) == seen) {
             sc_pool_spin(spins);
             if ((++spins & 15) == 0 && sc_pool_now_ns() > until) {
+                if (__atomic_load_n(&sc_pool.taken, __ATOMIC_RELAXED)) {
+                    /* the caller still runs its part of the last job: the
+                     * next job is near, do not sleep through it */
+                    until = sc_pool_now_ns() + __atomic_load_n(&sc_pool_spin_ns,
+                                                               __ATOMIC_RELAXED);
+                    continue;
+                }
+                /* asleep until a caller posts a generation and wakes the
+                 * sleepers (it zeroes their count as it does) */
                 pthread_mutex_lock(&sc_pool.mu);
                 sc_pool.sleepers++;
                 while (SC_POOL_GEN(__atomic_load_n(&sc_pool.word, __ATOMIC_ACQUIRE)) == seen)
                     pthread_cond_wait(&sc_pool.wake, &sc_pool.mu);
-                sc_pool.sleepers--;
                 pthread_mutex_unlock(&sc_pool.mu);
                 break;
             }
@@ -245,14 +267,18 @@ static void sc_pool_after_fork(void)
 }
 
 /* Start workers until there are `want` (fewer if the system refuses). */
+static pthread_once_t sc_pool_fork_once = PTHREAD_ONCE_INIT;
+
+static void sc_pool_register_fork(void)
+{
+    pthread_atfork(NULL, NULL, sc_pool_after_fork);
+}
+
 static void sc_pool_grow(int want)
 {
-    static int fork_handler = 0;
+    /* before the lock: a fork while it is held must find the handler */
+    pthread_once(&sc_pool_fork_once, sc_pool_register_fork);
     pthread_mutex_lock(&sc_pool.mu);
-    if (!fork_handler) {
-        pthread_atfork(NULL, NULL, sc_pool_after_fork);
-        fork_handler = 1;
-    }
     while (sc_pool.n_workers < want) {
         pthread_t thread;
         pthread_attr_t attr;
@@ -265,9 +291,37 @@ static void sc_pool_grow(int want)
         pthread_attr_destroy(&attr);
         if (failed)
             break;
+#if defined(__linux__)
+        pthread_setname_np(thread, "seqcore-pool");
+#endif
         sc_pool.n_workers++;
     }
     pthread_mutex_unlock(&sc_pool.mu);
+}
+
+/* The next generation (the owner's); never the live one after a fork or a wrap. */
+static inline uint32_t sc_pool_next_gen(void)
+{
+    uint32_t gen = ++sc_pool.gen;
+    if (gen == SC_POOL_GEN(__atomic_load_n(&sc_pool.word, __ATOMIC_RELAXED)))
+        gen = ++sc_pool.gen;
+    return gen;
+}
+
+/* Wake the sleeping workers after a new generation was posted; whether
+ * there were any.  The count goes to 0 here: a worker woken counts as awake
+ * from now on, though it takes a while to run. */
+static inline int sc_pool_wake_sleepers(void)
+{
+    int any;
+    pthread_mutex_lock(&sc_pool.mu);
+    any = sc_pool.sleepers > 0;
+    if (any) {
+        sc_pool.sleepers = 0;
+        pthread_cond_broadcast(&sc_pool.wake);
+    }
+    pthread_mutex_unlock(&sc_pool.mu);
+    return any;
 }
 
 /* Whether jobs run on the caller alone for now (a worker lost its core). */
@@ -291,6 +345,14 @@ static void sc_pool_run(sc_part_fn fn, void *ctx, ptrdiff_t n, int threads)
         helpers = (int) (n - 1);
     if (helpers > SC_POOL_MAX_WORKERS)
         helpers = SC_POOL_MAX_WORKERS;
+    if (helpers > 0) {
+        /* no more workers than the other CPUs: more would only take turns */
+        static long cpus = 0;
+        if (cpus == 0)
+            cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        if (cpus > 0 && helpers > cpus - 1)
+            helpers = (int) (cpus - 1);
+    }
     if (helpers > 0 && sc_pool_backing_off()) {
         __atomic_add_fetch(&sc_pool.n_alone, 1, __ATOMIC_RELAXED);
         helpers = 0;
@@ -301,27 +363,39 @@ static void sc_pool_run(sc_part_fn fn, void *ctx, ptrdiff_t n, int threads)
             fn(ctx, i);
         return;
     }
-    sc_pool.n_shared++;
     start = sc_pool_now_ns();
     if (sc_pool.n_workers < helpers)
         sc_pool_grow(helpers);
     if (helpers > sc_pool.n_workers)
         helpers = sc_pool.n_workers;
+    pthread_mutex_lock(&sc_pool.mu);
+    cold = sc_pool.sleepers > 0;
+    pthread_mutex_unlock(&sc_pool.mu);
+    if (cold) {
+        /* the workers sleep (no job came for SC_POOL_SPIN_NS): waking one
+         * takes longer than many a job, and it would then hold the job up.
+         * This job runs here; an empty generation wakes the workers for the
+         * next one (a scan's next job follows within microseconds). */
+        gen = sc_pool_next_gen();
+        __atomic_store_n(&sc_pool.word, SC_POOL_WORD(gen, 0, 0, 0), __ATOMIC_RELEASE);
+        sc_pool_wake_sleepers();
+        sc_pool.n_cold++;
+        for (i = 0; i < n; i++)
+            fn(ctx, i);
+        __atomic_store_n(&sc_pool.taken, 0, __ATOMIC_RELEASE);
+        return;
+    }
+    sc_pool.n_shared++;
     sc_pool.fn = fn;
     sc_pool.ctx = ctx;
 #if defined(__linux__) && defined(CPU_ISSET)
     __atomic_store_n(&sc_pool.caller_cpu, sched_getcpu(), __ATOMIC_RELAXED);
 #endif
     __atomic_store_n(&sc_pool.done, 0, __ATOMIC_RELAXED);
-    gen = ++sc_pool.gen;
-    if (gen == SC_POOL_GEN(__atomic_load_n(&sc_pool.word, __ATOMIC_RELAXED)))
-        gen = ++sc_pool.gen;   /* after a fork or a wrap: never reuse the live one */
+    gen = sc_pool_next_gen();
     __atomic_store_n(&sc_pool.word, SC_POOL_WORD(gen, helpers, n, 0), __ATOMIC_RELEASE);
-    pthread_mutex_lock(&sc_pool.mu);
-    cold = sc_pool.sleepers > 0;
-    if (cold)
-        pthread_cond_broadcast(&sc_pool.wake);
-    pthread_mutex_unlock(&sc_pool.mu);
+    /* a worker that fell asleep since the check above: the job is then cold */
+    cold = sc_pool_wake_sleepers();
 
     sc_pool_work(gen);
     own_done = sc_pool_now_ns();

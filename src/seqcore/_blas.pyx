@@ -19,7 +19,7 @@ cdef extern from "seqcore/pool.h" nogil:
     long long sc_pool_spin_ns
     ctypedef struct sc_pool_t:
         int n_workers
-        long long n_shared, n_alone, n_backoffs, last_own_ns, last_wait_ns, n_moves
+        long long n_shared, n_alone, n_backoffs, last_own_ns, last_wait_ns, n_moves, n_cold
     sc_pool_t sc_pool
 
 
@@ -218,10 +218,12 @@ def pool_self_test(Py_ssize_t n, int threads, Py_ssize_t rounds):
 
 def pool_stats():
     """The worker pool's counts: workers, jobs shared, jobs run alone during a
-    backoff, backoffs started."""
+    backoff, backoffs started, workers moved off their caller's CPU, jobs run
+    alone because the workers slept; and the own and waiting times of the
+    last job that started a backoff."""
     return {"workers": sc_pool.n_workers, "shared": sc_pool.n_shared,
             "alone": sc_pool.n_alone, "backoffs": sc_pool.n_backoffs,
-            "moves": sc_pool.n_moves, "last_backoff_own_ns": sc_pool.last_own_ns,
+            "moves": sc_pool.n_moves, "cold": sc_pool.n_cold, "last_backoff_own_ns": sc_pool.last_own_ns,
             "last_backoff_wait_ns": sc_pool.last_wait_ns}
 
 
