@@ -483,7 +483,9 @@ class _RNNBase(Layer):
         ranges = _row_ranges(batch, T * B * G * H * H)
         # a batch too small to split still gets two cores from the directions
         at_once = threads > 1 and D == 2 and (DIRECTIONS_AT_ONCE or len(ranges) == 1)
-        plan = (ranges, threads) if not at_once else (_WHOLE(B), 1)
+        # the ranges never change with the threads (results would round
+        # differently): directions at once run theirs on their own thread
+        plan = (ranges, 1 if at_once else threads)
         # recurrent dropout: one mask per sequence and scan, drawn here in a
         # fixed order (the scans may run on other threads), in the caller's
         # sample order, then sorted like the batch
