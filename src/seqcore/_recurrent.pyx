@@ -48,7 +48,7 @@ trust them.  Sizes, offsets and index products are Py_ssize_t throughout.
 from cython cimport floating
 from libc.string cimport memcpy, memset
 
-from seqcore._blas cimport (gemm, colsum, NoTrans, Transpose, part_fn, run_parts,
+from seqcore._blas cimport (gemm, colsum, NoTrans, Transpose, run_parts,
                             serial_blas_begin, serial_blas_end)
 from seqcore._cells cimport (CellSpec, kernel_layout, cell_forward, cell_backward,
                              packed_size, pack, matmul_packed)
@@ -131,7 +131,13 @@ def packed_entries(Py_ssize_t K, Py_ssize_t N, dtype):
 # body casts the pointers back to the dtype in `dbl`.
 # --------------------------------------------------------------------------
 
+# What a job of the pool does with a Scan (run_job)
+cdef enum Job:
+    PROJECT, FORWARD, BACKWARD, PACK, WEIGHTS
+
+
 cdef struct Scan:
+    int job                    # a Job: what run_job does with the rest
     CellSpec s
     bint dbl, training, masked, proj, two, hidden_grad
     Py_ssize_t T, B
@@ -199,13 +205,37 @@ cdef inline void* ptr3(const floating[:, :, ::1] a) noexcept:
             else NULL)
 
 
-cdef void run(part_fn fn, Scan* a, int threads) noexcept nogil:
-    """The parts of a scan on the pool, every BLAS call on one thread: the
+cdef void run(Job job, Scan* a, int threads) noexcept nogil:
+    """The parts of a job on the pool, every BLAS call on one thread: the
     pool's threads share the work, and float32 GEMMs round differently on
     different BLAS thread counts."""
+    a.job = job
     serial_blas_begin()
-    run_parts(fn, a, a.parts, threads)
+    run_parts(run_job, a, a.parts, threads)
     serial_blas_end()
+
+
+cdef void run_job(void* ctx, Py_ssize_t part) noexcept nogil:
+    """Part ``part`` of the job in the Scan ``ctx``, in its dtype (the pool's
+    part function)."""
+    cdef Scan* a = <Scan*> ctx
+    if a.dbl:
+        job_part(a, part, <double*> NULL)
+    else:
+        job_part(a, part, <float*> NULL)
+
+
+cdef void job_part(Scan* a, Py_ssize_t part, floating* tag) noexcept nogil:
+    if a.job == PROJECT:
+        project_rows(a, part, tag)
+    elif a.job == FORWARD:
+        forward_rows(a, a.ranges[2 * part], a.ranges[2 * part + 1], tag)
+    elif a.job == BACKWARD:
+        backward_rows(a, part, tag)
+    elif a.job == PACK:
+        pack_share(a, part, tag)
+    else:
+        weights_share(a, part, tag)
 
 
 def project(const floating[:, :, ::1] X,
@@ -239,15 +269,7 @@ def project(const floating[:, :, ::1] X,
     a.s.G, a.s.H = 1, GH   # only G*H is read
     a.X, a.W_ih, a.gates = ptr3(X), ptr2(W_ih), ptr3(gates)
     with nogil:
-        run(project_part, &a, threads)
-
-
-cdef void project_part(void* ctx, Py_ssize_t part) noexcept nogil:
-    cdef Scan* a = <Scan*> ctx
-    if a.dbl:
-        project_rows(a, part, <double*> NULL)
-    else:
-        project_rows(a, part, <float*> NULL)
+        run(PROJECT, &a, threads)
 
 
 cdef void project_rows(const Scan* a, Py_ssize_t part, floating* tag) noexcept nogil:
@@ -337,15 +359,7 @@ def forward_steps(int kind, int flags, bint training,
                else NULL)
     a.h_n, a.c_n = ptr2(h_n), ptr2(c_n)
     with nogil:
-        run(forward_part, &a, threads)
-
-
-cdef void forward_part(void* ctx, Py_ssize_t part) noexcept nogil:
-    cdef Scan* a = <Scan*> ctx
-    if a.dbl:
-        forward_rows(a, a.ranges[2 * part], a.ranges[2 * part + 1], <double*> NULL)
-    else:
-        forward_rows(a, a.ranges[2 * part], a.ranges[2 * part + 1], <float*> NULL)
+        run(FORWARD, &a, threads)
 
 
 cdef void forward_rows(const Scan* a, Py_ssize_t row0, Py_ssize_t row1,
@@ -496,15 +510,7 @@ def backward_steps(int kind, int flags,
     a.dG, a.dGH, a.dhm, a.dh, a.dc = ptr3(dG), ptr3(dGH), ptr2(dhm), ptr2(dh), ptr2(dc)
     a.dextra = ptr3(dextra)
     with nogil:
-        run(backward_part, &a, threads)
-
-
-cdef void backward_part(void* ctx, Py_ssize_t part) noexcept nogil:
-    cdef Scan* a = <Scan*> ctx
-    if a.dbl:
-        backward_rows(a, part, <double*> NULL)
-    else:
-        backward_rows(a, part, <float*> NULL)
+        run(BACKWARD, &a, threads)
 
 
 cdef void backward_rows(const Scan* a, Py_ssize_t part, floating* tag) noexcept nogil:
@@ -681,16 +687,8 @@ def weight_gradients(int kind, int flags,
         return   # T * B == 0 (the layers never ask for it)
     with nogil:
         if a.PX != NULL or a.PH != NULL or a.PA != NULL:
-            run(pack_part, &a, threads)
-        run(weights_part, &a, threads)
-
-
-cdef void pack_part(void* ctx, Py_ssize_t part) noexcept nogil:
-    cdef Scan* a = <Scan*> ctx
-    if a.dbl:
-        pack_share(a, part, <double*> NULL)
-    else:
-        pack_share(a, part, <float*> NULL)
+            run(PACK, &a, threads)
+        run(WEIGHTS, &a, threads)
 
 
 cdef void pack_share(const Scan* a, Py_ssize_t part, floating* tag) noexcept nogil:
@@ -714,14 +712,6 @@ cdef void pack_panels(Py_ssize_t K, Py_ssize_t N, const floating* M, floating* P
     cdef Py_ssize_t c0 = p0 * NR, c1 = min(p1 * NR, N)
     if c1 > c0:
         pack(K, c1 - c0, M + c0, N, 1, P + c0 * K)
-
-
-cdef void weights_part(void* ctx, Py_ssize_t part) noexcept nogil:
-    cdef Scan* a = <Scan*> ctx
-    if a.dbl:
-        weights_share(a, part, <double*> NULL)
-    else:
-        weights_share(a, part, <float*> NULL)
 
 
 cdef void weights_share(const Scan* a, Py_ssize_t part, floating* tag) noexcept nogil:
