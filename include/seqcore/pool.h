@@ -89,7 +89,6 @@ typedef void (*sc_part_fn)(void *ctx, ptrdiff_t part);
  * the end of the last job: a training step starts its next scan well within
  * this */
 #define SC_POOL_SPIN_NS 2000000
-static int64_t sc_pool_spin_ns = SC_POOL_SPIN_NS;   /* settable, for measurements */
 /* how long the caller spins for workers to finish before it sleeps */
 #define SC_POOL_WAIT_SPIN_NS 100000
 /* the first and the longest time jobs run on the caller alone after one that
@@ -219,7 +218,7 @@ static void *sc_pool_worker(void *arg)
     uint32_t seen = (uint32_t) (uintptr_t) arg;
     for (;;) {
         /* wait for a generation this worker has not seen: spin, then sleep */
-        int64_t until = sc_pool_now_ns() + __atomic_load_n(&sc_pool_spin_ns, __ATOMIC_RELAXED);
+        int64_t until = sc_pool_now_ns() + SC_POOL_SPIN_NS;
         unsigned spins = 0;
         while (SC_POOL_GEN(__atomic_load_n(&sc_pool.word, __ATOMIC_ACQUIRE)) == seen) {
             sc_pool_spin(spins);
@@ -227,8 +226,7 @@ static void *sc_pool_worker(void *arg)
                 if (__atomic_load_n(&sc_pool.taken, __ATOMIC_RELAXED)) {
                     /* the caller still runs its part of the last job: the
                      * next job is near, do not sleep through it */
-                    until = sc_pool_now_ns() + __atomic_load_n(&sc_pool_spin_ns,
-                                                               __ATOMIC_RELAXED);
+                    until = sc_pool_now_ns() + SC_POOL_SPIN_NS;
                     continue;
                 }
                 /* asleep until a caller posts a generation and wakes the

@@ -16,7 +16,6 @@ cdef extern from "seqcore/pool.h" nogil:
     ctypedef void (*sc_part_fn)(void* ctx, Py_ssize_t part) noexcept nogil
     void sc_pool_run(sc_part_fn fn, void* ctx, Py_ssize_t n, int threads)
     int sc_pool_backing_off()
-    long long sc_pool_spin_ns
     ctypedef struct sc_pool_t:
         int n_workers
         long long n_shared, n_alone, n_backoffs, last_own_ns, last_wait_ns, n_moves, n_cold
@@ -232,11 +231,3 @@ def pool_backing_off():
     its core lately): the Python-level thread hand-offs follow it too."""
     return bool(sc_pool_backing_off())
 
-
-def set_pool_spin(long long ns):
-    """Set how long an idle worker spins for the next job before it sleeps
-    (nanoseconds); returns the previous value.  For measurements."""
-    global sc_pool_spin_ns
-    old = sc_pool_spin_ns
-    sc_pool_spin_ns = ns
-    return old

@@ -67,41 +67,19 @@ from seqcore._attention cimport (AttnSpec, ATTN_ADDITIVE, ATTN_DOT, ATTN_GENERAL
                                  attend_rows, attend_backward_rows)
 from seqcore._blas cimport (gemm, colsum, NoTrans, Transpose,
                             serial_blas_begin, serial_blas_end)
-from seqcore._cells cimport CellSpec, kernel_layout, cell_forward, cell_backward
+from seqcore._cells cimport (CellSpec, kernel_layout, cell_forward, cell_backward,
+                             packed_size, pack, matmul_packed)
 from seqcore._checks cimport check_shape, check_blas_ld
-
-
-cdef extern from "seqcore/matmul.h" nogil:
-    size_t sc_packed_size_f(Py_ssize_t K, Py_ssize_t N)
-    size_t sc_packed_size_d(Py_ssize_t K, Py_ssize_t N)
-    void sc_pack_f(Py_ssize_t K, Py_ssize_t N, const float* B, Py_ssize_t rs,
-                   Py_ssize_t cs, float* P)
-    void sc_pack_d(Py_ssize_t K, Py_ssize_t N, const double* B, Py_ssize_t rs,
-                   Py_ssize_t cs, double* P)
-    void sc_matmul_packed_f(Py_ssize_t m, Py_ssize_t N, Py_ssize_t K, const float* A,
-                            Py_ssize_t lda, const float* P, float* C, Py_ssize_t ldc,
-                            int accumulate)
-    void sc_matmul_packed_d(Py_ssize_t m, Py_ssize_t N, Py_ssize_t K, const double* A,
-                            Py_ssize_t lda, const double* P, double* C, Py_ssize_t ldc,
-                            int accumulate)
 
 
 cdef void* pack_new(Py_ssize_t K, Py_ssize_t N, const floating* B, Py_ssize_t rs,
                     Py_ssize_t cs) noexcept nogil:
     """A new packed copy of the (K, N) matrix with entries B[k * rs + j * cs]
     (include/seqcore/matmul.h), or NULL when out of memory."""
-    cdef size_t size
-    cdef void* P
-    if floating is float:
-        size = sc_packed_size_f(K, N) * sizeof(float)
-    else:
-        size = sc_packed_size_d(K, N) * sizeof(double)
-    P = malloc(size if size > 0 else 1)
+    cdef size_t size = packed_size(K, N, floating is double) * sizeof(floating)
+    cdef void* P = malloc(size if size > 0 else 1)
     if P != NULL:
-        if floating is float:
-            sc_pack_f(K, N, B, rs, cs, <float*> P)
-        else:
-            sc_pack_d(K, N, B, rs, cs, <double*> P)
+        pack(K, N, B, rs, cs, <floating*> P)
     return P
 
 
@@ -111,10 +89,7 @@ cdef inline void mm(Py_ssize_t m, Py_ssize_t N, Py_ssize_t K, const floating* A,
     """C (m, N) = A (m, K) @ (the packed matrix P), += when accumulate.  Each
     entry is one dot product in k order, whatever m: results do not depend
     on how the rows are cut."""
-    if floating is float:
-        sc_matmul_packed_f(m, N, K, A, lda, <const float*> P, C, ldc, accumulate)
-    else:
-        sc_matmul_packed_d(m, N, K, A, lda, <const double*> P, C, ldc, accumulate)
+    matmul_packed(False, m, N, K, A, lda, <const floating*> P, C, ldc, accumulate)
 
 
 ctypedef struct Dec:

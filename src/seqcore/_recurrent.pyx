@@ -258,7 +258,7 @@ def project(const floating[:, :, ::1] X,
                 "T, B from X, G*H from W_ih")
     check_blas_ld("project", "I", I)
     check_blas_ld("project", "G*H", GH)
-    check_parts("project", parts, T * B)
+    check_parts("project", parts)
     if W_packed.shape[0] > 0:
         check_shape("project", "W_packed", W_packed.shape,
                     (packed_size(I, GH, floating is double),), "pack_matrix(W_ih, True).size")
@@ -659,7 +659,7 @@ def weight_gradients(int kind, int flags,
     check_blas_ld(fn, "I", I)
     check_blas_ld(fn, "P", P)
     check_blas_ld(fn, "G*H", GH)
-    check_parts(fn, parts, GH)
+    check_parts(fn, parts)
     cdef bint dbl = floating is double
     cdef Py_ssize_t TB = T * B
     if W_packed.shape[0] > 0:
@@ -796,7 +796,7 @@ cdef inline Py_ssize_t rows_active(const int* n_active, Py_ssize_t t,
 cdef Py_ssize_t MAX_PARTS = 4095
 
 
-cdef int check_parts(str fn, Py_ssize_t parts, Py_ssize_t items) except -1:
+cdef int check_parts(str fn, Py_ssize_t parts) except -1:
     if not 1 <= parts <= MAX_PARTS:
         raise ValueError(f"{fn}: parts must be in [1, {MAX_PARTS}], got {parts}")
     return 0

@@ -38,14 +38,6 @@ _MERGE_MODES = ("concat", "sum", "mul", "ave")
 # each on a one-thread BLAS (see src/seqcore/_recurrent.pyx).  Set to False to
 # run everything on the calling thread.
 CONCURRENT_SCANS = True
-# A range keeps at least this many rows, and a loop of fewer multiply-adds
-# (T * B * G*H * H) than MIN_SPLIT_WORK stays whole: below these, two ranges
-# on two cores ran no faster than one (measured on training steps: an RNN at
-# (32, 10, 8, 32), 3.3e5, lost 10%; a GRU at (16, 24, 1, 32), 1.2e6, gained
-# 25%).  The core's pool hands a range to a worker in about a microsecond
-# (include/seqcore/pool.h).
-MIN_ROWS_PER_RANGE = 8
-MIN_SPLIT_WORK = 1 << 19
 # A job of the core (a projection, a time loop, the weight gradients) of
 # fewer multiply-adds than this runs its parts on the calling thread.  At
 # 1 << 21, RNNForecaster().fit on the airline series took 0.37 s on two
@@ -53,18 +45,16 @@ MIN_SPLIT_WORK = 1 << 19
 # (float32) 0.114 against 0.095 s; from 1 << 22 on, both matched one thread
 # while larger scans still gain (measured on an idle machine).
 MIN_SHARED_WORK = 1 << 22
+# A range keeps at least this many rows, and a time loop of fewer
+# multiply-adds (T * B * G*H * H) than MIN_SPLIT_WORK stays whole: its job
+# would not be shared, and two ranges in turn make smaller register blocks
+# than one.
+MIN_ROWS_PER_RANGE = 8
+MIN_SPLIT_WORK = MIN_SHARED_WORK
 # The input projection and the weight gradients run on the core's packed
 # kernels (include/seqcore/matmul.h) rather than the BLAS: on AVX-512 they
 # beat OpenBLAS's GEMMs (see benchmarks/README.md).  False: the BLAS.
 PACKED_PRODUCTS = True
-# The two directions of a bidirectional layer run at once on two Python
-# threads (True), or in turn, each split into row ranges on the core's pool
-# (False); a batch too small to split runs its directions at once either
-# way.  Measured on a 2-layer bidirectional LSTM (64, 100, 32, 128), float32
-# training: 65 ms at once against 71 ms in turn on an idle machine (whole
-# batches make better register blocks), 106 against 117 ms with another
-# process keeping a core busy (1 thread: 121-124 ms).
-DIRECTIONS_AT_ONCE = True
 # How many row ranges a large scan is cut into (see _row_ranges); threads run
 # them at once when the user allows more than one BLAS thread.
 SCAN_PARTS = 2
@@ -87,7 +77,7 @@ def _row_ranges(batch, work):
     """
     parts = min(SCAN_PARTS, batch.B // MIN_ROWS_PER_RANGE)
     if parts < 2 or work < MIN_SPLIT_WORK:
-        return _WHOLE(batch.B)
+        return _whole_batch(batch.B)
     if batch.full:
         bounds = np.array([batch.B * i // parts for i in range(parts + 1)])
     else:
@@ -97,7 +87,7 @@ def _row_ranges(batch, work):
     return np.column_stack([bounds[:-1], bounds[1:]]).astype(np.intp)
 
 
-def _WHOLE(B):
+def _whole_batch(B):
     return np.array([[0, B]], dtype=np.intp)
 
 
@@ -474,9 +464,11 @@ class _RNNBase(Layer):
             c0 = batch.sort_states(c0) if c0 is not None else np.zeros((L * D, B, H), self.dtype)
         h_n = np.empty((L * D, B, S), self.dtype)
         c_n = np.empty((L * D, B, H), self.dtype) if two else None
-        # every scan splits its batch into row ranges, which the core's pool
-        # runs at once (the two directions of a bidirectional layer take
-        # turns, each on all threads, unless DIRECTIONS_AT_ONCE).  Either way
+        # a scan splits its batch into row ranges, which the core's pool runs
+        # at once; the two directions of a bidirectional layer run at once,
+        # each on its own thread (faster than in turn on the pool, idle or
+        # busy: a 2-layer LSTM (64, 100, 32, 128) trained in 65 against 71 ms
+        # idle, 106 against 117 ms next to a busy process).  Either way
         # seqcore shares out the work itself and every BLAS call runs on one
         # thread: the idle threads of a multi-threaded BLAS spin for a while
         # after each call and would take the core from the other scan, and
@@ -484,8 +476,7 @@ class _RNNBase(Layer):
         threads = _scan_threads()
         G = self._layout.G
         ranges = _row_ranges(batch, T * B * G * H * H)
-        # a batch too small to split still gets two cores from the directions
-        at_once = threads > 1 and D == 2 and (DIRECTIONS_AT_ONCE or len(ranges) == 1)
+        at_once = threads > 1 and D == 2
         # the ranges never change with the threads (results would round
         # differently): directions at once run theirs on their own thread
         plan = (ranges, 1 if at_once else threads)
