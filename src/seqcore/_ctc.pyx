@@ -414,30 +414,36 @@ cdef void heap_push(Py_ssize_t* heap, Py_ssize_t* size, Py_ssize_t W, const doub
 
 cdef class _Prior:
     """The prior of a beam search: log p(next label | prefix) of every label,
-    from a callable, cached per trie node (rows of ``cache``)."""
+    from a callable, called once per distinct prefix of one search (rows of
+    a batch share it); each trie node keeps the index of its row."""
     cdef object fn
-    cdef object rows
+    cdef list rows
+    cdef dict index
     cdef Py_ssize_t C
 
     def __init__(self, fn, Py_ssize_t C):
-        self.fn, self.rows, self.C = fn, [], C
+        self.fn, self.rows, self.index, self.C = fn, [], {}, C
 
     cdef int row(self, Trie* tr, Py_ssize_t node, const double** out) except -1:
         cdef Py_ssize_t m = node
         cdef const double[::1] v
         if tr.prior_row[node] < 0:
-            prefix = []
+            labels = []
             while m > 0:
-                prefix.append(tr.label[m])
+                labels.append(tr.label[m])
                 m = tr.parent[m]
-            got = np.asarray(self.fn(tuple(prefix[::-1])), dtype=np.float64)
-            if got.shape != (self.C,):
-                raise ValueError(f"prior must return {self.C} log-probabilities (one per "
-                                 f"class), got shape {got.shape}")
-            if np.isnan(got).any() or (got == np.inf).any():
-                raise ValueError("prior returned NaN or +inf")
-            self.rows.append(np.ascontiguousarray(got))
-            tr.prior_row[node] = len(self.rows) - 1
+            prefix = tuple(labels[::-1])
+            i = self.index.get(prefix)
+            if i is None:
+                got = np.asarray(self.fn(prefix), dtype=np.float64)
+                if got.shape != (self.C,):
+                    raise ValueError(f"prior must return {self.C} log-probabilities (one "
+                                     f"per class), got shape {got.shape}")
+                if np.isnan(got).any() or (got == np.inf).any():
+                    raise ValueError("prior returned NaN or +inf")
+                i = self.index[prefix] = len(self.rows)
+                self.rows.append(np.ascontiguousarray(got))
+            tr.prior_row[node] = i
         v = self.rows[tr.prior_row[node]]
         out[0] = &v[0]
         return 0

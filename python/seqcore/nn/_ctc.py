@@ -252,10 +252,13 @@ def _check_prior(prior, C):
         return None
     if callable(prior):
         return _ctc._Prior(prior, C)
-    table = as_float_array(prior, np.float64, "prior") if not isinstance(prior, str) else None
-    if table is None or table.shape != (C,):
+    table = None if isinstance(prior, str) else np.asarray(prior)
+    if table is None or table.dtype.kind not in "biuf" or table.shape != (C,):
         raise ValueError(f"prior must be a callable or an array of {C} log-probabilities "
                          f"(one per class), got {prior!r:.80}")
+    table = table.astype(np.float64)
+    if np.isnan(table).any() or (table == np.inf).any():
+        raise ValueError("prior holds NaN or +inf (-inf rules a label out)")
     return _ctc._Prior(lambda prefix: table, C)
 
 
