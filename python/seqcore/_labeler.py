@@ -286,10 +286,13 @@ class RNNSequenceLabeler(SeqcoreEstimator):
     input: a step per label, plus one between equal neighbours (a blank
     separates repeats), else ``fit`` raises a ValueError naming the sample.
 
-    ONNX: ``seqcore.onnx`` does not export this estimator.  Its network is
-    a recurrent stack and a linear layer read at every step; decoding (best
-    path: argmax per step, collapse repeats, drop blanks) is a few lines of
-    NumPy on ``predict_step_proba``'s output.
+    ONNX: ``seqcore.onnx.to_onnx`` does not take the estimator itself, but
+    its network exports as two graphs, ``to_onnx(model.network_.rnn,
+    lengths=True)`` (the recurrent stack, (N, T, I) -> (N, T, F)) and
+    ``to_onnx(model.network_.head)`` (rows (N*T, F) -> (N*T, C)); greedy
+    decoding is then a few lines of NumPy: the argmax of each step,
+    repeats collapsed, blanks (column 0) dropped, class k read as
+    ``classes_[k - 1]`` (tested in ``tests/test_labeler.py``).
 
     Examples
     --------
