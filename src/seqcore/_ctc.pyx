@@ -25,8 +25,8 @@ whatever the logits' dtype, in log space throughout:
   Only two rows of beta are kept: the gradient of step t is written as soon
   as beta[t] is known.
 * gradient of ``scale[b] * nll`` with respect to the logits:
-  ``grad[b, t, k] = scale[b] * (exp(lp[t, k]) - exp(nll + logsumexp_{s:
-  l'_s = k} (alpha[t, s] + beta[t, s])))`` for t < T_b, 0 on padded steps.
+  ``grad[b, t, k] = scale[b] * (exp(lp[t, k]) - sum_{s: l'_s = k}
+  exp(alpha[t, s] + beta[t, s] + nll))`` for t < T_b, 0 on padded steps.
 
 An impossible row (its target needs more steps than it has: S plus the
 number of adjacent repeats > T_b) has nll = inf; its gradient is NaN
@@ -35,8 +35,11 @@ number of adjacent repeats > T_b) has nll = inf; its gradient is NaN
 Rows are independent: ``ctc_loss`` cuts the batch into contiguous ranges of
 rows and runs them on the core's worker pool (_blas.run_parts).  Each row's
 result depends on that row alone, so results never depend on the threads.
-Each part allocates its own workspace (lp, alpha, two rows of beta, the
-per-class sums), ``(T_b (C + S') + 2 S' + C)`` doubles for its largest row.
+Each part allocates its own workspace (lp, alpha, beta and its emission
+terms for one step, the per-class sums), ``(T_b (C + S') + 2 S' + 2 + C)``
+doubles for its largest row.  Per cell (t, s) the forward and backward
+steps take at most two exponentials and one logarithm each (the largest
+term factored out), and the gradient's occupation one exponential.
 
 Decoding: ``greedy`` takes the most probable class of each step, collapses
 repeats and drops blanks.  ``beam_search`` is the prefix beam search of
@@ -112,14 +115,25 @@ cdef void ctc_part(void* ctx, Py_ssize_t part) noexcept nogil:
         ctc_rows(a, part, <float*> NULL)
 
 
+cdef inline double logsumexp3(double a, double b, double c) noexcept nogil:
+    """log(exp(a) + exp(b) + exp(c)): two exponentials and one logarithm."""
+    if b > a:
+        a, b = b, a
+    if c > a:
+        a, c = c, a
+    if a == -INFINITY:
+        return a
+    return a + log(1.0 + exp(b - a) + exp(c - a))
+
+
 cdef void ctc_rows(Batch* a, Py_ssize_t part, floating* tag) noexcept nogil:
     """Rows [part * B / parts, (part + 1) * B / parts) of the batch."""
     cdef Py_ssize_t b0 = part * a.B // a.parts, b1 = (part + 1) * a.B // a.parts
-    cdef Py_ssize_t b, Tb, Sx, most = 0, C = a.C
+    cdef Py_ssize_t b, Sx, most = 0, C = a.C
     cdef double* work
     for b in range(b0, b1):
         Sx = 2 * (a.starts[b + 1] - a.starts[b]) + 1
-        most = max(most, a.lengths[b] * (C + Sx) + 2 * Sx + C)
+        most = max(most, a.lengths[b] * (C + Sx) + 2 * Sx + 2 + C)
     work = <double*> malloc(max(most, 1) * sizeof(double))
     if work == NULL:
         a.status[part] = -1
@@ -132,23 +146,26 @@ cdef void ctc_rows(Batch* a, Py_ssize_t part, floating* tag) noexcept nogil:
 cdef void ctc_row(Batch* a, Py_ssize_t b, double* work, floating* tag) noexcept nogil:
     cdef Py_ssize_t T = a.T, C = a.C, blank = a.blank
     cdef Py_ssize_t Tb = a.lengths[b], S = a.starts[b + 1] - a.starts[b]
-    cdef Py_ssize_t Sx = 2 * S + 1, t, s, k
+    cdef Py_ssize_t Sx = 2 * S + 1, t, s, k, lo, hi
     cdef const Py_ssize_t* l = a.targets + a.starts[b]
     cdef const floating* z = (<const floating*> a.logits) + b * T * C
     cdef floating* g = (<floating*> a.out) + b * T * C if a.grad else NULL
     cdef double* lp = work                    # (Tb, C)
     cdef double* alpha = lp + Tb * C          # (Tb, Sx)
     cdef double* beta = alpha + Tb * Sx       # (Sx,): beta[t]
-    cdef double* emit = beta + Sx             # (Sx,): beta[t] + lp[t, l'_s]
-    cdef double* lcab = emit + Sx             # (C,)
+    cdef double* emit = beta + Sx             # (Sx + 2,): beta[t] + lp[t, l'_s], -inf after
+    cdef double* occ = emit + Sx + 2          # (C,): sum_s P(path at (t, s)) per class
     cdef double v, nll, sc = a.scale[b] if a.grad else 0
     cdef double* prev
     cdef double* cur
+    cdef const double* lpt
 
     for t in range(Tb):
         log_softmax_row(z + t * C, C, lp + t * C)
 
-    # forward: alpha[t, s]
+    # forward: alpha[t, s], -inf outside the positions a path can be at:
+    # s < 2 (t + 1) (a step per position at most two ahead), s >= Sx - 2 (Tb - t)
+    # (the rest must still fit)
     for s in range(Sx):
         alpha[s] = -INFINITY
     alpha[0] = lp[blank]
@@ -157,13 +174,19 @@ cdef void ctc_row(Batch* a, Py_ssize_t b, double* work, floating* tag) noexcept 
     for t in range(1, Tb):
         prev = alpha + (t - 1) * Sx
         cur = alpha + t * Sx
+        lpt = lp + t * C
+        lo = max(0, Sx - 2 * (Tb - t))
+        hi = min(Sx, 2 * (t + 1))
         for s in range(Sx):
-            v = prev[s]
-            if s >= 1:
-                v = logaddexp(v, prev[s - 1])
-            if skip_allowed(l, s, blank):
-                v = logaddexp(v, prev[s - 2])
-            cur[s] = v + lp[t * C + label_at(l, s, blank)]
+            cur[s] = -INFINITY
+        for s in range(lo, hi):
+            if s == 0:
+                v = prev[0]
+            elif skip_allowed(l, s, blank):
+                v = logsumexp3(prev[s], prev[s - 1], prev[s - 2])
+            else:
+                v = logaddexp(prev[s], prev[s - 1])
+            cur[s] = v + lpt[label_at(l, s, blank)]
     cur = alpha + (Tb - 1) * Sx
     nll = -(logaddexp(cur[Sx - 1], cur[Sx - 2]) if Sx > 1 else cur[0])
     a.nll[b] = nll
@@ -178,39 +201,42 @@ cdef void ctc_row(Batch* a, Py_ssize_t b, double* work, floating* tag) noexcept 
             g[k] = <floating> v
         return
 
-    # backward: beta[t] for t = Tb-1 .. 0, the gradient of step t with it
+    # backward: beta[t] for t = Tb-1 .. 0, the gradient of step t with it.
+    # The occupation of (t, s), exp(alpha + beta + nll), is the posterior
+    # probability that a path is at s at step t: in [0, 1], summed per class
+    # in linear space (one exponential a cell, no logarithm).
     for s in range(Sx):
         beta[s] = -INFINITY
     beta[Sx - 1] = 0
     if Sx > 1:
         beta[Sx - 2] = 0
+    emit[Sx] = emit[Sx + 1] = -INFINITY
     t = Tb - 1
     while True:
+        lpt = lp + t * C
+        lo = max(0, Sx - 2 * (Tb - t))
+        hi = min(Sx, 2 * (t + 1))
         for k in range(C):
-            lcab[k] = -INFINITY
+            occ[k] = 0
         cur = alpha + t * Sx
-        for s in range(Sx):
-            k = label_at(l, s, blank)
-            lcab[k] = logaddexp(lcab[k], cur[s] + beta[s])
+        for s in range(lo, hi):
+            v = cur[s] + beta[s]
+            if v != -INFINITY:
+                occ[label_at(l, s, blank)] += exp(v + nll)
         for k in range(C):
-            v = exp(lp[t * C + k])
-            if lcab[k] != -INFINITY:
-                v -= exp(lcab[k] + nll)
-            g[t * C + k] = <floating> (sc * v)
+            g[t * C + k] = <floating> (sc * (exp(lpt[k]) - occ[k]))
         if t == 0:
             break
         # beta[t-1, s] = logsumexp_{s2} beta[t, s2] + lp[t, l'_{s2}], in place
         # (position s reads s, s+1, s+2 only: ascending s never reads a
         # value already overwritten)
         for s in range(Sx):
-            emit[s] = beta[s] + lp[t * C + label_at(l, s, blank)]
+            emit[s] = beta[s] + lpt[label_at(l, s, blank)]
         for s in range(Sx):
-            v = emit[s]
-            if s + 1 < Sx:
-                v = logaddexp(v, emit[s + 1])
             if s + 2 < Sx and skip_allowed(l, s + 2, blank):
-                v = logaddexp(v, emit[s + 2])
-            beta[s] = v
+                beta[s] = logsumexp3(emit[s], emit[s + 1], emit[s + 2])
+            else:
+                beta[s] = logaddexp(emit[s], emit[s + 1])
         t -= 1
 
 
