@@ -65,7 +65,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._estimators import RNNRegressor, _VersionedPickle
+from ._base import SeqcoreEstimator
+from ._estimators import RNNRegressor
 from ._sklearn_compat import Interval, StrOptions
 from ._validation import check_real, mean_and_scale, warn_user
 
@@ -526,7 +527,7 @@ class _Plan:
                            if global_model else ""))
 
 
-class RNNForecaster(_VersionedPickle, BaseEstimator):
+class RNNForecaster(SeqcoreEstimator):
     """Forecast one or several time series with a recurrent network.
 
     Parameters

@@ -49,8 +49,7 @@ from ._base import _Holding, check_memory, fill_uniform
 from ._cells import get_cell
 from ._embedding import Embedding
 from ._linear import Linear
-
-LOSSES = ("softmax", "sigmoid", "squared_error")
+from ._loss import LOSSES, get_loss
 DENSE_ACTIVATIONS = ("relu", "tanh")
 # Inference runs in batches of rows whose buffers take about this many bytes,
 # so predicting many sequences needs memory for the outputs only.
@@ -96,14 +95,13 @@ class SequenceNetwork:
                  return_sequences=False, vocab_size=None, dense_layers=(),
                  dense_activation="relu", training_copies=2, **rnn_kwargs):
         layer_class = getattr(_layers, get_cell(cell).layer)
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        self._loss_fn = get_loss(loss)   # a name of LOSSES or a loss object
         if dense_activation not in DENSE_ACTIVATIONS:
             raise ValueError(f"dense_activation must be one of {DENSE_ACTIVATIONS}, got "
                              f"{dense_activation!r}")
         sizes = tuple(check_positive_int(s, "dense_layers entry") for s in dense_layers)
         self.n_outputs = check_positive_int(n_outputs, "n_outputs")
-        self.loss = loss
+        self.loss = self._loss_fn.name
         self.return_sequences = bool(return_sequences)
         self.vocab_size = (None if vocab_size is None
                            else check_positive_int(vocab_size, "vocab_size"))
@@ -172,6 +170,8 @@ class SequenceNetwork:
         state.setdefault("dense", [])
         state.setdefault("embedding", None)
         state.setdefault("vocab_size", None)
+        if "_loss_fn" not in state:
+            state["_loss_fn"] = get_loss(state["loss"])
         self.__dict__.update(state)
         if "_head_size" not in state:
             self._head_size = self.flat_params.size - self.rnn._param_count()
@@ -512,14 +512,7 @@ class SequenceNetwork:
         Z = S64 @ W64.T + self.bias
         dZ = np.empty_like(Z)
         w_rows = np.ascontiguousarray(w_rows, dtype=np.float64)
-        if self.loss == "softmax":
-            loss = _losses.softmax_cross_entropy(Z, np.ascontiguousarray(Y, dtype=np.intp),
-                                                 w_rows, 1.0, dZ)
-        else:
-            Y = np.ascontiguousarray(Y, dtype=np.float64).reshape(Z.shape)
-            fn = (_losses.sigmoid_binary_cross_entropy if self.loss == "sigmoid"
-                  else _losses.squared_error)
-            loss = fn(Z, Y, w_rows, 1.0, dZ)
+        loss = self._loss_fn(Z, Y, w_rows, dZ)
         # dW = dZ.T @ S   (K, F) = (K, N)(N, F);  db = dZ.sum(0);  dS = dZ @ W
         self.d_weight[...] = dZ.T @ S64
         self.d_bias[:] = dZ.sum(axis=0)

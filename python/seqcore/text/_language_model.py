@@ -39,7 +39,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .. import _lm
-from .._estimators import _Training, _VersionedPickle
+from .._base import SeqcoreEstimator, training
 from .._sklearn_compat import Interval, StrOptions
 from .._validation import warn_user
 from ..nn import CELLS, SGD, Adam, Embedding, Linear, clip_grad_norm
@@ -223,7 +223,7 @@ def _diverged(net, last_good):
     return True
 
 
-class RNNLanguageModel(_VersionedPickle, BaseEstimator):
+class RNNLanguageModel(SeqcoreEstimator):
     """A recurrent language model of characters or words that writes new text.
 
     ``fit(texts)`` learns to predict each token of the documents from the
@@ -406,7 +406,7 @@ class RNNLanguageModel(_VersionedPickle, BaseEstimator):
         self
         """
         self._validate_params()
-        with _Training(self):
+        with training(self):
             return self._fit(X)
 
     def _fit(self, X):

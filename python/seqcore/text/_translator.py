@@ -21,7 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .._estimators import _consistent, _fit_then_publish, _Training, _VersionedPickle
+from .._base import SeqcoreEstimator, consistent, fit_then_publish, training
 from .._sklearn_compat import Interval, StrOptions
 from .._validation import warn_user
 from ..nn import Adam, Seq2Seq, clip_grad_norm
@@ -43,7 +43,7 @@ def _pad(seqs, extra=()):
     return out, lengths
 
 
-class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
+class Seq2SeqTranslator(SeqcoreEstimator):
     """Sequence-to-sequence model with attention: text in, text of another length out.
 
     An encoder (recurrent, bidirectional, stacked) reads the source tokens;
@@ -255,12 +255,12 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
         self
         """
         self._validate_params()
-        with _Training(self):
+        with training(self):
             if self.warm_start and hasattr(self, "network_"):
                 return self._fit(X, y)   # continues the model in place
             # from scratch: on a view, published in one step at the end, so
             # that predictions meanwhile see the old model or the new one
-            return _fit_then_publish(self, lambda work: work._fit(X, y))
+            return fit_then_publish(self, lambda work: work._fit(X, y))
 
     def _fit(self, X, y):
         first = not (self.warm_start and hasattr(self, "network_"))
@@ -437,7 +437,7 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
         names = self.target_tokenizer_.get_feature_names_out()
         return [str(names[i]) for i in ids]
 
-    @_consistent
+    @consistent
     def predict(self, X):
         """The output string of each source.
 
@@ -454,7 +454,7 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
         join = self._joiner()
         return [join.join(self._id_tokens(o)) for o in out]
 
-    @_consistent
+    @consistent
     def predict_attention(self, x):
         """Output tokens and attention weights of one source.
 
@@ -478,7 +478,7 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
         (out, att), _ = self._decode_ids([x], return_attention=True)
         return self._id_tokens(out[0]), att[0]
 
-    @_consistent
+    @consistent
     def source_tokens(self, x):
         """The source tokens of one source, as the encoder reads them.
 
@@ -495,7 +495,7 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
         check_is_fitted(self, "network_")
         return self._sources([x], fitting=False)[1][0]
 
-    @_consistent
+    @consistent
     def plot_attention(self, x, *, ax=None, cmap="viridis"):
         """Heat map of the attention of one source (needs matplotlib).
 
@@ -530,7 +530,7 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
         ax.set_ylabel("output")
         return ax
 
-    @_consistent
+    @consistent
     def score(self, X, y):
         """Exact-match accuracy: the fraction of outputs equal to their target.
 
