@@ -48,7 +48,7 @@ from .nn._schedules import get_schedule
 # A finite epoch loss above this many times the first batch's loss (and
 # above this many nats or squared units) means training has blown up: the
 # untrained model is never that far off.
-EXPLOSION_FACTOR = 100.0
+EXPLOSION_FACTOR = 10.0
 
 
 class Task:

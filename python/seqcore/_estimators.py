@@ -9,7 +9,6 @@ and ``partial_fit`` both go through ``_fit``.  The model itself is a
 with a compiled optimizer on its flat parameter buffer.
 """
 
-import sys
 from numbers import Integral, Real
 
 import numpy as np

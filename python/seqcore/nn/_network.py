@@ -42,14 +42,13 @@ import threading
 
 import numpy as np
 
-from .. import _losses
 from .._validation import check_lengths, check_positive_int
 from . import _layers
 from ._base import _Holding, check_memory, fill_uniform
 from ._cells import get_cell
 from ._embedding import Embedding
 from ._linear import Linear
-from ._loss import LOSSES, get_loss
+from ._loss import get_loss
 DENSE_ACTIVATIONS = ("relu", "tanh")
 # Inference runs in batches of rows whose buffers take about this many bytes,
 # so predicting many sequences needs memory for the outputs only.

@@ -486,6 +486,10 @@ class Seq2Seq:
             # dM += dKp @ W_k   (B*S, Hk) = (B*S, P)(P, Hk)
             _dense.input_grad_rows(dKp2, W_k, through, 0, B * S)
             dK += through.reshape(B, S, Hk)
+        if not (np.isfinite(dh0).all() and np.isfinite(dK).all()):
+            # finite loss, overflowed gradients (a step far too large): report
+            # it as a non-finite loss, for the training engine to handle
+            return np.inf
         # the bridge, then the encoder from its outputs and its final states
         d_summary = self.bridge.backward(dh0)
         enc = self.encoder

@@ -29,24 +29,22 @@ draws the two reserved ones.
 """
 
 import threading
-import time
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .. import _lm
-from .._base import SeqcoreEstimator, training
+from .. import _engine, _lm
+from .._base import DTYPES, SeqcoreEstimator, fit_then_publish, training, training_constraints
 from .._sklearn_compat import Interval, StrOptions
 from .._validation import warn_user
-from ..nn import CELLS, SGD, Adam, Embedding, Linear, clip_grad_norm
+from ..callbacks import prepare as prepare_callbacks
+from ..nn import CELLS, Embedding, Linear
 from ..nn import _layers
+from ..nn._optim import make_optimizer
 from ._tokenizer import PAD_ID, UNK_ID, SequenceTokenizer
 
-_DTYPES = {"float32": np.float32, "float64": np.float64}
 # Scoring runs the stream in chunks of this many steps (carrying the state):
 # memory for the logits stays bounded, and the chunking depends on the
 # length alone.
@@ -212,15 +210,41 @@ def _stream(tokenizer, texts, what):
     return stream
 
 
-def _diverged(net, last_good):
-    """Restore the last weights with a finite loss, warn; True (training stops)."""
-    if last_good is not None:
-        with net.param_lock:
-            net.flat_params[:] = last_good
-    warn_user("training diverged (the loss or the weights became NaN or infinite); kept "
-              "the last weights with a finite loss. Lower learning_rate or set clip_norm.",
-              RuntimeWarning)
-    return True
+class _StreamTask(_engine.Task):
+    """The training stream as the engine reads it: per epoch, the stream cut
+    into ``batch_size`` tracks from a random offset, read in windows of
+    ``sequence_length`` tokens, the state carried from window to window."""
+
+    def __init__(self, est, net, stream, val, rng):
+        self.network, self.stream, self.val, self.rng = net, stream, val, rng
+        self.T = est.sequence_length
+        self.B = min(est.batch_size, stream.size - 1)
+        self.has_validation = val is not None
+        self.state = None
+
+    def batches(self):
+        T, B, stream = self.T, self.B, self.stream
+        # tracks start at a random offset, so window borders move
+        offset = int(self.rng.integers(0, min(T, (stream.size - 1) // B)))
+        n = (stream.size - 1 - offset) // B          # steps per track
+        if n >= T:
+            n -= n % T                               # whole windows only
+        X = stream[offset:offset + B * n].reshape(B, n)
+        Y = stream[offset + 1:offset + 1 + B * n].reshape(B, n)
+        self.state = None
+        return [(X[:, s:s + T], Y[:, s:s + T]) for s in range(0, n, T)]
+
+    def loss_and_gradient(self, batch):
+        X, Y = batch
+        loss, self.state = self.network.loss_and_gradient(X, Y, self.state)
+        return loss, X.size
+
+    def validation_score(self):
+        return self.network.log_likelihood(self.val) / (self.val.size - 1)
+
+    def outputs_finite(self):
+        probe = self.stream[:min(self.stream.size, 2 * self.T)]
+        return bool(np.isfinite(self.network.log_likelihood(probe)))
 
 
 class RNNLanguageModel(SeqcoreEstimator):
@@ -265,12 +289,20 @@ class RNNLanguageModel(SeqcoreEstimator):
         Parallel tracks of the stream (fewer if the stream is shorter).
     max_iter : int, default=20
         Epochs (passes over the stream).
-    optimizer : {'adam', 'sgd'}, default='adam'
+    optimizer : {'adam', 'sgd', 'adamw', 'rmsprop'}, default='adam'
     learning_rate : float, default=0.005
+    learning_rate_schedule : None, {'constant', 'exponential', 'cosine', \
+            'plateau'} or a ``seqcore.nn`` schedule, default=None
+        The learning rate of each epoch (None: constant).
     momentum : float, default=0.9
-        SGD's Nesterov momentum (plain SGD when 0).
+        SGD's Nesterov momentum (plain SGD when 0); RMSprop's momentum.
     clip_norm : float or None, default=5.0
         Clip the global gradient norm of each step.
+    clip_value : float or None, default=None
+        Clamp each gradient entry to [-clip_value, clip_value] (before clip_norm).
+    callbacks : list or None, default=None
+        Called after every epoch with (estimator, history); any may stop
+        training (see ``seqcore.callbacks``).
     early_stopping : bool, default=False
         Hold out the last ``validation_fraction`` of the stream, stop when
         its mean log-likelihood has not improved by ``tol`` for
@@ -346,25 +378,19 @@ class RNNLanguageModel(SeqcoreEstimator):
         "sequence_length": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "optimizer": [StrOptions({"adam", "sgd"})],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "momentum": [Interval(Real, 0, 1, closed="left")],
-        "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "random_state": ["random_state"],
-        "dtype": [StrOptions({"float32", "float64"})],
-        "verbose": ["verbose"],
+        **training_constraints(
+            "optimizer", "learning_rate", "learning_rate_schedule", "momentum", "clip_norm",
+            "clip_value", "callbacks", "early_stopping", "validation_fraction",
+            "n_iter_no_change", "tol", "random_state", "dtype", "verbose"),
     }
 
     def __init__(self, *, analyzer="char", lowercase=False, min_frequency=1, max_tokens=None,
                  cell="lstm", embedding_dim=32, hidden_size=128, num_layers=1, dropout=0.0,
                  sequence_length=64, batch_size=32, max_iter=20, optimizer="adam",
-                 learning_rate=0.005, momentum=0.9, clip_norm=5.0, early_stopping=False,
+                 learning_rate=0.005, learning_rate_schedule=None, momentum=0.9,
+                 clip_norm=5.0, clip_value=None, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=5, tol=1e-4, random_state=None,
-                 dtype="float32", verbose=0):
+                 dtype="float32", verbose=0, callbacks=None):
         self.analyzer = analyzer
         self.lowercase = lowercase
         self.min_frequency = min_frequency
@@ -379,8 +405,10 @@ class RNNLanguageModel(SeqcoreEstimator):
         self.max_iter = max_iter
         self.optimizer = optimizer
         self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
         self.momentum = momentum
         self.clip_norm = clip_norm
+        self.clip_value = clip_value
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -388,6 +416,7 @@ class RNNLanguageModel(SeqcoreEstimator):
         self.random_state = random_state
         self.dtype = dtype
         self.verbose = verbose
+        self.callbacks = callbacks
 
     # -------------------------------------------------------------- training
     def fit(self, X, y=None):
@@ -407,12 +436,12 @@ class RNNLanguageModel(SeqcoreEstimator):
         """
         self._validate_params()
         with training(self):
-            return self._fit(X)
+            # on a view, published in one step at the end, so that inference
+            # in other threads meanwhile reads the previous model (or raises
+            # NotFittedError), never half of each
+            return fit_then_publish(self, lambda work: work._fit(X))
 
     def _fit(self, X):
-        # everything is built in local variables and published at the end, so
-        # that inference in other threads meanwhile reads the previous model
-        # (or raises NotFittedError), never half of each
         tokenizer = SequenceTokenizer(analyzer=self.analyzer, lowercase=self.lowercase,
                                       min_frequency=self.min_frequency,
                                       max_tokens=self.max_tokens)
@@ -436,29 +465,27 @@ class RNNLanguageModel(SeqcoreEstimator):
         rng = np.random.default_rng(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         net = _LMNetwork(self.cell, V, self.embedding_dim, self.hidden_size, self.num_layers,
-                         self.dropout, _DTYPES[self.dtype], rng.integers(2**63))
+                         self.dropout, DTYPES[self.dtype], rng.integers(2**63))
         counts = np.bincount(stream if val is None else np.r_[stream, val],
                              minlength=V).astype(np.float64)
         net.tokenizer = tokenizer
         net.unk_seen = bool(counts[UNK_ID] > 0)
         with np.errstate(divide="ignore"):
             net.unigram_log = np.log(counts / counts.sum())
-        if self.optimizer == "adam":
-            opt = Adam(net.flat_params, net.flat_grads, lr=self.learning_rate)
-        else:
-            opt = SGD(net.flat_params, net.flat_grads, lr=self.learning_rate,
-                      momentum=self.momentum, nesterov=self.momentum > 0)
-        try:
-            curves = self._train(net, stream, val, opt, rng)
-        finally:
-            net.release_buffers()
-        self.loss_curve_, self.validation_scores_ = curves
-        self.n_iter_ = len(self.loss_curve_)
+        opt = make_optimizer(self.optimizer, net.flat_params, net.flat_grads,
+                             lr=self.learning_rate, momentum=self.momentum)
         self.tokenizer_ = tokenizer
         self.vocabulary_ = tokenizer.vocabulary_
         self.vocab_size_ = V
         self.n_tokens_ = n_tokens
         self.network_ = net
+        _engine.start_history(self)
+        self.callbacks_ = prepare_callbacks(self.callbacks)
+        try:
+            _engine.train(self, _StreamTask(self, net, stream, val, rng), opt,
+                          epochs=self.max_iter, callbacks=self.callbacks_)
+        finally:
+            net.release_buffers()
         return self
 
     @property
@@ -470,74 +497,6 @@ class RNNLanguageModel(SeqcoreEstimator):
     def _unigram_log(self):
         """Log-frequencies of the training tokens (the first token's distribution)."""
         return self.network_.unigram_log
-
-    def _train(self, net, stream, val, opt, rng):
-        """Epochs over the stream; returns (loss curve, validation scores)."""
-        T = self.sequence_length
-        B = min(self.batch_size, stream.size - 1)
-        losses, scores = [], []
-        best_loss, best_score, best_params, no_improvement = np.inf, -np.inf, None, 0
-        last_good, stopped = None, False
-        try:
-            for _ in range(self.max_iter):
-                t0 = time.perf_counter()
-                # tracks start at a random offset, so window borders move
-                offset = int(rng.integers(0, min(T, (stream.size - 1) // B)))
-                n = (stream.size - 1 - offset) // B          # steps per track
-                if n >= T:
-                    n -= n % T                               # whole windows only
-                X = stream[offset:offset + B * n].reshape(B, n)
-                Y = stream[offset + 1:offset + 1 + B * n].reshape(B, n)
-                state, total = None, 0.0
-                for s in range(0, n, T):
-                    before = net.flat_params.copy()
-                    with np.errstate(over="ignore", invalid="ignore"):
-                        loss, state = net.loss_and_gradient(X[:, s:s + T], Y[:, s:s + T], state)
-                    if not np.isfinite(loss) or not np.isfinite(net.flat_grads).all():
-                        stopped = _diverged(net, last_good)
-                        break
-                    last_good = before
-                    if self.clip_norm is not None:
-                        clip_grad_norm(net.flat_grads, self.clip_norm)
-                    with net.param_lock:   # inference never sees half a step
-                        opt.step()
-                    if not np.isfinite(net.flat_params).all():
-                        stopped = _diverged(net, last_good)
-                        break
-                    total += loss * X[:, s:s + T].size
-                if stopped:
-                    break
-                epoch_loss = total / X.size
-                losses.append(epoch_loss)
-                msg = f"Epoch {len(losses)}, loss = {epoch_loss:.6f}"
-                if val is not None:
-                    score = net.log_likelihood(val) / (val.size - 1)
-                    scores.append(score)
-                    msg += f", validation score = {score:.6f}"
-                    improved = score > best_score + self.tol
-                    if score > best_score:
-                        best_score, best_params = score, net.flat_params.copy()
-                else:
-                    improved = epoch_loss < best_loss - self.tol
-                best_loss = min(best_loss, epoch_loss)
-                no_improvement = 0 if improved else no_improvement + 1
-                if self.verbose:
-                    print(f"{msg}, {time.perf_counter() - t0:.2f}s", flush=True)
-                if no_improvement >= self.n_iter_no_change:
-                    stopped = True
-                    break
-        except KeyboardInterrupt:
-            warn_user("training interrupted; the model keeps the weights trained so far",
-                      RuntimeWarning)
-            stopped = True
-        if best_params is not None:
-            with net.param_lock:
-                net.flat_params[:] = best_params
-        if not stopped:
-            warn_user(f"RNNLanguageModel reached max_iter={self.max_iter} epochs before the "
-                      "loss stopped improving by tol; consider raising max_iter.",
-                      ConvergenceWarning)
-        return losses, scores
 
     # --------------------------------------------------------------- scoring
     def _log_likelihood(self, X):
