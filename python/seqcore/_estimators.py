@@ -866,6 +866,10 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
         Q = self._n_quantiles()
         if Q:
             Z = Z.reshape(Z.shape[:-1] + (self.n_outputs_, Q))
+            # quantiles never cross: the heads' values, sorted, in the order
+            # of the quantiles (monotone rearrangement)
+            order = np.argsort(self.network_._loss_fn.quantiles)
+            Z[..., order] = np.sort(Z[..., order], axis=-1)
             return Z * self._y_scale[:, None] + self._y_mean[:, None]
         return Z * self._y_scale + self._y_mean
 
