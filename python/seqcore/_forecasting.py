@@ -81,7 +81,8 @@ _TRAINING_PARAMS = (
 
 
 # Most window steps (windows x their length) one network trains on over all
-# its epochs (see max_iter): about 10 s of training for the whole forecaster.
+# its epochs (see max_iter): it bounds the forecaster's training time
+# whatever the length of the series.
 _STEP_BUDGET = 300_000
 
 

@@ -30,7 +30,7 @@ __all__ = ["trusted_types", "dump", "load"]
 
 def _seqcore_types():
     from . import _estimators, _forecasting, nn, preprocessing, text
-    from .nn import _cells, _loss, _optim, _schedules
+    from .nn import _cells, _language, _loss, _optim, _schedules
 
     return [
         # estimators and transformers
@@ -41,6 +41,7 @@ def _seqcore_types():
         nn.SequenceNetwork, nn.RNN, nn.GRU, nn.LSTM, nn.MGU, nn.Embedding, nn.Linear,
         _cells.Layout, _optim.SGD, _optim.Adam, _optim.AdamW, _optim.RMSprop,
         _optim.ExponentialLR, *_loss.LOSSES.values(), *_schedules.SCHEDULES.values(),
+        _language.LanguageNetwork,
     ]
 
 

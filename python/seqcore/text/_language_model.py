@@ -2,7 +2,7 @@
 
 Design: the model is ``Embedding -> recurrent layer (any kind of
 seqcore.nn.CELLS) -> Linear`` over the vocabulary, the three layers bound to
-slices of one flat parameter buffer (``_LMNetwork``), so clipping is one norm
+slices of one flat parameter buffer (``seqcore.nn._language.LanguageNetwork``), so clipping is one norm
 and an optimizer step one loop.  The softmax cross-entropy over the
 vocabulary and its gradient run in ``seqcore._lm.softmax_nll`` (one
 exponential per logit).
@@ -28,173 +28,24 @@ vocabulary.  The output layer covers all ``vocab_size_`` ids; sampling never
 draws the two reserved ones.
 """
 
-import threading
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .. import _engine, _lm
+from .. import _engine
 from .._base import DTYPES, SeqcoreEstimator, fit_then_publish, training, training_constraints
 from .._sklearn_compat import Interval, StrOptions
 from .._validation import warn_user
 from ..callbacks import prepare as prepare_callbacks
-from ..nn import CELLS, Embedding, Linear
-from ..nn import _layers
+from ..nn import CELLS
+from ..nn._language import LanguageNetwork
 from ..nn._optim import make_optimizer
 from ._tokenizer import PAD_ID, UNK_ID, SequenceTokenizer
 
-# Scoring runs the stream in chunks of this many steps (carrying the state):
-# memory for the logits stays bounded, and the chunking depends on the
-# length alone.
-_SCORE_CHUNK = 2048
+_LMNetwork = LanguageNetwork   # the name older pickles refer to
 
-
-class _LMNetwork:
-    """Embedding -> recurrent layer -> Linear on one flat parameter buffer.
-
-    Training calls (``loss_and_gradient``) come from one thread at a time
-    (the estimator's ``fit`` is guarded); inference reads a snapshot of the
-    parameters taken under ``param_lock``, which the optimizer step holds.
-    """
-
-    def __init__(self, cell, vocab_size, embedding_dim, hidden_size, num_layers, dropout,
-                 dtype, seed):
-        seeds = np.random.SeedSequence(seed).spawn(4)
-        self.embedding = Embedding(vocab_size, embedding_dim, padding_idx=PAD_ID, dtype=dtype,
-                                   random_state=np.random.default_rng(seeds[0]))
-        layer_class = getattr(_layers, CELLS[cell].layer)
-        self.rnn = layer_class(embedding_dim, hidden_size, num_layers,
-                               dropout=dropout if num_layers > 1 else 0.0, dtype=dtype,
-                               random_state=np.random.default_rng(seeds[1]))
-        self.head = Linear(hidden_size, vocab_size, dtype=dtype,
-                           random_state=np.random.default_rng(seeds[2]))
-        self.dropout = float(dropout)
-        self._rng = np.random.default_rng(seeds[3])   # dropout on the last layer's outputs
-        self.dtype = dtype
-        n = sum(part.flat_params.size for part in self.parts)
-        self.flat_params = np.zeros(n, dtype)
-        self.flat_grads = np.zeros(n, dtype)
-        self._bind()
-        self.param_lock = threading.Lock()
-
-    @property
-    def parts(self):
-        return (self.embedding, self.rnn, self.head)
-
-    def _bind(self):
-        """Each layer's parameters and gradients: a slice of the flat buffers."""
-        start = 0
-        for part in self.parts:
-            stop = start + part._param_count()
-            part._bind(self.flat_params[start:stop], self.flat_grads[start:stop])
-            start = stop
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("param_lock")
-        return state
-
-    def __setstate__(self, state):
-        # the layers' views pickle as copies: bind them to the buffers again
-        self.__dict__.update(state)
-        self.param_lock = threading.Lock()
-        for name in ("flat_params", "flat_grads"):   # joblib's mmap_mode='r'
-            if not getattr(self, name).flags.writeable:
-                setattr(self, name, getattr(self, name).copy())
-        for part in self.parts:
-            part._flat_params = None   # the values are those of the flat buffer
-        self._bind()
-
-    @property
-    def params(self):
-        """Named views of every parameter: ``embedding.weight``, ``rnn.weight_ih_l0``, ...,
-        ``head.weight``, ``head.bias``."""
-        return {f"{prefix}.{name}": v
-                for prefix, part in zip(("embedding", "rnn", "head"), self.parts)
-                for name, v in part.params.items()}
-
-    # --------------------------------------------------------------- training
-    def loss_and_gradient(self, X, Y, state):
-        """Mean cross-entropy (nats per token) of predicting Y (B, T) from X
-        (B, T) starting from ``state`` (None for zeros); fills ``flat_grads``
-        and returns (loss, the state after the window)."""
-        B, T = X.shape
-        V = self.head.out_features
-        E = self.embedding.forward(X, training=True)                   # (B, T, E)
-        out, state = self.rnn.forward(E, None, state, training=True)   # (B, T, H)
-        mask = None
-        if self.dropout > 0:
-            keep = 1.0 - self.dropout
-            mask = (self._rng.random(out.shape) < keep).astype(self.dtype) / self.dtype(keep)
-            out = out * mask
-        Z = self.head.forward(out, training=True).reshape(B * T, V)    # (B*T, V)
-        dZ = np.empty_like(Z)
-        N = B * T
-        # loss = mean_i logsumexp(Z_i) - Z_i[y_i];  dZ = (softmax(Z) - onehot(y)) / N
-        loss = _lm.softmax_nll(Z, np.ascontiguousarray(Y, np.intp).reshape(N), 1.0 / N, dZ)
-        d_out = self.head.backward(dZ.reshape(B, T, V))
-        if mask is not None:
-            d_out *= mask
-        d_E, _ = self.rnn.backward(d_out, None)
-        self.embedding.backward(d_E)
-        return loss, state
-
-    def release_buffers(self):
-        for part in self.parts:
-            part.release_buffers()
-
-    # -------------------------------------------------------------- inference
-    def snapshot(self):
-        """Named views of a copy of the parameters (embedding, rnn, head)."""
-        with self.param_lock:
-            flat = self.flat_params.copy()
-        out, start = [], 0
-        for part in self.parts:
-            stop = start + part.flat_params.size
-            out.append(part._views(flat[start:stop]))
-            start = stop
-        return out
-
-    def log_likelihood(self, ids):
-        """Sum of log p(ids[t+1] | ids[:t+1]) over the stream, in float64,
-        from a zero state (inference on a snapshot of the parameters)."""
-        P_emb, P_rnn, P_head = self.snapshot()
-        W = P_emb["weight"]
-        state, total = None, 0.0
-        n = len(ids) - 1
-        for s in range(0, n, _SCORE_CHUNK):
-            x, y = ids[s:s + _SCORE_CHUNK], ids[s + 1:s + 1 + _SCORE_CHUNK]
-            k = len(y)
-            x = x[:k]
-            out, state = self.rnn._forward(W[x][None], None, state, training=False,
-                                           params=P_rnn)
-            Z, _ = self.head._affine(out.reshape(k, -1), P_head, False)
-            total -= _lm.softmax_nll(Z, np.ascontiguousarray(y, np.intp), 1.0,
-                                     np.empty((0, Z.shape[1]), self.dtype))
-        return total
-
-    def generate(self, forced, first_logits, u, temperature, top_k, allowed):
-        """Feed ``forced`` ids, then sample len(u) ids (``seqcore._lm.generate``)."""
-        P_emb, P_rnn, P_head = self.snapshot()
-        rnn, lay = self.rnn, self.rnn._layout
-        H = rnn.hidden_size
-        layers = []
-        for k in range(rnn.num_layers):
-            W_ih, W_hh, b_ih, b_hh, extra, _ = rnn._scan_params(P_rnn, k, 0)   # no W_hr
-            bias = b_ih + b_hh        # folded as the time loop folds it
-            b_sep = np.empty(0, self.dtype)
-            if lay.separate_bias >= 0:
-                block = slice(lay.separate_bias * H, (lay.separate_bias + 1) * H)
-                bias[block] = b_ih[block]
-                b_sep = np.ascontiguousarray(b_hh[block])
-            Wf, Wf2 = rnn._pack_hidden(W_hh, backward=False)
-            layers.append((np.ascontiguousarray(W_ih.T), W_hh, Wf, Wf2, bias, b_sep, extra))
-        return _lm.generate(
-            P_emb["weight"], np.ascontiguousarray(P_head["weight"].T), P_head["bias"],
-            layers, lay.code, lay.flags, np.ascontiguousarray(forced, np.intp),
-            first_logits, u, temperature, 0 if top_k is None else top_k, allowed)
 
 
 def _stream(tokenizer, texts, what):
@@ -464,7 +315,7 @@ class RNNLanguageModel(SeqcoreEstimator):
 
         rng = np.random.default_rng(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        net = _LMNetwork(self.cell, V, self.embedding_dim, self.hidden_size, self.num_layers,
+        net = LanguageNetwork(self.cell, V, self.embedding_dim, self.hidden_size, self.num_layers,
                          self.dropout, DTYPES[self.dtype], rng.integers(2**63))
         counts = np.bincount(stream if val is None else np.r_[stream, val],
                              minlength=V).astype(np.float64)
