@@ -394,7 +394,7 @@ def test_clone_and_pickle(grammar_lm):
     assert back.score(["ax..xay..y"]) == grammar_lm.score(["ax..xay..y"])
     # the layers view the model's one flat buffer again
     net = back.network_
-    for part in net.parts:
+    for part in net._parts():
         assert np.shares_memory(part.flat_params, net.flat_params)
         assert np.shares_memory(part.flat_grads, net.flat_grads)
 

@@ -947,7 +947,9 @@ verbose, callbacks
         Z, state = net.stream(feats[None].astype(dt))
         for h in range(steps):
             out[h] = Z[0, -1] * reg._y_scale + reg._y_mean
-            if not np.isfinite(out[h]).all():
+            with np.errstate(over="ignore"):   # fed back in the network's dtype
+                finite = np.isfinite(out[h].astype(dt)).all()
+            if not finite:
                 raise ArithmeticError(
                     "the network's recursive forecasts overflow (non-finite values): its "
                     "training diverged; lower learning_rate or set clip_norm")
