@@ -18,7 +18,6 @@ between predicted and true label sequences, summed over the samples and
 divided by the total number of true labels.
 """
 
-import threading
 from collections.abc import Hashable
 from numbers import Integral, Real
 
@@ -32,13 +31,15 @@ from . import callbacks as _callbacks
 from ._base import (DTYPES, SeqcoreEstimator, consistent, fit_then_publish, training,
                     training_constraints)
 from ._data import check_sequences
+from ._estimators import _cell_constraints
 from ._sklearn_compat import Interval, StrOptions
 from ._validation import warn_user
 from .nn import _layers
-from .nn._base import check_memory
-from .nn._cells import CELLS, all_options
+from .nn._base import _Holding
+from .nn._cells import CELLS
 from .nn._ctc import _threads, ctc_decode, min_input_length
 from .nn._linear import Linear
+from .nn._model import FlatModel
 from .nn._optim import make_optimizer, state_copies
 
 BLANK = 0
@@ -48,8 +49,9 @@ BLANK = 0
 _PARAM_COPIES = 5
 
 
-class CTCNetwork:
-    """Recurrent stack + linear layer at every step, on one flat parameter buffer.
+class CTCNetwork(FlatModel):
+    """Recurrent stack + linear layer at every step, on one flat parameter
+    buffer (``seqcore.nn._model.FlatModel``).
 
     Parameters
     ----------
@@ -62,11 +64,13 @@ class CTCNetwork:
         ``num_layers``, ``bidirectional``, ``merge_mode``, ``dropout``,
         ``recurrent_dropout``, the cell's options, ``dtype``, ``random_state``.
 
-    The layers are bound to slices of ``flat_params`` / ``flat_grads`` in
-    the order [recurrent stack | head].  Inference (``logits``) reads a
-    snapshot of the parameters taken under ``param_lock``, which the
-    optimizer step holds.
+    The parts are bound in the order [rnn | head]; parameters are named
+    ``rnn.weight_ih_l0``, ..., ``head.weight`` (C, F), ``head.bias`` (C,).
+    Inference (``logits``) reads a snapshot of the parameters taken under
+    ``param_lock``, which the optimizer step holds.
     """
+
+    PARTS = ("rnn", "head")
 
     def __init__(self, cell, input_size, hidden_size, n_classes, *, training_copies=2,
                  **rnn_kwargs):
@@ -75,49 +79,8 @@ class CTCNetwork:
         self.dtype = self.rnn.dtype
         self.head = Linear(self.rnn.output_size, n_classes, dtype=self.dtype,
                            random_state=self.rnn._rng)
-        n = self.rnn.flat_params.size + self.head.flat_params.size
-        check_memory(training_copies * n * np.dtype(self.dtype).itemsize,
-                     f"a CTC network with {n} parameters ({training_copies} copies of them "
-                     "for training)")
-        self.flat_params = np.zeros(n, self.dtype)
-        self.flat_grads = np.zeros(n, self.dtype)
-        self.param_lock = threading.Lock()
-        self._bind()
-
-    @property
-    def parts(self):
-        return (self.rnn, self.head)
-
-    def _bind(self):
-        start = 0
-        for part in self.parts:
-            stop = start + part._param_count()
-            part._bind(self.flat_params[start:stop], self.flat_grads[start:stop])
-            start = stop
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("param_lock")
-        return state
-
-    def __setstate__(self, state):
-        # the layers' views pickle as copies: bind them to the buffers again
-        self.__dict__.update(state)
-        self.param_lock = threading.Lock()
-        for name in ("flat_params", "flat_grads"):   # joblib's mmap_mode='r'
-            if not getattr(self, name).flags.writeable:
-                setattr(self, name, getattr(self, name).copy())
-        saved = self.flat_params.copy()
-        for part in self.parts:
-            part._flat_params = None
-        self._bind()
-        self.flat_params[:] = saved
-
-    @property
-    def params(self):
-        """Named views of every parameter: the stack's by PyTorch's names, then
-        ``head.weight`` (C, F) and ``head.bias`` (C,)."""
-        return {**self.rnn.params, **{f"head.{k}": v for k, v in self.head.params.items()}}
+        self._allocate(self.rnn._param_count() + self.head._param_count(), "a CTC network",
+                       copies=training_copies)
 
     def loss_and_gradient(self, X, lengths, targets, starts, n_labels):
         """The CTC loss ('mean': per sequence divided by its number of labels,
@@ -128,6 +91,10 @@ class CTCNetwork:
         starts (B + 1,) and counts (B,).  Returns the loss (inf when a
         sequence is impossible or the outputs overflowed).
         """
+        with _Holding(self):
+            return self._loss_and_gradient(X, lengths, targets, starts, n_labels)
+
+    def _loss_and_gradient(self, X, lengths, targets, starts, n_labels):
         B = X.shape[0]
         out, _ = self.rnn._forward(X, lengths, None, training=True, trusted=True)
         Z = self.head.forward(out, training=True)                       # (B, T, C)
@@ -145,32 +112,12 @@ class CTCNetwork:
         self.rnn.backward(d_out, None, input_grad=False)
         return loss
 
-    def snapshot(self):
-        """(stack views, head views) of a copy of the parameters."""
-        with self.param_lock:
-            flat = self.flat_params.copy()
-        n = self.rnn.flat_params.size
-        return self.rnn._views(flat[:n]), self.head._views(flat[n:])
-
     def logits(self, X, lengths):
         """Per-step scores (B, T, C) at inference, in the network's dtype."""
-        P_rnn, P_head = self.snapshot()
-        out, _ = self.rnn._forward(X, lengths, None, training=False, params=P_rnn)
-        Z, _ = self.head._affine(out.reshape(-1, out.shape[2]), P_head, False)
+        P = self._snapshot_views()
+        out, _ = self.rnn._forward(X, lengths, None, training=False, params=P["rnn"])
+        Z, _ = self.head._affine(out.reshape(-1, out.shape[2]), P["head"], False)
         return Z.reshape(out.shape[:2] + (Z.shape[1],))
-
-    def release_buffers(self):
-        for part in self.parts:
-            part.release_buffers()
-
-
-def _cell_constraints():
-    out = {"cell": [StrOptions(set(CELLS))]}
-    for name, (_, allowed) in all_options().items():
-        out[name] = (["boolean"] if allowed is bool
-                     else [Interval(Integral, 0, None, closed="left")] if allowed is int
-                     else [StrOptions(set(allowed))])
-    return out
 
 
 def edit_distance(a, b):
