@@ -327,3 +327,31 @@ def test_network_exports_to_onnx_with_greedy_decoding_in_numpy(fitted):
     P /= P.sum(axis=2, keepdims=True)
     for p, q, n in zip(P, model.predict_step_proba(X[:30]), lengths):
         np.testing.assert_allclose(p[:n], q, atol=1e-5)
+
+
+def test_sample_weight():
+    X, y = make_task(64, 11)
+    plain = small(max_iter=3, batch_size=16).fit(X, y)
+    tripled = small(max_iter=3, batch_size=16).fit(X, y, sample_weight=np.full(64, 3))
+    # only relative weights count: the same steps (the epoch means round apart)
+    np.testing.assert_array_equal(tripled.network_.flat_params, plain.network_.flat_params)
+    np.testing.assert_allclose(tripled.loss_curve_, plain.loss_curve_, rtol=1e-14)
+    # a weight of 0 is a sequence left out: its labels never matter
+    net = plain.network_
+    from seqcore.preprocessing import pad_sequences
+    Xp, lengths = pad_sequences(X[:2], dtype=np.float32)
+    ids = [np.array([SYMBOLS.index(c) + 1 for c in s], np.intp) for s in y[:2]]
+    starts = np.array([0, ids[0].size, ids[0].size + ids[1].size], np.intp)
+    counts = np.array([ids[0].size, ids[1].size], np.intp)
+    both = net.loss_and_gradient(Xp, lengths, np.concatenate(ids), starts, counts,
+                                 np.array([1.0, 0.0]))
+    g_both = net.flat_grads.copy()
+    one = net.loss_and_gradient(np.ascontiguousarray(Xp[:1, :lengths[0]]), lengths[:1],
+                                ids[0], starts[:2], counts[:1], np.array([1.0]))
+    assert both == pytest.approx(one, rel=1e-6)
+    np.testing.assert_allclose(net.flat_grads, g_both, rtol=1e-4, atol=1e-6)
+    for bad, error in ((np.ones(3), ValueError), (np.full(64, -1.0), ValueError),
+                       (np.zeros(64), ValueError), (np.full(64, np.nan), ValueError),
+                       (np.array(["a"] * 64), TypeError)):
+        with pytest.raises(error, match="sample_weight"):
+            small(max_iter=1).fit(X, y, sample_weight=bad)

@@ -82,25 +82,26 @@ class CTCNetwork(FlatModel):
         self._allocate(self.rnn._param_count() + self.head._param_count(), "a CTC network",
                        copies=training_copies)
 
-    def loss_and_gradient(self, X, lengths, targets, starts, n_labels):
-        """The CTC loss ('mean': per sequence divided by its number of labels,
-        averaged) of a checked batch; fills ``flat_grads``.
+    def loss_and_gradient(self, X, lengths, targets, starts, n_labels, weights):
+        """The CTC loss of a checked batch; fills ``flat_grads``.
 
         X (B, T, I) of the network's dtype, lengths (B,) int64, the labels of
         every row concatenated (``targets``, class ids >= 1) with the row
-        starts (B + 1,) and counts (B,).  Returns the loss (inf when a
-        sequence is impossible or the outputs overflowed).
+        starts (B + 1,) and counts (B,), and the rows' weights (B,), which
+        sum to 1.  The loss is ``sum_b weights[b] * nll_b / max(1, n_labels[b])``:
+        PyTorch's 'mean' reduction for equal weights.  Returns the loss (inf
+        when a sequence is impossible or the outputs overflowed).
         """
         with _Holding(self):
-            return self._loss_and_gradient(X, lengths, targets, starts, n_labels)
+            return self._loss_and_gradient(X, lengths, targets, starts, n_labels, weights)
 
-    def _loss_and_gradient(self, X, lengths, targets, starts, n_labels):
+    def _loss_and_gradient(self, X, lengths, targets, starts, n_labels, weights):
         B = X.shape[0]
         out, _ = self.rnn._forward(X, lengths, None, training=True, trusted=True)
         Z = self.head.forward(out, training=True)                       # (B, T, C)
         if not np.isfinite(Z).all():
             return np.inf
-        scale = 1.0 / (B * np.maximum(n_labels, 1))
+        scale = np.ascontiguousarray(weights / np.maximum(n_labels, 1), dtype=np.float64)
         nll = np.empty(B)
         dZ = np.empty_like(Z)
         _ctc.ctc_loss(Z, lengths.astype(np.intp), targets, starts, BLANK, scale, nll, dZ,
@@ -387,7 +388,7 @@ class RNNSequenceLabeler(SeqcoreEstimator):
         self._index = {c: k + 1 for k, c in enumerate(ordered)}
 
     # ------------------------------------------------------------- training
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train on sequences X and their label sequences y.
 
         Parameters
@@ -396,6 +397,9 @@ class RNNSequenceLabeler(SeqcoreEstimator):
             shape (n_samples, n_timesteps), or list of arrays (length_i, n_features)
         y : list of str, or list of sequences of hashable labels
             One label sequence per sample, no longer than its input allows.
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights of the sequences in the loss (each batch's
+            loss is the weighted mean of its sequences' per-label losses).
 
         Returns
         -------
@@ -404,13 +408,33 @@ class RNNSequenceLabeler(SeqcoreEstimator):
         self._validate_params()
         with training(self):
             if self.warm_start and hasattr(self, "network_"):
-                return self._fit(X, y, first=False)
-            return fit_then_publish(self, lambda work: work._fit(X, y, first=True))
+                return self._fit(X, y, sample_weight, first=False)
+            return fit_then_publish(
+                self, lambda work: work._fit(X, y, sample_weight, first=True))
 
-    def _fit(self, X, y, first):
+    @staticmethod
+    def _check_sample_weight(sample_weight, n):
+        if sample_weight is None:
+            return np.ones(n)
+        w = np.asarray(sample_weight)
+        if w.dtype.kind not in "biuf":
+            raise TypeError(f"sample_weight must be numeric, got dtype {w.dtype}")
+        w = w.astype(np.float64)
+        if w.shape != (n,):
+            raise ValueError(f"sample_weight must have shape ({n},), got {w.shape}")
+        if not np.isfinite(w).all():
+            raise ValueError("sample_weight contains NaN or infinity")
+        if (w < 0).any():
+            raise ValueError("sample_weight must be non-negative")
+        if not w.any():
+            raise ValueError("sample_weight is zero for every sample: nothing to learn from")
+        return w
+
+    def _fit(self, X, y, sample_weight, first):
         dtype = DTYPES[self.dtype]
         Xp, lengths, _ = check_sequences(X, estimator=self, dtype=dtype, reset=first)
         seqs, strings = self._label_sequences(y, Xp.shape[0])
+        w = self._check_sample_weight(sample_weight, Xp.shape[0])
         if first:
             self._set_classes(seqs)
             self._strings = strings
@@ -446,8 +470,9 @@ class RNNSequenceLabeler(SeqcoreEstimator):
                 idx, test_size=self.validation_fraction,
                 random_state=self._rng.randint(np.iinfo(np.int32).max))
             val = (Xp[test], lengths[test], [seqs[i] for i in test])
-            Xp, lengths, rows = Xp[train], lengths[train], [rows[i] for i in train]
-        task = _LabelerTask(self, Xp, lengths, rows, val)
+            Xp, lengths, rows, w = (Xp[train], lengths[train], [rows[i] for i in train],
+                                    w[train])
+        task = _LabelerTask(self, Xp, lengths, rows, w, val)
         self.callbacks_ = _callbacks.prepare(self.callbacks)
         try:
             _engine.train(self, task, self._optimizer, epochs=self.max_iter,
@@ -549,9 +574,9 @@ class RNNSequenceLabeler(SeqcoreEstimator):
 class _LabelerTask(_engine.Task):
     """The training set of an ``RNNSequenceLabeler``, as the engine reads it."""
 
-    def __init__(self, est, Xp, lengths, rows, val):
+    def __init__(self, est, Xp, lengths, rows, w, val):
         self.est, self.network = est, est.network_
-        self.Xp, self.lengths, self.rows, self.val = Xp, lengths, rows, val
+        self.Xp, self.lengths, self.rows, self.w, self.val = Xp, lengths, rows, w, val
         self.has_validation = val is not None
         self.batch = min(est.batch_size, Xp.shape[0])
 
@@ -561,6 +586,10 @@ class _LabelerTask(_engine.Task):
         return [order[start:start + self.batch] for start in range(0, n, self.batch)]
 
     def loss_and_gradient(self, idx):
+        w = self.w[idx]
+        total = w.sum()
+        if total == 0:
+            return None   # nothing to learn from this batch
         lengths = self.lengths[idx]
         T = int(lengths.max())
         X = np.ascontiguousarray(self.Xp[idx, :T])   # the batch's rows, trimmed to it
@@ -569,8 +598,8 @@ class _LabelerTask(_engine.Task):
         starts = np.zeros(idx.size + 1, np.intp)
         np.cumsum(counts, out=starts[1:])
         flat = np.concatenate(rows).astype(np.intp) if rows else np.empty(0, np.intp)
-        loss = self.network.loss_and_gradient(X, lengths, flat, starts, counts)
-        return loss, float(idx.size)
+        loss = self.network.loss_and_gradient(X, lengths, flat, starts, counts, w / total)
+        return loss, float(total)
 
     def validation_score(self):
         X, lengths, seqs = self.val
