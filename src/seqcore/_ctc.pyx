@@ -22,8 +22,11 @@ whatever the logits' dtype, in log space throughout:
   log-probability of every path through (t, s)): ``beta[T_b-1, S'-1] =
   beta[T_b-1, S'-2] = 0``, ``beta[t-1, s] = logsumexp over the successors
   s2 in {s, s+1, s+2 (same rule)} of beta[t, s2] + lp[t, l'_{s2}]``.
-  Only two rows of beta are kept: the gradient of step t is written as soon
-  as beta[t] is known.
+  Only one row of beta is kept: the gradient of step t is written as soon
+  as beta[t] is known.  The forward pass and the gradient skip the
+  positions no complete path can be at: ``s >= 2 (t + 1)`` (a path moves
+  at most two positions a step) and ``s < S' - 2 (T_b - t)`` (the rest
+  would not fit).
 * gradient of ``scale[b] * nll`` with respect to the logits:
   ``grad[b, t, k] = scale[b] * (exp(lp[t, k]) - sum_{s: l'_s = k}
   exp(alpha[t, s] + beta[t, s] + nll))`` for t < T_b, 0 on padded steps.
