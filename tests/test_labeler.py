@@ -259,23 +259,26 @@ def test_threads_predict_while_another_fits(fitted):
 
 def test_two_fits_at_once_are_refused():
     X, y = make_task(60, 10)
-    model = small(max_iter=200)
-    started, errors = threading.Event(), []
+    model = small(max_iter=500)
+    started, stop, errors = threading.Event(), threading.Event(), []
 
-    def slow(est, history):
+    def hold(est, history):   # keeps the first fit going until told to stop
         started.set()
-        return history["epoch"] >= 200
+        return stop.is_set()
 
-    model.set_params(callbacks=[slow])
+    model.set_params(callbacks=[hold])
     t = threading.Thread(target=lambda: model.fit(X, y))
     t.start()
-    started.wait(30)
+    assert started.wait(60)
     try:
         model.fit(X, y)
     except RuntimeError as exc:
         errors.append(exc)
-    t.join()
+    finally:
+        stop.set()
+        t.join()
     assert errors and "another thread" in str(errors[0])
+    assert model.n_iter_ < 500   # the first fit, stopped by its callback
 
 
 def test_scikit_learn_conventions():
