@@ -346,18 +346,20 @@ class RNNSequenceLabeler(SeqcoreEstimator):
             out.append(seq)
         return out, False
 
-    def _encode(self, seqs, lengths, check_fit=True):
-        """Class ids (labels + 1) concatenated, row starts, counts."""
+    def _encode(self, seqs, lengths):
+        """Class ids (labels + 1) concatenated, row starts, counts; each label
+        sequence checked to fit its input."""
         index = self._index
         flat, counts = [], np.empty(len(seqs), np.intp)
         for i, seq in enumerate(seqs):
             try:
                 ids = [index[label] for label in seq]
             except KeyError as exc:
-                raise ValueError(f"y[{i}] holds the label {exc.args[0]!r}, not seen in fit")
+                raise ValueError(f"y[{i}] holds the label {exc.args[0]!r}, not seen in "
+                                 "fit") from None
             except TypeError as exc:
                 raise TypeError(f"y[{i}] holds an unhashable label") from exc
-            if check_fit and min_input_length(ids) > lengths[i]:
+            if min_input_length(ids) > lengths[i]:
                 raise ValueError(
                     f"y[{i}] has {len(ids)} labels, which need at least "
                     f"{min_input_length(ids)} steps (one per label and one between equal "
