@@ -20,14 +20,19 @@ error rate against the epochs, and for one test recording the probability
 of the blank and of each speaker at every frame, with the true boundaries.
 The labels come as spikes, one or two frames each, with blanks between:
 CTC's way of placing a symbol without saying where it begins and ends.
+The test label error rate falls from about 1 to 0.03-0.06 (depending on the
+seed) within 5-10 epochs; benchmarks/bench_ctc.py trains the same model in
+PyTorch on the same task.
 
 Run:  python examples/ctc_japanese_vowels.py [figure.png]   (about 10 s of training)
 """
 
 import sys
 import time
+import warnings
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
 from seqcore import RNNSequenceLabeler
 
@@ -91,7 +96,10 @@ def main(png="ctc_japanese_vowels.png", epochs=15):
                                n_iter_no_change=epochs, random_state=0,
                                callbacks=[tracker])
     start = time.perf_counter()
-    model.fit(X_train, y_train)
+    with warnings.catch_warnings():
+        # a fixed number of epochs on purpose: the loss still falls at the end
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X_train, y_train)
     print(f"trained in {time.perf_counter() - start:.1f} s")
     rates = model.callbacks_[0].rates
     pred = model.predict(X_test)

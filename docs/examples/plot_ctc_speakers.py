@@ -15,9 +15,12 @@ aeon's train and test splits keep the recordings of training and test apart.
 (``examples/ctc_japanese_vowels.py`` is the longer version of this page.)
 """
 
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
 from aeon.datasets import load_japanese_vowels
+from sklearn.exceptions import ConvergenceWarning
 
 from seqcore import RNNSequenceLabeler
 
@@ -54,7 +57,9 @@ model = RNNSequenceLabeler(hidden_size=32, num_layers=1, learning_rate=0.01, max
                            n_iter_no_change=12, random_state=0,
                            callbacks=[lambda est, history: rates.append(
                                est.label_error_rate(X_test, y_test)) or False])
-model.fit(X_train, y_train)
+with warnings.catch_warnings():   # 12 epochs on purpose: the loss still falls
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    model.fit(X_train, y_train)
 print("test label error rate after each epoch:", np.round(rates, 3))
 print(list(zip(y_test[:6], model.predict(X_test[:6]))))
 
