@@ -358,3 +358,23 @@ def test_sample_weight():
                        (np.array(["a"] * 64), TypeError)):
         with pytest.raises(error, match="sample_weight"):
             small(max_iter=1).fit(X, y, sample_weight=bad)
+
+
+def test_partial_fit():
+    X, y = make_task(120, 12)
+    model = RNNSequenceLabeler(hidden_size=16, num_layers=1, learning_rate=0.02, random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        model.partial_fit(X, y)
+    for epoch in range(30):
+        model.partial_fit(X[:60], y[:60], classes="abc")
+        model.partial_fit(X[60:], y[60:])
+    assert model.n_iter_ == 60 and list(model.classes_) == ["a", "b", "c"]
+    assert model.loss_curve_[-1] < 0.5 * model.loss_curve_[0]
+    assert model.score(X, y) > 0.8
+    with pytest.raises(ValueError, match="not seen in fit"):
+        model.partial_fit(X[:2], ["ad", "a"])
+    # the classes may hold labels y never shows (yet)
+    m2 = RNNSequenceLabeler(hidden_size=4, num_layers=1).partial_fit(X[:4], y[:4],
+                                                                     classes="abcd")
+    assert list(m2.classes_) == ["a", "b", "c", "d"]
+    m2.partial_fit(X[:1], ["d"])

@@ -414,6 +414,30 @@ class RNNSequenceLabeler(SeqcoreEstimator):
             return fit_then_publish(
                 self, lambda work: work._fit(X, y, sample_weight, first=True))
 
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch over (X, y), continuing from the current weights.
+
+        Parameters
+        ----------
+        X, y, sample_weight : as in ``fit``
+        classes : str or list of labels, required on the first call
+            Every label that may ever appear (a string stands for its
+            characters).
+
+        Returns
+        -------
+        self
+        """
+        with training(self):
+            first = not hasattr(self, "network_")
+            if first:
+                self._validate_params()
+                if classes is None:
+                    raise ValueError("classes must be passed on the first call to "
+                                     "partial_fit")
+            return self._fit(X, y, sample_weight, first=first, incremental=True,
+                             classes=classes)
+
     @staticmethod
     def _check_sample_weight(sample_weight, n):
         if sample_weight is None:
@@ -432,13 +456,13 @@ class RNNSequenceLabeler(SeqcoreEstimator):
             raise ValueError("sample_weight is zero for every sample: nothing to learn from")
         return w
 
-    def _fit(self, X, y, sample_weight, first):
+    def _fit(self, X, y, sample_weight, first, incremental=False, classes=None):
         dtype = DTYPES[self.dtype]
         Xp, lengths, _ = check_sequences(X, estimator=self, dtype=dtype, reset=first)
         seqs, strings = self._label_sequences(y, Xp.shape[0])
         w = self._check_sample_weight(sample_weight, Xp.shape[0])
         if first:
-            self._set_classes(seqs)
+            self._set_classes([list(classes)] if classes is not None else seqs)
             self._strings = strings
         elif strings != self._strings:
             raise TypeError("y must have the form of the first fit: "
@@ -466,7 +490,7 @@ class RNNSequenceLabeler(SeqcoreEstimator):
             _engine.start_history(self)
         rows = [flat[starts[i]:starts[i + 1]] for i in range(Xp.shape[0])]
         val = None
-        if self.early_stopping:
+        if self.early_stopping and not incremental:
             idx = np.arange(Xp.shape[0])
             train, test = train_test_split(
                 idx, test_size=self.validation_fraction,
@@ -477,8 +501,8 @@ class RNNSequenceLabeler(SeqcoreEstimator):
         task = _LabelerTask(self, Xp, lengths, rows, w, val)
         self.callbacks_ = _callbacks.prepare(self.callbacks)
         try:
-            _engine.train(self, task, self._optimizer, epochs=self.max_iter,
-                          callbacks=self.callbacks_)
+            _engine.train(self, task, self._optimizer, epochs=1 if incremental else self.max_iter,
+                          incremental=incremental, callbacks=self.callbacks_)
         finally:
             self.network_.release_buffers()
         return self
