@@ -482,3 +482,18 @@ def test_language_model_prior():
     assert ctc_decode(Z, beam_width=4, prior=prior, prior_weight=1.0)[0].tolist() == [1, 2, 3]
     with pytest.raises(ValueError, match="vocabulary"):
         language_model_prior(lm, ["", "a", "z"])
+
+
+@pytest.mark.parametrize("width", [1, 4])
+def test_decoding_reads_each_row_alone_and_never_its_padding(width):
+    rng = np.random.default_rng(22)
+    Z = rng.normal(scale=2.0, size=(6, 15, 5)).astype(np.float32)
+    lengths = np.array([15, 3, 9, 1, 12, 15])
+    labels, scores = ctc_decode(Z, lengths, width, return_scores=True)
+    Z2 = Z.copy()
+    Z2[np.arange(15) >= lengths[:, None]] = 50.0   # padding that would read as labels
+    labels2, scores2 = ctc_decode(Z2, lengths, width, return_scores=True)
+    for b in range(6):
+        alone, s = ctc_decode(Z[b:b + 1, :lengths[b]], beam_width=width, return_scores=True)
+        assert labels[b].tolist() == labels2[b].tolist() == alone[0].tolist()
+        assert scores[b] == scores2[b] == s[0]
