@@ -20,15 +20,34 @@ import tempfile
 
 import numpy as np
 
+__all__ = ["Callback", "EarlyStopping", "ModelCheckpoint"]
+
 
 class Callback:
-    """Base class (optional: any callable works)."""
+    """Base class of the callbacks (optional: any callable works).
+
+    Subclasses override ``__call__`` (after each epoch; return True to stop
+    training) and, if they need it, ``on_train_end``.
+    """
 
     def __call__(self, estimator, history):
+        """Called after each epoch.
+
+        Parameters
+        ----------
+        estimator : the estimator being trained
+        history : dict
+            'loss', 'validation_score', 'learning_rate' (lists, one entry
+            per epoch) and 'epoch' (epochs done).
+
+        Returns
+        -------
+        stop : bool
+        """
         return False
 
     def on_train_end(self, estimator, history):
-        pass
+        """Called once when training ends (same arguments as a call)."""
 
 
 def _monitored(history, monitor):

@@ -238,7 +238,9 @@ class AdamW(Adam):
 
 
 class RMSprop(Optimizer):
-    """RMSprop, as ``torch.optim.RMSprop`` (not centered)::
+    """RMSprop, as ``torch.optim.RMSprop`` (not centered).
+
+    Per step, with gradient g and parameter p::
 
         d = g + weight_decay * p;  v = alpha * v + (1 - alpha) * d * d
         buf = momentum * buf + d / (sqrt(v) + eps);  p -= lr * buf

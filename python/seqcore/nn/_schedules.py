@@ -55,8 +55,9 @@ class ExponentialSchedule(Schedule):
 
 
 class CosineSchedule(Schedule):
-    """Cosine annealing from ``base_lr`` to ``min_lr`` over ``period`` epochs
-    (``max_iter`` when None), then ``min_lr``::
+    """Cosine annealing from ``base_lr`` to ``min_lr`` over ``period`` epochs.
+
+    ``period`` is ``max_iter`` when None; after it the rate stays ``min_lr``::
 
         min_lr + (base_lr - min_lr) * (1 + cos(pi * epoch / period)) / 2
 
