@@ -19,7 +19,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import _engine
 from . import callbacks as _callbacks
@@ -30,7 +30,7 @@ from ._sklearn_compat import Interval, StrOptions
 from ._validation import check_real, mean_and_scale, warn_user
 from .nn import SequenceNetwork
 from .nn._cells import CELLS, all_options
-from .nn._loss import LOSSES, Huber, Pinball, get_loss
+from .nn._loss import LOSSES, Huber, Pinball, Poisson, get_loss
 from .nn._optim import make_optimizer, state_copies
 
 # Copies of the parameters that training keeps besides the optimizer's own
@@ -906,5 +906,8 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
             true = np.concatenate([t.reshape(len(t), -1) for t, _ in pairs])
             flat = np.concatenate([p.reshape(len(p), -1) for _, p in pairs])
             return self._score(true, flat)
-        return self._score(_as_targets(y), np.asarray(pred), sample_weight)
+        if isinstance(self.network_._loss_fn, (Pinball, Poisson)):
+            y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+            return self._score(y, np.asarray(pred), sample_weight)
+        return r2_score(y, pred, sample_weight=sample_weight)
 
