@@ -110,9 +110,9 @@ cut = int(0.8 * len(chorales))
 train = [chorales[i] for i in order[:cut]]
 test = [chorales[i] for i in order[cut:]]
 
-tokenizer = SequenceTokenizer(analyzer=str.split)
-X_train = tokenizer.fit_transform([" ".join(tokens) for tokens, _ in train])
-X_test = tokenizer.transform([" ".join(tokens) for tokens, _ in test])
+tokenizer = SequenceTokenizer()     # token lists are numbered as they are
+X_train = tokenizer.fit_transform([tokens for tokens, _ in train])
+X_test = tokenizer.transform([tokens for tokens, _ in test])
 y_train = [tags for _, tags in train]
 y_test = [tags for _, tags in test]
 print(f"{len(train)} chorales ({sum(map(len, y_train))} notes) to train on, "
