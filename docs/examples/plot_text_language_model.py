@@ -48,7 +48,8 @@ for t, s in samples.items():
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6),
                                gridspec_kw={"width_ratios": [1, 1.6]})
 ax1.plot([l / math.log(2) for l in lm.loss_curve_], label="training")
-ax1.plot([-s / math.log(2) for s in lm.validation_scores_], label="held out")
+# early stopping's validation set: the last tenth of the training text
+ax1.plot([-s / math.log(2) for s in lm.validation_scores_], label="validation")
 ax1.set_xlabel("epoch")
 ax1.set_ylabel("bits per character")
 ax1.legend()
