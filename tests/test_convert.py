@@ -459,3 +459,16 @@ def test_to_keras_refuses_what_keras_lacks(layer, match):
     _keras()
     with pytest.raises(ValueError, match=match):
         to_keras(layer)
+
+
+def test_seqcore_imports_neither_framework():
+    """torch and keras are imported inside the converters only."""
+    import subprocess
+    import sys
+
+    code = ("import sys, seqcore, seqcore.convert; "
+            "print(sorted(m for m in ('torch', 'keras') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ,
+                                          "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert out.stdout.strip() == "[]"
