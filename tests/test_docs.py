@@ -151,6 +151,8 @@ def test_docs_build(tmp_path):
     pytest.importorskip("sphinx_gallery")
     pytest.importorskip("matplotlib")
     pytest.importorskip("onnxruntime")   # the ONNX gallery example runs it
+    pytest.importorskip("aeon")          # speech and activity examples: its data sets
+    pytest.importorskip("music21")       # music examples: its corpus of Bach chorales
     src = tmp_path / "docs"
     shutil.copytree(DOCS, src, ignore=shutil.ignore_patterns(
         "_build", "generated", "auto_examples", "sg_execution_times.rst"))
