@@ -19,6 +19,7 @@ import pytest
 from seqcore import RNNClassifier, RNNRegressor
 from seqcore.convert import from_keras, from_torch, to_keras, to_torch
 from seqcore.nn import GRU, LSTM, MGU, RNN
+from seqcore.text import SequenceTokenizer
 
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
 DTYPES = [np.float32, np.float64]
@@ -296,6 +297,8 @@ def test_to_torch_estimator_needs_fit_and_no_dense_layers():
     _torch()
     with pytest.raises(NotFittedError):
         to_torch(RNNClassifier())
+    with pytest.raises(TypeError, match="RNNClassifier or RNNRegressor"):
+        to_torch(SequenceTokenizer())
     X = _X(np.float32, B=8, I=2)
     clf = RNNClassifier(hidden_size=4, dense_layers=(3,), max_iter=1, random_state=0)
     with pytest.warns(Warning):

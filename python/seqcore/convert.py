@@ -81,7 +81,7 @@ def _torch_rnn_to_layer(module):
     """A torch.nn.RNN/GRU/LSTM -> the seqcore.nn layer with its weights."""
     import torch
 
-    kind = next((n for n in _CLASS_CELL if type(module) is getattr(torch.nn, n)), None)
+    kind = next((n for n in _CLASS_CELL if isinstance(module, getattr(torch.nn, n))), None)
     if kind is None:
         raise TypeError(f"expected torch.nn.RNN, GRU or LSTM, got {type(module).__name__}")
     dtype = _torch_dtype(module)
@@ -205,7 +205,10 @@ def from_torch(module, *, head=None, embedding=None, classes=None, return_sequen
         directions: ``torch.cat([h_n[-2], h_n[-1]], 1)``), or with
         ``return_sequences=True`` the outputs of every step.
     embedding : torch.nn.Embedding, optional
-        Token input: the estimator reads token ids (0 is padding).
+        Token input: the estimator reads token ids through it.  In a 2-D id
+        array seqcore reads trailing zeros as padding (id 0, as
+        ``SequenceTokenizer`` numbers them); a list of 1-D id arrays has no
+        padding at all.
     classes : array-like, optional
         The class labels of the head's outputs, in order: the result is an
         ``RNNClassifier`` whose ``predict_proba`` is the softmax of the
@@ -336,12 +339,17 @@ def to_torch(obj):
     """
     import torch
 
-    if not hasattr(obj, "network_"):
+    from ._estimators import RNNClassifier, RNNRegressor
+
+    if not isinstance(obj, (RNNClassifier, RNNRegressor)):
         if hasattr(obj, "get_params"):
-            from sklearn.exceptions import NotFittedError
-            raise NotFittedError(f"this {type(obj).__name__} is not fitted yet: fit it "
-                                 "before converting it")
+            raise TypeError(f"to_torch converts a fitted RNNClassifier or RNNRegressor (or a "
+                            f"seqcore.nn recurrent layer), got {type(obj).__name__}")
         return _layer_to_torch(obj)
+    if not hasattr(obj, "network_"):
+        from sklearn.exceptions import NotFittedError
+        raise NotFittedError(f"this {type(obj).__name__} is not fitted yet: fit it before "
+                             "converting it")
     net = obj.network_
     if net.dense:
         raise ValueError("torch has no single module for dense_layers: convert an "
