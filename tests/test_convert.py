@@ -200,7 +200,7 @@ def test_from_torch_lstm_and_head_is_a_fitted_classifier(dtype, bidirectional):
     clf = from_torch(model.lstm, head=model.head, classes=["a", "b", "c"])
     assert isinstance(clf, RNNClassifier)
     assert clf.classes_.tolist() == ["a", "b", "c"] and clf.n_features_in_ == 3
-    assert clf.loss_curve_ == [] and clf.n_iter_ == 0
+    assert clf.loss_curve_ == [] and clf.n_iter_ == 0 and clf.validation_scores_ == []
     assert clf.get_params()["num_layers"] == 2 and clf.dtype == np.dtype(dtype).name
     _close(clf.predict_proba(X), model.proba(X), dtype)
     np.testing.assert_array_equal(clf.predict(X), clf.classes_[model.proba(X).argmax(1)])
@@ -305,6 +305,12 @@ def test_to_torch_estimator_needs_fit_and_no_dense_layers():
         clf.fit(X, [0, 1] * 4)
     with pytest.raises(ValueError, match="dense_layers"):
         to_torch(clf)
+    y = np.abs(X[:, :, 0].sum(1))
+    reg = RNNRegressor(hidden_size=4, loss="poisson", max_iter=1, random_state=0)
+    with pytest.warns(Warning):
+        reg.fit(X, y)
+    with pytest.raises(ValueError, match="poisson"):
+        to_torch(reg)
 
 
 # ---------------------------------------------------------------- Keras
@@ -475,3 +481,22 @@ def test_seqcore_imports_neither_framework():
                          check=True, env={**os.environ,
                                           "PYTHONPATH": os.pathsep.join(sys.path)})
     assert out.stdout.strip() == "[]"
+
+
+def test_from_torch_estimator_fine_tunes_with_a_fresh_optimizer():
+    """The probe fit leaves no optimizer state: Adam's first step after the
+    conversion moves every parameter by the learning rate (m/sqrt(v) is
+    sign(g) at step 1), as from freshly set weights."""
+    torch = _torch()
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(40, 6, 3)).astype(np.float32)
+    y = (X[:, :, 0].sum(1) > 0).astype(np.int64)
+    model = _TorchClassifier(torch, np.float32, K=2)
+    clf = from_torch(model.lstm, head=model.head, classes=[0, 1])
+    assert clf.t_ == 0
+    before = clf.network_.flat_params.copy()
+    clf.set_params(warm_start=True, max_iter=1, batch_size=len(X), clip_norm=None)
+    with pytest.warns(Warning):
+        clf.fit(X, y)
+    step = np.abs(clf.network_.flat_params.astype(np.float64) - before)
+    assert np.mean(np.isclose(step, clf.learning_rate, rtol=1e-2)) > 0.9

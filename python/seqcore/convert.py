@@ -42,6 +42,7 @@ import warnings
 
 import numpy as np
 
+from . import _engine
 from . import nn as _nn
 
 __all__ = ["from_torch", "to_torch", "from_keras", "to_keras"]
@@ -53,6 +54,8 @@ _CELL_CLASS = {v: k for k, v in _CLASS_CELL.items()}
 _KERAS_CELLS = {"SimpleRNN": "rnn", "GRU": "gru", "LSTM": "lstm"}
 _KERAS_NAMES = {v: k for k, v in _KERAS_CELLS.items()}
 _DTYPES = {"float32": np.float32, "float64": np.float64}
+# regression losses whose predictions are the head's outputs (in target units)
+_IDENTITY_LOSSES = ("squared_error", "absolute_error", "huber")
 
 
 def _numpy(tensor):
@@ -173,15 +176,14 @@ def _fitted_estimator(estimator, layer, W, b, n_features, vocab_size, y_probe):
             net.params[name][...] = value
         net.params["head.weight"][...] = W
         net.params["head.bias"][...] = b
-    # the probe's history and optimizer state are not the model's
-    estimator.loss_curve_, estimator.validation_scores_, estimator.n_iter_ = [], [], 0
-    estimator.best_loss_ = np.inf
-    optimizer = getattr(estimator, "_optimizer", None)
-    for name in ("m", "v", "buf"):
-        if hasattr(optimizer, name):
-            getattr(optimizer, name)[...] = 0
-    if hasattr(optimizer, "n_steps"):
-        optimizer.n_steps = 0
+    # the probe's history and optimizer state are not the model's: training
+    # on (warm_start, partial_fit) starts as from fresh weights
+    _engine.start_history(estimator)
+    optimizer = estimator._optimizer
+    for name in optimizer._state:
+        getattr(optimizer, name)[...] = 0
+    optimizer.n_steps = 0
+    optimizer.lr = float(estimator.learning_rate)
     return estimator
 
 
@@ -325,9 +327,11 @@ def to_torch(obj):
         reading ``h_n[-1]`` or ``torch.cat([h_n[-2], h_n[-1]], 1)``, or
         every step with ``return_sequences``) and, for token input,
         ``'embedding'``.  The head's outputs are the classifier's logits
-        (softmax them for ``predict_proba``, in the order of ``classes_``)
-        or the regressor's predictions (its target scaling is folded into
-        the head).
+        (softmax them for ``predict_proba``, in the order of ``classes_``;
+        a multilabel classifier's are one logit per label, to sigmoid) or
+        the regressor's predictions (its target scaling is folded into the
+        head; the losses 'squared_error', 'absolute_error' and 'huber',
+        whose predictions are the head's outputs).
 
     Examples
     --------
@@ -354,6 +358,12 @@ def to_torch(obj):
     if net.dense:
         raise ValueError("torch has no single module for dense_layers: convert an "
                          "estimator without them")
+    loss = obj.get_params().get("loss", "squared_error")
+    loss = getattr(loss, "name", loss)
+    if isinstance(obj, RNNRegressor) and loss not in _IDENTITY_LOSSES:
+        raise ValueError(f"a regressor trained with loss={loss!r} does not predict its head's "
+                         f"outputs (a link function or sorted quantiles); to_torch converts "
+                         f"the losses {_IDENTITY_LOSSES}")
     with net.param_lock:
         layer = _copy_layer(net.rnn)
         W, b = net.weight.astype(np.float64), net.bias.astype(np.float64)
