@@ -41,20 +41,26 @@ print(f"{len(X_train)} training sentences, vocabulary of {model[0].vocab_size_ -
 print(f"test accuracy: {model.score(X_test, y_test):.3f}")
 
 # %%
+# How sure the model is: its probability of "positive" for each test
+# sentence, by the sentence's true label.  Most sentences sit near 0 or 1,
+# the wrong ones too: after a few epochs on 1,600 sentences the model is
+# confident even where it errs, so do not read these numbers as calibrated.
+p_test = model.predict_proba(X_test)[:, 1]
+fig, ax = plt.subplots(figsize=(6, 3))
+bins = np.linspace(0, 1, 21)
+ax.hist(p_test[y_test == 0], bins=bins, alpha=0.6, label="negative reviews")
+ax.hist(p_test[y_test == 1], bins=bins, alpha=0.6, label="positive reviews")
+ax.axvline(0.5, color="grey", lw=0.8)
+ax.set_xlabel("P(positive)")
+ax.set_ylabel("test sentences")
+ax.legend()
+fig.tight_layout()
+
+# %%
 # Sentences the model has never seen.  1,600 training sentences hold few
 # negated negatives, so "not bad" may still read as negative: the model
 # learns only what its data shows.
 new = ["The battery died after two days.", "Best pizza in town, friendly staff!",
        "Not bad at all.", "Not good at all.", "I would not recommend this phone to anyone."]
-p = model.predict_proba(new)[:, 1]
-for sentence, pi in zip(new, p):
+for sentence, pi in zip(new, model.predict_proba(new)[:, 1]):
     print(f"P(positive) = {pi:.2f}  {sentence}")
-
-fig, ax = plt.subplots(figsize=(6, 2.6))
-ax.barh(np.arange(len(new)), p, color=plt.cm.RdYlGn(p))
-ax.set_yticks(np.arange(len(new)), new)
-ax.invert_yaxis()
-ax.axvline(0.5, color="grey", lw=0.8)
-ax.set_xlim(0, 1)
-ax.set_xlabel("P(positive)")
-fig.tight_layout()
