@@ -2,8 +2,7 @@
 Sphinx site builds with warnings as errors (gallery examples included).
 
 The build runs the gallery's examples, each training a small model on
-real data (some 20 s of examples; the whole build took 75-90 s on a 2-core
-machine under a load of 9 other processes); it is marked ``docs``
+real data for a few seconds, so it is the slowest test; it is marked ``docs``
 so that CI may run it in its own step (``-m docs``) or leave it out
 (``-m "not docs"``).
 """
