@@ -13,10 +13,11 @@ chorale with ``|``.  An :class:`~seqcore.text.RNNLanguageModel` learns to
 predict the next note from the notes before it, then writes a new melody
 note by note, drawn below as a piano roll beside a real one.
 
-``music21.corpus.parse`` builds a full score model at some 0.25 s per
-chorale; the small reader below takes the soprano and bass notes straight
-from the MusicXML with the standard library, some 50 times faster (it finds
-the same notes as ``music21.corpus.parse(...).parts[i].stripTies()``).
+``music21.corpus.parse`` builds a full score model of each chorale, more
+than this example needs and an order of magnitude slower; the small reader
+below takes the notes of one part straight from the MusicXML with the
+standard library (it finds the same notes as
+``music21.corpus.parse(path).parts[i].flatten().notesAndRests.stream().stripTies()``).
 """
 
 import warnings
