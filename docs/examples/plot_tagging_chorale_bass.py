@@ -21,7 +21,10 @@ is the last bass note (a chorale ends on it).  A
 :class:`~seqcore.text.SequenceTokenizer` numbers the tokens and an
 :class:`~seqcore.RNNClassifier` with ``return_sequences=True`` and a
 bidirectional GRU tags every note, reading the melody both ways.  The
-baseline tags each melody degree with its most frequent bass degree.
+baseline tags each melody degree with its most frequent bass degree.  The
+notes come from the chorales' MusicXML through the small reader of the
+gallery's melody example (the notes ``music21.corpus.parse`` finds, without
+building its full score model).
 """
 
 import warnings

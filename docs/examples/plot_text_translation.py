@@ -21,8 +21,6 @@ character of the output.
 import datetime
 import random
 
-import matplotlib.pyplot as plt
-
 from seqcore.text import Seq2SeqTranslator
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
@@ -45,7 +43,7 @@ def written(d, rng):
 
 rng = random.Random(0)
 first = datetime.date(1950, 1, 1)
-dates = [first + datetime.timedelta(days=rng.randrange(36500)) for _ in range(3000)]
+dates = [first + datetime.timedelta(days=rng.randrange(36500)) for _ in range(3000)]   # to 2049
 X = [written(d, rng) for d in dates]
 y = [d.isoformat() for d in dates]
 X_train, y_train, X_test, y_test = X[:2500], y[:2500], X[2500:], y[2500:]
