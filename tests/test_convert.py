@@ -26,7 +26,10 @@ DTYPES = [np.float32, np.float64]
 
 
 def _torch():
-    return pytest.importorskip("torch")
+    torch = pytest.importorskip("torch")
+    # these models are tiny: torch's threads would only wait on each other
+    torch.set_num_threads(1)
+    return torch
 
 
 def _keras():
@@ -196,7 +199,7 @@ def test_from_torch_lstm_and_head_is_a_fitted_classifier(dtype, bidirectional):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 5, 3)).astype(dtype)
     y = (X[:, :, 0].sum(1) > 0).astype(np.int64) + (X[:, -1, 1] > 1)
-    model = _TorchClassifier(torch, dtype, bidirectional=bidirectional).train(X, y)
+    model = _TorchClassifier(torch, dtype, bidirectional=bidirectional).train(X, y, epochs=10)
     clf = from_torch(model.lstm, head=model.head, classes=["a", "b", "c"])
     assert isinstance(clf, RNNClassifier)
     assert clf.classes_.tolist() == ["a", "b", "c"] and clf.n_features_in_ == 3
