@@ -151,6 +151,12 @@ def test_from_torch_refuses_other_modules_and_mixed_options():
         from_torch(torch.nn.GRU(3, 4), head=torch.nn.Linear(4, 2), classes=[0, 1, 2])
     with pytest.raises(ValueError, match="sorted"):
         from_torch(torch.nn.GRU(3, 4), head=torch.nn.Linear(4, 2), classes=["b", "a"])
+    with pytest.raises(ValueError, match="distinct"):
+        from_torch(torch.nn.GRU(3, 4), head=torch.nn.Linear(4, 2), classes=["a", "a"])
+    with pytest.raises(ValueError, match="dtype"):
+        from_torch(torch.nn.GRU(3, 4), head=torch.nn.Linear(4, 2, dtype=torch.float64))
+    with pytest.raises(ValueError, match="float32 or all float64"):
+        from_torch(torch.nn.GRU(3, 4, dtype=torch.float16))
 
 
 # ---------------------------------------------------------- torch estimators
