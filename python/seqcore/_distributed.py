@@ -38,7 +38,6 @@ stopping, callbacks); only the task's ``loss_and_gradient`` changes.
 """
 
 import sys
-import time
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -221,11 +220,14 @@ class _Partition:
         return (self.X.shape[0], self.X.shape[1], None if tokens else self.X.shape[2],
                 self.lengths, int(self.X.max()) if tokens else None)
 
-    def attach(self, network, Y, w):
+    # Each method takes one argument, a tuple: calls with several arguments
+    # were an order of magnitude slower (more messages per call).
+    def attach(self, args):
         """The network to train (a copy) and this partition's targets and weights."""
-        self.network, self.Y, self.w = network, Y, w
+        self.network, self.Y, self.w = args
 
-    def gradient(self, params, rows, k, seed, shard):
+    def gradient(self, args):
+        params, rows, k, seed, shard = args
         self.network.flat_params[:] = params
         return shard_gradient(self.network, self.X, rows, self.lengths, self.Y, self.w, k,
                               seed, shard)
@@ -234,8 +236,9 @@ class _Partition:
         """Rows idx (padded to this partition's longest) and their lengths."""
         return self.X[idx], self.lengths[idx]
 
-    def finite(self, params, idx):
+    def finite(self, args):
         """Whether the network with params predicts finite numbers on rows idx."""
+        params, idx = args
         self.network.flat_params[:] = params
         out = self.network.decision_function(self.X[idx], self.lengths[idx])
         return bool(np.isfinite(out).all())
@@ -437,9 +440,9 @@ class ClusterShards:
             wp[orig[sel] - data.starts[p]] = w[sel]
             self.targets.append((Yp, wp))
         self.handles = [a.result() for a in data.actors]
-        attached = [h.attach(network, *t) for h, t in zip(self.handles, self.targets)]
+        attached = [h.attach((network,) + t) for h, t in zip(self.handles, self.targets)]
         for p, fut in enumerate(attached):
-            self._wait(p, fut, lambda h, p=p: h.attach(network, *self.targets[p]))
+            self._wait(p, fut, lambda h, p=p: h.attach((network,) + self.targets[p]))
 
     def local(self, rows):
         """Training rows -> (partition, local indices), grouped in partition order."""
@@ -454,7 +457,7 @@ class ClusterShards:
         for p, rows in groups:
             local = self.data.rows[rows] - self.data.starts[p]
             call = (lambda h, local=local, p=p:
-                    h.gradient(params, local, self.k, seed, p))
+                    h.gradient((params, local, self.k, seed, p)))
             calls.append((p, call(self.handles[p]), call))
         return [self._wait(p, fut, call) for p, fut, call in calls]
 
@@ -462,7 +465,7 @@ class ClusterShards:
         params = self.network.flat_params.copy()
         calls = []
         for p, local in self.local(rows):
-            call = lambda h, local=local: h.finite(params, local)   # noqa: E731
+            call = lambda h, local=local: h.finite((params, local))   # noqa: E731
             calls.append((p, call(self.handles[p]), call))
         return all(self._wait(p, fut, call) for p, fut, call in calls)
 
@@ -500,7 +503,7 @@ class ClusterShards:
                             actor=True, pure=False)
         try:
             handle = fut.result(timeout=REBUILD_TIMEOUT)
-            handle.attach(self.network, *self.targets[p]).result(timeout=REBUILD_TIMEOUT)
+            handle.attach((self.network,) + self.targets[p]).result(timeout=REBUILD_TIMEOUT)
         except Exception as exc:   # noqa: BLE001
             raise RuntimeError(f"could not rebuild partition {p} of X after losing its "
                                f"worker ({type(exc).__name__}: {exc}); stopped training. "
