@@ -201,9 +201,15 @@ class _BaseRNN(SeqcoreEstimator):
         ----------
         X : array of shape (n_samples, n_timesteps, n_features), array of
             shape (n_samples, n_timesteps), or list of arrays (length_i, n_features)
+            A Dask array of these shapes chunked along samples, or a Dask
+            bag of sequences, trains data-parallel on the cluster of the
+            running ``distributed`` client (the partitions stay on the
+            workers; see the "Scaling out" guide); without a client it is
+            computed into memory.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs); with
             ``return_sequences=True`` one target per step: (n_samples,
             n_timesteps[, n_outputs]) or a list matching each sequence's length
+            (a Dask array or bag is computed into memory)
         sample_weight : array-like of shape (n_samples,), optional
 
         Returns
@@ -527,6 +533,15 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
         installed).
     warm_start : bool, default=False
     class_weight : dict, 'balanced' or None, default=None
+    gradient_shards : int, sequence of int or None, default=None
+        Compute each batch's gradient as the weighted sum, in order, of the
+        gradients of its rows in each of these blocks of consecutive
+        samples (an int: that many blocks of near-equal sizes; a sequence:
+        their sizes).  This is how a fit on a Dask cluster computes (its
+        shards are the partitions of X): set it to ``X.chunks[0]`` to get
+        the cluster's model bit for bit in one process.  It changes the
+        rounding, not the mathematics; 1 is the same as None.  See the
+        "Scaling out" guide.
 
     Attributes
     ----------
@@ -773,7 +788,7 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
         With ``loss='pinball'``: the quantiles to predict (None: the median).
         With several, ``predict`` returns them on a last axis, in this order.
     Others
-        As ``RNNClassifier`` except ``class_weight``.  With
+        As ``RNNClassifier`` (``gradient_shards`` too) except ``class_weight``.  With
         ``early_stopping`` the validation score is ``score``'s.
 
     Attributes
