@@ -47,6 +47,7 @@ import warnings
 
 import numpy as np
 
+VOCAB = 2000
 # model name -> (estimator class name, parameters, data shape (n, T, F) or
 # (n, T) for token ids, batch size)
 MODELS = {
@@ -54,11 +55,10 @@ MODELS = {
                         dict(cell="lstm", hidden_size=64, dense_layers=(32,)),
                         (2048, 48, 4), 256),
     "language-model-like": ("RNNClassifier",
-                            dict(cell="lstm", hidden_size=128, embedding_dim=64,
+                            dict(cell="lstm", hidden_size=128, embedding_dim=64, vocab_size=VOCAB,
                                  return_sequences=True),
                             (512, 35), 64),
 }
-VOCAB = 2000
 
 
 def make_data(name, rng):

@@ -124,7 +124,9 @@ def test_ragged_sequences_from_a_bag(client):
     seqs = [rng.standard_normal((int(rng.integers(2, 9)), 2)) for _ in range(50)]
     y = np.array([s[:, 0].sum() for s in seqs])
     bag = db.from_sequence(seqs, npartitions=3)
+    bag = db.concat([bag, db.from_sequence([], npartitions=1)])   # and an empty one
     sizes = [len(p) for p in dask.compute(*bag.to_delayed())]
+    assert len(sizes) == 4 and sizes[-1] == 0
     on_cluster = RNNRegressor(**TINY).fit(bag, y)
     here = RNNRegressor(**TINY, gradient_shards=sizes).fit(seqs, y)
     same_model(on_cluster, here)

@@ -198,27 +198,30 @@ class _Partition:
     """
 
     def __init__(self, block, kind, tokens, dtype, index):
+        self.network = self.Y = self.w = None
+        if kind == "bag":
+            block = list(block)
+            if not block:   # e.g. after a filter: holds no shard
+                self.X = np.zeros((0, 0) if tokens else (0, 0, 0), np.int64 if tokens else dtype)
+                self.lengths = np.zeros(0, np.int64)
+                return
         try:
-            if kind == "bag":
-                block = list(block)
-                if not block:
-                    raise ValueError("the partition is empty")
-                if not tokens:
-                    block = [_sequence(x, i) for i, x in enumerate(block)]
+            if kind == "bag" and not tokens:
+                block = [_sequence(x, i) for i, x in enumerate(block)]
             if tokens:
                 self.X, self.lengths, _ = check_tokens(block, estimator=_Probe(), reset=True)
             else:
-                self.X, self.lengths, self.mode = check_sequences(
-                    block, estimator=_Probe(), dtype=dtype, reset=True)
+                self.X, self.lengths, _ = check_sequences(block, estimator=_Probe(),
+                                                          dtype=dtype, reset=True)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"partition {index} of X: {exc}") from exc
-        self.network = self.Y = self.w = None
 
     def info(self):
-        """(n_samples, n_timesteps, n_features or None, lengths, largest token id or None)."""
-        tokens = self.X.ndim == 2
-        return (self.X.shape[0], self.X.shape[1], None if tokens else self.X.shape[2],
-                self.lengths, int(self.X.max()) if tokens else None)
+        """(n_samples, n_timesteps, n_features, lengths, largest token id); None
+        for what the partition does not have (features of ids, an empty one)."""
+        n, tokens = self.X.shape[0], self.X.ndim == 2
+        return (n, self.X.shape[1], None if tokens or not n else self.X.shape[2],
+                self.lengths, int(self.X.max()) if tokens and n else None)
 
     # Each method takes one argument, a tuple: calls with several arguments
     # were an order of magnitude slower (more messages per call).
@@ -275,7 +278,7 @@ class ShardedSequences:
         self.starts = np.concatenate([[0], np.cumsum(sizes)])
         self.partition_of = np.repeat(np.arange(sizes.size), sizes)
         self.T = max(info[1] for info in infos)
-        self.n_features = infos[0][2]
+        self.n_features = next((info[2] for info in infos if info[2] is not None), None)
         self.rows = np.arange(self.starts[-1])
 
     @property
@@ -324,10 +327,12 @@ def check_sequences_on_cluster(estimator, X, reset):
     dtype = np.dtype(estimator.dtype).type
     shards = getattr(estimator, "gradient_shards", None)
     if kind == "array":
-        if X.ndim not in (2, 3) or (tokens and X.ndim != 2):
-            raise ValueError(f"X must be a {'2-D Dask array of token ids' if tokens else '2-D or 3-D Dask array'} "
-                             f"(n_samples, n_timesteps{'' if tokens else '[, n_features]'}), "
-                             f"got {X.ndim}-D")
+        if tokens and X.ndim != 2:
+            raise ValueError("with embedding_dim set, X must be a 2-D Dask array of token "
+                             f"ids (n_samples, n_timesteps), got {X.ndim}-D")
+        if X.ndim not in (2, 3):
+            raise ValueError("X must be a 2-D or 3-D Dask array (n_samples, n_timesteps[, "
+                             f"n_features]), got {X.ndim}-D")
         if any(np.isnan(s) for s in X.shape):
             raise ValueError(f"X has unknown chunk sizes (shape {X.shape}); compute them "
                              "first: X.compute_chunk_sizes()")
@@ -392,7 +397,7 @@ def _check_meta(est, data, infos, reset):
         raise ValueError(f"the partitions of X have different numbers of features: {feats}")
     name = type(est).__name__
     if data.tokens:
-        est._check_vocab(max(info[4] for info in infos), reset)
+        est._check_vocab(max(info[4] for info in infos if info[4] is not None), reset)
         if reset:
             est._input_mode = SEQUENCES
         return
