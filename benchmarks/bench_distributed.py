@@ -34,6 +34,7 @@ Run (from a source checkout built in place)::
 
     PYTHONPATH=python python benchmarks/bench_distributed.py            # ~2-4 min
     PYTHONPATH=python python benchmarks/bench_distributed.py --local-sgd
+    PYTHONPATH=python python benchmarks/bench_distributed.py --memory
 
 Timings on a shared machine are noisy: the script prints the load average
 before and after each cluster run.
@@ -77,7 +78,7 @@ def estimator(name, **extra):
     import seqcore
 
     cls, params, shape, batch = MODELS[name]
-    return getattr(seqcore, cls)(**params, batch_size=batch, random_state=0, **extra)
+    return getattr(seqcore, cls)(**{**params, "batch_size": batch, "random_state": 0, **extra})
 
 
 def built(name, X, y, **extra):
@@ -256,13 +257,58 @@ def local_sgd(name, H_values=(1, 4, 16), shards=4, epochs=4):
     return out
 
 
+def client_memory(n_series=20000, T=48, F=4, n_workers=2):
+    """Peak growth of this process's RSS (bytes) while fitting a regressor on
+    ``n_series`` synthetic series made on the workers, and the data's bytes."""
+    import threading
+
+    import dask.array as da
+    import psutil
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=n_workers, processes=True, threads_per_worker=1,
+                      host="127.0.0.1", dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        client.run(__import__, "seqcore")
+        X = da.random.default_rng(0).standard_normal((n_series, T, F), chunks=(5000, -1, -1),
+                                                     dtype=np.float32)
+        y = X[:, -12:, 0].mean(axis=1)
+        est = estimator("forecaster-like", max_iter=1, batch_size=1000)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est.fit(X[:1000], y[:1000])        # warm up
+            proc, peak, done = psutil.Process(), [], threading.Event()
+
+            def watch():
+                while not done.is_set():
+                    peak.append(proc.memory_info().rss)
+                    time.sleep(0.005)
+
+            start = proc.memory_info().rss
+            watcher = threading.Thread(target=watch)
+            watcher.start()
+            try:
+                est.fit(X, y)
+            finally:
+                done.set()
+                watcher.join()
+    return max(peak) - start, X.nbytes
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--gbps", type=float, default=10.0)
     ap.add_argument("--local-sgd", action="store_true")
+    ap.add_argument("--memory", action="store_true",
+                    help="only the client's memory growth fitting 20,000 series")
     args = ap.parse_args()
     print(f"load average {os.getloadavg()}  cores {os.cpu_count()}")
+    if args.memory:
+        growth, nbytes = client_memory()
+        print(f"20,000 series ({nbytes / 1e6:.0f} MB of float32 on the workers): the "
+              f"client's peak RSS growth during fit {growth / 1e6:.1f} MB")
+        return
     for name in args.models.split(","):
         compute, P, itemsize = compute_seconds(name)
         batch = MODELS[name][3]

@@ -171,8 +171,8 @@ def test_shard_rule():
 
 def test_client_memory_stays_bounded(client):
     psutil = pytest.importorskip("psutil")
-    budget = 4 << 20
-    n, T, F = 20000, 25, 21                               # 42 MB of float32
+    budget = 6 << 20
+    n, T, F = 20000, 25, 32                               # 64 MB of float32
     X = da.random.default_rng(0).standard_normal((n, T, F), chunks=(5000, -1, -1),
                                                  dtype=np.float32)
     assert X.nbytes >= 10 * budget
