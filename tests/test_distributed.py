@@ -330,3 +330,13 @@ def test_a_killed_worker_is_replaced_and_the_fit_continues(client, data):
     # the same parameters were used for the repeated step: the same model
     here = RNNClassifier(**params, gradient_shards=Xd.chunks[0]).fit(X, y)
     np.testing.assert_array_equal(est.network_.flat_params, here.network_.flat_params)
+
+
+def test_too_many_lost_workers_stop_with_a_clear_error(client, data, monkeypatch):
+    X, y = data
+    monkeypatch.setattr(_distributed, "MAX_RECOVERIES", 0)
+    est = RNNClassifier(**TINY, callbacks=[KillAWorker(client)])
+    with pytest.raises(RuntimeError, match="lost the workers holding partitions of X 1 "
+                                           "times.*A fit from scratch leaves the estimator"):
+        est.fit(da.from_array(X, chunks=(30, -1, -1)), y)
+    assert not hasattr(est, "network_")   # as it was before fit

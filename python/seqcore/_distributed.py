@@ -30,8 +30,9 @@ stopping, callbacks); only the task's ``loss_and_gradient`` changes.
   from its graph (the data is recomputed from its source, e.g. the file it
   was read from) and the step is retried with the same parameters, so the
   fit continues as if nothing happened; after ``MAX_RECOVERIES`` losses in
-  one fit a ``RuntimeError`` stops it (the estimator then keeps what it had
-  before ``fit``).  A partition that fails the input checks is refused, with
+  one fit a ``RuntimeError`` stops it (a fit from scratch then leaves the
+  estimator as it was; ``warm_start`` and ``partial_fit`` keep the weights
+  of the last step).  A partition that fails the input checks is refused, with
   its index, before training starts.
 * Dropout draws its masks per step and shard from a seed the client draws,
   so that masks do not depend on where a shard is computed.
@@ -494,9 +495,10 @@ class ClusterShards:
         if self.recoveries > MAX_RECOVERIES:
             raise RuntimeError(
                 f"lost the workers holding partitions of X {self.recoveries} times in one "
-                f"fit (more than MAX_RECOVERIES={MAX_RECOVERIES}); stopped training. The "
-                "estimator keeps what it had before this fit; check the cluster and fit "
-                "again") from None
+                f"fit (more than MAX_RECOVERIES={MAX_RECOVERIES}); stopped training. A fit "
+                "from scratch leaves the estimator as it was (warm_start and partial_fit "
+                "keep the weights of the last step); check the cluster and fit again"
+                ) from None
         self._warn(f"the worker holding partition {p} of X was lost; rebuilding the "
                    "partition on another worker from its graph and repeating the step "
                    "with the same parameters", RuntimeWarning)
@@ -512,5 +514,5 @@ class ClusterShards:
         except Exception as exc:   # noqa: BLE001
             raise RuntimeError(f"could not rebuild partition {p} of X after losing its "
                                f"worker ({type(exc).__name__}: {exc}); stopped training. "
-                               "The estimator keeps what it had before this fit") from exc
+                               "A fit from scratch leaves the estimator as it was") from exc
         data.actors[p], self.handles[p] = fut, handle
