@@ -119,6 +119,19 @@ def test_regressor_with_dropout_and_bptt_on_the_cluster_equals_one_process(clien
     same_model(on_cluster, here)
 
 
+def test_partial_fit_and_dask_sample_weight_on_the_cluster(client, data):
+    X, _ = data
+    y = X[:, :, 1].sum(axis=1)
+    w = np.random.default_rng(4).uniform(0, 2, len(y))
+    Xd, wd = da.from_array(X, chunks=(45, -1, -1)), da.from_array(w, chunks=45)
+    on_cluster, here = RNNRegressor(**TINY), RNNRegressor(**TINY, gradient_shards=2)
+    for _ in range(2):
+        on_cluster.partial_fit(Xd, y, sample_weight=wd)
+        here.partial_fit(X, y, sample_weight=w)
+    same_model(on_cluster, here)
+    assert on_cluster.t_ == 2 * 6
+
+
 def test_ragged_sequences_from_a_bag(client):
     rng = np.random.default_rng(2)
     seqs = [rng.standard_normal((int(rng.integers(2, 9)), 2)) for _ in range(50)]
