@@ -14,10 +14,11 @@ token tagger, see ``MODELS``) the script
    time and throughput (samples per second);
 3. counts the bytes one step moves: the parameters to every partition and
    one gradient back (2 x parameter bytes per partition);
-4. fits the overhead per step, ``alpha = step(1 worker) - compute``, and
-   models the step time at W workers on a network of ``--gbps``::
+4. fits the overhead per step, ``alpha = step(1 worker) - C`` where ``C`` is
+   the worker's own compute of the batch's gradients (timed on the worker),
+   and models the step time at W workers on a network of ``--gbps``::
 
-       t(W) = compute / W + alpha + 2 * W * P / bandwidth     (star: the client
+       t(W) = C / W + alpha + 2 * W * P / bandwidth           (star: the client
                                                                sends and sums)
 
    which is what seqcore does (the client sends parameters to, and sums the
@@ -55,6 +56,10 @@ MODELS = {
     "forecaster-like": ("RNNRegressor",
                         dict(cell="lstm", hidden_size=64, dense_layers=(32,)),
                         (2048, 48, 4), 256),
+    # the threshold: a step of some 10 ms of compute
+    "forecaster-like-10ms": ("RNNRegressor",
+                             dict(cell="lstm", hidden_size=64, dense_layers=(32,)),
+                             (2048, 48, 4), 64),
     "language-model-like": ("RNNClassifier",
                             dict(cell="lstm", hidden_size=128, embedding_dim=64, vocab_size=VOCAB,
                                  return_sequences=True),
@@ -332,7 +337,8 @@ def main():
               f"{alpha * 1e3:.1f} ms")
         print(f"model on {args.gbps:g} Gb/s (seconds per step; speed-up over 1 worker):")
         print("  W    star step   star x   ring step   ring x")
-        for W, star, sx, ring, rx in model_table(compute, alpha, P_bytes, args.gbps):
+        # C: the worker's own compute of a whole batch (same conditions as alpha)
+        for W, star, sx, ring, rx in model_table(busy[1], alpha, P_bytes, args.gbps):
             print(f"  {W:<4d} {star * 1e3:9.2f}ms {sx:7.2f}  {ring * 1e3:9.2f}ms {rx:7.2f}")
         if args.local_sgd and MODELS[name][0] == "RNNRegressor":
             scores = local_sgd(name)
