@@ -18,6 +18,11 @@ cluster.  What this module adds is what joblib leaves to the caller:
   fit in memory.  Each block is predicted on its own, so the result equals
   the in-memory prediction.
 
+One model trained data-parallel on a cluster needs nothing from this
+module: the estimators' ``fit`` takes a Dask array or bag of sequences when a
+``distributed`` client is running (``seqcore._distributed``; the user
+guide's "Scaling out" page).
+
 Dask and distributed are optional (``pip install "seqcore[dask]"``) and
 imported only by the functions that need them.
 """
