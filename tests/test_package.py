@@ -20,7 +20,7 @@ PYPROJECT = os.path.join(ROOT, "pyproject.toml")
 pytestmark = pytest.mark.skipif(not os.path.exists(PYPROJECT), reason="no pyproject.toml")
 
 # import name -> distribution name, where they differ
-DISTRIBUTION = {"sklearn": "scikit-learn"}
+DISTRIBUTION = {"sklearn": "scikit-learn", "dask_ml": "dask-ml"}
 
 
 def project():
