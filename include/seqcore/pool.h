@@ -106,7 +106,10 @@ static inline int64_t sc_pool_now_ns(void)
 
 static inline long sc_pool_cpus(void)
 {
-    return (long) GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
+    /* the CPUs of this process's processor group: its threads run there */
+    SYSTEM_INFO info;
+    GetSystemInfo(&info);
+    return (long) info.dwNumberOfProcessors;
 }
 
 static void *sc_pool_worker(void *arg);
