@@ -66,7 +66,9 @@ batch_size, max_iter, random_state
     _tags = {
         "authors": ["seqcore developers"],
         "maintainers": ["seqcore developers"],
-        "python_dependencies": ["seqcore"],
+        # no "python_dependencies": sktime checks them by installed
+        # distribution name, and this class ships inside seqcore itself (the
+        # distribution seqcore-rnn, or a source tree on sys.path)
         "y_inner_mtype": "pd.Series",
         "X_inner_mtype": "pd.DataFrame",
         "capability:multivariate": False,
