@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+import Cython
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
@@ -96,7 +97,6 @@ directives = {
 }
 
 
-
 def generated_c_is_current(ext):
     """Whether the module's generated C file can be compiled as it is.
 
@@ -122,7 +122,6 @@ STAMP = os.path.join("build", "seqcore-cython.stamp")
 
 
 def stamp_text():
-    import Cython
     return f"Cython {Cython.__version__}, directives {sorted(directives.items())}\n"
 
 
