@@ -545,7 +545,7 @@ def _matplotlib():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise _UsageError("--plot needs matplotlib: pip install 'seqcore[plot]'") from None
+        raise _UsageError("--plot needs matplotlib: pip install 'seqcore-rnn[plot]'") from None
     return plt
 
 

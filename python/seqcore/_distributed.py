@@ -51,7 +51,7 @@ MAX_RECOVERIES = 3
 # live, and how long building a partition again may take.
 _POLL = 0.2
 REBUILD_TIMEOUT = 120
-_EXTRA = 'pip install "seqcore[dask]"'
+_EXTRA = 'pip install "seqcore-rnn[dask]"'
 
 
 # ------------------------------------------------------------------ shards

@@ -23,7 +23,7 @@ module: the estimators' ``fit`` takes a Dask array or bag of sequences when a
 ``distributed`` client is running (``seqcore._distributed``; the user
 guide's "Scaling out" page).
 
-Dask and distributed are optional (``pip install "seqcore[dask]"``) and
+Dask and distributed are optional (``pip install "seqcore-rnn[dask]"``) and
 imported only by the functions that need them.
 """
 
@@ -32,7 +32,7 @@ from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["blas_threads", "limit_worker_blas_threads", "predict_blocks"]
 
-_EXTRA = 'pip install "seqcore[dask]"'
+_EXTRA = 'pip install "seqcore-rnn[dask]"'
 _METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function",
             "transform")
 
