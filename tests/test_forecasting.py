@@ -525,7 +525,7 @@ def test_airline_beats_seasonal_naive(record_property):
         "naive_smape": smape(test, naive), "naive_mase": mase(test, naive, train, 12),
     }
     for k, v in scores.items():
-        record_property(k, float(v))
+        record_property(k, float(v))   # plain floats: pytest-xdist sends them between processes
     print("\nairline 1960: seqcore sMAPE {seqcore_smape:.2f}% MASE {seqcore_mase:.3f}; "
           "seasonal naive sMAPE {naive_smape:.2f}% MASE {naive_mase:.3f}".format(**scores))
     np.testing.assert_allclose(scores["naive_smape"], 10.5718, atol=1e-3)

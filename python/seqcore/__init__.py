@@ -6,14 +6,15 @@ sequences without alignment, CTC); forecasting: ``RNNForecaster``
 Layers with explicit forward and backward passes, optimizers, schedules and
 losses: ``seqcore.nn``; code run after each training epoch:
 ``seqcore.callbacks``.  Figures:
-``LossCurveDisplay``, ``ForecastDisplay``.  Interoperability: ``seqcore.onnx``
+``LossCurveDisplay``, ``ForecastDisplay``.  Interoperability: ``seqcore.convert``
+(weights to and from PyTorch and Keras), ``seqcore.onnx``
 (ONNX export), ``seqcore.persistence`` (skops), ``seqcore.integrations``
 (aeon, sktime; imported on their own).
 """
 
 from . import _threads  # noqa: F401  (BLAS threads per shape)
-from . import (callbacks, datasets, forecasting, model_selection, nn, onnx, parallel,
-               persistence, preprocessing, text)
+from . import (callbacks, convert, datasets, forecasting, model_selection, nn, onnx,
+               parallel, persistence, preprocessing, text)
 from ._estimators import RNNClassifier, RNNRegressor
 from ._forecasting import RNNForecaster
 from ._labeler import RNNSequenceLabeler
@@ -25,5 +26,5 @@ __version__ = "0.1.0"
 
 __all__ = ["RNNClassifier", "RNNRegressor", "RNNForecaster", "RNNSequenceLabeler",
            "LossCurveDisplay", "ForecastDisplay",
-           "callbacks", "datasets", "forecasting", "model_selection", "nn", "onnx", "parallel",
-           "persistence", "preprocessing", "text", "__version__"]
+           "callbacks", "convert", "datasets", "forecasting", "model_selection", "nn", "onnx",
+           "parallel", "persistence", "preprocessing", "text", "__version__"]

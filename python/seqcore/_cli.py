@@ -50,7 +50,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser():
-    p = _Parser(prog="seqcore", description="Recurrent-network forecasting from the shell.")
+    p = _Parser(prog="seqcore", description=(
+        "Recurrent networks from the shell: forecast a CSV column (seqcore forecast) "
+        "or train a language model on a text and write new text (seqcore generate)."))
     p.add_argument("--version", action="version", version=f"seqcore {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     f = sub.add_parser("forecast", help="forecast a CSV column (default: the bundled "
@@ -543,7 +545,7 @@ def _matplotlib():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise _UsageError("--plot needs matplotlib: pip install 'seqcore[plot]'") from None
+        raise _UsageError("--plot needs matplotlib: pip install 'seqcore-rnn[plot]'") from None
     return plt
 
 

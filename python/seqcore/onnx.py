@@ -27,7 +27,7 @@ D directions, L layers, K outputs; P the size of the state h (the LSTM's
 ``proj_size``, else H).
 
 ``onnx`` is imported only when a graph is built: ``pip install
-seqcore[onnx]`` installs it and ``onnxruntime`` to run the graphs.
+seqcore-rnn[onnx]`` installs it and ``onnxruntime`` to run the graphs.
 """
 
 import numpy as np
@@ -56,7 +56,7 @@ def _require_onnx():
         import onnx
     except ImportError as exc:   # pragma: no cover - depends on the environment
         raise ImportError("seqcore.onnx.to_onnx needs the onnx package: "
-                          "pip install 'seqcore[onnx]' (onnx and onnxruntime)") from exc
+                          "pip install 'seqcore-rnn[onnx]' (onnx and onnxruntime)") from exc
     return onnx
 
 
