@@ -23,7 +23,7 @@ DEBUG = os.environ.get("SEQCORE_DEBUG", "0") == "1"
 # model's sampling loop and fused softmax cross-entropy, attention (scores,
 # masked softmax, context) and the encoder-decoder's decoder loop.
 MODULES = ["_blas", "_cells", "_recurrent", "_optim", "_losses", "_embedding", "_dense",
-           "_lm", "_attention", "_decoder"]
+           "_lm", "_attention", "_decoder", "_ctc"]
 
 # -O3 but never -ffast-math (NaN detection, parity with PyTorch) nor
 # -march=native (a wheel must run on other x86-64 machines).

@@ -1,6 +1,7 @@
 """seqcore: recurrent neural networks for scikit-learn users, on a Cython/BLAS core.
 
-Estimators: ``RNNClassifier``, ``RNNRegressor``; forecasting: ``RNNForecaster``
+Estimators: ``RNNClassifier``, ``RNNRegressor``, ``RNNSequenceLabeler`` (label
+sequences without alignment, CTC); forecasting: ``RNNForecaster``
 (many series: ``seqcore.forecasting``; backtesting: ``seqcore.model_selection``).
 Layers with explicit forward and backward passes, optimizers, schedules and
 losses: ``seqcore.nn``; code run after each training epoch:
@@ -16,13 +17,14 @@ from . import (callbacks, convert, datasets, forecasting, model_selection, nn, o
                parallel, persistence, preprocessing, text)
 from ._estimators import RNNClassifier, RNNRegressor
 from ._forecasting import RNNForecaster
+from ._labeler import RNNSequenceLabeler
 from .plotting import ForecastDisplay, LossCurveDisplay
 
 # The one place the version is written: pyproject.toml reads it from here
 # ([tool.setuptools.dynamic]), and `seqcore --version` prints it.
 __version__ = "0.1.0"
 
-__all__ = ["RNNClassifier", "RNNRegressor", "RNNForecaster",
+__all__ = ["RNNClassifier", "RNNRegressor", "RNNForecaster", "RNNSequenceLabeler",
            "LossCurveDisplay", "ForecastDisplay",
            "callbacks", "convert", "datasets", "forecasting", "model_selection", "nn", "onnx",
            "parallel", "persistence", "preprocessing", "text", "__version__"]
