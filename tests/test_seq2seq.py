@@ -421,3 +421,15 @@ def test_split_training_is_bit_identical_for_any_blas_thread_count():
     np.testing.assert_array_equal(out[0][1], out[1][1])
     for a, b in zip(out[0][2], out[1][2]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_projected_lstm_is_refused_at_construction():
+    """issue 22, item 3: proj_size used to be accepted and to fail later in
+    decoding and the loss with internal shape errors."""
+    for cell, proj in (("lstm", 3), ("lstm", 1)):
+        with pytest.raises(ValueError, match="does not support the LSTM's proj_size"):
+            Seq2Seq(9, 8, start_id=1, end_id=2, cell=cell, hidden_size=8, proj_size=proj)
+    # proj_size=0 is the plain LSTM, accepted
+    net = Seq2Seq(9, 8, start_id=1, end_id=2, cell="lstm", hidden_size=8, proj_size=0,
+                  random_state=0)
+    assert net.decoder.state_size == 8

@@ -492,14 +492,24 @@ def _estimator_graph(g, est, scaler, lengths, recurrent):
             X = _scaler(g, X, scaler, dt)
         x = g.op("Transpose", [X], perm=[1, 0, 2], hint="time_major")
     Y, h_n, _ = _recurrent(g, layer, x, L, recurrent=recurrent)
-    S = g.op("Transpose", [Y], perm=[1, 0, 2]) if net.return_sequences else \
-        _summary(g, layer, h_n)
+    # With return_sequences the dense layers and the head read the steps
+    # time-major, (T, N, F), and only their outputs turn batch-first.  A
+    # Transpose feeding the head's Cast to float64 and its MatMul crashes
+    # onnxruntime (>= 1.24, x86-64) under its default optimisation level:
+    # MatmulTransposeFusion swaps the Transpose and the Cast and leaves the new
+    # Cast without its operator schema, which NchwcTransformer then reads
+    # (onnxruntime issue 28392).  No Transpose before a MatMul, no crash.
+    S = Y if net.return_sequences else _summary(g, layer, h_n)
     for dense in net.dense:   # in the model's dtype, as seqcore computes them
         S = _linear(g, S, dense.params["weight"],
                     dense.params["bias"] if dense.bias else None, dense.activation)
     for tensor, name, elem, shape in _head(g, est, S):
-        if net.return_sequences and table:
-            shape = ["N", est.n_features_in_] + shape[2:]
+        if net.return_sequences:
+            # (T, N, ...) -> (N, T, ...)
+            tensor = g.op("Transpose", [tensor], perm=[1, 0] + list(range(2, len(shape))),
+                          hint="batch_first")
+            if table:
+                shape = ["N", est.n_features_in_] + shape[2:]
         g.add_output(tensor, name, elem, shape)
 
 

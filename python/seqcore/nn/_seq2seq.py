@@ -140,7 +140,8 @@ class Seq2Seq:
         Seeds every part's initial weights and the sampling of scheduled
         sampling.
     **cell_options
-        The cell kind's options (``reset_after``, ``peephole``, ...).
+        The cell kind's options (``reset_after``, ``peephole``, ...), except
+        the LSTM's ``proj_size``, which is refused (ValueError).
 
     Attributes
     ----------
@@ -167,6 +168,12 @@ class Seq2Seq:
             raise ValueError("start_id and end_id must differ")
         self.start_id, self.end_id = int(start_id), int(end_id)
         spec = get_cell(cell)
+        if cell_options.get("proj_size"):
+            # the decoder's state feeds the attention, the bridge and the output
+            # layer as H entries; a projected state (P < H) fits none of them
+            raise ValueError(f"Seq2Seq does not support the LSTM's proj_size (got "
+                             f"proj_size={cell_options['proj_size']!r}): the decoder's state "
+                             "must keep hidden_size entries; leave proj_size at 0")
         self.cell = cell
         self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
         self.hidden_size = H = check_positive_int(hidden_size, "hidden_size")
