@@ -542,3 +542,64 @@ def test_every_token_export_runs_under_default_session_options(tokens, tmp_path,
     for layer, got in zip(layers, outputs[len(cases):]):
         out, state = layer.forward(Xs, np.array([5, 2, 3]), training=False)
         np.testing.assert_allclose(got[0], out, rtol=0, atol=TOL[np.dtype(dtype).type])
+
+
+# --------------------------------------------- token ids: issue 22, items 5, 10
+def test_token_graph_follows_the_estimators_padding_rule(tokens):
+    """Without a ``lengths`` input the graph reads each row as the estimator
+    reads a 2-D array of ids: trailing zeros are padding, and a row of
+    zeros only (an empty document) is one unknown token."""
+    from seqcore.preprocessing import pad_tokens
+
+    X, _, _ = tokens
+    y = np.arange(len(X)) % 2
+    for return_sequences in (False, True):
+        target = [x % 2 for x in X] if return_sequences else y
+        clf = fit_quiet(RNNClassifier(embedding_dim=3, hidden_size=4, max_iter=2,
+                                      return_sequences=return_sequences, random_state=0),
+                        X, target)
+        docs = [X[0], np.array([], np.int64), X[1], X[2]]
+        ids, lengths = pad_tokens(docs)
+        assert ids.shape == (4, max(map(len, docs)))
+        label, proba = run(to_onnx(clf), {"ids": ids})
+        expected = clf.predict_proba(docs)
+        if not return_sequences:
+            np.testing.assert_allclose(proba, expected, rtol=0, atol=1e-5)
+            np.testing.assert_allclose(proba[1], clf.predict_proba([np.array([1])])[0],
+                                       rtol=0, atol=1e-5)
+        else:
+            assert len(expected[1]) == 0
+            for i, e in enumerate(expected):
+                np.testing.assert_allclose(proba[i, :len(e)], e, rtol=0, atol=1e-5)
+        # a batch of empty documents only
+        label, proba = run(to_onnx(clf), {"ids": np.zeros((2, 3), np.int64)})
+        want = clf.predict_proba([np.array([1])])
+        want = want[0] if not return_sequences else want[0][0]
+        np.testing.assert_allclose(proba[:, 0] if return_sequences else proba,
+                                   np.stack([want, want]), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("lengths_input", [False, True])
+def test_negative_token_ids_fail_the_run(tokens, lengths_input):
+    """seqcore refuses a negative id; the graph must not read the table's
+    last row for it (ONNX's Gather takes -1 as the last index)."""
+    X, ids, lengths = tokens
+    clf = fit_quiet(RNNClassifier(embedding_dim=3, hidden_size=4, max_iter=1, random_state=0),
+                    X, np.arange(len(X)) % 2)
+    model = to_onnx(clf, lengths=lengths_input)
+    bad = ids.copy()
+    bad[0, 0] = -1
+    feeds = {"ids": bad, "lengths": lengths} if lengths_input else {"ids": bad}
+    with pytest.raises(Exception, match="out of (data )?bounds"):
+        run(model, feeds)
+    bad[0, 0] = clf.vocab_size_   # too large: refused too
+    with pytest.raises(Exception, match="out of (data )?bounds"):
+        run(model, feeds)
+    with pytest.raises(ValueError, match="negative token id"):
+        clf.predict([np.array([-1, 2])])
+    emb = seqcore.nn.Embedding(5, 2, random_state=0)
+    with pytest.raises(Exception, match="out of (data )?bounds"):
+        run(to_onnx(emb), {"ids": np.array([[1, -2]])})
+    # valid ids still run
+    label, _ = run(model, {"ids": ids, "lengths": lengths} if lengths_input else {"ids": ids})
+    np.testing.assert_array_equal(label, clf.predict(X))

@@ -124,7 +124,14 @@ def _scaler(g, X, scaler, dtype):
 
 
 def _embedding(g, ids, layer):
-    """weight[ids]: (..., E) rows of the table for integer ids of any shape."""
+    """weight[ids]: (..., E) rows of the table for integer ids of any shape.
+
+    An id outside [0, num_embeddings) fails the run, as seqcore refuses it:
+    ONNX's ``Gather`` reads a negative index from the end of the table, so
+    negative ids are first mapped to ``num_embeddings``, an index that
+    ``Gather`` refuses (onnxruntime: "indices element out of data bounds")."""
+    V = layer.params["weight"].shape[0]
+    ids = g.op("Where", [g.op("Less", [ids, g.ints(0)]), g.ints(V), ids], hint="ids_checked")
     return g.op("Gather", [g.const(layer.params["weight"], "embedding"), ids], axis=0,
                 hint="embedded")
 
@@ -456,12 +463,26 @@ def _check_network(net):
 
 
 def _token_lengths(g, ids):
-    """Each row's length from its trailing padding ids (0), as the estimators
-    read a 2-D array of ids: 1 + the index of the last nonzero id, (N,) int64."""
+    """Each row's length and its ids, by the estimators' rule for a 2-D array
+    of ids (``seqcore._data.check_tokens``): a row ends at its last nonzero
+    id; a row of zeros only (an empty document) runs as one unknown token
+    (id 1).  Returns (ids (N, T), lengths (N,) int64)."""
+    int64 = g.onnx.TensorProto.INT64
     nonzero = g.op("Cast", [g.op("Not", [g.op("Equal", [ids, g.ints(0)])])],
                    to=g.onnx.TensorProto.INT32)
-    last = g.op("ArgMax", [nonzero], axis=1, keepdims=0, select_last_index=1)
-    return g.op("Add", [last, g.ints(1)], hint="lengths")
+    last = g.op("ArgMax", [nonzero], axis=1, keepdims=1, select_last_index=1)   # (N, 1)
+    # whether the row has a nonzero id: the entry at its last nonzero index
+    # (ArgMax of a row of zeros gives T - 1, whose entry is 0)
+    has = g.op("Cast", [g.op("GatherElements", [nonzero, last], axis=1)], to=int64)  # (N, 1)
+    empty = g.op("Sub", [g.ints(1), has])                                         # (N, 1)
+    # ids[:, 0] += empty: an empty row reads (1, 0, 0, ...)
+    T = g.op("Shape", [ids], start=1, end=2)
+    first = g.op("Cast", [g.op("Equal", [g.op("Range", [g.ints(0), g.op(
+        "Squeeze", [T, g.ints([0])]), g.ints(1)]), g.ints(0)])], to=int64)
+    ids = g.op("Add", [ids, g.op("Mul", [empty, first])], hint="ids")
+    # length = last + 1, or 1 for an empty row
+    lengths = g.op("Add", [g.op("Mul", [g.op("Add", [last, g.ints(1)]), has]), empty])
+    return ids, g.op("Squeeze", [lengths, g.ints([1])], hint="lengths")
 
 
 def _estimator_graph(g, est, scaler, lengths, recurrent):
@@ -476,8 +497,10 @@ def _estimator_graph(g, est, scaler, lengths, recurrent):
     if net.embedding is not None:
         # token ids (N, T) -> their vectors, time-major (T, N, E)
         ids = g.add_input("ids", onnx.TensorProto.INT64, ["N", "T"])
-        L = (g.add_input("lengths", onnx.TensorProto.INT64, ["N"]) if lengths
-             else _token_lengths(g, ids))
+        if lengths:
+            L = g.add_input("lengths", onnx.TensorProto.INT64, ["N"])
+        else:
+            ids, L = _token_lengths(g, ids)
         x = _embedding(g, g.op("Transpose", [ids], perm=[1, 0]), net.embedding)
         table = False
     else:
@@ -589,10 +612,12 @@ def to_onnx(model, *, lengths=False, initial_state=False, recurrent="auto",
     lengths : bool, default=False
         Add an int64 input ``lengths`` of shape (N,): the length of each
         sequence of a padded batch (see ``seqcore.preprocessing.pad_sequences``),
-        as the lists of different-length sequences seqcore takes.  Without
-        it every sequence runs all T steps, except for an estimator with
-        ``embedding_dim``: its graph reads each row's length from its
-        trailing padding ids (0), as the estimator reads a 2-D array of ids.
+        as the lists of different-length sequences seqcore takes (each at
+        least 1).  Without it every sequence runs all T steps, except for an
+        estimator with ``embedding_dim``: its graph reads each row's length
+        by the estimator's rule for token ids (``RNNClassifier``'s
+        ``embedding_dim``): a row ends at its last nonzero id, and a row of
+        padding only (an empty document) runs as one unknown token (id 1).
     initial_state : bool, default=False
         For a recurrent layer: add the inputs ``h_0`` of shape (L*D, N, P)
         (and ``c_0``, (L*D, N, H), for the LSTM); zeros without them.  P is
@@ -618,8 +643,11 @@ def to_onnx(model, *, lengths=False, initial_state=False, recurrent="auto",
         * estimators: ``X`` (N, T, n_features) in the model's dtype, or
           (N, ``n_features_in_``) for a model fit on a 2-D array, or with
           ``embedding_dim`` ``ids`` (N, T) int64 token ids padded with 0
-          (ids must lie in [0, ``vocab_size_``): the graph does not check
-          them), [``lengths``]; dense layers (``dense_layers``) run between
+          (``seqcore.preprocessing.pad_tokens``; an id outside [0,
+          ``vocab_size_``), negative ones included, fails the run with
+          onnxruntime's "out of data bounds" error, as seqcore refuses it; a
+          0 before a row's last token, which seqcore refuses, reads as the
+          padding vector), [``lengths``]; dense layers (``dense_layers``) run between
           the recurrent stack and the head;
           a classifier outputs ``label`` (N,) and ``probabilities``
           (N, n_classes), a regressor ``prediction`` (N,) or (N, n_outputs),
@@ -628,7 +656,8 @@ def to_onnx(model, *, lengths=False, initial_state=False, recurrent="auto",
         * recurrent layers: ``X`` (N, T, I) [``lengths``] [``h_0``, ``c_0``]
           -> ``outputs`` (N, T, D*P or P), ``h_n`` (L*D, N, P)
           [``c_n`` (L*D, N, H)].
-        * ``Embedding``: ``ids`` (N, T) int64 -> ``outputs`` (N, T, E).
+        * ``Embedding``: ``ids`` (N, T) int64 -> ``outputs`` (N, T, E); an
+          id outside [0, num_embeddings) fails the run.
         * ``Linear``: ``X`` (N, in_features) -> ``outputs`` (N, out_features).
 
     Raises
