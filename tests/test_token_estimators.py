@@ -261,3 +261,25 @@ def test_pad_tokens_checks_its_input():
         pad_tokens(np.array([[2, 3]]))
     with pytest.raises(ValueError, match="maxlen"):
         pad_tokens([[2]], maxlen=0)
+
+
+def test_ids_too_large_for_int64_are_not_called_negative():
+    """issue 22, item 15: ids at or above 2**63 wrapped around to negative
+    numbers in the cast to int64, and the message said "negative"."""
+    seqs, y = _token_task(2, 20)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = RNNClassifier(embedding_dim=2, hidden_size=2, max_iter=1, random_state=0)
+        clf.fit(seqs, y)
+    big = np.array([2, 2**63], dtype=np.uint64)
+    for X in ([big], big[None], [[2, 2**63]], [np.array([2.0, 2.0**63])],
+              [np.array([2, 2**64 - 1], dtype=np.uint64)]):
+        with pytest.raises(ValueError, match="too large") as info:
+            clf.predict(X)
+        assert "negative" not in str(info.value)
+    with pytest.raises(ValueError, match="too large"):
+        RNNClassifier(embedding_dim=2, max_iter=1).fit([big, big], [0, 1])
+    tok = SequenceTokenizer().fit(["a b"])
+    with pytest.raises(ValueError, match=r"id 9223372036854775808, outside \[0, 4\)"):
+        tok.inverse_transform([big])

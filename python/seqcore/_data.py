@@ -145,13 +145,22 @@ def check_tokens(X, *, estimator, reset, keep_empty=False):
     return ids, lengths, SEQUENCES
 
 
+_ID_MAX = np.iinfo(np.int64).max
+
+
 def _check_ids(a, name):
+    """Integer ids as int64, >= 0; an id that int64 cannot hold (2**63 and
+    above) is refused as too large before the cast could wrap it around to
+    a negative number."""
     if a.size and a.dtype.kind == "f":
         if not np.isfinite(a).all() or (a != np.round(a)).any():
             raise TypeError(f"{name} must hold integer token ids, got non-integer floats")
-        a = a.astype(np.int64)
     elif a.size and a.dtype.kind not in "iu":
         raise TypeError(f"{name} must hold integer token ids, got dtype {a.dtype}")
+    # 2**63 as a float is exactly the first value int64 cannot hold
+    if a.size and (a.max() >= 2.0 ** 63 if a.dtype.kind == "f" else a.max() > _ID_MAX):
+        raise ValueError(f"{name} holds the token id {a.max():.0f}, too large (token ids "
+                         "are below the vocabulary size)")
     a = a.astype(np.int64)
     if a.size and a.min() < 0:
         raise ValueError(f"{name} holds a negative token id ({int(a.min())}); ids are >= 0 "

@@ -307,6 +307,9 @@ class SequenceTokenizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
             if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
                 raise TypeError(f"sequence {i} must be a 1-D array of integer ids, got "
                                 f"{arr.ndim}-D of dtype {arr.dtype}")
+            if arr.size and arr.max() >= self.vocab_size_:   # before int64 could wrap it
+                raise ValueError(f"sequence {i} has id {arr.max()}, outside "
+                                 f"[0, {self.vocab_size_})")
             arr = arr.astype(np.int64, copy=False)
             if arr.size and (arr.min() < 0 or arr.max() >= self.vocab_size_):
                 bad = arr[(arr < 0) | (arr >= self.vocab_size_)][0]
