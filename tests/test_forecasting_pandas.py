@@ -134,7 +134,7 @@ def test_series_round_trip(kind):
 def test_fh_dates_errors():
     y = pd.Series(seasonal(60, 12), index=pd.period_range("2010-01", periods=60, freq="M"))
     f = RNNForecaster(**FAST).fit(y)
-    with pytest.raises(ValueError, match="not after the end"):
+    with pytest.raises(ValueError, match="before the end of the series"):
         f.predict([pd.Period("2014-06", freq="M")])
     with pytest.raises(ValueError, match="horizon=4"):
         f.predict([pd.Period("2015-06", freq="M")])        # 6 steps, direct model of 4
@@ -285,3 +285,30 @@ def test_the_history_is_a_copy_of_the_input():
     before = f.predict(4).to_numpy()
     y.iloc[-12:] = 1e6                        # the user edits their series afterwards
     np.testing.assert_array_equal(f.predict(4).to_numpy(), before)
+
+
+def test_fh_messages_in_other_zones_and_at_the_end():
+    """issue 22, item 15: fh in another time zone was a raw pandas TypeError;
+    fh at the series' end read "cannot read ... : is not after the end"."""
+    index = pd.date_range("2024-01-01", periods=60, freq="h", tz="Asia/Tokyo")
+    y = pd.Series(seasonal(60, 12), index=index)
+    f = RNNForecaster(**FAST).fit(y)
+    pred = f.predict(2)
+    # the same instants in UTC are the same forecast times
+    np.testing.assert_array_equal(f.predict(pred.index.tz_convert("UTC")).to_numpy(),
+                                  pred.to_numpy())
+    with pytest.raises(ValueError, match="not on the series' grid"):
+        f.predict([pd.Timestamp(pred.index[0]).tz_convert("UTC") + pd.Timedelta(minutes=30)])
+    with pytest.raises(ValueError, match=r"is the last time of the series, not a future one; "
+                                         r"forecast times start at 2024-01-03 12:00:00\+09:00"):
+        f.predict([index[-1]])
+    naive = RNNForecaster(**FAST).fit(y.tz_localize(None))
+    with pytest.raises(ValueError, match="has a time zone, but the series' times have none"):
+        naive.predict([pd.Timestamp("2024-01-03 12:00", tz="UTC")])
+    monthly = pd.Series(seasonal(60, 12), index=pd.period_range("2010-01", periods=60, freq="M"))
+    f = RNNForecaster(**FAST).fit(monthly)
+    for end in (monthly.index[-1], "2014-12"):
+        with pytest.raises(ValueError, match="the last time of the series") as info:
+            f.predict([end])
+        assert "cannot read" not in str(info.value)
+        assert "start at 2015-01" in str(info.value)

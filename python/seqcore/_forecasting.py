@@ -266,30 +266,41 @@ class _TimeIndex:
                              "DatetimeIndex or PeriodIndex: pass steps ahead")
         last = self.index[-1]
         values = list(fh) if not isinstance(fh, (pd.Timestamp, pd.Period, str)) else [fh]
+        freq = getattr(self.index, "freqstr", None) or self.freq.freqstr
         steps = []
         for v in values:
             try:
                 if isinstance(self.index, pd.PeriodIndex):
                     p = v if isinstance(v, pd.Period) else pd.Period(v, freq=self.freq)
                     step = (p.asfreq(self.freq) - last).n
-                    if step < 1:
-                        raise ValueError(f"fh: {v!r} is not after the end of the series "
-                                         f"({last})")
-                    steps.append(step)
-                    continue
-                ts = pd.Timestamp(v)
+                else:
+                    ts = pd.Timestamp(v)
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"fh: cannot read {v!r} as a time of the series' "
-                                 f"frequency {self.freq.freqstr}: {exc}") from None
-            if ts.tzinfo is None and last.tzinfo is not None:
-                ts = ts.tz_localize(last.tzinfo)
-            if ts <= last:
-                raise ValueError(f"fh: {v!r} is not after the end of the series ({last})")
-            grid = pd.date_range(last, ts, freq=self.freq)
-            if len(grid) == 0 or grid[-1] != ts:
-                raise ValueError(f"fh: {v!r} is not on the series' grid "
-                                 f"(frequency {self.freq.freqstr}, last {last})")
-            steps.append(len(grid) - 1)
+                                 f"frequency {freq}: {exc}") from None
+            if not isinstance(self.index, pd.PeriodIndex):
+                if ts.tzinfo is None and last.tzinfo is not None:
+                    ts = ts.tz_localize(last.tzinfo)   # a wall time in the series' zone
+                elif ts.tzinfo is not None and last.tzinfo is None:
+                    raise ValueError(f"fh: {v!r} has a time zone, but the series' times "
+                                     "have none: pass times without a zone")
+                elif ts.tzinfo is not None:
+                    ts = ts.tz_convert(last.tzinfo)    # the same instant, in the series' zone
+                step = None
+                if ts > last:
+                    grid = pd.date_range(last, ts, freq=self.freq)
+                    if len(grid) == 0 or grid[-1] != ts:
+                        raise ValueError(f"fh: {v!r} is not on the series' grid "
+                                         f"(frequency {freq}, last {last})")
+                    step = len(grid) - 1
+            else:
+                ts = p
+            if step is None or step < 1:
+                where = ("the last time of the series, not a future one" if ts == last
+                         else f"before the end of the series ({last})")
+                raise ValueError(f"fh: {v!r} is {where}; forecast times start at "
+                                 f"{self.future([1])[0]}")
+            steps.append(step)
         return np.array(steps, dtype=np.int64)
 
     def wrap(self, values, steps, columns=None):
