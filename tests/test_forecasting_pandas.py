@@ -312,3 +312,32 @@ def test_fh_messages_in_other_zones_and_at_the_end():
             f.predict([end])
         assert "cannot read" not in str(info.value)
         assert "start at 2015-01" in str(info.value)
+
+
+def test_predict_interval_names_its_three_series():
+    """issue 22, item 16: three Series of one name (the series') could not
+    be told apart, e.g. in pd.concat(..., axis=1)."""
+    y = pd.Series(seasonal(60, 12), index=pd.period_range("2010-01", periods=60, freq="M"),
+                  name="sales")
+    f = RNNForecaster(**FAST).fit(y)
+    fc, lo, hi = f.predict_interval(3, coverage=0.8)
+    assert (fc.name, lo.name, hi.name) == ("forecast", "lower", "upper")
+    table = pd.concat([fc, lo, hi], axis=1)
+    assert list(table.columns) == ["forecast", "lower", "upper"]
+    assert f.predict(3).name == "sales"            # predict keeps the series' name
+    np.testing.assert_array_equal(fc.to_numpy(), f.predict(3).to_numpy())
+
+
+def test_median_quantile_is_the_forecast_shifted_by_the_median_error():
+    """issue 22, item 16: the median is the point forecast plus the pooled
+    median of the calibration errors scaled to each horizon, as the
+    docstring of predict_quantiles explains; not the forecast itself."""
+    y = seasonal(80, 12) + np.random.default_rng(3).gamma(1.0, 2.0, 80)   # skewed noise
+    f = RNNForecaster(**{**FAST, "transform": None, "differencing": 0}).fit(y)
+    steps = np.arange(1, f.horizon + 1)
+    median = f.predict_quantiles(steps, alpha=0.5)[:, 0]
+    shift = median - f.predict(steps)
+    # the shift over the horizon's error scale sigma_h is one number
+    ratio = shift / f.interval_scale_[:, 0]
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-9, atol=1e-12)
+    assert "not ``predict``'s forecast" in " ".join(f.predict_quantiles.__doc__.split())

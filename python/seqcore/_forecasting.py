@@ -228,6 +228,13 @@ def _is_pandas(obj):
     return type(obj).__module__.split(".")[0] == "pandas"
 
 
+def _named(result, name):
+    """A pandas Series result renamed (each of a list of them); others as they are."""
+    if isinstance(result, list):
+        return [_named(r, name) for r in result]
+    return result.rename(name) if _is_pandas(result) and result.ndim == 1 else result
+
+
 class _TimeIndex:
     """The time axis of a pandas series: a regular DatetimeIndex or
     PeriodIndex (with its frequency), or a plain integer axis."""
@@ -1155,6 +1162,18 @@ verbose
         DataFrame indexed by the forecast times with one column per alpha
         (columns (target, alpha) for a DataFrame); a list for a list of
         series.
+
+        Notes
+        -----
+        The median (``alpha=0.5``) is not ``predict``'s forecast.  The
+        forecast is the networks' output (trained on the squared error: an
+        estimate of the mean); each quantile is that forecast plus the
+        alpha-quantile of the signed calibration errors, scaled to the
+        horizon (``sigma_h * q_alpha``).  So the median is the forecast
+        shifted by the median calibration error: equal to it when the
+        errors are centred on 0, and moved toward where they lean when they
+        are not (a biased or skewed error distribution).  Use ``predict``
+        for the mean and ``alpha=0.5`` for the median.
         """
         alphas = _check_levels(alpha, "alpha")
         steps, out = self._quantile_z(fh, X, alphas)
@@ -1174,8 +1193,18 @@ verbose
             ``forecast`` as ``predict`` returns it.  For one coverage,
             ``lower`` and ``upper`` are shaped like it; for a sequence of
             coverages they gain a last axis (ndarray) or one column per
-            coverage (pandas).  Beyond the calibrated ``horizon`` the spread
-            follows the fitted power law of the horizon.
+            coverage (pandas).  For a pandas Series the three are Series
+            named 'forecast', 'lower' and 'upper'.  Beyond the calibrated
+            ``horizon`` the spread follows the fitted power law of the
+            horizon.
+
+        Notes
+        -----
+        The interval is not centred on ``forecast`` in general: it spans
+        quantiles of ``forecast`` plus the calibration errors, and those
+        errors may lean one way (a model that tends to forecast too low has
+        an interval reaching further up).  See ``predict_quantiles`` for why
+        its median differs from ``forecast``.
         """
         scalar = isinstance(coverage, numbers.Real) and not isinstance(coverage, bool)
         levels = _check_levels([coverage] if scalar else coverage, "coverage")
@@ -1189,7 +1218,9 @@ verbose
             hi.append(s.to_y(q[..., c:]))
         if scalar:
             lo, hi = [a[..., 0] for a in lo], [a[..., 0] for a in hi]
-            return self._shape(fc, steps), self._shape(lo, steps), self._shape(hi, steps)
+            # pandas Series named for what they hold, not three times the series' name
+            return tuple(_named(self._shape(a, steps), name) for a, name in
+                         ((fc, "forecast"), (lo, "lower"), (hi, "upper")))
         cols = list(levels)
         return (self._shape(fc, steps), self._shape(lo, steps, columns=cols),
                 self._shape(hi, steps, columns=cols))
