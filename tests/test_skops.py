@@ -114,7 +114,7 @@ def _public_estimators():
     """{qualified name: class} of every estimator seqcore makes public: the
     classes in the ``__all__`` of seqcore and of its public modules (any
     module path without a leading underscore, the integrations included)
-    that are scikit-learn estimators with a ``fit``.  Found from the package,
+    that are estimators (``fit`` and ``get_params``).  Found from the package,
     so a new estimator is in the list without anyone adding it."""
     import importlib
     import inspect
@@ -135,7 +135,8 @@ def _public_estimators():
     for module in modules:
         for name in getattr(module, "__all__", ()):
             obj = getattr(module, name)
-            if inspect.isclass(obj) and issubclass(obj, BaseEstimator) and hasattr(obj, "fit"):
+            # scikit-learn's estimators and sktime's (get_params and fit alike)
+            if inspect.isclass(obj) and all(hasattr(obj, m) for m in ("fit", "get_params")):
                 found[f"{obj.__module__}.{obj.__qualname__}"] = obj
     return found
 
@@ -202,6 +203,16 @@ def _recipes(data):
     return recipes
 
 
+# Estimators that skops cannot store, with the reason; the test checks that
+# dump still refuses them (so the entry goes when skops learns how).
+CANNOT_STORE = {
+    # sktime's BaseForecaster keeps the training series as a pandas object,
+    # and skops has no pandas support ("no default __reduce__ due to
+    # non-trivial __cinit__"): pickle or joblib store it
+    "seqcore.integrations.sktime.RNNForecaster",
+}
+
+
 def test_every_public_estimator_round_trips(data, tmp_path):
     """issue 22, item 11: each public estimator, fitted, goes through ``dump``
     and ``load`` (which trusts seqcore's own types only) and predicts exactly
@@ -214,6 +225,13 @@ def test_every_public_estimator_round_trips(data, tmp_path):
     assert not missing, f"public estimators without a round-trip recipe: {missing}"
     for name in estimators:
         fit, predict = recipes[name]
+        if name in CANNOT_STORE:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                est = fit()
+            with pytest.raises(TypeError):
+                dump(est, tmp_path / "refused.skops")
+            continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             est = fit()
