@@ -694,3 +694,63 @@ def test_dates_out_of_order_are_refused_before_training(tmp_path, rows):
     path.write_text("month,value\n" + "\n".join(rows * 20) + "\n")
     from seqcore._cli import main
     assert main(["forecast", str(path)]) == 2
+
+
+# ------------------------------------- Ctrl-C while importing (issue 22, item 15)
+# Ctrl-C at the moment seqcore imports scikit-learn, made deterministic: an
+# import hook raises KeyboardInterrupt there, as Python's SIGINT handler would.
+_CTRL_C_AT_IMPORT = """
+import sys
+
+class _CtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == "sklearn":
+            raise KeyboardInterrupt
+        return None
+
+sys.meta_path.insert(0, _CtrlC())
+"""
+
+
+def _assert_interrupted(proc):
+    assert proc.returncode == 130, (proc.returncode, proc.stderr)
+    assert proc.stderr.splitlines() == ["seqcore: interrupted"], proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_ctrl_c_while_the_command_imports_exits_130_with_one_line(tmp_path):
+    env = subprocess_env()
+    # the console script, as pip writes it: a file named seqcore
+    script = tmp_path / "bin" / "seqcore"
+    script.parent.mkdir()
+    script.write_text(_CTRL_C_AT_IMPORT + "from seqcore._cli import main\nsys.exit(main())\n")
+    _assert_interrupted(subprocess.run([sys.executable, str(script), "forecast"], env=env,
+                                       capture_output=True, text=True, timeout=120))
+    # python -m seqcore: the hook comes in through sitecustomize
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_CTRL_C_AT_IMPORT)
+    env_m = dict(env, PYTHONPATH=str(site) + os.pathsep + env["PYTHONPATH"])
+    _assert_interrupted(run_cli("forecast", cwd=tmp_path, env=env_m))
+    # in a user's own program the interrupt goes on as usual
+    proc = subprocess.run([sys.executable, "-c", _CTRL_C_AT_IMPORT + "import seqcore\n"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "KeyboardInterrupt" in proc.stderr
+
+
+def test_a_real_ctrl_c_soon_after_start_exits_130_with_one_line(workdir):
+    """Whenever it lands (while importing, or once training), one line and 130."""
+    proc = subprocess.Popen([sys.executable, "-m", "seqcore", "forecast", "sales.csv", *LONG],
+                            cwd=workdir, env=subprocess_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.4)     # past the interpreter's start, inside seqcore's imports
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, (proc.returncode, stderr)
+    assert stderr.splitlines()[-1] == "seqcore: interrupted", stderr
+    assert "Traceback" not in stderr + stdout
