@@ -754,3 +754,113 @@ def test_a_real_ctrl_c_soon_after_start_exits_130_with_one_line(workdir):
     assert proc.returncode == 130, (proc.returncode, stderr)
     assert stderr.splitlines()[-1] == "seqcore: interrupted", stderr
     assert "Traceback" not in stderr + stdout
+
+
+# ------------------------------------- issue 22, items 15, 16, 17: the CLI
+def _seasonal_rows(n, period, start):
+    rng = np.random.default_rng(3)
+    t = np.arange(n)
+    values = 100 + t + 10 * np.sin(2 * np.pi * t / period) + rng.standard_normal(n)
+    return [[label, f"{v:.3f}"] for label, v in zip(start(n), values)]
+
+
+def quarter_labels(style):
+    def labels(n):
+        return [(f"{2000 + i // 4}Q{i % 4 + 1}" if style == "Q"
+                 else f"{2000 + i // 4}-{3 * (i % 4) + 1:02d}-01") for i in range(n)]
+    return labels
+
+
+def week_labels(n):
+    return [str(np.datetime64("2015-01-05") + np.timedelta64(7 * i, "D")) for i in range(n)]
+
+
+@pytest.mark.parametrize("labels, n, season, first_period", [
+    (quarter_labels("Q"), 48, 4, "2012-01"),
+    (quarter_labels("-"), 48, 4, "2012-01"),
+    (week_labels, 200, 52, "2018-11-05"),
+], ids=["quarters-2000Q1", "quarters-as-dates", "weeks"])
+def test_quarterly_and_weekly_files_get_their_season(labels, n, season, first_period, tmp_path,
+                                                     capsys):
+    """A quarterly file's season is 4 (a year), a weekly file's 52, as
+    seqcore.season_from_freq says; the forecast periods follow the file."""
+    path = write_csv(tmp_path / "q.csv", ["period", "value"], _seasonal_rows(n, season, labels))
+    assert main(["forecast", str(path), "--horizon", "4", "--max-iter", "1"]) == 0
+    out = capsys.readouterr().out
+    assert f"season {season}" in out.splitlines()[0]
+    assert f"seasonal naive (m={season})" in out
+    assert table(out)[0][1] == first_period
+
+
+def test_the_short_series_message_says_what_the_run_needs(tmp_path, capsys):
+    """It said "has 5 values ... has 0 values ... window=2"."""
+    path = write_csv(tmp_path / "five.csv", ["x"], [[v] for v in range(1, 6)])
+    for horizon in (12, 2):
+        assert main(["forecast", str(path), "--horizon", str(horizon)]) == 2
+        err = capsys.readouterr().err.strip()
+        m = re.match(f"seqcore: error: the series has 5 values, too few for horizon "
+                     rf"{horizon}: the run needs at least (\d+) values(?:, (\d+) for a "
+                     r"series with a trend)?: it fits on", err)
+        assert m, err
+        fewest, trend = int(m[1]), int(m[2] or m[1])
+        assert "0 values" not in err and "window=" not in err
+        # the numbers it names are right: a series with a trend of that many
+        # values runs; one value fewer than the least never does
+        ok = write_csv(tmp_path / "ok.csv", ["x"], [[v] for v in range(1, trend + 1)])
+        assert main(["forecast", str(ok), "--horizon", str(horizon), "--max-iter", "1"]) == 0
+        short = write_csv(tmp_path / "short.csv", ["x"],
+                          [[f"{10 + np.sin(i):.3f}"] for i in range(fewest - 1)])
+        assert main(["forecast", str(short), "--horizon", str(horizon)]) == 2
+        capsys.readouterr()
+
+
+@pytest.mark.parametrize("sep, name", [(";", "semicolon"), ("\t", "tab"), ("|", "bar")])
+def test_csv_separated_by_semicolons_or_tabs(sep, name, tmp_path, capsys, monthly_csv):
+    """The separator is found from the file, or given with --sep."""
+    rows = list(csv.reader(open(monthly_csv, newline="")))
+    path = tmp_path / f"{name}.csv"
+    with open(path, "w", newline="") as fh:
+        csv.writer(fh, delimiter=sep).writerows(rows)
+    assert main(["forecast", str(monthly_csv), "--horizon", "3", "--max-iter", "1"]) == 0
+    want = capsys.readouterr().out
+    assert main(["forecast", str(path), "--horizon", "3", "--max-iter", "1"]) == 0
+    def same(out):   # all but the file name and the time taken
+        return [line for line in out.splitlines() if not line.startswith("trained in")][1:]
+    assert same(capsys.readouterr().out) == same(want)
+    given = "tab" if sep == "\t" else sep
+    assert main(["forecast", str(path), "--sep", given, "--horizon", "3",
+                 "--max-iter", "1"]) == 0
+    assert table(capsys.readouterr().out) == table(want)
+    # the wrong separator given: one column, a clear error
+    assert main(["forecast", str(path), "--sep", ","]) == 2
+    assert "numeric columns" in capsys.readouterr().err
+    for bad in ("ab", "x", '"', ""):
+        assert main(["forecast", str(path), "--sep", bad]) == 2
+        assert "argument --sep" in capsys.readouterr().err
+
+
+def test_generate_on_a_tiny_text_is_refused_before_training(tmp_path, capsys):
+    """It reported early_stopping and validation_fraction, options the
+    command line does not have, after announcing the training."""
+    path = tmp_path / "two.txt"
+    path.write_text("ab", encoding="utf-8")
+    assert main(["generate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == ("seqcore: error: two.txt has 2 characters; training needs at least "
+                           "15 (it holds out the last tenth of the text to know when to stop)"
+                           ).replace("two.txt", str(path))
+    assert "early_stopping" not in err and "training a" not in err
+    path.write_text("abcdefghijklmno", encoding="utf-8")
+    assert main(["generate", str(path), "--max-iter", "1", "--length", "3"]) == 0
+
+
+def test_daily_dates_are_days_not_repeated_months(tmp_path, capsys):
+    """NumPy reads "2020-01-02" as the month 2020-01: a daily file was refused
+    as "not in increasing order"."""
+    days = [str(np.datetime64("2020-01-01") + np.timedelta64(i, "D")) for i in range(60)]
+    path = write_csv(tmp_path / "daily.csv", ["day", "value"],
+                     _seasonal_rows(60, 7, lambda n: days[:n]))
+    assert main(["forecast", str(path), "--horizon", "3", "--max-iter", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "season 7" in out.splitlines()[0]
+    assert table(out)[0][1] == "2020-03-01"
