@@ -265,3 +265,12 @@ def test_callable_analyzer_returning_nothing_is_refused_clearly():
         SequenceTokenizer(analyzer=lambda d: None).fit(["x"])
     with pytest.raises(TypeError, match="analyzer must return a list of tokens.*42"):
         SequenceTokenizer(analyzer=lambda d: 42).fit(["x"])
+
+
+def test_emoji_sequences_are_one_token_each():
+    """A family emoji (joined by zero-width joiners), an emoji with its
+    variation selector or skin tone, a flag (two regional indicators): one
+    token each, not their code points."""
+    tok = SequenceTokenizer().fit(["👩\u200d👩\u200d👧 ❤\ufe0f 👍🏽 🇫🇷🇩🇪 ok!!"])
+    assert list(tok.vocabulary_) == ["!", "👩\u200d👩\u200d👧", "❤\ufe0f", "👍🏽", "🇫🇷",
+                                     "🇩🇪", "ok"]

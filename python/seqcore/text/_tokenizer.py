@@ -50,9 +50,15 @@ def _mark_class():
 # Words: runs of word characters (letters, digits, underscore, any script)
 # and of the combining marks that belong to them, keeping inner apostrophes
 # ("don't", "it's"); every other character that is not white space is a
-# token of its own (punctuation, symbols, emoji).
-_W = rf"[\w{_mark_class()}]"
-WORD_PATTERN = rf"{_W}+(?:['\u2019]{_W}+)*|[^\w\s]"
+# token of its own (punctuation, symbols, emoji), with what belongs to it: its
+# marks (the emoji variation selector), skin-tone modifiers and the symbols
+# joined to it by a zero-width joiner (one family emoji, one token); a flag
+# is its pair of regional indicators.
+_MARKS = _mark_class()
+_W = rf"[\w{_MARKS}]"
+_SYMBOL = (r"[\U0001F1E6-\U0001F1FF]{2}"
+           rf"|[^\w\s](?:[{_MARKS}\U0001F3FB-\U0001F3FF]|\u200d[^\w\s])*")
+WORD_PATTERN = rf"{_W}+(?:['\u2019]{_W}+)*|{_SYMBOL}"
 _WORD_RE = re.compile(WORD_PATTERN)
 _NORMAL_FORMS = ("NFC", "NFD", "NFKC", "NFKD")
 
