@@ -603,3 +603,28 @@ def test_negative_token_ids_fail_the_run(tokens, lengths_input):
     # valid ids still run
     label, _ = run(model, {"ids": ids, "lengths": lengths} if lengths_input else {"ids": ids})
     np.testing.assert_array_equal(label, clf.predict(X))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_an_empty_batch_runs_under_default_session_options(data, tokens, tmp_path, dtype):
+    """N = 0 rows: onnxruntime's own RNN/GRU/LSTM kernels crashed on it (a
+    segfault for the token classifier, an abort for a float32 LSTM); the
+    graph now gives empty outputs, as seqcore does."""
+    X, y, _ = data
+    toks, ids, _ = tokens
+    clf = fit_quiet(RNNClassifier(hidden_size=3, max_iter=1, dtype=dtype, random_state=0), X, y)
+    tok = fit_quiet(RNNClassifier(cell="gru", embedding_dim=2, hidden_size=3, max_iter=1,
+                                  dtype=dtype, random_state=0), toks, np.arange(len(toks)) % 2)
+    layer = seqcore.nn.LSTM(3, 4, 2, bidirectional=True, dtype=dtype, random_state=0)
+    empty_x = np.zeros((0, 5, 3), dtype)
+    cases = [(to_onnx(clf), {"X": empty_x}),
+             (to_onnx(clf, lengths=True), {"X": empty_x, "lengths": np.zeros(0, np.int64)}),
+             (to_onnx(tok), {"ids": np.zeros((0, 4), np.int64)}),
+             (to_onnx(layer, lengths=True, initial_state=True),
+              {"X": empty_x, "lengths": np.zeros(0, np.int64),
+               "h_0": np.zeros((4, 0, 4), dtype), "c_0": np.zeros((4, 0, 4), dtype)})]
+    outputs = run_in_subprocess(cases, tmp_path)
+    assert [o.shape for o in outputs[0]] == [(0,), (0, 3)]
+    assert [o.shape for o in outputs[1]] == [(0,), (0, 3)]
+    assert [o.shape for o in outputs[2]] == [(0,), (0, 2)]
+    assert [o.shape for o in outputs[3]] == [(0, 5, 8), (4, 0, 4), (4, 0, 4)]

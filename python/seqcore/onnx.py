@@ -206,6 +206,25 @@ def _native_layer(g, layer, k, x, seq_lens, h0, c0):
         attrs["activations"] = [act] * D
     elif cell == "gru":
         attrs["linear_before_reset"] = int(layer.options["reset_after"])
+    # onnxruntime's RNN/GRU/LSTM kernels crash on an empty batch (N = 0: a
+    # segfault or an abort): the operator always sees one more row, of zeros
+    # (length 1), which is cut from its outputs.  The rows are independent.
+    def one_more_row(t, axis, value_dtype):
+        shape = g.op("Shape", [t])
+        row_shape = g.op("ScatterElements", [shape, g.ints([axis]), g.ints([1])], axis=0)
+        row = g.op("ConstantOfShape", [row_shape],
+                   value=g.onnx.numpy_helper.from_array(np.zeros(1, value_dtype)))
+        return g.op("Concat", [t, row], axis=axis)
+
+    def drop_last_row(t, axis):
+        return g.op("Slice", [t, g.ints([0]), g.ints([-1]), g.ints([axis])])
+
+    x = one_more_row(x, 1, layer.dtype)
+    if seq_lens:
+        seq_lens = g.op("Concat", [seq_lens, g.const(np.array([1], np.int32), "one_len")],
+                        axis=0)
+    h0 = one_more_row(h0, 1, layer.dtype) if h0 else h0
+    c0 = one_more_row(c0, 1, layer.dtype) if c0 else c0
     inputs = [x, g.const(np.stack(W), "W"), g.const(np.stack(R), "R"),
               g.const(np.stack(B), "B"), seq_lens or "", h0 or ""]
     if cell == "lstm":
@@ -214,8 +233,8 @@ def _native_layer(g, layer, k, x, seq_lens, h0, c0):
         inputs.pop()
     n_out = 3 if cell == "lstm" else 2
     res = g.op(_NATIVE_OPS[cell], inputs, n_out=n_out, hint=f"{cell}_l{k}", **attrs)
-    Y, h_n = res[0], res[1]
-    c_n = res[2] if cell == "lstm" else None
+    Y, h_n = drop_last_row(res[0], 2), drop_last_row(res[1], 1)   # (T, D, N, H), (D, N, H)
+    c_n = drop_last_row(res[2], 1) if cell == "lstm" else None
     # Y (T, D, N, H) -> one (T, N, H) per direction
     outs = [g.op("Squeeze", [Y, g.ints([1])])] if D == 1 else \
         [g.op("Gather", [Y, g.ints(d)], axis=1) for d in range(D)]
