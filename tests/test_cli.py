@@ -864,3 +864,13 @@ def test_daily_dates_are_days_not_repeated_months(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "season 7" in out.splitlines()[0]
     assert table(out)[0][1] == "2020-03-01"
+
+
+def test_decimal_commas_are_named_in_the_message(tmp_path, capsys):
+    """A semicolon file from a European spreadsheet: the separator is found,
+    and its decimal commas are named instead of "0 numeric columns" alone."""
+    path = tmp_path / "euro.csv"
+    path.write_text("month;sales\n" + "".join(f"2010-{m:02d};{100 + m},5\n"
+                                              for m in range(1, 13)), encoding="utf-8")
+    assert main(["forecast", str(path)]) == 2
+    assert "values such as '101,5' have a decimal comma" in capsys.readouterr().err

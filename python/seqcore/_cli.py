@@ -177,8 +177,14 @@ def _read_csv(path, column, sep=None):
                    if all(_is_number(r[j]) or _is_missing(r[j]) for r in body)
                    and any(_is_number(r[j]) for r in body)]
         if len(numeric) != 1:
+            hint = ""
+            comma = next((r[j] for r in body for j in range(len(header))
+                          if "," in r[j] and _is_number(r[j].replace(",", "."))), None)
+            if not numeric and comma is not None:
+                hint = (f"; values such as {comma.strip()!r} have a decimal comma, and seqcore "
+                        "reads a decimal point (convert the file)")
             raise _UsageError(f"{path} has {len(numeric)} numeric columns; choose one with "
-                              f"--column (columns: {', '.join(header)})")
+                              f"--column (columns: {', '.join(header)}){hint}")
         j = numeric[0]
     elif column in header:
         j = header.index(column)
