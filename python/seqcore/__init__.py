@@ -35,8 +35,10 @@ except KeyboardInterrupt:
     # traceback.  In a program of the user's, the interrupt goes on.
     if not _importing_for_the_command():
         raise
-    print("seqcore: interrupted", file=_sys.stderr)
-    raise SystemExit(130) from None
+    print("seqcore: interrupted", file=_sys.stderr, flush=True)
+    # _exit: nothing is written yet, and an interpreter that finalises after
+    # an interrupted import may still end by the signal (exit -2, not 130)
+    _os._exit(130)
 
 # The one place the version is written: pyproject.toml reads it from here
 # ([tool.setuptools.dynamic]), and `seqcore --version` prints it.

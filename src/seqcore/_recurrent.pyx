@@ -81,13 +81,19 @@ cdef CellSpec make_spec(str fn, int kind, int flags, Py_ssize_t GH, Py_ssize_t P
 
 
 def pack_hidden(const floating[:, ::1] W_hh, bint backward, Py_ssize_t row0,
-                Py_ssize_t row1):
+                Py_ssize_t row1, Py_ssize_t H=0):
     """Rows row0 .. row1-1 of W_hh (G*H, P) packed for the per-step products
     of the time loop: ``h @ W_hh[row0:row1].T`` (forward) or
     ``dG[:, row0:row1] @ W_hh[row0:row1]`` (backward).  P, the size of the
-    state h, is H, or the LSTM's ``proj_size``: the row count G*H need not be
-    a multiple of it.  A new 1-D array; see include/seqcore/matmul.h."""
+    state h, is H, or the LSTM's ``proj_size`` P < H: the row count G*H need
+    not be a multiple of P.  With the gates' size ``H`` (> 0) the shape is
+    checked: a multiple of H rows, at most H columns.  A new 1-D array; see
+    include/seqcore/matmul.h."""
     cdef Py_ssize_t GH = W_hh.shape[0], P = W_hh.shape[1], R = row1 - row0
+    if H > 0 and (GH % H or P > H):
+        raise ValueError(f"pack_hidden: W_hh has shape {(GH, P)}, expected G*H rows, a "
+                         f"multiple of H = {H}, and at most H columns (P: H, or the "
+                         "projection's proj_size < H)")
     if not 0 <= row0 < row1 <= GH:
         raise ValueError(f"pack_hidden: rows {row0}..{row1} out of W_hh's {GH}")
     # forward multiplies by W_hh[rows].T: K = P, N = R, entry (k, j) = W_hh[row0 + j, k]
