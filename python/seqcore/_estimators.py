@@ -135,11 +135,13 @@ class _BaseRNN(SeqcoreEstimator):
         raise NotImplementedError
 
     # ---------------------------------------------------------------- input
-    def _check_X(self, X, reset):
-        """(padded X, lengths, input form); token ids (n, T) with ``embedding_dim``."""
+    def _check_X(self, X, reset, keep_empty=False):
+        """(padded X, lengths, input form); token ids (n, T) with ``embedding_dim``
+        (``keep_empty``: an empty sequence's length is 0, see ``check_tokens``)."""
         if self.embedding_dim is None:
             return check_sequences(X, estimator=self, dtype=DTYPES[self.dtype], reset=reset)
-        ids, lengths, mode = check_tokens(X, estimator=self, reset=reset)
+        ids, lengths, mode = check_tokens(X, estimator=self, reset=reset,
+                                          keep_empty=keep_empty)
         self._check_vocab(int(ids.max()), reset)
         return ids, lengths, mode
 
@@ -356,15 +358,18 @@ class _BaseRNN(SeqcoreEstimator):
     def _raw(self, X):
         """Network outputs for X, and the lengths and the input form."""
         check_is_fitted(self, "network_")
-        Xp, lengths, mode = self._check_X(X, reset=False)
-        Z = self.network_.decision_function(Xp, lengths)
+        # an empty document runs as one unknown token; its length stays 0 so
+        # that per-step results for it are empty
+        Xp, lengths, mode = self._check_X(X, reset=False, keep_empty=self.return_sequences)
+        Z = self.network_.decision_function(Xp, np.maximum(lengths, 1))
         return np.asarray(Z, dtype=np.float64), lengths, mode
 
     def _unpad(self, A, lengths, mode):
-        """Per-step results: a list per sequence for ragged input, else the array."""
+        """Per-step results: a list per sequence for ragged input, else the array
+        (cut to the sequences' one length)."""
         if mode == SEQUENCES and (lengths != lengths[0]).any():
             return [A[i, :L] for i, L in enumerate(lengths)]
-        return A
+        return A if lengths[0] == A.shape[1] else A[:, :lengths[0]]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -491,10 +496,15 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
         Sizes of dense layers between the recurrent stack and the output.
     dense_activation : {'relu', 'tanh'}, default='relu'
     embedding_dim : int or None, default=None
-        Token input: X is a list of 1-D integer arrays (or a 2-D integer
-        array whose trailing zeros are padding) of ids, 0 padding and 1
-        unknown as ``seqcore.text.SequenceTokenizer`` makes them; an
-        embedding of this size feeds the recurrent stack.
+        Token input: X is a list of 1-D integer arrays, or a 2-D integer
+        array (``seqcore.preprocessing.pad_tokens``), of ids, 0 padding and
+        1 unknown as ``seqcore.text.SequenceTokenizer`` makes them; an
+        embedding of this size feeds the recurrent stack.  One rule for
+        both forms: a sequence ends at its last nonzero id (trailing zeros
+        are padding, listed or not), and a 0 before that is refused.  An
+        empty sequence (or all zeros) is refused at fit; at predict it
+        reads as one unknown token, and with ``return_sequences`` gets an
+        empty array of per-step results.
     vocab_size : int or None, default=None
         Rows of the embedding; by default one more than the largest id seen
         in fit.  Larger ids are refused at predict.
@@ -931,8 +941,12 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
         return Y * self._y_scale + self._y_mean
 
     def _predict_padded(self, Xp, lengths):
-        """Predictions (N, [T,] n_outputs[, Q]) in the targets' units."""
-        Z = self.network_._loss_fn.predict(self.network_.decision_function(Xp, lengths))
+        return self._decode_outputs(self.network_.decision_function(Xp, lengths))
+
+    def _decode_outputs(self, Z):
+        """The network's outputs -> predictions (N, [T,] n_outputs[, Q]) in the
+        targets' units."""
+        Z = self.network_._loss_fn.predict(Z)
         Q = self._n_quantiles()
         if Q:
             Z = Z.reshape(Z.shape[:-1] + (self.n_outputs_, Q))
@@ -953,9 +967,8 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
         """Predicted targets: (n_samples,) or (n_samples, n_outputs); per step with
         ``return_sequences`` ((n_samples, n_timesteps[, n_outputs]) or a list).
         With several quantiles (``loss='pinball'``) they form a last axis."""
-        check_is_fitted(self, "network_")
-        Xp, lengths, mode = self._check_X(X, reset=False)
-        Y = np.asarray(self._predict_padded(Xp, lengths), dtype=np.float64)
+        Z, lengths, mode = self._raw(X)
+        Y = self._decode_outputs(Z)
         Q = self._n_quantiles()
         if Q == 1:
             Y = Y[..., 0]
