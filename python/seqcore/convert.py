@@ -42,6 +42,7 @@ import warnings
 
 import numpy as np
 
+from ._base import DTYPES
 from . import _engine
 from . import nn as _nn
 
@@ -53,7 +54,7 @@ _CELL_CLASS = {v: k for k, v in _CLASS_CELL.items()}
 # Keras recurrent layer class name -> seqcore cell
 _KERAS_CELLS = {"SimpleRNN": "rnn", "GRU": "gru", "LSTM": "lstm"}
 _KERAS_NAMES = {v: k for k, v in _KERAS_CELLS.items()}
-_DTYPES = {"float32": np.float32, "float64": np.float64}
+_DTYPES = DTYPES
 # regression losses whose predictions are the head's outputs (in target units)
 _IDENTITY_LOSSES = ("squared_error", "absolute_error", "huber")
 
