@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from seqcore import RNNForecaster
-from seqcore._forecasting import detect_season, season_from_freq, seasonality_test
+from seqcore._seasonality import detect_season, season_from_freq, seasonality_test
 
 pd = pytest.importorskip("pandas")
 

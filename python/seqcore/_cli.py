@@ -30,20 +30,13 @@ import warnings
 import numpy as np
 
 from . import __version__
+from ._cli_common import (_INTERRUPTED_TRAINING, _destination, _fit, _is_special,  # noqa: F401
+                          _positive_int, _same_file, _seed, _stage, _UsageError)
 from .nn._cells import CELLS
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130    # 128 + SIGINT, what a shell reports for Ctrl-C
 EXIT_BROKEN_PIPE = 141    # 128 + SIGPIPE, as for `yes | head -1`
-
-# The start of the RuntimeWarning the estimators emit when KeyboardInterrupt
-# ends their training loop (seqcore/_estimators.py).
-_INTERRUPTED_TRAINING = "training interrupted"
-
-
-class _UsageError(Exception):
-    """A problem with what the user asked for: one line, exit code 2."""
-
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
@@ -91,16 +84,6 @@ def _parser():
     return p
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def _separator(text):
     value = "\t" if text in ("tab", "\\t", "\t") else text
     if len(value) != 1 or value in "\"\r\n" or value.isalnum():
@@ -134,16 +117,6 @@ def _coverage(text):
         raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
-    return value
-
-
-def _seed(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**32), got {text!r}")
     return value
 
 
@@ -260,13 +233,22 @@ def _month_starts(labels, months):
     return bool((days == months.astype("datetime64[D]")).all())
 
 
+# NumPy's datetime units as pandas frequency aliases
+_PANDAS_UNITS = {"Y": "Y", "M": "M", "W": "W", "D": "D", "h": "h", "m": "min", "s": "s"}
+
+
 def _infer_season(dates):
+    """The season of the dates' step, read from the forecaster's own calendar
+    table (``season_from_freq``): a year of months, quarters or weeks, a week
+    of days, a day of hours."""
+    from ._seasonality import season_from_freq
+
     if dates is None or len(dates) < 2:
         return 1
     step = int((dates[1] - dates[0]).astype(np.int64))
     unit = np.datetime_data(dates.dtype)[0]
-    # as seqcore's season_from_freq: a year of months, quarters or weeks, a week of days
-    return {("M", 1): 12, ("M", 3): 4, ("D", 1): 7, ("D", 7): 52}.get((unit, step), 1)
+    freq = "W" if (unit, step) == ("D", 7) else f"{step}{_PANDAS_UNITS.get(unit, unit)}"
+    return season_from_freq(freq) or 1
 
 
 # -------------------------------------------------------------------- paths
@@ -276,57 +258,6 @@ def _bundled_airline_path():
 
     path = resources.files("seqcore.datasets") / "data" / "airline.csv"
     return os.fspath(path) if isinstance(path, os.PathLike) else None
-
-
-def _same_file(a, b):
-    if os.path.realpath(a) == os.path.realpath(b):
-        return True
-    try:
-        return os.path.samefile(a, b)    # hard links, bind mounts
-    except OSError:                      # one of them does not exist
-        return False
-
-
-def _is_special(path):
-    """A device or a pipe (``/dev/null``, ``/dev/stdout``): written in place."""
-    try:
-        return not stat.S_ISREG(os.stat(path).st_mode)
-    except FileNotFoundError:
-        return False
-
-
-def _destination(path, option, source):
-    """The real path that ``option`` writes, once it is known to be writable.
-
-    Refuses the input file ``source``, a directory, a missing folder and a
-    place that cannot be written, each with a one-line ``_UsageError``.
-    """
-    if not path:
-        raise _UsageError(f"argument {option}: expected a file name")
-    if path.endswith(("/", os.sep)):
-        raise _UsageError(f"argument {option}: {path} names a folder, not a file")
-    real = os.path.realpath(path)        # through a symlink: the link stays a link
-    if source is not None and _same_file(real, source):
-        raise _UsageError(f"argument {option}: {path} is the input file; refusing to "
-                          "overwrite it (choose another file name)")
-    if os.path.isdir(real):
-        raise _UsageError(f"argument {option}: {path} is a directory")
-    folder = os.path.dirname(real)
-    if not os.path.isdir(folder):
-        what = "is not a folder" if os.path.exists(folder) else "does not exist"
-        raise _UsageError(f"argument {option}: the folder {folder} {what}")
-    if _is_special(real):
-        return real
-    if os.path.exists(real) and not os.access(real, os.W_OK):
-        raise _UsageError(f"argument {option}: {path} is read-only")
-    try:        # what the final write needs: a new file in that folder
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".seqcore-", suffix=".tmp")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise _UsageError(f"argument {option}: cannot write in {folder}: "
-                          f"{exc.strerror or exc}") from None
-    return real
 
 
 def _plot_format(path):
@@ -426,21 +357,6 @@ def _sigint():
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def _fit(model, y, interrupted):
-    """``model.fit(y)``, ending the run on Ctrl-C even if the estimator caught it."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("error", message=_INTERRUPTED_TRAINING, category=RuntimeWarning)
-        try:
-            model.fit(y)
-        except RuntimeWarning as exc:
-            if str(exc).startswith(_INTERRUPTED_TRAINING):
-                raise KeyboardInterrupt from None
-            raise
-    if interrupted["hit"]:
-        raise KeyboardInterrupt
-    return model
-
-
 def _quiet_stdout():
     """Point stdout at the null device: its reader has gone (``| head -1``), and
     Python's flush at exit must not report a BrokenPipeError."""
@@ -453,6 +369,7 @@ def _quiet_stdout():
 # --------------------------------------------------------------------- run
 def _forecast(args, interrupted, staged):
     from . import RNNForecaster
+    from ._length_rules import _Plan
     from .model_selection import mase, seasonal_naive, smape
 
     if args.plot is not None:
@@ -483,27 +400,32 @@ def _forecast(args, interrupted, staged):
                  "log": "log"}[args.transform]
     if transform == "log" and (observed <= 0).any():
         raise _UsageError("--transform log needs a positive series")
-    def window_for(n):   # the window a run on n values uses
-        longest = max(2, (n - 2 * H) // 3)
-        return min(args.window or (2 * season if season > 1 else 24), longest)
-
-    longest = max(2, (n - 2 * H) // 3)
-    window = window_for(n)
-    params = dict(window=window, horizon=H, strategy=args.strategy, cell=args.cell,
+    params = dict(window="auto", horizon=H, strategy=args.strategy, cell=args.cell,
                   season=season if (args.season or dates is not None) else "auto",
                   transform=transform, max_iter=args.max_iter,
                   n_iter_no_change=args.patience, random_state=args.seed)
+    rules = RNNForecaster(**params)
+    plan = rules._plan([y[:, None]])
+
+    def window_for(n, d=plan.differencing):
+        """The window a run on n values uses: --window, or the forecaster's own
+        rule (``_Plan``) for a final fit on n values; the backtest uses the same."""
+        auto = _Plan(rules, [n], plan.season, d).window
+        return args.window if args.window is not None else auto
+
+    longest = max(2, (n - 2 * H) // 3)
+    window = window_for(n)
+    params["window"] = window
     if not _long_enough(RNNForecaster, params, y):
         # say what the run needs, in the user's terms: the forecaster's own
         # rules speak of the backtest's shorter series, not of the file.  They
         # depend on the data too: a differenced series (a trend; a test on the
         # values decides) needs one value more per fit
-        plan = RNNForecaster(**params)._plan([y[:, None]])
         fewest = []
         for d in (0, 1):
             plan.differencing = d
             fewest.append(next((m for m in range(n + 1, n + 100_000) if _long_enough(
-                RNNForecaster, dict(params, window=window_for(m)), m, plan)), None))
+                RNNForecaster, dict(params, window=window_for(m, d)), m, plan)), None))
         need = (f"at least {fewest[0]} values" + (f", {fewest[1]} for a series with a trend"
                                                   if fewest[1] != fewest[0] else "")
                 if fewest[0] else "more values")
@@ -600,7 +522,7 @@ def _long_enough(forecaster, params, y, like=None):
     backtest fit on all but the last H values, and the final fit with its
     calibration tail.  With ``like`` (a plan of another series), y is a
     length, and the rules are read with that plan's season and differencing."""
-    from ._forecasting import _Plan
+    from ._length_rules import _Plan
 
     H = params["horizon"]
     rules = forecaster(**params)
@@ -627,13 +549,6 @@ def _interpolated(y):
         return y
     t = np.arange(len(y))
     return np.interp(t, t[ok], y[ok])
-
-
-def _stage(staged, dest, shown, write, binary=False):
-    try:
-        staged.add(dest, write, binary)
-    except (OSError, ValueError) as exc:
-        raise _UsageError(f"cannot write {shown}: {exc}") from None
 
 
 def _matplotlib():

@@ -4,8 +4,8 @@ With no TEXTFILE it trains on the bundled Alice chapter
 (``seqcore.datasets.load_text``).  The generated text goes to stdout (so it
 can be piped); progress and the training summary go to stderr.
 
-Same rules as ``seqcore forecast`` (``_cli.py``, whose helpers this module
-uses): every user error is one line on stderr and exit code 2, found before
+Same rules as ``seqcore forecast`` (``_cli.py``; the helpers both use are in
+``_cli_common.py``): every user error is one line on stderr and exit code 2, found before
 any training (the input file, every option, the path of ``--save``); the
 model file is staged and renamed into place, never left half written, and
 never written over the input file or the ``--load`` file; Ctrl-C exits 130
@@ -22,7 +22,8 @@ import sys
 import time
 import warnings
 
-from ._cli import _destination, _fit, _positive_int, _same_file, _seed, _stage, _UsageError
+from ._cli_common import (_destination, _fit, _positive_int, _same_file, _seed, _stage,
+                          _UsageError)
 
 
 def add_parser(sub):

@@ -525,7 +525,7 @@ class _Times:
         if times is None or times.dtype.kind != "M":
             return None
         import pandas as pd
-        from ._forecasting import _infer_freq
+        from ._calendar import _infer_freq
         freqs = set()
         for t in stamps.values():
             f = _infer_freq(_index(t, tz)) if len(t) >= 3 else None

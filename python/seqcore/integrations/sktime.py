@@ -28,7 +28,7 @@ except ImportError as exc:  # pragma: no cover - the message is the point
                       "of seqcore: pip install 'seqcore-rnn[sktime]'") from exc
 
 from .._forecasting import RNNForecaster as _RNNForecaster
-from .._forecasting import season_from_freq
+from .._seasonality import season_from_freq
 
 __all__ = ["RNNForecaster"]
 
