@@ -12,7 +12,8 @@ from seqcore.nn import Huber, Pinball
 from seqcore.nn._loss import LOSSES, get_loss
 
 # every loss of the registry, and the parametrized ones in other settings
-ALL = [LOSSES[name]() for name in sorted(LOSSES)] + [Huber(0.3), Pinball((0.1, 0.5, 0.9))]
+ALL = [LOSSES[name]() for name in sorted(LOSSES) if not LOSSES[name].sequence] + [
+    Huber(0.3), Pinball((0.1, 0.5, 0.9))]
 
 
 def _targets(loss, N, K, rng):
@@ -166,3 +167,30 @@ def test_multilabel_classifier():
         clf.partial_fit(X, Y[:, :2])
     with pytest.raises(ValueError, match="class_weight"):
         RNNClassifier(class_weight="balanced", max_iter=1).fit(X, Y)
+
+
+def test_ctc_joins_the_registry_as_a_sequence_loss():
+    from seqcore.nn import ctc_loss
+
+    loss = get_loss("ctc")
+    assert loss.sequence and loss.name == "ctc"
+    rng = np.random.default_rng(5)
+    logits = rng.normal(size=(3, 7, 4))
+    lengths = np.array([7, 5, 6])
+    targets = [np.array([1, 2]), np.array([3]), np.array([1, 1, 2])]
+    value, grad = loss.sequence_loss(logits, lengths, targets)
+    ref, ref_grad = ctc_loss(logits, lengths, targets)
+    assert value == ref
+    np.testing.assert_array_equal(grad, ref_grad)
+    # the gradient of the registry's loss against central differences
+    h, (b, t, c) = 1e-6, (2, 3, 1)
+    up, down = logits.copy(), logits.copy()
+    up[b, t, c] += h
+    down[b, t, c] -= h
+    num = (loss.sequence_loss(up, lengths, targets)[0]
+           - loss.sequence_loss(down, lengths, targets)[0]) / (2 * h)
+    assert np.isclose(grad[b, t, c], num, rtol=1e-5, atol=1e-9)
+    with pytest.raises(TypeError, match="sequence loss"):
+        loss(np.zeros((2, 3)), np.zeros(2), np.ones(2) / 2, np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="loss"):      # not a regressor's loss
+        RNNRegressor(loss="ctc", max_iter=1).fit(np.zeros((4, 3, 1)), np.arange(4.0))

@@ -30,7 +30,7 @@ from ._sklearn_compat import Interval, StrOptions
 from ._validation import check_real, mean_and_scale, warn_user
 from .nn import SequenceNetwork
 from .nn._cells import CELLS, all_options
-from .nn._loss import LOSSES, Huber, Pinball, Poisson, get_loss
+from .nn._loss import LOSSES, REGRESSION_LOSSES, Huber, Pinball, Poisson, get_loss
 from .nn._optim import make_optimizer, state_copies
 
 # Copies of the parameters that training keeps besides the optimizer's own
@@ -811,7 +811,7 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
 
     _parameter_constraints = {
         **_BaseRNN._parameter_constraints,
-        "loss": [StrOptions(set(LOSSES) - {"softmax", "sigmoid"}), Huber, Pinball],
+        "loss": [StrOptions(set(REGRESSION_LOSSES)), Huber, Pinball],
         "quantiles": ["array-like", None],
     }
 

@@ -6,6 +6,9 @@ outputs Z (N, K) in float64, the targets Y (class indices (N,) for
 it writes dL/dZ into dZ and returns the weighted loss ``sum_i w_i l_i``.
 ``n_outputs(n_targets)`` says how many outputs the head needs and
 ``predict(Z)`` maps outputs to predictions in the (scaled) target space.
+A sequence loss (``sequence = True``: CTC) reads whole sequences instead:
+``loss.sequence_loss(logits, input_lengths, targets, target_lengths)``
+returns the loss and its gradient with respect to the (B, T, C) logits.
 Per row, the regression losses average over their outputs (scikit-learn's
 MLP convention for the squared error).  A new loss is a class here and an
 entry in ``LOSSES``; the estimators read the registry.
@@ -21,6 +24,7 @@ class Loss:
 
     name = None
     classification = False
+    sequence = False
 
     def n_outputs(self, n_targets):
         return n_targets
@@ -166,6 +170,38 @@ class Pinball(Loss):
         return f"Pinball(quantiles={self.quantiles!r})"
 
 
+class CTC(Loss):
+    """Connectionist temporal classification (``seqcore.nn.ctc_loss``): the
+    negative log-likelihood of a label sequence summed over its alignments
+    to the steps; a sequence loss (log-softmax inside, PyTorch's 'mean').
+
+    Parameters
+    ----------
+    blank : int, default=0
+    zero_infinity : bool, default=False
+        Impossible alignments give 0 (and no gradient) instead of inf.
+    """
+
+    name, classification, sequence = "ctc", True, True
+
+    def __init__(self, blank=0, zero_infinity=False):
+        self.blank, self.zero_infinity = int(blank), bool(zero_infinity)
+
+    def sequence_loss(self, logits, input_lengths, targets, target_lengths=None):
+        """(loss, gradient of the (B, T, C) logits), reduction 'mean'."""
+        from ._ctc import ctc_loss
+
+        return ctc_loss(logits, input_lengths, targets, target_lengths, blank=self.blank,
+                        reduction="mean", zero_infinity=self.zero_infinity)
+
+    def __call__(self, Z, Y, w, dZ):
+        raise TypeError("CTC is a sequence loss: call sequence_loss(logits, input_lengths, "
+                        "targets, target_lengths)")
+
+    def __repr__(self):
+        return f"CTC(blank={self.blank!r}, zero_infinity={self.zero_infinity!r})"
+
+
 def _as_rows(Y, Z):
     return np.ascontiguousarray(Y, dtype=np.float64).reshape(Z.shape)
 
@@ -173,7 +209,9 @@ def _as_rows(Y, Z):
 # name -> class (called with no arguments for the default).  A new loss is a
 # class above and an entry here.
 LOSSES = {cls.name: cls for cls in (SoftmaxCrossEntropy, SigmoidCrossEntropy, SquaredError,
-                                    AbsoluteError, Huber, Poisson, Pinball)}
+                                    AbsoluteError, Huber, Poisson, Pinball, CTC)}
+# the losses a regressor's head can train with (per row, not classification)
+REGRESSION_LOSSES = sorted(n for n, c in LOSSES.items() if not (c.classification or c.sequence))
 
 
 def get_loss(spec):
