@@ -828,7 +828,7 @@ verbose
         if _global.applies(self, self._is_list, self._y_ndim, Xs):
             return _global.fit_global(self, ys)
         plan = self._plan(ys, self._tindex)
-        if (not self._is_list and self.n_targets_ == 1 and Xs[0] is None
+        if (not self._is_list and self._y_ndim == 1 and Xs[0] is None
                 and ys[0].shape[0] < plan.min_fit):
             return _global.fit_fallback(self, ys, plan)
         plan.check([a.shape[0] for a in ys])

@@ -337,6 +337,10 @@ def _conformal_quantile(errors, alpha):
     """Per horizon, the finite-sample conformal quantile of the errors (N, H)."""
     N = errors.shape[0]
     level = np.ceil((N + 1) * alpha) / N if alpha >= 0.5 else np.floor((N + 1) * alpha) / N
+    if level > 1 or level < 0:
+        warn_user(f"{N} held-out series are too few for the quantile {alpha:g}: the "
+                  "interval uses the most extreme of their errors and may cover less",
+                  UserWarning)
     level = min(max(level, 0.0), 1.0)
     return np.quantile(errors, level, axis=0, method="higher" if alpha >= 0.5 else "lower")
 
