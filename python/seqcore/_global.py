@@ -61,14 +61,17 @@ from ._validation import warn_user
 _WINDOWS_PER_SERIES = 16
 # Fewest observed values the network reads (fewer: the Theta forecast).
 _MIN_CONTEXT = 3
-# Most window steps (windows x lookback) one network trains on over its epochs.
-_STEP_BUDGET = 3_000_000
+# Most window steps (windows x lookback) the networks of one fit train on over
+# their epochs, shared among them.
+_STEP_BUDGET = 9_000_000
 # Scaled inputs and targets are clipped here: one jump of a hundred typical
 # differences teaches nothing the others do not.
 _CLIP = 50.0
 _WEIGHTS = np.arange(11) / 10
 _SQUASH = True
 _RESIDUAL = True
+_LOG = True
+_LOOKBACK_MIX = 1
 
 
 def default_lookback(season, horizon):
@@ -80,20 +83,23 @@ def default_lookback(season, horizon):
 class _Prepared:
     """One series in the global model's space (see the module's notes)."""
 
-    __slots__ = ("y", "log", "seasonal", "m", "a", "scale", "mase_scale", "theta")
+    __slots__ = ("y", "log", "seasonal", "mult", "m", "a", "scale", "mase_scale", "theta")
 
     def __init__(self, y, m, like=None):
         self.y, self.m = y, m
         if like is None:
-            self.log = bool((y > 0).all())
+            positive = bool((y > 0).all())
+            self.log = _LOG and positive
+            self.mult = positive and not self.log
             z = np.log(y) if self.log else y
             self.seasonal = None
             if m > 1 and theta_seasonal(y, m):
-                self.seasonal = _additive_indices(z, m)
+                from ._theta import seasonal_indices
+                self.seasonal = seasonal_indices(z, m, multiplicative=self.mult)
         else:   # the same transform as a fitted series (its history grew)
-            self.log, self.seasonal = like.log, like.seasonal
+            self.log, self.seasonal, self.mult = like.log, like.seasonal, like.mult
             z = np.log(y) if self.log else y
-        self.a = z - self.season_at(np.arange(len(y)))
+        self.a = self._deseason(z, np.arange(len(y)))
         d = np.abs(np.diff(self.a)) if len(y) > 1 else np.zeros(1)
         self.scale = float(d.mean()) if like is None else like.scale
         if not self.scale > 0:
@@ -103,10 +109,17 @@ class _Prepared:
         self.mase_scale = float(dy.mean()) if dy.size and dy.mean() > 0 else (
             float(np.abs(y).mean()) or 1.0)
 
-    def season_at(self, t):
+    def _deseason(self, z, t):
         if self.seasonal is None:
-            return np.zeros(len(t))
-        return self.seasonal[np.asarray(t) % self.m]
+            return z
+        s = self.seasonal[np.asarray(t) % self.m]
+        return z / s if self.mult else z - s
+
+    def _reseason(self, a, t):
+        if self.seasonal is None:
+            return a
+        s = self.seasonal[np.asarray(t) % self.m]
+        return a * s if self.mult else a + s
 
     def inputs(self, end, L):
         """The window of steps end-L .. end-1 (L, 2), padded in front."""
@@ -129,15 +142,10 @@ class _Prepared:
     def to_y(self, out, end):
         """Network outputs (H,) after a window ending at end -> forecasts of y."""
         a = self.a[end - 1] + self.scale * np.asarray(out, dtype=np.float64)
-        z = a + self.season_at(end + np.arange(len(a)))
+        z = self._reseason(a, end + np.arange(len(a)))
         if self.log:
             return np.exp(np.clip(z, -700, 700))
         return z
-
-
-def _additive_indices(z, m):
-    from ._theta import seasonal_indices
-    return seasonal_indices(z, m, multiplicative=False)
 
 
 class GlobalModel:
@@ -162,13 +170,21 @@ class GlobalModel:
         self.params = _network_params(est)
 
     # ------------------------------------------------------------ training
+    def lookback(self, k):
+        """The lookback of the k-th network: L, and every other one shorter
+        (``_LOOKBACK_MIX`` times L) when the ensemble mixes lookbacks."""
+        if k % 2 and _LOOKBACK_MIX != 1:
+            return max(_MIN_CONTEXT, int(round(self.L * _LOOKBACK_MIX)))
+        return self.L
+
     def _train(self, series, cut, seeds):
         """Networks trained on windows whose targets end at most ``cut`` steps
         before each series' end."""
-        H, L = self.H, self.L
+        H = self.H
         regs = []
         params = self.params
-        for seed in seeds:
+        for k, seed in enumerate(seeds):
+            L = self.lookback(k)
             rng = np.random.default_rng(seed)
             X, Y = [], []
             for s in series:
@@ -191,7 +207,8 @@ class GlobalModel:
             Y = _squash(Y)
             X = X.astype(np.float32)
             p = dict(params)
-            p["max_iter"] = int(min(p["max_iter"], max(10, _STEP_BUDGET // (len(X) * L))))
+            budget = _STEP_BUDGET // len(seeds)
+            p["max_iter"] = int(min(p["max_iter"], max(5, budget // (len(X) * L))))
             p["early_stopping"] = bool(p["early_stopping"] and len(X) >= 20)
             reg = RNNRegressor(random_state=int(seed), **p)
             with warnings.catch_warnings():
@@ -202,10 +219,12 @@ class GlobalModel:
 
     def _network(self, regs, series, cut):
         """Mean network forecast (S, H) of y from each series' end minus cut."""
-        X = np.stack([s.inputs(len(s.y) - cut, self.L) for s in series]).astype(np.float32)
         base = np.stack([np.broadcast_to(s.base(len(s.y) - cut), (self.H,)) for s in series])
-        out = base + np.mean([_unsquash(r.predict(X).reshape(len(series), self.H))
-                              for r in regs], axis=0)
+        outs = []
+        for k, r in enumerate(regs):
+            X = np.stack([s.inputs(len(s.y) - cut, self.lookback(k)) for s in series])
+            outs.append(_unsquash(r.predict(X.astype(np.float32)).reshape(len(series), self.H)))
+        out = base + np.mean(outs, axis=0)
         return [s.to_y(o, len(s.y) - cut) for s, o in zip(series, out)]
 
     def fit(self, ys):
