@@ -19,13 +19,19 @@ Methods, all in the same run on the same series:
   intervals re-seasonalised;
 - ``theta_sc``: seqcore's own Theta (``seqcore.forecasting.ThetaForecaster``);
 - ``seqcore_series``: ``forecast_many`` with one default
-  ``RNNForecaster(horizon=H, season=m, random_state=0)`` per series;
+  ``RNNForecaster(horizon=H, season=m, random_state=0)`` per series, point
+  forecasts only (a series long enough for the network but not for its
+  calibration tail has no interval, and ``forecast_many`` refuses
+  ``coverage`` for it); not run by default (one fit per series: slow);
 - ``seqcore_global``: the same forecaster fit once on all the series of the
   frequency (``forecast_many(..., global_model=True)``): one network
   combined with Theta;
 - ``seqcore_global_net``: the network of that same fit alone (its
   combination weight set to 1; no extra training, so no wall time of its
-  own).
+  own);
+- ``seqcore_global_base``: what that network corrects, alone: the Theta
+  forecast of each series in the network's space (logs, deseasonalised;
+  ``seqcore._global.prefix_theta``), i.e. the network's outputs set to 0.
 
 Scores: sMAPE (%), MASE (scaled by the in-sample MAE of the seasonal naive
 forecast at the period m, 1 for yearly data), the share of held-out values
@@ -60,7 +66,7 @@ from seqcore.forecasting import RNNForecaster, ThetaForecaster, forecast_many  #
 
 PERIODS = {"yearly": 1, "quarterly": 4, "monthly": 12}
 METHODS = ("naive", "theta", "ets", "theta_sc", "seqcore_series", "seqcore_global",
-           "seqcore_global_net")
+           "seqcore_global_net", "seqcore_global_base")
 COVERAGE = 0.9
 
 
@@ -116,6 +122,7 @@ def run_theta(data, m):
 
 
 def run_ets(data, m):
+    import pandas as pd
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
     from seqcore._theta import seasonal_indices, theta_seasonal
@@ -129,7 +136,9 @@ def run_ets(data, m):
         s_hist = season[np.arange(len(y)) % m]
         s_fut = season[(len(y) + np.arange(h)) % m]
         x = (y / s_hist if mult else y - s_hist) if seasonal else y
-        res = ETSModel(x, error="add", trend="add", damped_trend=True).fit(disp=False)
+        # a pandas Series: statsmodels' get_prediction needs an index
+        res = ETSModel(pd.Series(x), error="add", trend="add",
+                       damped_trend=True).fit(disp=False)
         pred = res.get_prediction(start=len(x), end=len(x) + h - 1).summary_frame(
             alpha=1 - COVERAGE)
         parts = [np.asarray(pred[c]) for c in ("mean", "pi_lower", "pi_upper")]
@@ -153,9 +162,10 @@ def _seqcore(data, m, global_model):
         warnings.simplefilter("ignore", UserWarning)
         res = forecast_many(series, horizon=h, global_model=global_model,
                             forecaster=RNNForecaster(horizon=h, season=m),
-                            coverage=COVERAGE, backtest=False, season=m, random_state=0,
-                            return_models=global_model)
-    out = [(res.forecasts[k], res.lower[k], res.upper[k]) for k in res.names]
+                            coverage=COVERAGE if global_model else None, backtest=False,
+                            season=m, random_state=0, return_models=global_model)
+    out = [(res.forecasts[k], None if res.lower is None else res.lower[k],
+            None if res.upper is None else res.upper[k]) for k in res.names]
     return out, res
 
 
@@ -165,7 +175,7 @@ def run_methods(data, m, methods):
                "theta_sc": run_theta_sc}
     results = {}
     for name in methods:
-        if name == "seqcore_global_net":
+        if name in ("seqcore_global_net", "seqcore_global_base"):
             continue
         t0 = time.perf_counter()
         with warnings.catch_warnings():
@@ -176,10 +186,14 @@ def run_methods(data, m, methods):
                 out, res = _seqcore(data, m, global_model=name == "seqcore_global")
         seconds = time.perf_counter() - t0
         results[name] = (out, seconds)
-        if name == "seqcore_global" and "seqcore_global_net" in methods:
-            model = res.models[res.names[0]]
-            net = model.predict(data[0][3], combine=False)
-            results["seqcore_global_net"] = ([(f, None, None) for f in net], None)
+        if name == "seqcore_global":
+            # from the same fit: the network alone, and the Theta base it corrects
+            # (a series the network does not forecast keeps the combined forecast)
+            g = res.models[res.names[0]].global_model_
+            for extra, fcs in (("seqcore_global_net", g.network_forecasts()),
+                               ("seqcore_global_base", g.base_forecasts())):
+                results[extra] = ([(o[0] if f is None else f, None, None)
+                                   for f, o in zip(fcs, out)], None)
     return results
 
 

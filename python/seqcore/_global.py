@@ -265,7 +265,22 @@ class GlobalModel:
         return self
 
     # ---------------------------------------------------------- forecasting
-    def forecast(self, ys, series=None, warn=True):
+    def network_forecasts(self):
+        """The network's forecasts (its weight set to 1) of the fitted series
+        that it forecasts, None for the others: to report it beside the
+        combination."""
+        out, kinds = self.forecast([s.y for s in self.series_], self.series_, warn=False,
+                                   weight=1.0)
+        return [f if k in ("network", "short_context") else None
+                for f, k in zip(out, kinds)]
+
+    def base_forecasts(self):
+        """What the network corrects: the Theta forecast of each fitted series
+        in the network's space (logs, deseasonalised), None where it has none."""
+        return [s.to_y(np.broadcast_to(s.base(len(s.y)), (self.H,)), len(s.y))
+                if len(s.y) >= _MIN_CONTEXT else None for s in self.series_]
+
+    def forecast(self, ys, series=None, warn=True, weight=None):
         """Point forecasts (list of (H,) arrays) for series ys (their histories);
         ``series``: their prepared forms when they are the fitted ones."""
         if series is None:
@@ -283,7 +298,7 @@ class GlobalModel:
         theta_rows = [i for i, y in enumerate(ys) if len(y) >= 2]
         theta = dict(zip(theta_rows, (f.point(self.H) for f in
                                       theta_fits([ys[i] for i in theta_rows], self.m))))
-        w = self.weight_
+        w = self.weight_ if weight is None else weight
         for i, f in zip(net_rows, net):
             out[i] = w * f + (1 - w) * theta[i] if i in theta else f
         for i in range(len(ys)):
