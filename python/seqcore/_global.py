@@ -67,7 +67,10 @@ _STEP_BUDGET = 9_000_000
 # Scaled inputs and targets are clipped here: one jump of a hundred typical
 # differences teaches nothing the others do not.
 _CLIP = 50.0
-_WEIGHTS = np.arange(11) / 10
+# The weights (network, its Theta base, Theta) tried: tenths summing to 1,
+# Theta alone last.
+_WEIGHTS = np.array([(a / 10, b / 10, (10 - a - b) / 10)
+                     for a in range(10, -1, -1) for b in range(10 - a, -1, -1)])
 _SQUASH = True
 _RESIDUAL = True
 _LOG = True
@@ -239,23 +242,26 @@ class GlobalModel:
         # held-out windows: the last H steps of every series long enough to train
         # on what is left
         val = [i for i in usable if len(ys[i]) >= _MIN_CONTEXT + 2 * H]
-        self.weight_ = 1.0
+        self.weights_ = (1.0, 0.0, 0.0)    # network, its Theta base, Theta
         self.validation_ = None
         quantile_errors = None
         if val and (self.combine == "auto" or self.calibrate):
             vseries = [_Prepared(ys[i][:-H], self.m) for i in val]
             prefix_theta(vseries, H)
             regs = self._train(vseries, 0, seeds)
-            net = np.stack(self._network(regs, vseries, 0))
-            theta = np.stack([f.point(H) for f in theta_fits([ys[i][:-H] for i in val],
-                                                            self.m)])
+            parts = np.stack([
+                np.stack(self._network(regs, vseries, 0)),
+                np.stack([s.to_y(np.broadcast_to(s.base(len(s.y)), (H,)), len(s.y))
+                          for s in vseries]),
+                np.stack([f.point(H) for f in theta_fits([ys[i][:-H] for i in val], self.m)])])
             truth = np.stack([ys[i][-H:] for i in val])
             scales = np.array([s.mase_scale for s in vseries])
-            self.validation_ = _score_weights(truth, net, theta, scales)
+            self.validation_ = _score_weights(truth, parts, scales)
             if self.combine == "auto":
-                self.weight_ = float(_WEIGHTS[int(np.argmin(self.validation_["owa"]))])
-            w = self.weight_
-            quantile_errors = (truth - (w * net + (1 - w) * theta)) / scales[:, None]
+                best = int(np.argmin(self.validation_["owa"]))
+                self.weights_ = tuple(float(w) for w in self.validation_["weights"][best])
+            combined = np.tensordot(np.array(self.weights_), parts, axes=1)
+            quantile_errors = (truth - combined) / scales[:, None]
         else:
             regs = None
         if self.refit or regs is None:
@@ -270,7 +276,7 @@ class GlobalModel:
         that it forecasts, None for the others: to report it beside the
         combination."""
         out, kinds = self.forecast([s.y for s in self.series_], self.series_, warn=False,
-                                   weight=1.0)
+                                   weights=(1.0, 0.0, 0.0))
         return [f if k in ("network", "short_context") else None
                 for f, k in zip(out, kinds)]
 
@@ -280,7 +286,7 @@ class GlobalModel:
         return [s.to_y(np.broadcast_to(s.base(len(s.y)), (self.H,)), len(s.y))
                 if len(s.y) >= _MIN_CONTEXT else None for s in self.series_]
 
-    def forecast(self, ys, series=None, warn=True, weight=None):
+    def forecast(self, ys, series=None, warn=True, weights=None):
         """Point forecasts (list of (H,) arrays) for series ys (their histories);
         ``series``: their prepared forms when they are the fitted ones."""
         if series is None:
@@ -298,9 +304,11 @@ class GlobalModel:
         theta_rows = [i for i, y in enumerate(ys) if len(y) >= 2]
         theta = dict(zip(theta_rows, (f.point(self.H) for f in
                                       theta_fits([ys[i] for i in theta_rows], self.m))))
-        w = self.weight_ if weight is None else weight
+        w = self.weights_ if weights is None else weights
         for i, f in zip(net_rows, net):
-            out[i] = w * f + (1 - w) * theta[i] if i in theta else f
+            s = series[i]
+            base = s.to_y(np.broadcast_to(s.base(len(s.y)), (self.H,)), len(s.y))
+            out[i] = (w[0] * f + w[1] * base + w[2] * theta[i]) if i in theta else f
         for i in range(len(ys)):
             if out[i] is None:
                 out[i] = theta[i] if i in theta else np.repeat(ys[i][-1], self.H)
@@ -379,18 +387,20 @@ def _conformal_quantile(errors, alpha):
     return np.quantile(errors, level, axis=0, method="higher" if alpha >= 0.5 else "lower")
 
 
-def _score_weights(truth, net, theta, scales):
-    """sMAPE and MASE (lag-1 scale) of each weight's combination, and their OWA
-    relative to Theta alone (weight 0)."""
+def _score_weights(truth, parts, scales):
+    """sMAPE and MASE (lag-1 scale) of each combination of the forecasts
+    ``parts`` (3, S, H): network, its Theta base, Theta, weights on a grid
+    of tenths summing to 1; their OWA relative to Theta alone."""
     smape, mase = [], []
     for w in _WEIGHTS:
-        f = w * net + (1 - w) * theta
+        f = np.tensordot(w, parts, axes=1)
         den = np.abs(truth) + np.abs(f)
         sm = np.where(den > 0, 200 * np.abs(truth - f) / np.where(den > 0, den, 1), 0.0)
         smape.append(float(sm.mean()))
         mase.append(float((np.abs(truth - f) / scales[:, None]).mean()))
     smape, mase = np.array(smape), np.array(mase)
-    owa = 0.5 * (smape / max(smape[0], 1e-12) + mase / max(mase[0], 1e-12))
+    ref = len(_WEIGHTS) - 1                  # (0, 0, 1): Theta alone
+    owa = 0.5 * (smape / max(smape[ref], 1e-12) + mase / max(mase[ref], 1e-12))
     return {"weights": _WEIGHTS.copy(), "smape": smape, "mase": mase, "owa": owa}
 
 
@@ -477,7 +487,8 @@ def fit_global(est, ys):
     est.regressors_ = model.regressors_
     est.regressor_ = model.regressors_[0] if model.regressors_ else None
     est.fallback_ = list(model.fallback_)
-    est.combination_weight_ = model.weight_
+    est.combination_weight_ = model.weights_[0]
+    est.combination_weights_ = dict(zip(("network", "theta_log", "theta"), model.weights_))
     est.deseasonalized_ = [s.seasonal is not None for s in model.series_]
     est.log_ = [s.log for s in model.series_]
     est.interval_scale_ = None
