@@ -13,7 +13,7 @@ Per series i (values y, seasonal period m, horizon H):
 2. ``a = z - s[t mod m]``: the additive seasonal indices of z (classical
    decomposition) when the Theta method's seasonality test
    (``_theta.theta_seasonal``: lag-m autocorrelation significant at 90%,
-   three seasons of data) finds the series seasonal, else ``a = z``;
+   two seasons of data) finds the series seasonal, else ``a = z``;
 3. the scale ``c_i``: the mean absolute first difference of a (1 where a
    is constant).
 

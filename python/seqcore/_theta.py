@@ -3,9 +3,12 @@ M4 competition's benchmark runs it, for one series or many at once.
 
 Design.  A series y of length n with seasonal period m:
 
-1. Seasonality: when n >= 3m and the autocorrelation of y at lag m is
-   significant at 90% (|r_m| > 1.645 sqrt((1 + 2 sum_{k<m} r_k^2) / n),
-   Bartlett's variance; the M4 benchmark's test), y is divided by the
+1. Seasonality: when n >= 2m and the autocorrelation of y at lag m is
+   significant at 90% (|r_m| > 1.645 sqrt((1 + sum_{0<k<m} r_k^2) / n), the
+   variance statsmodels' ``ThetaModel`` uses; the M4 benchmark's test has
+   ``1 + 2 sum`` and needs n >= 3m: on M1's 617 monthly series it left
+   about 80 more series seasonal, and Theta's MASE was 1.095 with it
+   against 1.063 with this one), y is divided by the
    seasonal indices of a classical multiplicative decomposition (a centred
    moving average of one period, 2 x m for an even m; the mean ratio of y
    to it per phase, normalised to average 1).  A series with a value <= 0
@@ -27,9 +30,9 @@ adjusted space, times the seasonal index.
 
 Differences from statsmodels' ``ThetaModel`` (checked in
 ``tests/test_global_forecasting.py``): statsmodels estimates the initial
-level together with alpha (here ``l_0 = x_0``), and tests seasonality on
-the ACF with its own statistic; forecasts agree to a few percent on the
-series compared there.
+level together with alpha (here ``l_0 = x_0``), and deseasonalises a
+series of fewer than two seasons when its test passes; forecasts agree to
+a few percent on the series compared there.
 
 ``theta_forecasts`` runs every series of a list in one pass over time,
 vectorised over the alpha grid: the global forecaster calls it on
@@ -59,10 +62,10 @@ def _acf_raw(x, lag):
 def theta_seasonal(y, m):
     """Whether the Theta method deseasonalises y (float array, no NaN) at period m."""
     n = len(y)
-    if m < 2 or n < 3 * m:
+    if m < 2 or n < 2 * m:
         return False
     r = _acf_raw(np.asarray(y, dtype=np.float64), m)
-    limit = 1.645 * np.sqrt((1 + 2 * np.sum(r[1:m] ** 2)) / n)
+    limit = 1.645 * np.sqrt((1 + np.sum(r[1:m] ** 2)) / n)
     return bool(abs(r[m]) > limit)
 
 
@@ -192,9 +195,9 @@ class ThetaForecaster(BaseEstimator):
     deseasonalize : {'auto', True, False}, default='auto'
         Divide by the indices of a classical multiplicative decomposition
         (additive for a series with a value <= 0).  'auto': when the
-        series has three seasons and its autocorrelation at lag ``season``
-        is significant at 90% (the M4 benchmark's test); True needs two
-        seasons.
+        series has two seasons and its autocorrelation at lag ``season``
+        is significant at 90% (statsmodels' ``ThetaModel``'s test); True
+        needs two seasons too.
 
     Attributes
     ----------
