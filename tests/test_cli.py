@@ -570,11 +570,11 @@ def test_fit_helper_ends_the_run_when_the_estimator_catches_ctrl_c(monkeypatch):
     training loop becomes a RuntimeWarning starting "training interrupted"."""
     from seqcore._cli import _INTERRUPTED_TRAINING, _fit
 
-    from seqcore import RNNForecaster, RNNRegressor
+    from seqcore import RNNForecaster, _engine
 
-    def interrupt(self, *args):
+    def interrupt(*args):
         raise KeyboardInterrupt
-    monkeypatch.setattr(RNNRegressor, "_end_of_epoch", interrupt)
+    monkeypatch.setattr(_engine, "_end_of_epoch", interrupt)
     y = load_airline()[:60]
     with pytest.warns(RuntimeWarning, match=f"^{_INTERRUPTED_TRAINING}"):
         RNNForecaster(window=6, horizon=2, max_iter=5, random_state=0).fit(y)

@@ -619,7 +619,7 @@ def test_integer_input_is_converted(Est):
 # =============================================================== validation
 BAD_PARAMS = [
     ("cell", "transformer"), ("hidden_size", 0), ("num_layers", 0),
-    ("nonlinearity", "sigmoid"), ("dropout", 1.0), ("optimizer", "rmsprop"),
+    ("nonlinearity", "sigmoid"), ("dropout", 1.0), ("optimizer", "lbfgs"),
     ("learning_rate", 0.0), ("batch_size", 0), ("max_iter", 0), ("clip_norm", -1.0),
     ("clip_value", 0.0), ("bptt_steps", 0), ("alpha", -0.1), ("validation_fraction", 1.0),
     ("n_iter_no_change", 0), ("tol", -1.0), ("dtype", "float16"), ("verbose", "loud"),

@@ -504,7 +504,7 @@ def test_empirical_interval_coverage(strategy, record_property):
     hits = np.array(hits)
     assert hits.shape == (n_series * future // H, H)
     coverage = float(hits.mean())
-    record_property("coverage", coverage)
+    record_property("coverage", float(coverage))   # plain floats: xdist serialises them
     print(f"\nempirical coverage of the 90% interval ({strategy}): {coverage:.3f} "
           f"over {hits.size} pairs; per horizon {np.round(hits.mean(axis=0), 3)}")
     assert 0.85 <= coverage <= 0.95
@@ -526,7 +526,7 @@ def test_airline_beats_seasonal_naive(record_property):
         "naive_smape": smape(test, naive), "naive_mase": mase(test, naive, train, 12),
     }
     for k, v in scores.items():
-        record_property(k, v)
+        record_property(k, float(v))
     print("\nairline 1960: seqcore sMAPE {seqcore_smape:.2f}% MASE {seqcore_mase:.3f}; "
           "seasonal naive sMAPE {naive_smape:.2f}% MASE {naive_mase:.3f}".format(**scores))
     np.testing.assert_allclose(scores["naive_smape"], 10.5718, atol=1e-3)

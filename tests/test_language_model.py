@@ -18,7 +18,8 @@ from threadpoolctl import threadpool_limits
 
 from seqcore.nn import CELLS
 from seqcore.text import RNNLanguageModel
-from seqcore.text._language_model import _LMNetwork, _stream
+from seqcore.nn._language import LanguageNetwork as _LMNetwork
+from seqcore.text._language_model import _stream
 
 CELL_NAMES = list(CELLS)
 
@@ -291,7 +292,7 @@ def test_compiled_generate_checks_its_arguments(grammar_lm):
     with pytest.raises(ValueError, match="temperature"):
         call(temperature=0.0)
     # the weights' shapes and dtypes are checked before the loop reads them
-    P_emb, P_rnn, P_head = net.snapshot()
+    P_emb, P_rnn, P_head = net._snapshot_views().values()
     W_ih, W_hh, b_ih, b_hh, extra, _ = net.rnn._scan_params(P_rnn, 0, 0)
     Wf, Wf2 = net.rnn._pack_hidden(W_hh, backward=False)
     layer = [np.ascontiguousarray(W_ih.T), W_hh, Wf, Wf2, b_ih + b_hh, np.empty(0, np.float32),
@@ -393,7 +394,7 @@ def test_clone_and_pickle(grammar_lm):
     assert back.score(["ax..xay..y"]) == grammar_lm.score(["ax..xay..y"])
     # the layers view the model's one flat buffer again
     net = back.network_
-    for part in net.parts:
+    for part in net._parts():
         assert np.shares_memory(part.flat_params, net.flat_params)
         assert np.shares_memory(part.flat_grads, net.flat_grads)
 

@@ -2,15 +2,17 @@
 
 Estimators: ``RNNClassifier``, ``RNNRegressor``; forecasting: ``RNNForecaster``
 (many series: ``seqcore.forecasting``; backtesting: ``seqcore.model_selection``).
-Layers with explicit forward and backward passes: ``seqcore.nn``.  Figures:
+Layers with explicit forward and backward passes, optimizers, schedules and
+losses: ``seqcore.nn``; code run after each training epoch:
+``seqcore.callbacks``.  Figures:
 ``LossCurveDisplay``, ``ForecastDisplay``.  Interoperability: ``seqcore.onnx``
 (ONNX export), ``seqcore.persistence`` (skops), ``seqcore.integrations``
 (aeon, sktime; imported on their own).
 """
 
 from . import _threads  # noqa: F401  (BLAS threads per shape)
-from . import (datasets, forecasting, model_selection, nn, onnx, parallel, persistence,
-               preprocessing, text)
+from . import (callbacks, datasets, forecasting, model_selection, nn, onnx, parallel,
+               persistence, preprocessing, text)
 from ._estimators import RNNClassifier, RNNRegressor
 from ._forecasting import RNNForecaster
 from .plotting import ForecastDisplay, LossCurveDisplay
@@ -21,5 +23,5 @@ __version__ = "0.1.0"
 
 __all__ = ["RNNClassifier", "RNNRegressor", "RNNForecaster",
            "LossCurveDisplay", "ForecastDisplay",
-           "datasets", "forecasting", "model_selection", "nn", "onnx", "parallel",
+           "callbacks", "datasets", "forecasting", "model_selection", "nn", "onnx", "parallel",
            "persistence", "preprocessing", "text", "__version__"]

@@ -85,11 +85,6 @@ def _parser():
     return p
 
 
-def _cell_kinds():
-    from .nn import CELLS
-    return sorted(CELLS)
-
-
 def _positive_int(text):
     try:
         value = int(text)

@@ -9,121 +9,34 @@ and ``partial_fit`` both go through ``_fit``.  The model itself is a
 with a compiled optimizer on its flat parameter buffer.
 """
 
-import functools
-import sys
-import threading
-import time
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
-from sklearn.metrics import accuracy_score, r2_score
+from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.exceptions import DataConversionWarning
+from sklearn.metrics import accuracy_score, d2_pinball_score, d2_tweedie_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
-from . import _optim as _core_optim
+from . import _engine
+from . import callbacks as _callbacks
+from ._base import (DTYPES, SeqcoreEstimator, consistent, fit_then_publish,
+                    training, training_constraints)
 from ._data import SEQUENCES, check_sequences, check_tokens
 from ._sklearn_compat import Interval, StrOptions
 from ._validation import check_real, mean_and_scale, warn_user
-from .nn import SGD, Adam, SequenceNetwork
+from .nn import SequenceNetwork
 from .nn._cells import CELLS, all_options
-from .nn._optim import _clip_norm
+from .nn._loss import LOSSES, Huber, Pinball, get_loss
+from .nn._optim import make_optimizer, state_copies
 
-_DTYPES = {"float32": np.float32, "float64": np.float64}
-# Copies of the parameters that training keeps: parameters, gradients, the
-# optimizer's state (Adam's two moments, SGD's momentum), the weights before
-# each step and the best ones so far (early stopping).
-_TRAINING_COPIES = {"adam": 6, "sgd": 5}
-
-# Version of the pickled layout of fitted models.  Bump it whenever a change
-# makes older pickles unreadable; loading another version then fails clearly.
-PICKLE_FORMAT = 1
-
-
-class _VersionedPickle:
-    """Stamp pickles with PICKLE_FORMAT and refuse other formats on load."""
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        state["_seqcore_pickle_format"] = PICKLE_FORMAT
-        return state
-
-    def __setstate__(self, state):
-        fmt = state.get("_seqcore_pickle_format")
-        if fmt != PICKLE_FORMAT:
-            raise ValueError(
-                f"this {type(self).__name__} was pickled in seqcore's pickle format "
-                f"{fmt!r}, and this version of seqcore reads format {PICKLE_FORMAT}; "
-                "load it with the seqcore version that saved it, or refit")
-        super().__setstate__(state)
-        net, opt = getattr(self, "network_", None), getattr(self, "_optimizer", None)
-        if net is not None and opt is not None:
-            # joblib stores arrays one by one: point the optimizer at the
-            # network's buffers again (pickle keeps the sharing by itself)
-            opt.params, opt.grads = net.flat_params, net.flat_grads
-            for name in ("m", "v", "buf"):
-                if hasattr(opt, name) and not getattr(opt, name).flags.writeable:
-                    setattr(opt, name, getattr(opt, name).copy())
-
-
-# Estimators being trained now (by id): training one object from two threads
-# at once is refused.  A registry rather than a lock attribute, so that
-# estimators stay plain objects for clone, pickle and get_params.
-_TRAINING = set()
-_TRAINING_LOCK = threading.Lock()
-
-
-def _published(estimator):
-    """A consistent view of an estimator: a shallow copy of its attributes,
-    taken in one step.  A fit from scratch works on such a copy and swaps
-    its attributes in at the end, in one step too, so a prediction running
-    meanwhile sees the old model or the new one, never parts of both."""
-    view = object.__new__(type(estimator))
-    view.__dict__ = estimator.__dict__.copy()
-    return view
-
-
-def _consistent(method):
-    """Run a prediction method on a view of the estimator (see _published)."""
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        return method(_published(self), *args, **kwargs)
-    return wrapper
-
-
-def _fit_then_publish(estimator, fit):
-    """fit(work) on a view of the estimator, then swap the view's attributes
-    in; the estimator is left as it was when fit raises."""
-    work = _published(estimator)
-    fit(work)
-    estimator.__dict__ = work.__dict__   # one step: readers see old or new
-    return estimator
-
-
-class _Training:
-    """Context of one fit/partial_fit: refuse a second one on the same object."""
-
-    def __init__(self, estimator):
-        self.key = id(estimator)
-        self.name = type(estimator).__name__
-
-    def __enter__(self):
-        with _TRAINING_LOCK:
-            if self.key in _TRAINING:
-                raise RuntimeError(
-                    f"this {self.name} is being fitted in another thread: training one "
-                    "estimator from two threads at once is refused (clone it per thread; "
-                    "predict may run in any number of threads meanwhile)")
-            _TRAINING.add(self.key)
-
-    def __exit__(self, *exc):
-        with _TRAINING_LOCK:
-            _TRAINING.discard(self.key)
-        return False
+# Copies of the parameters that training keeps besides the optimizer's own
+# state: parameters, gradients, the weights before each step, the best ones
+# (early stopping) and those of the lowest epoch loss (an explosion).
+_PARAM_COPIES = 5
 
 
 def _cell_constraints():
@@ -136,7 +49,7 @@ def _cell_constraints():
     return out
 
 
-class _BaseRNN(_VersionedPickle, BaseEstimator):
+class _BaseRNN(SeqcoreEstimator):
     """Training loop shared by the classifier and the regressor."""
 
     _parameter_constraints = {
@@ -152,24 +65,13 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
         "dense_activation": [StrOptions({"relu", "tanh"})],
         "embedding_dim": [Interval(Integral, 1, None, closed="left"), None],
         "vocab_size": [Interval(Integral, 2, None, closed="left"), None],
-        "optimizer": [StrOptions({"adam", "sgd"})],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "momentum": [Interval(Real, 0, 1, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
-        "clip_value": [Interval(Real, 0, None, closed="neither"), None],
+        **training_constraints(
+            "optimizer", "learning_rate", "learning_rate_schedule", "momentum", "batch_size",
+            "max_iter", "clip_norm", "clip_value", "callbacks", "early_stopping",
+            "validation_fraction", "n_iter_no_change", "tol", "shuffle", "random_state",
+            "dtype", "verbose", "warm_start"),
         "bptt_steps": [Interval(Integral, 1, None, closed="left"), None],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "shuffle": ["boolean"],
-        "random_state": ["random_state"],
-        "dtype": [StrOptions({"float32", "float64"})],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
     }
 
     def __init__(self, *, cell="lstm", hidden_size=32, num_layers=1,
@@ -177,12 +79,12 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
                  bidirectional=False, merge_mode="concat", dropout=0.0,
                  recurrent_dropout=0.0, return_sequences=False, dense_layers=(),
                  dense_activation="relu", embedding_dim=None, vocab_size=None,
-                 optimizer="adam", learning_rate=0.01, momentum=0.9,
-                 batch_size=32, max_iter=200, clip_norm=5.0, clip_value=None,
-                 bptt_steps=None, alpha=0.0, early_stopping=False,
+                 optimizer="adam", learning_rate=0.01, learning_rate_schedule=None,
+                 momentum=0.9, batch_size=32, max_iter=200, clip_norm=5.0,
+                 clip_value=None, bptt_steps=None, alpha=0.0, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
                  shuffle=True, random_state=None, dtype="float32", verbose=0,
-                 warm_start=False):
+                 warm_start=False, callbacks=None):
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -201,6 +103,7 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
         self.vocab_size = vocab_size
         self.optimizer = optimizer
         self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
         self.momentum = momentum
         self.batch_size = batch_size
         self.max_iter = max_iter
@@ -217,6 +120,7 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
         self.dtype = dtype
         self.verbose = verbose
         self.warm_start = warm_start
+        self.callbacks = callbacks
 
     # ----------------------------------------------------------- subclasses
     _loss = None            # the SequenceNetwork loss
@@ -232,7 +136,7 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
     def _check_X(self, X, reset):
         """(padded X, lengths, input form); token ids (n, T) with ``embedding_dim``."""
         if self.embedding_dim is None:
-            return check_sequences(X, estimator=self, dtype=_DTYPES[self.dtype], reset=reset)
+            return check_sequences(X, estimator=self, dtype=DTYPES[self.dtype], reset=reset)
         ids, lengths, mode = check_tokens(X, estimator=self, reset=reset)
         top = int(ids.max())
         if reset:
@@ -305,13 +209,13 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
         return self._fit(X, y, sample_weight, incremental=False)
 
     def _fit(self, X, y, sample_weight, incremental, classes=None, validation_data=None):
-        with _Training(self):
+        with training(self):
             if incremental or (self.warm_start and hasattr(self, "network_")):
                 # continues the model in place (its weights change under the
                 # network's param_lock, between predictions)
                 return self._fit_unguarded(X, y, sample_weight, incremental, classes,
                                            validation_data)
-            return _fit_then_publish(self, lambda work: work._fit_unguarded(
+            return fit_then_publish(self, lambda work: work._fit_unguarded(
                 X, y, sample_weight, incremental, classes, validation_data))
 
     def _fit_unguarded(self, X, y, sample_weight, incremental, classes, validation_data):
@@ -338,33 +242,23 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
             tokens = self.embedding_dim is not None
             self.network_ = SequenceNetwork(
                 self.cell, self.embedding_dim if tokens else Xp.shape[2], self.hidden_size,
-                self.n_outputs_, loss=self._loss, return_sequences=self.return_sequences,
+                get_loss(self._loss).n_outputs(self.n_outputs_), loss=self._loss,
+                return_sequences=self.return_sequences,
                 vocab_size=self.vocab_size_ if tokens else None,
                 dense_layers=tuple(self.dense_layers), dense_activation=self.dense_activation,
                 num_layers=self.num_layers, bidirectional=self.bidirectional,
                 merge_mode=self.merge_mode, dropout=self.dropout,
-                recurrent_dropout=self.recurrent_dropout, dtype=_DTYPES[self.dtype],
-                random_state=seed, training_copies=_TRAINING_COPIES[self.optimizer],
+                recurrent_dropout=self.recurrent_dropout, dtype=DTYPES[self.dtype],
+                random_state=seed, training_copies=_PARAM_COPIES + state_copies(self.optimizer),
                 **self._cell_kwargs())
             net = self.network_
             # L2 as in MLPClassifier: 0.5 * alpha * ||w||^2 / batch_size on each
             # batch's mean loss, i.e. a weight decay of alpha / batch_size
             decay = self.alpha / min(self.batch_size, Xp.shape[0])
-            if self.optimizer == "adam":
-                self._optimizer = Adam(net.flat_params, net.flat_grads,
-                                       lr=self.learning_rate, weight_decay=decay)
-            else:
-                self._optimizer = SGD(net.flat_params, net.flat_grads, lr=self.learning_rate,
-                                      momentum=self.momentum, nesterov=self.momentum > 0,
-                                      weight_decay=decay)
-            self.loss_curve_ = []
-            self.validation_scores_ = []
-            self.best_loss_ = np.inf
-            self.best_validation_score_ = -np.inf
-            self._best_params = None
-            self._no_improvement = 0
-            self.n_iter_ = 0
-            self.t_ = 0
+            self._optimizer = make_optimizer(self.optimizer, net.flat_params, net.flat_grads,
+                                             lr=self.learning_rate, momentum=self.momentum,
+                                             weight_decay=decay)
+            _engine.start_history(self)
 
         # the held-out set for early stopping
         val = None
@@ -397,111 +291,9 @@ class _BaseRNN(_VersionedPickle, BaseEstimator):
         return self
 
     def _train(self, Xp, lengths, Y, w, epochs, val, incremental):
-        net, n = self.network_, Xp.shape[0]
-        batch = min(self.batch_size, n)
-        T = Xp.shape[1]
-        k = T if self.bptt_steps is None else min(self.bptt_steps, T)
-        grads = [(net.flat_grads, net.flat_grads)]
-        stopped = False
-        last_good = None
-        try:
-            for _ in range(epochs):
-                t0 = time.perf_counter()
-                order = self._rng.permutation(n) if self.shuffle else np.arange(n)
-                total, weight = 0.0, 0.0
-                starts = range(0, n, batch)
-                for start in self._progress(starts):
-                    idx = order[start:start + batch]
-                    bw = w[idx].sum()
-                    if bw == 0:
-                        continue   # nothing to learn from this batch
-                    before = net.flat_params.copy()
-                    with np.errstate(over="ignore", invalid="ignore"):
-                        loss = net._train_batch(Xp, idx, lengths, Y, w, k)
-                        if np.isfinite(loss):
-                            last_good = before   # weights whose loss is finite
-                            if self.clip_value is not None:
-                                _core_optim.clip_value(net.flat_grads, self.clip_value)
-                            if self.clip_norm is not None:
-                                _clip_norm(grads, self.clip_norm)
-                            with net.param_lock:   # predictions never see half a step
-                                self._optimizer.step()
-                            self.t_ += 1
-                    if not np.isfinite(loss) or not np.isfinite(net.flat_params).all():
-                        if last_good is not None:
-                            with net.param_lock:
-                                net.flat_params[:] = last_good
-                        warn_user(
-                            "training diverged (the loss or the weights became NaN or "
-                            "infinite); kept the last weights with a finite loss. Lower "
-                            "learning_rate or set clip_norm.", RuntimeWarning)
-                        stopped = True
-                        break
-                    total += loss * bw
-                    weight += bw
-                if stopped:
-                    break
-                self.n_iter_ += 1
-                epoch_loss = total / weight if weight > 0 else 0.0
-                if self.alpha:
-                    epoch_loss += 0.5 * self._optimizer.weight_decay * float(
-                        np.dot(net.flat_params, net.flat_params))
-                self.loss_curve_.append(epoch_loss)
-                if self._end_of_epoch(epoch_loss, val, time.perf_counter() - t0):
-                    stopped = True
-                    break
-        except KeyboardInterrupt:
-            warn_user("training interrupted; the model keeps the weights trained so far",
-                          RuntimeWarning)
-            stopped = True
-        if val is not None and self._best_params is not None and (stopped or not incremental):
-            with net.param_lock:
-                net.flat_params[:] = self._best_params
-        if last_good is not None:
-            # the last step may have left finite weights that predict inf/NaN
-            probe = slice(0, min(batch, n))
-            with np.errstate(over="ignore", invalid="ignore"):
-                out = net.decision_function(Xp[probe], lengths[probe])
-            if not np.isfinite(out).all():
-                with net.param_lock:
-                    net.flat_params[:] = last_good
-                warn_user("training diverged: the final weights predict NaN or "
-                              "infinity; kept the last weights with a finite loss. Lower "
-                              "learning_rate or set clip_norm.", RuntimeWarning)
-                stopped = True
-        if not stopped and not incremental:
-            warn_user(f"{type(self).__name__} reached max_iter={self.max_iter} epochs "
-                          "before the loss stopped improving by tol; consider raising max_iter.",
-                          ConvergenceWarning)
-
-    def _end_of_epoch(self, loss, val, seconds):
-        """Book-keeping after an epoch; True when training should stop."""
-        if val is not None:
-            score = self._validation_score(*val)
-            self.validation_scores_.append(score)
-            improved = score > self.best_validation_score_ + self.tol
-            if score > self.best_validation_score_:
-                self.best_validation_score_ = score
-                self._best_params = self.network_.flat_params.copy()
-        else:
-            improved = loss < self.best_loss_ - self.tol
-        self.best_loss_ = min(self.best_loss_, loss)
-        self._no_improvement = 0 if improved else self._no_improvement + 1
-        if self.verbose:
-            msg = f"Epoch {self.n_iter_}, loss = {loss:.6f}"
-            if val is not None:
-                msg += f", validation score = {self.validation_scores_[-1]:.6f}"
-            print(f"{msg}, {seconds:.2f}s", file=sys.stdout, flush=True)
-        return self._no_improvement >= self.n_iter_no_change
-
-    def _progress(self, starts):
-        if self.verbose < 2:
-            return starts
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            return _TextProgress(starts)
-        return tqdm(starts, desc=f"epoch {self.n_iter_ + 1}", leave=False, unit="batch")
+        self.callbacks_ = _callbacks.prepare(self.callbacks)
+        _engine.train(self, _SequenceTask(self, Xp, lengths, Y, w, val), self._optimizer,
+                      epochs=epochs, incremental=incremental, callbacks=self.callbacks_)
 
     def _stratify(self, Y, lengths):
         return None
@@ -556,18 +348,42 @@ def _as_targets(y):
     return y
 
 
-class _TextProgress:
-    """A minimal progress bar on stderr for verbose=2 when tqdm is missing."""
+class _SequenceTask(_engine.Task):
+    """The training set of a classifier or regressor, as the engine reads it."""
 
-    def __init__(self, items):
-        self.items = items
+    def __init__(self, est, Xp, lengths, Y, w, val):
+        self.est, self.network = est, est.network_
+        self.Xp, self.lengths, self.Y, self.w, self.val = Xp, lengths, Y, w, val
+        self.has_validation = val is not None
+        self.batch = min(est.batch_size, Xp.shape[0])
+        T = Xp.shape[1]
+        self.k = T if est.bptt_steps is None else min(est.bptt_steps, T)
 
-    def __iter__(self):
-        n = len(self.items)
-        for i, item in enumerate(self.items, 1):
-            yield item
-            print(f"\r  batch {i}/{n}", end="", file=sys.stderr, flush=True)
-        print(file=sys.stderr)
+    def batches(self):
+        n = self.Xp.shape[0]
+        order = self.est._rng.permutation(n) if self.est.shuffle else np.arange(n)
+        return [order[start:start + self.batch] for start in range(0, n, self.batch)]
+
+    def loss_and_gradient(self, idx):
+        bw = self.w[idx].sum()
+        if bw == 0:
+            return None
+        return self.network._train_batch(self.Xp, idx, self.lengths, self.Y, self.w,
+                                         self.k), bw
+
+    def validation_score(self):
+        return self.est._validation_score(*self.val)
+
+    def epoch_loss(self, mean):
+        if self.est.alpha:
+            mean += 0.5 * self.est._optimizer.weight_decay * float(
+                np.dot(self.network.flat_params, self.network.flat_params))
+        return mean
+
+    def outputs_finite(self):
+        probe = slice(0, self.batch)
+        out = self.network.decision_function(self.Xp[probe], self.lengths[probe])
+        return bool(np.isfinite(out).all())
 
 
 class RNNClassifier(ClassifierMixin, _BaseRNN):
@@ -576,7 +392,11 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
     A recurrent stack (RNN, GRU or LSTM; stacked, bidirectional) reads each
     sequence; a dense layer with a softmax reads its final state (each
     sequence's own last step) or, with ``return_sequences=True``, every step.
-    Trained with softmax cross-entropy by Adam or SGD on mini-batches.
+    Trained with softmax cross-entropy on mini-batches through seqcore's
+    training engine (optimizers 'adam', 'sgd', 'adamw', 'rmsprop'; schedules;
+    callbacks).  A 2-D 0/1 indicator y is multilabel: one sigmoid per label,
+    ``predict`` returns the indicator and ``predict_proba`` each label's
+    probability.
 
     Parameters
     ----------
@@ -678,7 +498,6 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
     ``with seqcore.parallel.blas_threads(1):`` around the search.
     """
 
-    _loss = "softmax"
     _parameter_constraints = {
         **_BaseRNN._parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],
@@ -689,12 +508,12 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
                  bidirectional=False, merge_mode="concat", dropout=0.0,
                  recurrent_dropout=0.0, return_sequences=False, dense_layers=(),
                  dense_activation="relu", embedding_dim=None, vocab_size=None,
-                 optimizer="adam", learning_rate=0.01, momentum=0.9,
-                 batch_size=32, max_iter=200, clip_norm=5.0, clip_value=None,
-                 bptt_steps=None, alpha=0.0, early_stopping=False,
+                 optimizer="adam", learning_rate=0.01, learning_rate_schedule=None,
+                 momentum=0.9, batch_size=32, max_iter=200, clip_norm=5.0,
+                 clip_value=None, bptt_steps=None, alpha=0.0, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
                  shuffle=True, random_state=None, dtype="float32", verbose=0,
-                 warm_start=False, class_weight=None):
+                 warm_start=False, callbacks=None, class_weight=None):
         super().__init__(
             cell=cell, hidden_size=hidden_size, num_layers=num_layers,
             nonlinearity=nonlinearity, reset_after=reset_after, peephole=peephole,
@@ -703,13 +522,14 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
             recurrent_dropout=recurrent_dropout, return_sequences=return_sequences,
             dense_layers=dense_layers, dense_activation=dense_activation,
             embedding_dim=embedding_dim, vocab_size=vocab_size, optimizer=optimizer,
-            learning_rate=learning_rate, momentum=momentum, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
+            momentum=momentum, batch_size=batch_size,
             max_iter=max_iter, clip_norm=clip_norm, clip_value=clip_value,
             bptt_steps=bptt_steps, alpha=alpha, early_stopping=early_stopping,
             validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change, tol=tol, shuffle=shuffle,
             random_state=random_state, dtype=dtype, verbose=verbose,
-            warm_start=warm_start)
+            warm_start=warm_start, callbacks=callbacks)
         self.class_weight = class_weight
 
     def partial_fit(self, X, y, classes=None, sample_weight=None, validation_data=None):
@@ -749,9 +569,17 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
                               "Please change the shape of y to (n_samples,), for example "
                               "using ravel().", DataConversionWarning)
                 y = y.ravel()
+            if y.ndim == 2 and type_of_target(y, input_name="y") == "multilabel-indicator":
+                return self._encode_multilabel(y, w, first)
             if y.ndim != 1:
-                raise ValueError(f"y must be 1-D (one label per sequence), got shape {y.shape}")
+                raise ValueError(f"y must be 1-D (one label per sequence), or a 2-D 0/1 "
+                                 f"indicator of labels (multilabel), got shape {y.shape}")
             labels = y
+        if not first and getattr(self, "_multilabel", False):
+            raise ValueError("this RNNClassifier was fit on multilabel (2-D indicator) y; "
+                             f"got y of shape {y.shape}")
+        if first:
+            self._multilabel = False
         kind = type_of_target(labels, input_name="y")
         if kind not in ("binary", "multiclass"):
             raise ValueError(f"Unknown label type: {kind!r}. RNNClassifier takes binary or "
@@ -795,14 +623,31 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
                 w = w * cw
         return codes, w
 
+    def _encode_multilabel(self, y, w, first):
+        """A 2-D 0/1 indicator y: one sigmoid per label (multilabel)."""
+        if self.class_weight is not None:
+            raise ValueError("class_weight is not supported with multilabel y")
+        if first:
+            self._multilabel = True
+            self.classes_ = np.arange(y.shape[1])
+            self.n_outputs_ = y.shape[1]
+        elif not self._multilabel or y.shape[1] != self.n_outputs_:
+            raise ValueError(f"y has {y.shape[1]} label columns; the model was fit on "
+                             + (f"{self.n_outputs_}" if self._multilabel else "single labels"))
+        return y.astype(np.float64), w
+
+    @property
+    def _loss(self):
+        return "sigmoid" if getattr(self, "_multilabel", False) else "softmax"
+
     def _stratify(self, Y, lengths):
-        if self.return_sequences:
+        if self.return_sequences or self._multilabel:
             return None
         counts = np.bincount(Y, minlength=self.n_outputs_)
         return Y if counts[counts > 0].min() >= 2 else None
 
     def _decode_for_score(self, Y, lengths):
-        return self.classes_[Y]
+        return Y.astype(int) if self._multilabel else self.classes_[Y]
 
     def _validation_score(self, X, lengths, y):
         pred = self._predict_padded(X, lengths)
@@ -813,30 +658,36 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
 
     def _predict_padded(self, Xp, lengths):
         Z = self.network_.decision_function(Xp, lengths)
+        if getattr(self, "_multilabel", False):
+            return (Z > 0).astype(int)
         return self.classes_[np.argmax(Z, axis=-1)]
 
-    @_consistent
+    @consistent
     def predict_proba(self, X):
         """Class probabilities, (n_samples, n_classes); per step with ``return_sequences``."""
         Z, lengths, mode = self._raw(X)
+        if getattr(self, "_multilabel", False):   # a sigmoid per label
+            return 0.5 * (1.0 + np.tanh(0.5 * Z))
         Z = Z - Z.max(axis=-1, keepdims=True)
         P = np.exp(Z)
         P /= P.sum(axis=-1, keepdims=True)
         return self._unpad(P, lengths, mode) if self.return_sequences else P
 
-    @_consistent
+    @consistent
     def predict_log_proba(self, X):
         P = self.predict_proba(X)
         return [np.log(p) for p in P] if isinstance(P, list) else np.log(P)
 
-    @_consistent
+    @consistent
     def predict(self, X):
         """Most probable class per sequence (or per step with ``return_sequences``)."""
         Z, lengths, mode = self._raw(X)
+        if getattr(self, "_multilabel", False):
+            return (Z > 0).astype(int)   # the labels whose probability is above 0.5
         labels = self.classes_[np.argmax(Z, axis=-1)]
         return self._unpad(labels, lengths, mode) if self.return_sequences else labels
 
-    @_consistent
+    @consistent
     def score(self, X, y, sample_weight=None):
         """Mean accuracy (over the valid steps of all sequences with ``return_sequences``)."""
         if not self.return_sequences:
@@ -851,23 +702,82 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
     """Recurrent-network regressor of sequences (or of each step of them).
 
     Same network and training as ``RNNClassifier`` with a linear output and
-    the squared error.  Targets are standardised inside (mean 0, variance 1
-    per output, from the first fit) and predictions mapped back, so raw units
-    train well.
+    a regression loss.  Targets are standardised inside (mean 0, variance 1
+    per output, from the first fit; with the Poisson loss only divided by
+    their mean) and predictions mapped back, so raw units train well.
 
     Parameters
     ----------
-    Same as ``RNNClassifier`` except ``class_weight``.  With
-    ``early_stopping`` the validation score is R^2.
+    loss : {'squared_error', 'absolute_error', 'huber', 'poisson', 'pinball'} \
+            or a loss object of ``seqcore.nn``, default='squared_error'
+        'huber' uses delta=1 standard deviation of the targets
+        (``seqcore.nn.Huber(delta)`` for another); 'poisson' needs targets
+        >= 0 and predicts ``exp`` of the output; 'pinball' trains one
+        output per quantile of ``quantiles``.
+    quantiles : sequence of floats in (0, 1), default=None
+        With ``loss='pinball'``: the quantiles to predict (None: the median).
+        With several, ``predict`` returns them on a last axis, in this order.
+    Others
+        As ``RNNClassifier`` except ``class_weight``.  With
+        ``early_stopping`` the validation score is ``score``'s.
 
     Attributes
     ----------
     n_features_in_, loss_curve_, validation_scores_, n_iter_, network_
         As in ``RNNClassifier``.
     n_outputs_ : int
+        The number of targets.
     """
 
-    _loss = "squared_error"
+    _parameter_constraints = {
+        **_BaseRNN._parameter_constraints,
+        "loss": [StrOptions(set(LOSSES) - {"softmax", "sigmoid"}), Huber, Pinball],
+        "quantiles": ["array-like", None],
+    }
+
+    def __init__(self, *, loss="squared_error", quantiles=None, cell="lstm", hidden_size=32,
+                 num_layers=1, nonlinearity="tanh", reset_after=True, peephole=False,
+                 proj_size=0, bidirectional=False, merge_mode="concat", dropout=0.0,
+                 recurrent_dropout=0.0, return_sequences=False, dense_layers=(),
+                 dense_activation="relu", embedding_dim=None, vocab_size=None,
+                 optimizer="adam", learning_rate=0.01, learning_rate_schedule=None,
+                 momentum=0.9, batch_size=32, max_iter=200, clip_norm=5.0,
+                 clip_value=None, bptt_steps=None, alpha=0.0, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
+                 shuffle=True, random_state=None, dtype="float32", verbose=0,
+                 warm_start=False, callbacks=None):
+        super().__init__(
+            cell=cell, hidden_size=hidden_size, num_layers=num_layers,
+            nonlinearity=nonlinearity, reset_after=reset_after, peephole=peephole,
+            proj_size=proj_size, bidirectional=bidirectional, merge_mode=merge_mode,
+            dropout=dropout, recurrent_dropout=recurrent_dropout,
+            return_sequences=return_sequences, dense_layers=dense_layers,
+            dense_activation=dense_activation, embedding_dim=embedding_dim,
+            vocab_size=vocab_size, optimizer=optimizer, learning_rate=learning_rate,
+            learning_rate_schedule=learning_rate_schedule, momentum=momentum,
+            batch_size=batch_size, max_iter=max_iter, clip_norm=clip_norm,
+            clip_value=clip_value, bptt_steps=bptt_steps, alpha=alpha,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change, tol=tol, shuffle=shuffle,
+            random_state=random_state, dtype=dtype, verbose=verbose,
+            warm_start=warm_start, callbacks=callbacks)
+        self.loss = loss
+        self.quantiles = quantiles
+
+    @property
+    def _loss(self):
+        """The head's loss object, from ``loss`` and ``quantiles``."""
+        if not isinstance(self.loss, str):
+            return self.loss
+        if self.loss == "pinball":
+            return Pinball(self.quantiles if self.quantiles is not None else (0.5,))
+        if self.quantiles is not None:
+            raise ValueError(f"quantiles are for loss='pinball', got loss={self.loss!r}")
+        return LOSSES[self.loss]()
+
+    def _n_quantiles(self):
+        loss = self.network_._loss_fn
+        return len(loss.quantiles) if isinstance(loss, Pinball) else 0
 
     def partial_fit(self, X, y, sample_weight=None, validation_data=None):
         """One epoch over (X, y), continuing from the current weights; see ``RNNClassifier``."""
@@ -906,7 +816,14 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
             vw = (np.broadcast_to(w[:, None], valid.shape)[valid] if self.return_sequences
                   else w)
             self.n_outputs_ = Y.shape[-1]
-            self._y_mean, self._y_scale = mean_and_scale(values, vw)
+            if get_loss(self._loss).name == "poisson":
+                if (values < 0).any():
+                    raise ValueError("loss='poisson' needs targets >= 0; y has negative values")
+                # a log link: scale only (a shift would change the model)
+                m = np.average(values, axis=0, weights=vw)
+                self._y_mean, self._y_scale = np.zeros_like(m), np.where(m > 0, m, 1.0)
+            else:
+                self._y_mean, self._y_scale = mean_and_scale(values, vw)
         elif Y.shape[-1] != self.n_outputs_:
             raise ValueError(f"y has {Y.shape[-1]} outputs, the model {self.n_outputs_}")
         Y = (Y - self._y_mean) / self._y_scale
@@ -922,14 +839,38 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
         if self.return_sequences:
             valid = np.arange(pred.shape[1]) < lengths[:, None]
             y = y[:, :, None] if y.ndim == 2 else y
-            return r2_score(y[valid], pred[valid])
-        return r2_score(y.reshape(pred.shape), pred)
+            return self._score(y[valid], pred[valid])
+        return self._score(y.reshape(pred.shape[:2]), pred)
+
+    def _score(self, true, pred, sample_weight=None):
+        """score's measure on (N, n_outputs) targets and predictions
+        ((N, n_outputs, Q) with several quantiles)."""
+        loss = self.network_._loss_fn
+        true = np.asarray(true, dtype=np.float64).reshape(len(true), -1)
+        if isinstance(loss, Pinball):
+            pred = pred.reshape(true.shape + (len(loss.quantiles),))
+            return float(np.mean([d2_pinball_score(true, pred[..., j], alpha=q,
+                                                   sample_weight=sample_weight)
+                                  for j, q in enumerate(loss.quantiles)]))
+        pred = pred.reshape(true.shape)
+        if loss.name == "poisson":
+            return d2_tweedie_score(true.ravel(), pred.ravel(), power=1)
+        return r2_score(true, pred, sample_weight=sample_weight)
 
     def _decode_for_score(self, Y, lengths):
         return Y * self._y_scale + self._y_mean
 
     def _predict_padded(self, Xp, lengths):
-        Z = self.network_.decision_function(Xp, lengths)
+        """Predictions (N, [T,] n_outputs[, Q]) in the targets' units."""
+        Z = self.network_._loss_fn.predict(self.network_.decision_function(Xp, lengths))
+        Q = self._n_quantiles()
+        if Q:
+            Z = Z.reshape(Z.shape[:-1] + (self.n_outputs_, Q))
+            # quantiles never cross: the heads' values, sorted, in the order
+            # of the quantiles (monotone rearrangement)
+            order = np.argsort(self.network_._loss_fn.quantiles)
+            Z[..., order] = np.sort(Z[..., order], axis=-1)
+            return Z * self._y_scale[:, None] + self._y_mean[:, None]
         return Z * self._y_scale + self._y_mean
 
     def __sklearn_tags__(self):
@@ -937,25 +878,33 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
         tags.target_tags.multi_output = True
         return tags
 
-    @_consistent
+    @consistent
     def predict(self, X):
         """Predicted targets: (n_samples,) or (n_samples, n_outputs); per step with
-        ``return_sequences`` ((n_samples, n_timesteps[, n_outputs]) or a list)."""
-        Z, lengths, mode = self._raw(X)
-        Y = Z * self._y_scale + self._y_mean
-        if self.return_sequences:
-            if self._y_ndim == 2:
-                Y = Y[..., 0]
-            return self._unpad(Y, lengths, mode)
-        return Y[:, 0] if self._y_ndim == 1 else Y
+        ``return_sequences`` ((n_samples, n_timesteps[, n_outputs]) or a list).
+        With several quantiles (``loss='pinball'``) they form a last axis."""
+        check_is_fitted(self, "network_")
+        Xp, lengths, mode = self._check_X(X, reset=False)
+        Y = np.asarray(self._predict_padded(Xp, lengths), dtype=np.float64)
+        Q = self._n_quantiles()
+        if Q == 1:
+            Y = Y[..., 0]
+        if self._y_ndim == (2 if self.return_sequences else 1):
+            # one target: drop its axis (it stands before the quantiles)
+            Y = Y[..., 0, :] if Q > 1 else Y[..., 0]
+        return self._unpad(Y, lengths, mode) if self.return_sequences else Y
 
-    @_consistent
+    @consistent
     def score(self, X, y, sample_weight=None):
-        """R^2 (over the valid steps of all sequences with ``return_sequences``)."""
-        if not self.return_sequences:
-            return super().score(X, y, sample_weight=sample_weight)
+        """R^2 for the squared, absolute and Huber losses; D^2 of the Poisson
+        deviance for 'poisson'; the mean D^2 pinball score over the quantiles
+        for 'pinball' (over the valid steps of all sequences with
+        ``return_sequences``).  1 is best."""
         pred = self.predict(X)
-        pred = np.concatenate([np.ravel(p) for p in pred])
-        true = np.concatenate([np.ravel(t) for t in y])
-        return r2_score(true, pred)
+        if self.return_sequences:   # the valid steps of every sequence, in order
+            pairs = [(np.asarray(t), np.asarray(p)[:len(t)]) for t, p in zip(y, pred)]
+            true = np.concatenate([t.reshape(len(t), -1) for t, _ in pairs])
+            flat = np.concatenate([p.reshape(len(p), -1) for _, p in pairs])
+            return self._score(true, flat)
+        return self._score(_as_targets(y), np.asarray(pred), sample_weight)
 

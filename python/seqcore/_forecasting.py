@@ -65,27 +65,24 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._estimators import RNNRegressor, _VersionedPickle
+from ._base import SeqcoreEstimator
+from ._estimators import RNNRegressor
 from ._sklearn_compat import Interval, StrOptions
 from ._validation import check_real, mean_and_scale, warn_user
 
 # The RNNRegressor options the forecaster passes through.
 _TRAINING_PARAMS = (
     "cell", "hidden_size", "num_layers", "nonlinearity", "reset_after", "peephole",
-    "dropout", "optimizer", "learning_rate", "momentum", "batch_size", "max_iter",
-    "clip_norm", "clip_value", "bptt_steps", "alpha", "early_stopping",
-    "validation_fraction", "n_iter_no_change", "tol", "shuffle",
-    "dtype", "verbose",
+    "dropout", "optimizer", "learning_rate", "learning_rate_schedule", "momentum",
+    "batch_size", "max_iter", "clip_norm", "clip_value", "bptt_steps", "alpha",
+    "early_stopping", "validation_fraction", "n_iter_no_change", "tol", "shuffle",
+    "dtype", "verbose", "callbacks",
 )
 
 
-def _cell_kinds():
-    from .nn import CELLS
-    return set(CELLS)
-
-
 # Most window steps (windows x their length) one network trains on over all
-# its epochs (see max_iter): about 10 s of training for the whole forecaster.
+# its epochs (see max_iter): it bounds the forecaster's training time
+# whatever the length of the series.
 _STEP_BUDGET = 300_000
 
 
@@ -526,7 +523,7 @@ class _Plan:
                            if global_model else ""))
 
 
-class RNNForecaster(_VersionedPickle, BaseEstimator):
+class RNNForecaster(SeqcoreEstimator):
     """Forecast one or several time series with a recurrent network.
 
     Parameters
@@ -581,10 +578,10 @@ class RNNForecaster(_VersionedPickle, BaseEstimator):
     cell : str, default='lstm'
         A cell kind of ``seqcore.nn.CELLS``.
     hidden_size, num_layers, nonlinearity, reset_after, peephole, \
-dropout, optimizer, learning_rate, momentum, batch_size, max_iter, \
-clip_norm, clip_value, bptt_steps, alpha, early_stopping, \
+dropout, optimizer, learning_rate, learning_rate_schedule, momentum, \
+batch_size, max_iter, clip_norm, clip_value, bptt_steps, alpha, early_stopping, \
 validation_fraction, n_iter_no_change, tol, shuffle, random_state, dtype, \
-verbose
+verbose, callbacks
         Training options, as in ``RNNRegressor``, except ``early_stopping``,
         True by default here: 10% of the training windows (at least 3, at
         most 30%; none with fewer than 10 windows) are held out and training
@@ -662,6 +659,9 @@ verbose
         "refit": ["boolean"],
         "random_state": ["random_state"],
         "global_method": [StrOptions({"auto", "normalised", "classic"})],
+        # the network's options, declared once (by RNNRegressor): checked at
+        # fit's start, in messages that name RNNForecaster
+        **{p: RNNRegressor._parameter_constraints[p] for p in _TRAINING_PARAMS},
     }
 
     def __init__(self, *, window="auto", strategy="direct", horizon=12, season="auto",
@@ -669,10 +669,11 @@ verbose
                  combine="auto", calibration_size=0.5, refit=True, cell="lstm",
                  hidden_size=32, num_layers=1, nonlinearity="tanh", reset_after=True,
                  peephole=False, dropout=0.0, optimizer="adam", learning_rate=0.01,
-                 momentum=0.9, batch_size=32, max_iter=200, clip_norm=5.0,
-                 clip_value=None, bptt_steps=None, alpha=0.0, early_stopping=True,
-                 validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, shuffle=True,
-                 random_state=None, dtype="float32", verbose=0, global_method="auto"):
+                 learning_rate_schedule=None, momentum=0.9, batch_size=32, max_iter=200,
+                 clip_norm=5.0, clip_value=None, bptt_steps=None, alpha=0.0,
+                 early_stopping=True, validation_fraction=0.1, n_iter_no_change=10,
+                 tol=1e-4, shuffle=True, random_state=None, dtype="float32", verbose=0,
+                 callbacks=None, global_method="auto"):
         self.window = window
         self.strategy = strategy
         self.horizon = horizon
@@ -693,6 +694,7 @@ verbose
         self.dropout = dropout
         self.optimizer = optimizer
         self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
         self.momentum = momentum
         self.batch_size = batch_size
         self.max_iter = max_iter
@@ -708,14 +710,8 @@ verbose
         self.random_state = random_state
         self.dtype = dtype
         self.verbose = verbose
+        self.callbacks = callbacks
         self.global_method = global_method
-
-    def _validate_params(self):
-        super()._validate_params()
-        kinds = _cell_kinds()
-        if self.cell not in kinds:
-            raise ValueError(f"The 'cell' parameter of RNNForecaster must be one of "
-                             f"{sorted(kinds)}; got {self.cell!r}")
 
     # ---------------------------------------------------------------- input
     def _check_series(self, y, X, reset):
@@ -983,7 +979,9 @@ verbose
         Z, state = net.stream(feats[None].astype(dt))
         for h in range(steps):
             out[h] = Z[0, -1] * reg._y_scale + reg._y_mean
-            if not np.isfinite(out[h]).all():
+            with np.errstate(over="ignore"):   # fed back in the network's dtype
+                finite = np.isfinite(out[h].astype(dt)).all()
+            if not finite:
                 raise ArithmeticError(
                     "the network's recursive forecasts overflow (non-finite values): its "
                     "training diverged; lower learning_rate or set clip_norm")

@@ -435,17 +435,9 @@ def _seeds(est):
 
 
 def _network_params(est):
-    return {"cell": est.cell, "hidden_size": est.hidden_size, "num_layers": est.num_layers,
-            "nonlinearity": est.nonlinearity, "reset_after": est.reset_after,
-            "peephole": est.peephole, "dropout": est.dropout, "optimizer": est.optimizer,
-            "learning_rate": est.learning_rate, "momentum": est.momentum,
-            "batch_size": est.batch_size, "max_iter": est.max_iter,
-            "clip_norm": est.clip_norm, "clip_value": est.clip_value,
-            "bptt_steps": est.bptt_steps, "alpha": est.alpha,
-            "early_stopping": est.early_stopping,
-            "validation_fraction": est.validation_fraction,
-            "n_iter_no_change": est.n_iter_no_change, "tol": est.tol,
-            "shuffle": est.shuffle, "dtype": est.dtype, "verbose": est.verbose}
+    """The RNNRegressor options an RNNForecaster passes through."""
+    from ._forecasting import _TRAINING_PARAMS
+    return {p: getattr(est, p) for p in _TRAINING_PARAMS}
 
 
 # ================================================================ RNNForecaster hooks

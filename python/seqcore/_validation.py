@@ -9,8 +9,6 @@ import numbers
 
 import numpy as np
 
-FLOAT_DTYPES = (np.float32, np.float64)
-
 
 def check_dtype(dtype):
     """Return ``np.float32`` or ``np.float64`` for a dtype-like, else raise."""

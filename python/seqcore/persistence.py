@@ -30,7 +30,7 @@ __all__ = ["trusted_types", "dump", "load"]
 
 def _seqcore_types():
     from . import _estimators, _forecasting, nn, preprocessing, text
-    from .nn import _cells, _optim
+    from .nn import _cells, _language, _loss, _optim, _schedules
 
     return [
         # estimators and transformers
@@ -39,7 +39,9 @@ def _seqcore_types():
         preprocessing.SequenceScaler, text.SequenceTokenizer,
         # what a fitted estimator holds: its network, layers and optimizer
         nn.SequenceNetwork, nn.RNN, nn.GRU, nn.LSTM, nn.MGU, nn.Embedding, nn.Linear,
-        _cells.Layout, _optim.SGD, _optim.Adam, _optim.ExponentialLR,
+        _cells.Layout, _optim.SGD, _optim.Adam, _optim.AdamW, _optim.RMSprop,
+        _optim.ExponentialLR, *_loss.LOSSES.values(), *_schedules.SCHEDULES.values(),
+        _language.LanguageNetwork,
     ]
 
 

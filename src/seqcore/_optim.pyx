@@ -104,3 +104,46 @@ def adam_step(floating[::1] p, const floating[::1] g, floating[::1] m,
             den = <floating> sqrt(v[i])
             den = den / bc2_sqrt + e
             p[i] = p[i] + (-step_size) * m[i] / den
+
+
+def decay_weights(floating[::1] p, double factor):
+    """Decoupled weight decay, as ``torch.optim.AdamW``: ``p *= 1 - lr * wd``
+    (the caller passes ``factor = lr * wd``)."""
+    cdef Py_ssize_t i
+    cdef floating keep = <floating> (1.0 - factor)
+    with nogil:
+        for i in range(p.shape[0]):
+            p[i] = p[i] * keep
+
+
+def rmsprop_step(floating[::1] p, const floating[::1] g, floating[::1] v,
+                 floating[::1] buf, double lr, double alpha, double eps,
+                 double weight_decay, double momentum):
+    """One RMSprop step in place, as ``torch.optim.RMSprop`` (not centered).
+
+    d = g + wd * p; v = alpha * v + (1 - alpha) * d * d; den = sqrt(v) + eps;
+    with momentum: buf = momentum * buf + d / den, p -= lr * buf;
+    else p -= lr * d / den.
+    """
+    cdef Py_ssize_t i
+    cdef floating d, den
+    cdef floating wd = <floating> weight_decay, a = <floating> alpha
+    cdef floating w = <floating> (1.0 - alpha), e = <floating> eps
+    cdef floating mu = <floating> momentum, step = <floating> lr
+    check_shape("rmsprop_step", "g", g.shape, (p.shape[0],), "as p")
+    check_shape("rmsprop_step", "v", v.shape, (p.shape[0],), "as p")
+    if momentum != 0:
+        check_shape("rmsprop_step", "buf", buf.shape, (p.shape[0],), "as p, with momentum")
+    with nogil:
+        for i in range(p.shape[0]):
+            d = g[i]
+            if weight_decay != 0:
+                d = d + wd * p[i]
+            v[i] = v[i] * a + w * d * d
+            den = <floating> sqrt(v[i])
+            den = den + e
+            if momentum != 0:
+                buf[i] = buf[i] * mu + d / den
+                p[i] = p[i] - step * buf[i]
+            else:
+                p[i] = p[i] - step * (d / den)

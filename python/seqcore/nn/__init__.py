@@ -2,7 +2,8 @@
 
 Recurrent layers (``RNN``, ``GRU``, ``LSTM``, ``MGU``; what each kind is:
 ``CELLS``), ``Embedding``, ``Linear``, the ``SequenceNetwork`` the
-estimators train, optimizers and gradient clipping.  Every layer follows one
+estimators train, optimizers, learning-rate schedules, the head losses and
+gradient clipping.  Every layer follows one
 protocol (``_base.Layer``): inference reads the parameters only, and one
 object is trained by one thread at a time.
 """
@@ -14,8 +15,14 @@ from ._layers import GRU, LSTM, MGU, RNN
 from ._linear import Linear
 from ._network import SequenceNetwork
 from ._seq2seq import Seq2Seq
-from ._optim import SGD, Adam, ExponentialLR, clip_grad_norm, clip_grad_value
+from ._loss import AbsoluteError, Huber, Loss, Pinball, Poisson, SquaredError
+from ._optim import SGD, Adam, AdamW, ExponentialLR, RMSprop, clip_grad_norm, clip_grad_value
+from ._schedules import (ConstantSchedule, CosineSchedule, ExponentialSchedule,
+                         PlateauSchedule, Schedule)
 
 __all__ = ["RNN", "GRU", "LSTM", "MGU", "CELLS", "Embedding", "Linear", "SequenceNetwork",
-           "clip_grad_norm", "clip_grad_value", "SGD", "Adam", "ExponentialLR",
+           "clip_grad_norm", "clip_grad_value", "SGD", "Adam", "AdamW", "RMSprop",
+           "ExponentialLR", "Schedule", "ConstantSchedule", "ExponentialSchedule",
+           "CosineSchedule", "PlateauSchedule", "Loss", "SquaredError", "AbsoluteError",
+           "Huber", "Poisson", "Pinball",
            "Attention", "Seq2Seq"]

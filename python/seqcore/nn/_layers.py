@@ -39,11 +39,9 @@ _MERGE_MODES = ("concat", "sum", "mul", "ave")
 # run everything on the calling thread.
 CONCURRENT_SCANS = True
 # A job of the core (a projection, a time loop, the weight gradients) of
-# fewer multiply-adds than this runs its parts on the calling thread.  At
-# 1 << 21, RNNForecaster().fit on the airline series took 0.37 s on two
-# threads against 0.33 s on one, and RNNClassifier.fit on load_digits
-# (float32) 0.114 against 0.095 s; from 1 << 22 on, both matched one thread
-# while larger scans still gain (measured on an idle machine).
+# fewer multiply-adds than this runs its parts on the calling thread: the
+# smallest size at which sharing never made a fit slower than one thread
+# (the measurements are in benchmarks/README.md, "Rules and the runs behind them").
 MIN_SHARED_WORK = 1 << 22
 # A range keeps at least this many rows, and a time loop of fewer
 # multiply-adds (T * B * G*H * H) than MIN_SPLIT_WORK stays whole: its job
@@ -466,9 +464,8 @@ class _RNNBase(Layer):
         c_n = np.empty((L * D, B, H), self.dtype) if two else None
         # a scan splits its batch into row ranges, which the core's pool runs
         # at once; the two directions of a bidirectional layer run at once,
-        # each on its own thread (faster than in turn on the pool, idle or
-        # busy: a 2-layer LSTM (64, 100, 32, 128) trained in 65 against 71 ms
-        # idle, 106 against 117 ms next to a busy process).  Either way
+        # each on its own thread (measured faster than in turn on the pool,
+        # idle and busy: benchmarks/README.md).  Either way
         # seqcore shares out the work itself and every BLAS call runs on one
         # thread: the idle threads of a multi-threaded BLAS spin for a while
         # after each call and would take the core from the other scan, and

@@ -22,7 +22,7 @@ from ._base import Layer, _in_parallel, check_memory, fill_uniform
 _ACTIVATIONS = (None, "relu", "tanh")
 
 # A product of fewer multiply-adds than MIN_SPLIT_WORK runs whole on the
-# calling thread (a hand-off to a worker costs some 30 us); a larger one is cut
+# calling thread (a hand-off to a worker costs more than it saves); a larger one is cut
 # in PARTS ranges of at least MIN_PART rows, run at once on PARTS threads
 # when the user allows the BLAS more than one thread.
 MIN_SPLIT_WORK = 1 << 22

@@ -38,26 +38,23 @@ passes: its products are small, and float64 GEMMs round the same way on any
 number of BLAS threads.
 """
 
-import threading
-
 import numpy as np
 
-from .. import _losses
 from .._validation import check_lengths, check_positive_int
 from . import _layers
-from ._base import _Holding, check_memory, fill_uniform
+from ._base import _Holding, fill_uniform
 from ._cells import get_cell
 from ._embedding import Embedding
 from ._linear import Linear
-
-LOSSES = ("softmax", "sigmoid", "squared_error")
+from ._loss import get_loss
+from ._model import FlatModel
 DENSE_ACTIVATIONS = ("relu", "tanh")
 # Inference runs in batches of rows whose buffers take about this many bytes,
 # so predicting many sequences needs memory for the outputs only.
 PREDICT_MEMORY = 64 << 20
 
 
-class SequenceNetwork:
+class SequenceNetwork(FlatModel):
     """[Embedding] + recurrent stack + [dense layers] + head + loss, with one
     flat parameter buffer.
 
@@ -96,14 +93,13 @@ class SequenceNetwork:
                  return_sequences=False, vocab_size=None, dense_layers=(),
                  dense_activation="relu", training_copies=2, **rnn_kwargs):
         layer_class = getattr(_layers, get_cell(cell).layer)
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        self._loss_fn = get_loss(loss)   # a name of LOSSES or a loss object
         if dense_activation not in DENSE_ACTIVATIONS:
             raise ValueError(f"dense_activation must be one of {DENSE_ACTIVATIONS}, got "
                              f"{dense_activation!r}")
         sizes = tuple(check_positive_int(s, "dense_layers entry") for s in dense_layers)
         self.n_outputs = check_positive_int(n_outputs, "n_outputs")
-        self.loss = loss
+        self.loss = self._loss_fn.name
         self.return_sequences = bool(return_sequences)
         self.vocab_size = (None if vocab_size is None
                            else check_positive_int(vocab_size, "vocab_size"))
@@ -122,20 +118,20 @@ class SequenceNetwork:
         self._head_size = K * F + K
         n = self.rnn.flat_params.size + self._head_size + sum(
             p.flat_params.size for p in self._extra_parts())
-        check_memory(training_copies * n * np.dtype(self.dtype).itemsize,
-                     f"a SequenceNetwork with {n} parameters ({training_copies} copies of "
-                     "them for training)")
-        self._train_lock = threading.Lock()
-        self.param_lock = threading.Lock()
-        self.flat_params = np.zeros(n, self.dtype)
-        self.flat_grads = np.zeros_like(self.flat_params)
-        self._bind_parts()
+        self._allocate(n, "a SequenceNetwork", copies=training_copies)
         # the head, initialised like torch.nn.Linear: U(-1/sqrt(F), 1/sqrt(F)),
         # drawn right after the stack's weights (the parts made after it drew
         # their own from the same generator when they were made)
         fill_uniform(rng, self._head_flat(self.flat_params), -1 / np.sqrt(F), 1 / np.sqrt(F))
 
     # ------------------------------------------------------------- layout
+    # [recurrent stack | head | dense layers | embedding]; the head is two
+    # plain views (weight, bias), not a layer
+    _VIEW_ATTRS = ("weight", "bias", "d_weight", "d_bias")
+
+    def _parts(self):
+        return [self.rnn] + self._extra_parts()
+
     def _extra_parts(self):
         return list(self.dense) + ([self.embedding] if self.embedding is not None else [])
 
@@ -161,30 +157,16 @@ class SequenceNetwork:
         F = (head.size - K) // K
         return head[:K * F].reshape(K, F), head[K * F:]
 
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        for key in ("weight", "bias", "d_weight", "d_bias", "_train_lock", "param_lock"):
-            state.pop(key, None)
-        return state
-
     def __setstate__(self, state):
-        # views pickle as copies: bind the parts to the model's buffers again
+        # pickles of older layouts lack these
         state.setdefault("dense", [])
         state.setdefault("embedding", None)
         state.setdefault("vocab_size", None)
-        self.__dict__.update(state)
+        if "_loss_fn" not in state:
+            state["_loss_fn"] = get_loss(state["loss"])
         if "_head_size" not in state:
-            self._head_size = self.flat_params.size - self.rnn._param_count()
-        self._train_lock = threading.Lock()
-        self.param_lock = threading.Lock()
-        for name in ("flat_params", "flat_grads"):   # joblib's mmap_mode='r'
-            if not getattr(self, name).flags.writeable:
-                setattr(self, name, getattr(self, name).copy())
-        for part in [self.rnn] + self._extra_parts():
-            part._flat_params = None
-        saved = self.flat_params.copy()
-        self._bind_parts()
-        self.flat_params[:] = saved
+            state["_head_size"] = state["flat_params"].size - state["rnn"]._param_count()
+        super().__setstate__(state)
 
     @property
     def params(self):
@@ -239,11 +221,6 @@ class SequenceNetwork:
         else:
             X = self.rnn._check_X(X)   # the layer's checks and messages
         return X, check_lengths(lengths, X.shape[0], X.shape[1])
-
-    def snapshot(self):
-        """A copy of the flat parameters, taken while no optimizer step runs."""
-        with self.param_lock:
-            return self.flat_params.copy()
 
     def _snapshot_views(self):
         """Named views of every part of a snapshot: (stack, head (W, b),
@@ -512,14 +489,7 @@ class SequenceNetwork:
         Z = S64 @ W64.T + self.bias
         dZ = np.empty_like(Z)
         w_rows = np.ascontiguousarray(w_rows, dtype=np.float64)
-        if self.loss == "softmax":
-            loss = _losses.softmax_cross_entropy(Z, np.ascontiguousarray(Y, dtype=np.intp),
-                                                 w_rows, 1.0, dZ)
-        else:
-            Y = np.ascontiguousarray(Y, dtype=np.float64).reshape(Z.shape)
-            fn = (_losses.sigmoid_binary_cross_entropy if self.loss == "sigmoid"
-                  else _losses.squared_error)
-            loss = fn(Z, Y, w_rows, 1.0, dZ)
+        loss = self._loss_fn(Z, Y, w_rows, dZ)
         # dW = dZ.T @ S   (K, F) = (K, N)(N, F);  db = dZ.sum(0);  dS = dZ @ W
         self.d_weight[...] = dZ.T @ S64
         self.d_bias[:] = dZ.sum(axis=0)

@@ -100,7 +100,14 @@ def clip_grad_value(grads, clip_value):
 
 
 class Optimizer:
-    """Base: holds the flat buffers; subclasses implement ``_update``."""
+    """Base: holds the flat buffers; subclasses implement ``_update``.
+
+    A subclass names its state buffers in ``_state`` (each as large as the
+    parameters): the estimators count them for the memory check, and
+    unpickling re-points the optimizer at the network's buffers.
+    """
+
+    _state = ()
 
     def __init__(self, params, grads, lr):
         if not (isinstance(params, np.ndarray) and isinstance(grads, np.ndarray)
@@ -113,6 +120,8 @@ class Optimizer:
             raise ValueError(f"learning rate must be > 0, got {lr!r}")
         self.params, self.grads, self.lr = params, grads, float(lr)
         self.n_steps = 0
+        for name in self._state:
+            setattr(self, name, np.zeros_like(params))
 
     def step(self):
         """Update the parameters in place from the current gradients."""
@@ -121,6 +130,13 @@ class Optimizer:
 
     def _update(self):
         raise NotImplementedError
+
+    def rebind(self, params, grads):
+        """Point at (unpickled) flat buffers; state read-only after joblib's mmap is copied."""
+        self.params, self.grads = params, grads
+        for name in self._state:
+            if not getattr(self, name).flags.writeable:
+                setattr(self, name, getattr(self, name).copy())
 
 
 class SGD(Optimizer):
@@ -146,6 +162,8 @@ class SGD(Optimizer):
     nesterov : bool, default=False
     """
 
+    _state = ("buf",)
+
     def __init__(self, params, grads, lr=0.01, momentum=0.0, dampening=0.0,
                  weight_decay=0.0, nesterov=False):
         super().__init__(params, grads, lr)
@@ -153,7 +171,6 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum needs momentum > 0 and dampening = 0")
         self.momentum, self.dampening = float(momentum), float(dampening)
         self.weight_decay, self.nesterov = float(weight_decay), bool(nesterov)
-        self.buf = np.zeros_like(params)
 
     def _update(self):
         _optim.sgd_step(self.params, self.grads, self.buf, self.lr, self.momentum,
@@ -182,6 +199,8 @@ class Adam(Optimizer):
         L2 penalty added to the gradient.
     """
 
+    _state = ("m", "v")
+
     def __init__(self, params, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
                  weight_decay=0.0):
         super().__init__(params, grads, lr)
@@ -189,13 +208,105 @@ class Adam(Optimizer):
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
             raise ValueError(f"betas must lie in [0, 1), got {betas!r}")
         self.eps, self.weight_decay = float(eps), float(weight_decay)
-        self.m = np.zeros_like(params)
-        self.v = np.zeros_like(params)
 
     def _update(self):
         _optim.adam_step(self.params, self.grads, self.m, self.v, self.lr,
                          self.beta1, self.beta2, self.eps, self.weight_decay,
                          self.n_steps)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay, as ``torch.optim.AdamW``.
+
+    Per step: ``p *= 1 - lr * weight_decay``, then Adam's update without L2.
+
+    Parameters
+    ----------
+    params, grads, lr, betas, eps : as in ``Adam``
+    weight_decay : float, default=0.01
+    """
+
+    def __init__(self, params, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
+                 weight_decay=0.01):
+        super().__init__(params, grads, lr, betas, eps, weight_decay)
+
+    def _update(self):
+        if self.weight_decay:
+            _optim.decay_weights(self.params, self.lr * self.weight_decay)
+        _optim.adam_step(self.params, self.grads, self.m, self.v, self.lr,
+                         self.beta1, self.beta2, self.eps, 0.0, self.n_steps)
+
+
+class RMSprop(Optimizer):
+    """RMSprop, as ``torch.optim.RMSprop`` (not centered).
+
+    Per step, with gradient g and parameter p::
+
+        d = g + weight_decay * p;  v = alpha * v + (1 - alpha) * d * d
+        buf = momentum * buf + d / (sqrt(v) + eps);  p -= lr * buf
+        (without momentum: p -= lr * d / (sqrt(v) + eps))
+
+    Parameters
+    ----------
+    params, grads : ndarray of shape (n_params,)
+    lr : float, default=0.01
+    alpha : float, default=0.99
+    eps : float, default=1e-8
+    weight_decay : float, default=0.0
+    momentum : float, default=0.0
+    """
+
+    _state = ("v", "buf")
+
+    def __init__(self, params, grads, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0,
+                 momentum=0.0):
+        super().__init__(params, grads, lr)
+        if not 0 <= alpha < 1:
+            raise ValueError(f"alpha must lie in [0, 1), got {alpha!r}")
+        self.alpha, self.eps = float(alpha), float(eps)
+        self.weight_decay, self.momentum = float(weight_decay), float(momentum)
+
+    def _update(self):
+        _optim.rmsprop_step(self.params, self.grads, self.v, self.buf, self.lr,
+                            self.alpha, self.eps, self.weight_decay, self.momentum)
+
+
+def _sgd(params, grads, lr, momentum, weight_decay):
+    return SGD(params, grads, lr=lr, momentum=momentum, nesterov=momentum > 0,
+               weight_decay=weight_decay)
+
+
+def _adam(params, grads, lr, momentum, weight_decay):
+    return Adam(params, grads, lr=lr, weight_decay=weight_decay)
+
+
+def _adamw(params, grads, lr, momentum, weight_decay):
+    return AdamW(params, grads, lr=lr, weight_decay=weight_decay)
+
+
+def _rmsprop(params, grads, lr, momentum, weight_decay):
+    return RMSprop(params, grads, lr=lr, momentum=momentum, weight_decay=weight_decay)
+
+
+# The estimators' ``optimizer`` names: name -> (class, how the estimators'
+# parameters map to it).  A new optimizer is a class above, a kernel in
+# src/seqcore/_optim.pyx if it needs one, and an entry here.
+OPTIMIZERS = {
+    "sgd": (SGD, _sgd),          # Nesterov momentum (``momentum``), L2 as weight decay
+    "adam": (Adam, _adam),       # L2 (``alpha``) in the gradient
+    "adamw": (AdamW, _adamw),    # decoupled weight decay
+    "rmsprop": (RMSprop, _rmsprop),
+}
+
+
+def make_optimizer(name, params, grads, *, lr, momentum=0.9, weight_decay=0.0):
+    """The optimizer an estimator's ``optimizer=name`` means, on flat buffers."""
+    return OPTIMIZERS[name][1](params, grads, lr, momentum, weight_decay)
+
+
+def state_copies(name):
+    """How many parameter-sized buffers the optimizer keeps."""
+    return len(OPTIMIZERS[name][0]._state)
 
 
 class ExponentialLR:

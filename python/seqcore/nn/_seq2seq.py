@@ -50,7 +50,6 @@ neither the ranges' threads nor the BLAS's thread count.
 """
 
 import math
-import threading
 
 import numpy as np
 
@@ -63,6 +62,7 @@ from ._cells import get_cell
 from ._embedding import Embedding
 from ._layers import _in_parallel
 from ._linear import Linear
+from ._model import FlatModel
 
 # Inference runs in chunks of at most this many inputs (bounded memory)...
 DECODE_CHUNK = 1024
@@ -109,7 +109,7 @@ def check_id_batch(ids, lengths, vocab_size, name):
     return arr, lengths
 
 
-class Seq2Seq:
+class Seq2Seq(FlatModel):
     """Encoder-decoder network with attention, for token sequences.
 
     Parameters
@@ -207,61 +207,7 @@ class Seq2Seq:
         self._layout = self.decoder._layout
         self._attn_code = self.attention._code
 
-        n = int(sum(getattr(self, p)._param_count() for p in self.PARTS))
-        check_memory(2 * n * np.dtype(self.dtype).itemsize, f"a Seq2Seq with {n} parameters")
-        self.flat_params = np.zeros(n, self.dtype)
-        self.flat_grads = np.zeros(n, self.dtype)
-        self._bind_parts()
-        self._train_lock = threading.Lock()
-        self.param_lock = threading.Lock()
-
-    # ----------------------------------------------------------- parameters
-    def _slices(self):
-        out, start = {}, 0
-        for p in self.PARTS:
-            stop = start + getattr(self, p)._param_count()
-            out[p] = slice(start, stop)
-            start = stop
-        return out
-
-    def _bind_parts(self):
-        for p, sl in self._slices().items():
-            getattr(self, p)._bind(self.flat_params[sl], self.flat_grads[sl])
-
-    @property
-    def params(self):
-        """Named views of every parameter, ``"<part>.<name>"``."""
-        return {f"{p}.{k}": v for p in self.PARTS for k, v in getattr(self, p).params.items()}
-
-    @property
-    def grads(self):
-        return {f"{p}.{k}": v for p in self.PARTS for k, v in getattr(self, p).grads.items()}
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_train_lock", None)
-        state.pop("param_lock", None)
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._train_lock = threading.Lock()
-        self.param_lock = threading.Lock()
-        for name in ("flat_params", "flat_grads"):   # joblib's mmap_mode='r'
-            if not getattr(self, name).flags.writeable:
-                setattr(self, name, getattr(self, name).copy())
-        for p in self.PARTS:
-            getattr(self, p)._flat_params = None
-        self._bind_parts()
-
-    def snapshot(self):
-        """A copy of the flat parameters, taken while no optimizer step runs."""
-        with self.param_lock:
-            return self.flat_params.copy()
-
-    def _snapshot_views(self):
-        flat = self.snapshot()
-        return {p: getattr(self, p)._views(flat[sl]) for p, sl in self._slices().items()}
+        self._allocate(sum(getattr(self, p)._param_count() for p in self.PARTS), "a Seq2Seq")
 
     # ------------------------------------------------------------- the parts
     def _decoder_args(self, P, M, Kp, lengths):
@@ -486,6 +432,10 @@ class Seq2Seq:
             # dM += dKp @ W_k   (B*S, Hk) = (B*S, P)(P, Hk)
             _dense.input_grad_rows(dKp2, W_k, through, 0, B * S)
             dK += through.reshape(B, S, Hk)
+        if not (np.isfinite(dh0).all() and np.isfinite(dK).all()):
+            # finite loss, overflowed gradients (a step far too large): report
+            # it as a non-finite loss, for the training engine to handle
+            return np.inf
         # the bridge, then the encoder from its outputs and its final states
         d_summary = self.bridge.backward(dh0)
         enc = self.encoder
@@ -497,11 +447,6 @@ class Seq2Seq:
         dX_src, _ = enc.backward(dK, enc._state(dh_n, None))
         self.source_embedding.backward(dX_src)
         return float(loss)
-
-    def release_buffers(self):
-        """Drop the tapes the parts keep between a training forward and backward."""
-        for p in self.PARTS:
-            getattr(self, p).release_buffers()
 
     # ------------------------------------------------------------- inference
     def log_prob(self, src, src_lengths, targets, target_lengths):

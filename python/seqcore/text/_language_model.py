@@ -2,7 +2,7 @@
 
 Design: the model is ``Embedding -> recurrent layer (any kind of
 seqcore.nn.CELLS) -> Linear`` over the vocabulary, the three layers bound to
-slices of one flat parameter buffer (``_LMNetwork``), so clipping is one norm
+slices of one flat parameter buffer (``seqcore.nn._language.LanguageNetwork``), so clipping is one norm
 and an optimizer step one loop.  The softmax cross-entropy over the
 vocabulary and its gradient run in ``seqcore._lm.softmax_nll`` (one
 exponential per logit).
@@ -28,175 +28,24 @@ vocabulary.  The output layer covers all ``vocab_size_`` ids; sampling never
 draws the two reserved ones.
 """
 
-import threading
-import time
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .. import _lm
-from .._estimators import _Training, _VersionedPickle
+from .. import _engine
+from .._base import DTYPES, SeqcoreEstimator, fit_then_publish, training, training_constraints
 from .._sklearn_compat import Interval, StrOptions
 from .._validation import warn_user
-from ..nn import CELLS, SGD, Adam, Embedding, Linear, clip_grad_norm
-from ..nn import _layers
+from ..callbacks import prepare as prepare_callbacks
+from ..nn import CELLS
+from ..nn._language import LanguageNetwork
+from ..nn._optim import make_optimizer
 from ._tokenizer import PAD_ID, UNK_ID, SequenceTokenizer
 
-_DTYPES = {"float32": np.float32, "float64": np.float64}
-# Scoring runs the stream in chunks of this many steps (carrying the state):
-# memory for the logits stays bounded, and the chunking depends on the
-# length alone.
-_SCORE_CHUNK = 2048
+_LMNetwork = LanguageNetwork   # the name older pickles refer to
 
-
-class _LMNetwork:
-    """Embedding -> recurrent layer -> Linear on one flat parameter buffer.
-
-    Training calls (``loss_and_gradient``) come from one thread at a time
-    (the estimator's ``fit`` is guarded); inference reads a snapshot of the
-    parameters taken under ``param_lock``, which the optimizer step holds.
-    """
-
-    def __init__(self, cell, vocab_size, embedding_dim, hidden_size, num_layers, dropout,
-                 dtype, seed):
-        seeds = np.random.SeedSequence(seed).spawn(4)
-        self.embedding = Embedding(vocab_size, embedding_dim, padding_idx=PAD_ID, dtype=dtype,
-                                   random_state=np.random.default_rng(seeds[0]))
-        layer_class = getattr(_layers, CELLS[cell].layer)
-        self.rnn = layer_class(embedding_dim, hidden_size, num_layers,
-                               dropout=dropout if num_layers > 1 else 0.0, dtype=dtype,
-                               random_state=np.random.default_rng(seeds[1]))
-        self.head = Linear(hidden_size, vocab_size, dtype=dtype,
-                           random_state=np.random.default_rng(seeds[2]))
-        self.dropout = float(dropout)
-        self._rng = np.random.default_rng(seeds[3])   # dropout on the last layer's outputs
-        self.dtype = dtype
-        n = sum(part.flat_params.size for part in self.parts)
-        self.flat_params = np.zeros(n, dtype)
-        self.flat_grads = np.zeros(n, dtype)
-        self._bind()
-        self.param_lock = threading.Lock()
-
-    @property
-    def parts(self):
-        return (self.embedding, self.rnn, self.head)
-
-    def _bind(self):
-        """Each layer's parameters and gradients: a slice of the flat buffers."""
-        start = 0
-        for part in self.parts:
-            stop = start + part._param_count()
-            part._bind(self.flat_params[start:stop], self.flat_grads[start:stop])
-            start = stop
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("param_lock")
-        return state
-
-    def __setstate__(self, state):
-        # the layers' views pickle as copies: bind them to the buffers again
-        self.__dict__.update(state)
-        self.param_lock = threading.Lock()
-        for name in ("flat_params", "flat_grads"):   # joblib's mmap_mode='r'
-            if not getattr(self, name).flags.writeable:
-                setattr(self, name, getattr(self, name).copy())
-        for part in self.parts:
-            part._flat_params = None   # the values are those of the flat buffer
-        self._bind()
-
-    @property
-    def params(self):
-        """Named views of every parameter: ``embedding.weight``, ``rnn.weight_ih_l0``, ...,
-        ``head.weight``, ``head.bias``."""
-        return {f"{prefix}.{name}": v
-                for prefix, part in zip(("embedding", "rnn", "head"), self.parts)
-                for name, v in part.params.items()}
-
-    # --------------------------------------------------------------- training
-    def loss_and_gradient(self, X, Y, state):
-        """Mean cross-entropy (nats per token) of predicting Y (B, T) from X
-        (B, T) starting from ``state`` (None for zeros); fills ``flat_grads``
-        and returns (loss, the state after the window)."""
-        B, T = X.shape
-        V = self.head.out_features
-        E = self.embedding.forward(X, training=True)                   # (B, T, E)
-        out, state = self.rnn.forward(E, None, state, training=True)   # (B, T, H)
-        mask = None
-        if self.dropout > 0:
-            keep = 1.0 - self.dropout
-            mask = (self._rng.random(out.shape) < keep).astype(self.dtype) / self.dtype(keep)
-            out = out * mask
-        Z = self.head.forward(out, training=True).reshape(B * T, V)    # (B*T, V)
-        dZ = np.empty_like(Z)
-        N = B * T
-        # loss = mean_i logsumexp(Z_i) - Z_i[y_i];  dZ = (softmax(Z) - onehot(y)) / N
-        loss = _lm.softmax_nll(Z, np.ascontiguousarray(Y, np.intp).reshape(N), 1.0 / N, dZ)
-        d_out = self.head.backward(dZ.reshape(B, T, V))
-        if mask is not None:
-            d_out *= mask
-        d_E, _ = self.rnn.backward(d_out, None)
-        self.embedding.backward(d_E)
-        return loss, state
-
-    def release_buffers(self):
-        for part in self.parts:
-            part.release_buffers()
-
-    # -------------------------------------------------------------- inference
-    def snapshot(self):
-        """Named views of a copy of the parameters (embedding, rnn, head)."""
-        with self.param_lock:
-            flat = self.flat_params.copy()
-        out, start = [], 0
-        for part in self.parts:
-            stop = start + part.flat_params.size
-            out.append(part._views(flat[start:stop]))
-            start = stop
-        return out
-
-    def log_likelihood(self, ids):
-        """Sum of log p(ids[t+1] | ids[:t+1]) over the stream, in float64,
-        from a zero state (inference on a snapshot of the parameters)."""
-        P_emb, P_rnn, P_head = self.snapshot()
-        W = P_emb["weight"]
-        state, total = None, 0.0
-        n = len(ids) - 1
-        for s in range(0, n, _SCORE_CHUNK):
-            x, y = ids[s:s + _SCORE_CHUNK], ids[s + 1:s + 1 + _SCORE_CHUNK]
-            k = len(y)
-            x = x[:k]
-            out, state = self.rnn._forward(W[x][None], None, state, training=False,
-                                           params=P_rnn)
-            Z, _ = self.head._affine(out.reshape(k, -1), P_head, False)
-            total -= _lm.softmax_nll(Z, np.ascontiguousarray(y, np.intp), 1.0,
-                                     np.empty((0, Z.shape[1]), self.dtype))
-        return total
-
-    def generate(self, forced, first_logits, u, temperature, top_k, allowed):
-        """Feed ``forced`` ids, then sample len(u) ids (``seqcore._lm.generate``)."""
-        P_emb, P_rnn, P_head = self.snapshot()
-        rnn, lay = self.rnn, self.rnn._layout
-        H = rnn.hidden_size
-        layers = []
-        for k in range(rnn.num_layers):
-            W_ih, W_hh, b_ih, b_hh, extra, _ = rnn._scan_params(P_rnn, k, 0)   # no W_hr
-            bias = b_ih + b_hh        # folded as the time loop folds it
-            b_sep = np.empty(0, self.dtype)
-            if lay.separate_bias >= 0:
-                block = slice(lay.separate_bias * H, (lay.separate_bias + 1) * H)
-                bias[block] = b_ih[block]
-                b_sep = np.ascontiguousarray(b_hh[block])
-            Wf, Wf2 = rnn._pack_hidden(W_hh, backward=False)
-            layers.append((np.ascontiguousarray(W_ih.T), W_hh, Wf, Wf2, bias, b_sep, extra))
-        return _lm.generate(
-            P_emb["weight"], np.ascontiguousarray(P_head["weight"].T), P_head["bias"],
-            layers, lay.code, lay.flags, np.ascontiguousarray(forced, np.intp),
-            first_logits, u, temperature, 0 if top_k is None else top_k, allowed)
 
 
 def _stream(tokenizer, texts, what):
@@ -212,18 +61,44 @@ def _stream(tokenizer, texts, what):
     return stream
 
 
-def _diverged(net, last_good):
-    """Restore the last weights with a finite loss, warn; True (training stops)."""
-    if last_good is not None:
-        with net.param_lock:
-            net.flat_params[:] = last_good
-    warn_user("training diverged (the loss or the weights became NaN or infinite); kept "
-              "the last weights with a finite loss. Lower learning_rate or set clip_norm.",
-              RuntimeWarning)
-    return True
+class _StreamTask(_engine.Task):
+    """The training stream as the engine reads it: per epoch, the stream cut
+    into ``batch_size`` tracks from a random offset, read in windows of
+    ``sequence_length`` tokens, the state carried from window to window."""
+
+    def __init__(self, est, net, stream, val, rng):
+        self.network, self.stream, self.val, self.rng = net, stream, val, rng
+        self.T = est.sequence_length
+        self.B = min(est.batch_size, stream.size - 1)
+        self.has_validation = val is not None
+        self.state = None
+
+    def batches(self):
+        T, B, stream = self.T, self.B, self.stream
+        # tracks start at a random offset, so window borders move
+        offset = int(self.rng.integers(0, min(T, (stream.size - 1) // B)))
+        n = (stream.size - 1 - offset) // B          # steps per track
+        if n >= T:
+            n -= n % T                               # whole windows only
+        X = stream[offset:offset + B * n].reshape(B, n)
+        Y = stream[offset + 1:offset + 1 + B * n].reshape(B, n)
+        self.state = None
+        return [(X[:, s:s + T], Y[:, s:s + T]) for s in range(0, n, T)]
+
+    def loss_and_gradient(self, batch):
+        X, Y = batch
+        loss, self.state = self.network.loss_and_gradient(X, Y, self.state)
+        return loss, X.size
+
+    def validation_score(self):
+        return self.network.log_likelihood(self.val) / (self.val.size - 1)
+
+    def outputs_finite(self):
+        probe = self.stream[:min(self.stream.size, 2 * self.T)]
+        return bool(np.isfinite(self.network.log_likelihood(probe)))
 
 
-class RNNLanguageModel(_VersionedPickle, BaseEstimator):
+class RNNLanguageModel(SeqcoreEstimator):
     """A recurrent language model of characters or words that writes new text.
 
     ``fit(texts)`` learns to predict each token of the documents from the
@@ -265,12 +140,20 @@ class RNNLanguageModel(_VersionedPickle, BaseEstimator):
         Parallel tracks of the stream (fewer if the stream is shorter).
     max_iter : int, default=20
         Epochs (passes over the stream).
-    optimizer : {'adam', 'sgd'}, default='adam'
+    optimizer : {'adam', 'sgd', 'adamw', 'rmsprop'}, default='adam'
     learning_rate : float, default=0.005
+    learning_rate_schedule : None, {'constant', 'exponential', 'cosine', \
+            'plateau'} or a ``seqcore.nn`` schedule, default=None
+        The learning rate of each epoch (None: constant).
     momentum : float, default=0.9
-        SGD's Nesterov momentum (plain SGD when 0).
+        SGD's Nesterov momentum (plain SGD when 0); RMSprop's momentum.
     clip_norm : float or None, default=5.0
         Clip the global gradient norm of each step.
+    clip_value : float or None, default=None
+        Clamp each gradient entry to [-clip_value, clip_value] (before clip_norm).
+    callbacks : list or None, default=None
+        Called after every epoch with (estimator, history); any may stop
+        training (see ``seqcore.callbacks``).
     early_stopping : bool, default=False
         Hold out the last ``validation_fraction`` of the stream, stop when
         its mean log-likelihood has not improved by ``tol`` for
@@ -346,25 +229,19 @@ class RNNLanguageModel(_VersionedPickle, BaseEstimator):
         "sequence_length": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "optimizer": [StrOptions({"adam", "sgd"})],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "momentum": [Interval(Real, 0, 1, closed="left")],
-        "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "random_state": ["random_state"],
-        "dtype": [StrOptions({"float32", "float64"})],
-        "verbose": ["verbose"],
+        **training_constraints(
+            "optimizer", "learning_rate", "learning_rate_schedule", "momentum", "clip_norm",
+            "clip_value", "callbacks", "early_stopping", "validation_fraction",
+            "n_iter_no_change", "tol", "random_state", "dtype", "verbose"),
     }
 
     def __init__(self, *, analyzer="char", lowercase=False, min_frequency=1, max_tokens=None,
                  cell="lstm", embedding_dim=32, hidden_size=128, num_layers=1, dropout=0.0,
                  sequence_length=64, batch_size=32, max_iter=20, optimizer="adam",
-                 learning_rate=0.005, momentum=0.9, clip_norm=5.0, early_stopping=False,
+                 learning_rate=0.005, learning_rate_schedule=None, momentum=0.9,
+                 clip_norm=5.0, clip_value=None, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=5, tol=1e-4, random_state=None,
-                 dtype="float32", verbose=0):
+                 dtype="float32", verbose=0, callbacks=None):
         self.analyzer = analyzer
         self.lowercase = lowercase
         self.min_frequency = min_frequency
@@ -379,8 +256,10 @@ class RNNLanguageModel(_VersionedPickle, BaseEstimator):
         self.max_iter = max_iter
         self.optimizer = optimizer
         self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
         self.momentum = momentum
         self.clip_norm = clip_norm
+        self.clip_value = clip_value
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -388,6 +267,7 @@ class RNNLanguageModel(_VersionedPickle, BaseEstimator):
         self.random_state = random_state
         self.dtype = dtype
         self.verbose = verbose
+        self.callbacks = callbacks
 
     # -------------------------------------------------------------- training
     def fit(self, X, y=None):
@@ -406,13 +286,13 @@ class RNNLanguageModel(_VersionedPickle, BaseEstimator):
         self
         """
         self._validate_params()
-        with _Training(self):
-            return self._fit(X)
+        with training(self):
+            # on a view, published in one step at the end, so that inference
+            # in other threads meanwhile reads the previous model (or raises
+            # NotFittedError), never half of each
+            return fit_then_publish(self, lambda work: work._fit(X))
 
     def _fit(self, X):
-        # everything is built in local variables and published at the end, so
-        # that inference in other threads meanwhile reads the previous model
-        # (or raises NotFittedError), never half of each
         tokenizer = SequenceTokenizer(analyzer=self.analyzer, lowercase=self.lowercase,
                                       min_frequency=self.min_frequency,
                                       max_tokens=self.max_tokens)
@@ -435,30 +315,28 @@ class RNNLanguageModel(_VersionedPickle, BaseEstimator):
 
         rng = np.random.default_rng(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        net = _LMNetwork(self.cell, V, self.embedding_dim, self.hidden_size, self.num_layers,
-                         self.dropout, _DTYPES[self.dtype], rng.integers(2**63))
+        net = LanguageNetwork(self.cell, V, self.embedding_dim, self.hidden_size, self.num_layers,
+                         self.dropout, DTYPES[self.dtype], rng.integers(2**63))
         counts = np.bincount(stream if val is None else np.r_[stream, val],
                              minlength=V).astype(np.float64)
         net.tokenizer = tokenizer
         net.unk_seen = bool(counts[UNK_ID] > 0)
         with np.errstate(divide="ignore"):
             net.unigram_log = np.log(counts / counts.sum())
-        if self.optimizer == "adam":
-            opt = Adam(net.flat_params, net.flat_grads, lr=self.learning_rate)
-        else:
-            opt = SGD(net.flat_params, net.flat_grads, lr=self.learning_rate,
-                      momentum=self.momentum, nesterov=self.momentum > 0)
-        try:
-            curves = self._train(net, stream, val, opt, rng)
-        finally:
-            net.release_buffers()
-        self.loss_curve_, self.validation_scores_ = curves
-        self.n_iter_ = len(self.loss_curve_)
+        opt = make_optimizer(self.optimizer, net.flat_params, net.flat_grads,
+                             lr=self.learning_rate, momentum=self.momentum)
         self.tokenizer_ = tokenizer
         self.vocabulary_ = tokenizer.vocabulary_
         self.vocab_size_ = V
         self.n_tokens_ = n_tokens
         self.network_ = net
+        _engine.start_history(self)
+        self.callbacks_ = prepare_callbacks(self.callbacks)
+        try:
+            _engine.train(self, _StreamTask(self, net, stream, val, rng), opt,
+                          epochs=self.max_iter, callbacks=self.callbacks_)
+        finally:
+            net.release_buffers()
         return self
 
     @property
@@ -470,74 +348,6 @@ class RNNLanguageModel(_VersionedPickle, BaseEstimator):
     def _unigram_log(self):
         """Log-frequencies of the training tokens (the first token's distribution)."""
         return self.network_.unigram_log
-
-    def _train(self, net, stream, val, opt, rng):
-        """Epochs over the stream; returns (loss curve, validation scores)."""
-        T = self.sequence_length
-        B = min(self.batch_size, stream.size - 1)
-        losses, scores = [], []
-        best_loss, best_score, best_params, no_improvement = np.inf, -np.inf, None, 0
-        last_good, stopped = None, False
-        try:
-            for _ in range(self.max_iter):
-                t0 = time.perf_counter()
-                # tracks start at a random offset, so window borders move
-                offset = int(rng.integers(0, min(T, (stream.size - 1) // B)))
-                n = (stream.size - 1 - offset) // B          # steps per track
-                if n >= T:
-                    n -= n % T                               # whole windows only
-                X = stream[offset:offset + B * n].reshape(B, n)
-                Y = stream[offset + 1:offset + 1 + B * n].reshape(B, n)
-                state, total = None, 0.0
-                for s in range(0, n, T):
-                    before = net.flat_params.copy()
-                    with np.errstate(over="ignore", invalid="ignore"):
-                        loss, state = net.loss_and_gradient(X[:, s:s + T], Y[:, s:s + T], state)
-                    if not np.isfinite(loss) or not np.isfinite(net.flat_grads).all():
-                        stopped = _diverged(net, last_good)
-                        break
-                    last_good = before
-                    if self.clip_norm is not None:
-                        clip_grad_norm(net.flat_grads, self.clip_norm)
-                    with net.param_lock:   # inference never sees half a step
-                        opt.step()
-                    if not np.isfinite(net.flat_params).all():
-                        stopped = _diverged(net, last_good)
-                        break
-                    total += loss * X[:, s:s + T].size
-                if stopped:
-                    break
-                epoch_loss = total / X.size
-                losses.append(epoch_loss)
-                msg = f"Epoch {len(losses)}, loss = {epoch_loss:.6f}"
-                if val is not None:
-                    score = net.log_likelihood(val) / (val.size - 1)
-                    scores.append(score)
-                    msg += f", validation score = {score:.6f}"
-                    improved = score > best_score + self.tol
-                    if score > best_score:
-                        best_score, best_params = score, net.flat_params.copy()
-                else:
-                    improved = epoch_loss < best_loss - self.tol
-                best_loss = min(best_loss, epoch_loss)
-                no_improvement = 0 if improved else no_improvement + 1
-                if self.verbose:
-                    print(f"{msg}, {time.perf_counter() - t0:.2f}s", flush=True)
-                if no_improvement >= self.n_iter_no_change:
-                    stopped = True
-                    break
-        except KeyboardInterrupt:
-            warn_user("training interrupted; the model keeps the weights trained so far",
-                      RuntimeWarning)
-            stopped = True
-        if best_params is not None:
-            with net.param_lock:
-                net.flat_params[:] = best_params
-        if not stopped:
-            warn_user(f"RNNLanguageModel reached max_iter={self.max_iter} epochs before the "
-                      "loss stopped improving by tol; consider raising max_iter.",
-                      ConvergenceWarning)
-        return losses, scores
 
     # --------------------------------------------------------------- scoring
     def _log_likelihood(self, X):

@@ -12,23 +12,22 @@ batches, sorted by source length within a window, then the batches are
 shuffled, so a batch pads little and the order still changes every epoch.
 """
 
-import time
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .._estimators import _consistent, _fit_then_publish, _Training, _VersionedPickle
+from .. import _engine
+from .._base import (DTYPES, SeqcoreEstimator, consistent, fit_then_publish, training,
+                     training_constraints)
 from .._sklearn_compat import Interval, StrOptions
-from .._validation import warn_user
-from ..nn import Adam, Seq2Seq, clip_grad_norm
+from ..callbacks import prepare as prepare_callbacks
+from ..nn import Seq2Seq
+from ..nn._optim import make_optimizer
 from ..nn._cells import CELLS
 from ._tokenizer import SequenceTokenizer
 
-_DTYPES = {"float32": np.float32, "float64": np.float64}
 # batches of one length window (see the module's notes)
 _WINDOW_BATCHES = 32
 
@@ -43,7 +42,33 @@ def _pad(seqs, extra=()):
     return out, lengths
 
 
-class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
+class _PairsTask(_engine.Task):
+    """The padded (source, target) pairs as the engine reads them."""
+
+    def __init__(self, est, src, src_len, tgt, tgt_len, val):
+        self.est, self.network = est, est.network_
+        self.src, self.src_len, self.tgt, self.tgt_len, self.val = src, src_len, tgt, tgt_len, val
+        self.has_validation = val is not None
+        self.frozen = getattr(self.network, "_frozen", None)
+
+    def batches(self):
+        return self.est._batches(self.src_len)
+
+    def loss_and_gradient(self, b):
+        S, T = int(self.src_len[b].max()), int(self.tgt_len[b].max())
+        loss = self.network.loss_and_gradient(self.src[b, :S], self.src_len[b],
+                                              self.tgt[b, :T], self.tgt_len[b],
+                                              self.est.sampling_rate)
+        return loss, int(self.tgt_len[b].sum())
+
+    def validation_score(self):
+        return self.est._exact_match(*self.val)
+
+    def perfect(self, score):
+        return score >= 1.0   # every held-out pair exact: nothing left to learn
+
+
+class Seq2SeqTranslator(SeqcoreEstimator):
     """Sequence-to-sequence model with attention: text in, text of another length out.
 
     An encoder (recurrent, bidirectional, stacked) reads the source tokens;
@@ -89,13 +114,24 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
         Probability that a decoder step in training reads the model's own
         previous prediction instead of the true previous token (scheduled
         sampling; 0: pure teacher forcing).
+    optimizer : {'adam', 'sgd', 'adamw', 'rmsprop'}, default='adam'
     learning_rate : float, default=0.005
-        Adam's step size.
+        The optimizer's step size.
+    learning_rate_schedule : None, {'constant', 'exponential', 'cosine', \
+            'plateau'} or a ``seqcore.nn`` schedule, default=None
+        The learning rate of each epoch (None: constant).
+    momentum : float, default=0.9
+        SGD's Nesterov momentum, RMSprop's momentum.
     batch_size : int, default=64
     max_iter : int, default=40
         Epochs.
     clip_norm : float or None, default=5.0
         Clip the global gradient norm of each step.
+    clip_value : float or None, default=None
+        Clamp each gradient entry to [-clip_value, clip_value] (before clip_norm).
+    callbacks : list or None, default=None
+        Called after every epoch with (estimator, history); any may stop
+        training (see ``seqcore.callbacks``).
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the pairs; stop when their
         exact-match accuracy has not improved by ``tol`` for
@@ -153,29 +189,23 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
         "length_penalty": [Interval(Real, 0, None, closed="left")],
         "max_output_length": [Interval(Integral, 1, None, closed="left"), None],
         "sampling_rate": [Interval(Real, 0, 1, closed="both")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "shuffle": ["boolean"],
-        "random_state": ["random_state"],
-        "dtype": [StrOptions({"float32", "float64"})],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
+        **training_constraints(
+            "optimizer", "learning_rate", "learning_rate_schedule", "momentum", "batch_size",
+            "max_iter", "clip_norm", "clip_value", "callbacks", "early_stopping",
+            "validation_fraction", "n_iter_no_change", "tol", "shuffle", "random_state",
+            "dtype", "verbose", "warm_start"),
     }
 
     def __init__(self, *, analyzer="char", target_analyzer=None, lowercase=False,
                  cell="lstm", embedding_dim=32, hidden_size=64, num_layers=1,
                  bidirectional_encoder=True, attention="additive", attention_size=None,
                  beam_width=1, length_penalty=1.0, max_output_length=None,
-                 sampling_rate=0.0, learning_rate=0.005, batch_size=64, max_iter=40,
-                 clip_norm=5.0, early_stopping=True, validation_fraction=0.1,
-                 n_iter_no_change=4, tol=1e-4, shuffle=True, random_state=None,
-                 dtype="float32", verbose=0, warm_start=False):
+                 sampling_rate=0.0, optimizer="adam", learning_rate=0.005,
+                 learning_rate_schedule=None, momentum=0.9, batch_size=64, max_iter=40,
+                 clip_norm=5.0, clip_value=None, early_stopping=True,
+                 validation_fraction=0.1, n_iter_no_change=4, tol=1e-4, shuffle=True,
+                 random_state=None, dtype="float32", verbose=0, warm_start=False,
+                 callbacks=None):
         self.analyzer = analyzer
         self.target_analyzer = target_analyzer
         self.lowercase = lowercase
@@ -190,10 +220,14 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
         self.length_penalty = length_penalty
         self.max_output_length = max_output_length
         self.sampling_rate = sampling_rate
+        self.optimizer = optimizer
         self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
+        self.momentum = momentum
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.clip_norm = clip_norm
+        self.clip_value = clip_value
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -203,6 +237,7 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
         self.dtype = dtype
         self.verbose = verbose
         self.warm_start = warm_start
+        self.callbacks = callbacks
 
     # ---------------------------------------------------------------- input
     def _target_analyzer(self):
@@ -255,12 +290,12 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
         self
         """
         self._validate_params()
-        with _Training(self):
+        with training(self):
             if self.warm_start and hasattr(self, "network_"):
                 return self._fit(X, y)   # continues the model in place
             # from scratch: on a view, published in one step at the end, so
             # that predictions meanwhile see the old model or the new one
-            return _fit_then_publish(self, lambda work: work._fit(X, y))
+            return fit_then_publish(self, lambda work: work._fit(X, y))
 
     def _fit(self, X, y):
         first = not (self.warm_start and hasattr(self, "network_"))
@@ -298,9 +333,9 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
             attention = self.attention or "dot_uniform"
             self.network_ = self._make_network(attention, V + 2, seed)
             net = self.network_
-            self._optimizer = Adam(net.flat_params, net.flat_grads, lr=self.learning_rate)
-            self.loss_curve_, self.validation_scores_ = [], []
-            self.n_iter_ = 0
+            self._optimizer = make_optimizer(self.optimizer, net.flat_params, net.flat_grads,
+                                             lr=self.learning_rate, momentum=self.momentum)
+            _engine.start_history(self)
         elif self.max_output_length is not None:
             self.max_output_length_ = self.max_output_length
 
@@ -332,7 +367,7 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
                       bidirectional_encoder=self.bidirectional_encoder,
                       attention="general" if uniform else attention,
                       attention_size=self.attention_size if attention == "additive" else None,
-                      forbidden_ids=(1,), dtype=_DTYPES[self.dtype], random_state=seed)
+                      forbidden_ids=(1,), dtype=DTYPES[self.dtype], random_state=seed)
         if uniform:
             # a general score with W = 0 and no gradient: equal weights over
             # the valid positions (the context is the mean of the keys)
@@ -355,64 +390,9 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
         return batches
 
     def _train(self, src, src_len, tgt, tgt_len, val):
-        net, opt = self.network_, self._optimizer
-        frozen = getattr(net, "_frozen", None)
-        best, best_loss, best_params, stale = -np.inf, np.inf, None, 0
-        stopped = False
-        for _ in range(self.max_iter):
-            t0 = time.perf_counter()
-            total, count = 0.0, 0
-            for b in self._batches(src_len):
-                S, T = int(src_len[b].max()), int(tgt_len[b].max())
-                loss = net.loss_and_gradient(src[b, :S], src_len[b], tgt[b, :T], tgt_len[b],
-                                             self.sampling_rate)
-                if not np.isfinite(loss) or not np.isfinite(net.flat_grads).all():
-                    warn_user("training diverged (the loss became NaN or infinite); kept "
-                              "the last weights. Lower learning_rate or set clip_norm.",
-                              RuntimeWarning)
-                    stopped = True
-                    break
-                if frozen is not None:
-                    net.flat_grads[frozen] = 0
-                if self.clip_norm is not None:
-                    clip_grad_norm(net.flat_grads, self.clip_norm)
-                with net.param_lock:
-                    opt.step()
-                tokens = int(tgt_len[b].sum())
-                total += loss * tokens
-                count += tokens
-            if stopped:
-                break
-            self.n_iter_ += 1
-            epoch_loss = total / max(count, 1)
-            self.loss_curve_.append(epoch_loss)
-            msg = f"Epoch {self.n_iter_}, loss = {epoch_loss:.6f}"
-            if val is not None:
-                score = self._exact_match(*val)
-                self.validation_scores_.append(score)
-                msg += f", validation exact match = {score:.4f}"
-                improved = score > best + self.tol
-                if score > best:
-                    best, best_params = score, net.flat_params.copy()
-                stale = 0 if improved else stale + 1
-                done = stale >= self.n_iter_no_change or score >= 1.0
-            else:
-                improved = epoch_loss < best_loss - self.tol
-                best_loss = min(best_loss, epoch_loss)
-                stale = 0 if improved else stale + 1
-                done = stale >= self.n_iter_no_change
-            if self.verbose:
-                print(f"{msg}, {time.perf_counter() - t0:.2f}s", flush=True)
-            if done:
-                stopped = True
-                break
-        if best_params is not None:
-            with net.param_lock:
-                net.flat_params[:] = best_params
-        if not stopped:
-            warn_user(f"Seq2SeqTranslator reached max_iter={self.max_iter} epochs before "
-                      "the validation score (or the loss) stopped improving; consider "
-                      "raising max_iter.", ConvergenceWarning)
+        self.callbacks_ = prepare_callbacks(self.callbacks)
+        _engine.train(self, _PairsTask(self, src, src_len, tgt, tgt_len, val),
+                      self._optimizer, epochs=self.max_iter, callbacks=self.callbacks_)
 
     def _exact_match(self, src_ids, tgt_ids):
         src, src_len = _pad(src_ids)
@@ -437,7 +417,7 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
         names = self.target_tokenizer_.get_feature_names_out()
         return [str(names[i]) for i in ids]
 
-    @_consistent
+    @consistent
     def predict(self, X):
         """The output string of each source.
 
@@ -454,7 +434,7 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
         join = self._joiner()
         return [join.join(self._id_tokens(o)) for o in out]
 
-    @_consistent
+    @consistent
     def predict_attention(self, x):
         """Output tokens and attention weights of one source.
 
@@ -478,7 +458,7 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
         (out, att), _ = self._decode_ids([x], return_attention=True)
         return self._id_tokens(out[0]), att[0]
 
-    @_consistent
+    @consistent
     def source_tokens(self, x):
         """The source tokens of one source, as the encoder reads them.
 
@@ -495,7 +475,7 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
         check_is_fitted(self, "network_")
         return self._sources([x], fitting=False)[1][0]
 
-    @_consistent
+    @consistent
     def plot_attention(self, x, *, ax=None, cmap="viridis"):
         """Heat map of the attention of one source (needs matplotlib).
 
@@ -530,7 +510,7 @@ class Seq2SeqTranslator(_VersionedPickle, BaseEstimator):
         ax.set_ylabel("output")
         return ax
 
-    @_consistent
+    @consistent
     def score(self, X, y):
         """Exact-match accuracy: the fraction of outputs equal to their target.
 
