@@ -1309,6 +1309,8 @@ def test_forecaster_fit_y(case, strategy):
     _, value, expect = case
     if case[0] == "very_long" and strategy == "recursive":
         expect = Works()
+    if case[0] == "too_short":     # the Theta fallback forecasts it, with a warning
+        expect = Works()
 
     def call(y):
         f = RNNForecaster(strategy=strategy, **dict(FAST, max_iter=1))
