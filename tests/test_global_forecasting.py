@@ -238,3 +238,17 @@ def test_bad_predict_inputs():
     single = RNNForecaster(**SMALL, horizon=4, season=1).fit(series[0])
     with pytest.raises(ValueError, match="new series with a global model"):
         single.predict(4, y=series[1])
+
+
+def test_fitted_global_model_round_trips_through_pickle_and_skops():
+    import pickle
+    rng = np.random.default_rng(6)
+    series = shared_cycle(rng, 4, 30) + [np.r_[np.zeros(10), rng.standard_normal(20)]]
+    f = RNNForecaster(**SMALL, horizon=4, season=1).fit(series)
+    assert f.log_ == [True] * 4 + [False]     # logs only where every value is positive
+    expected = np.stack(f.predict(4))
+    np.testing.assert_array_equal(np.stack(pickle.loads(pickle.dumps(f)).predict(4)), expected)
+    sio = pytest.importorskip("skops.io")
+    data = sio.dumps(f)
+    g = sio.loads(data, trusted=sio.get_untrusted_types(data=data))
+    np.testing.assert_array_equal(np.stack(g.predict(4)), expected)

@@ -86,7 +86,6 @@ def default_lookback(season, horizon):
 class _Prepared:
     """One series in the global model's space (see the module's notes)."""
 
-    __slots__ = ("y", "log", "seasonal", "mult", "m", "a", "scale", "mase_scale", "theta")
 
     def __init__(self, y, m, like=None):
         self.y, self.m = y, m

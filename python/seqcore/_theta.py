@@ -121,7 +121,6 @@ def _fit_ses(X):
 class _ThetaFit:
     """Fitted Theta state of one series."""
 
-    __slots__ = ("n", "m", "seasonal", "multiplicative", "alpha", "level", "slope", "mse")
 
     def point(self, h):
         """Forecasts of steps 1..h (h,)."""
