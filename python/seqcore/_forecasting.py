@@ -594,13 +594,16 @@ verbose, callbacks
         How a list of series is learnt.  'normalised' (``seqcore._global``):
         each series in logs where positive and deseasonalised when
         seasonal, every window scaled by the series' typical step and
-        taken relative to its last value, at most 16 windows per series,
-        ``horizon`` outputs at once, and the forecast combined with the
-        Theta method's by a weight chosen on each series' last ``horizon``
-        values held out; series shorter than the lookback are read from a
-        shorter context (``fallback_``).  'classic': the one-series
-        pipeline above, shared.  'auto': 'normalised' for a list of 1-D
-        series without X and the direct strategy, else 'classic'.
+        taken relative to its last value, at most 16 windows per series;
+        the network's ``horizon`` outputs correct each window's Theta
+        forecast, and its forecast is combined with Theta's by weights
+        chosen on each series' last ``horizon`` values held out; series
+        shorter than the lookback are read from a shorter context
+        (``fallback_``).  The calibration tail is then the last
+        ``horizon`` values (``calibration_size`` > 0 only turns it on).
+        'classic': the one-series pipeline above, shared.  'auto':
+        'normalised' for a list of 1-D series without X and the direct
+        strategy, else 'classic'.
 
     Attributes
     ----------
@@ -626,7 +629,8 @@ verbose, callbacks
         How many signed errors each interval rests on (0: not calibrated).
     combination_weight_ : float
         The network's weight w in the forecast (see ``combine``; with the
-        'normalised' global model, against the Theta forecast).
+        'normalised' global model, ``combination_weights_`` gives all three
+        weights: 'network', 'theta_log' (its Theta base) and 'theta').
     fallback_ : str, or list of str per series for a list
         What forecasts each series: 'network'; 'short_context' (the global
         network from a window shorter than its lookback); 'theta' (the
