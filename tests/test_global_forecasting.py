@@ -252,3 +252,14 @@ def test_fitted_global_model_round_trips_through_pickle_and_skops():
     data = sio.dumps(f)
     g = sio.loads(data, trusted=sio.get_untrusted_types(data=data))
     np.testing.assert_array_equal(np.stack(g.predict(4)), expected)
+
+
+def test_only_short_series_get_theta_and_intervals_are_refused_up_front(no_training):
+    short = {"a": np.array([1.0, 2.0, 3.0, 4.0]), "b": np.array([5.0, 4.0, 4.5])}
+    with pytest.raises(ValueError, match="no series has the 11 values"):
+        forecast_many(short, horizon=4, forecaster=RNNForecaster(horizon=4, season=1),
+                      global_model=True, coverage=0.9, backtest=False)
+    with pytest.warns(UserWarning, match="Theta"):
+        f = RNNForecaster(horizon=4, season=1).fit(list(short.values()))
+    assert f.fallback_ == ["theta", "theta"] and f.regressors_ == []
+    np.testing.assert_allclose(f.predict(4)[0], ThetaForecaster().fit(short["a"]).predict(4))

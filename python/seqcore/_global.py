@@ -279,8 +279,12 @@ class GlobalModel:
             quantile_errors = (truth - combined) / scales[:, None]
         else:
             regs = None
-        if self.refit or regs is None:
-            regs = self._train([series[i] for i in usable], 0, seeds) if usable else []
+        trainable = [i for i in usable if len(ys[i]) >= _MIN_CONTEXT + H]
+        if not trainable:     # no window to learn from: Theta forecasts every series
+            self.fallback_ = ["theta" if len(y) >= 2 else "naive" for y in ys]
+            regs = []
+        elif self.refit or regs is None:
+            regs = self._train([series[i] for i in usable], 0, seeds)
         self.regressors_ = regs
         self.errors_ = quantile_errors
         return self
@@ -307,7 +311,8 @@ class GlobalModel:
         if series is None:
             series = [_Prepared(y, self.m) for y in ys]
             prefix_theta(series, self.H)
-        kinds = [_kind(len(y), self.L) for y in ys]
+        kinds = [_kind(len(y), self.L) if self.regressors_ else
+                 ("theta" if len(y) >= 2 else "naive") for y in ys]
         if warn:
             _warn_short(kinds)
         out = [None] * len(ys)
@@ -333,8 +338,9 @@ class GlobalModel:
         """Quantile offsets (len(ys), H, len(alphas)) of each series' forecast."""
         if self.errors_ is None:
             raise ValueError("no calibration data: the global model holds out the last "
-                             "horizon of each series to calibrate, and no series had "
-                             f"the {_MIN_CONTEXT + 2 * self.H} values that needs")
+                             "horizon of each series to calibrate (calibration_size > 0), "
+                             f"and no series had the {_MIN_CONTEXT + 2 * self.H} values "
+                             "that needs")
         q = np.stack([_conformal_quantile(self.errors_, a) for a in alphas], axis=-1)
         scales = np.array([_Prepared(y, self.m).mase_scale for y in ys])
         return scales[:, None, None] * q[None]
@@ -390,6 +396,12 @@ def prefix_theta(series, H):
         s.theta = theta[i, :len(s.a) + 1]
 
 
+def can_calibrate(lengths, horizon):
+    """Whether a global model fit on series of these lengths has held-out
+    errors to calibrate intervals on (one series of 3 + 2 * horizon values)."""
+    return any(n >= _MIN_CONTEXT + 2 * horizon for n in lengths)
+
+
 def _conformal_quantile(errors, alpha):
     """Per horizon, the finite-sample conformal quantile of the errors (N, H)."""
     N = errors.shape[0]
@@ -435,9 +447,11 @@ def _warn_short(kinds):
                   f"forecasts them from a shorter context (series {_few(short)}; see "
                   "fallback_)", UserWarning)
     if stat:
-        warn_user(f"{len(stat)} series have fewer than {_MIN_CONTEXT} values: they get "
-                  f"the Theta forecast (the last value for a single value) instead of the "
-                  f"network's (series {_few(stat)}; see fallback_)", UserWarning)
+        warn_user(f"{len(stat)} series are too short for the network (it reads at "
+                  f"least {_MIN_CONTEXT} values, and trains only when a series has "
+                  f"{_MIN_CONTEXT} + horizon): they get the Theta forecast (the last "
+                  f"value for a single value) instead of the network's (series "
+                  f"{_few(stat)}; see fallback_)", UserWarning)
 
 
 def _few(idx):

@@ -568,7 +568,16 @@ def _check_lengths(template, names, ys, horizon, coverage, global_model, backtes
         arrays = [y[:, None] for y in ys]
         if global_model:
             # the 'normalised' global model forecasts series of any length
-            if not _global.applies(template, True, 1, [None]):
+            if _global.applies(template, True, 1, [None]):
+                if coverage is not None and not (
+                        template.calibration_size > 0
+                        and _global.can_calibrate([len(y) for y in ys], template.horizon)):
+                    raise ValueError(
+                        "coverage was given, but no series has the "
+                        f"{3 + 2 * template.horizon} values the global model needs to "
+                        "hold out a horizon for calibrating intervals (or "
+                        "calibration_size is 0)")
+            else:
                 template._plan(arrays).check([len(y) for y in ys], names,
                                              coverage is not None, global_model=True)
         else:
