@@ -63,7 +63,7 @@ def main(png="airline_forecast.png"):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("\nmatplotlib is not installed: no plot (pip install 'seqcore[plot]')")
+        print("\nmatplotlib is not installed: no plot (pip install 'seqcore-rnn[plot]')")
         return
     x_hist = months.astype("datetime64[D]")
     x_fut = future.astype("datetime64[D]")

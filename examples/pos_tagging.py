@@ -2,9 +2,14 @@
 
 Data: the development set of the Universal Dependencies English Web Treebank
 (UD_English-EWT, Silveira et al. 2014, CC BY-SA 4.0): 2,001 sentences
-with a universal POS tag (NOUN, VERB, ADP, ...) on every word.  It is not
-bundled with seqcore; the script reads it from ``../shared/data/pos`` (or
-the path given as its argument) with the small CoNLL-U reader below.
+with a universal POS tag (NOUN, VERB, ADP, ...) on every word.  Its licence
+asks for attribution and share-alike, so it is not bundled with seqcore:
+download ``en_ewt-ud-dev.conllu`` from the treebank's repository,
+https://github.com/UniversalDependencies/UD_English-EWT (described at
+https://universaldependencies.org/treebanks/en_ewt/), and give its path
+(plain or gzipped) as the argument.  Without one, the script looks in
+``../shared/data/pos`` beside the repository (the project's own copy).  The
+small CoNLL-U reader below reads it; no package is needed.
 
 The sentences are split 80/20.  Words are lower-cased and numbered by
 ``SequenceTokenizer``; ``RNNClassifier`` with ``embedding_dim`` and
@@ -20,7 +25,7 @@ shape of a new word says about its tag.  On this split that takes the
 accuracy on unseen words from about 0.45 to 0.75 (benchmarks/bench_text.py
 measures both).  The script also prints a most-frequent-tag baseline.
 
-Run:  python examples/pos_tagging.py [path/to/en_ewt-ud-dev.conllu.gz]   (about a minute)
+Run:  python examples/pos_tagging.py path/to/en_ewt-ud-dev.conllu   (about a minute)
 """
 
 import gzip

@@ -51,11 +51,96 @@ def test_every_kind_forecasts(cell):
     assert np.isfinite(f.predict(3)).all()
 
 
-def test_an_unknown_kind_is_refused_everywhere():
-    with pytest.raises(ValueError, match="cell"):
-        RNNClassifier(cell="sru").fit(*_task())
-    with pytest.raises(ValueError, match="cell must be one of"):
-        SequenceNetwork("sru", 2, 3, 2, loss="softmax")
+def _entry_points_with_a_cell():
+    """{qualified name: object} of every public class or function of seqcore
+    with a ``cell`` parameter, found from the package's public names (the
+    ``__all__`` of seqcore and of each public module, integrations included),
+    so that a new one is covered without anyone adding it here."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import seqcore
+
+    modules = [seqcore]
+    for info in pkgutil.walk_packages(seqcore.__path__, "seqcore."):
+        if any(part.startswith("_") for part in info.name.split(".")):
+            continue
+        try:
+            modules.append(importlib.import_module(info.name))
+        except ModuleNotFoundError as exc:   # an integration's framework is missing
+            if exc.name and exc.name.split(".")[0] == "seqcore":
+                raise
+    found = {}
+    for module in modules:
+        for name in getattr(module, "__all__", ()):
+            obj = getattr(module, name)
+            if not (inspect.isclass(obj) or inspect.isfunction(obj)):
+                continue
+            try:
+                params = inspect.signature(obj).parameters
+            except (TypeError, ValueError):
+                continue
+            if "cell" in params:
+                found[f"{obj.__module__}.{obj.__qualname__}"] = obj
+    return found
+
+
+def _refusals():
+    """For each entry point with a cell: a call with the cell kind given,
+    which must be refused (before any training)."""
+    X, y = _task()
+    texts = ["the cat sat", "a dog ran", "the dog sat"] * 4
+    series = 10 + np.sin(np.arange(60) / 3)
+    return {
+        "seqcore._estimators.RNNClassifier": lambda c, cell: c(cell=cell).fit(X, y),
+        "seqcore._estimators.RNNRegressor": lambda c, cell: c(cell=cell).fit(X, y * 1.0),
+        "seqcore._forecasting.RNNForecaster": lambda c, cell: c(cell=cell).fit(series),
+        "seqcore.nn._network.SequenceNetwork": lambda c, cell: c(cell, 2, 3, 2,
+                                                                   loss="softmax"),
+        "seqcore.nn._seq2seq.Seq2Seq": lambda c, cell: c(5, 5, start_id=1, end_id=2,
+                                                          cell=cell),
+        "seqcore.text._language_model.RNNLanguageModel": lambda c, cell: c(cell=cell).fit(
+            texts),
+        "seqcore.text._translator.Seq2SeqTranslator": lambda c, cell: c(cell=cell).fit(
+            texts, texts),
+        "seqcore.integrations.sktime.RNNForecaster": lambda c, cell: c(cell=cell).fit(
+            __import__("pandas").Series(series), fh=[1, 2]),
+    }
+
+
+@pytest.mark.parametrize("cell", ["sru", "LSTM", "", None, 3])
+def test_an_unknown_kind_is_refused_everywhere(cell, capsys):
+    """issue 22, item 17: every public entry point with a ``cell`` (found
+    from the package), and every command of the command line with a
+    ``--cell`` (found from its parser), refuses a kind that is not in
+    seqcore.nn.CELLS, with a message naming the parameter."""
+    from sklearn.utils._param_validation import InvalidParameterError  # noqa: F401
+
+    entry_points = _entry_points_with_a_cell()
+    assert len(entry_points) >= 7
+    refusals = _refusals()
+    missing = sorted(set(entry_points) - set(refusals))
+    assert not missing, f"entry points with a cell and no refusal test here: {missing}"
+    for name, obj in entry_points.items():
+        with pytest.raises((ValueError, TypeError), match="cell") as info:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                refusals[name](obj, cell)
+        assert "cell" in str(info.value), name
+
+    from seqcore._cli import _parser, main
+    commands = [choice for action in _parser()._subparsers._group_actions
+                for choice, sub in action.choices.items()
+                if any("--cell" in a.option_strings for a in sub._actions)]
+    assert sorted(commands) == ["forecast", "generate"]
+    for command in commands:
+        try:
+            code = main([command, "--cell", str(cell)])
+        except SystemExit as exc:
+            code = exc.code
+        assert code == 2, command
+        assert "--cell" in capsys.readouterr().err
 
 
 def test_options_of_other_kinds_are_refused_by_a_layer():

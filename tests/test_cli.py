@@ -694,3 +694,186 @@ def test_dates_out_of_order_are_refused_before_training(tmp_path, rows):
     path.write_text("month,value\n" + "\n".join(rows * 20) + "\n")
     from seqcore._cli import main
     assert main(["forecast", str(path)]) == 2
+
+
+# ------------------------------------- Ctrl-C while importing (issue 22, item 15)
+# Ctrl-C at the moment seqcore imports scikit-learn, made deterministic: an
+# import hook raises KeyboardInterrupt there, as Python's SIGINT handler would.
+_CTRL_C_AT_IMPORT = """
+import sys
+
+class _CtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == "sklearn":
+            raise KeyboardInterrupt
+        return None
+
+sys.meta_path.insert(0, _CtrlC())
+"""
+
+
+def _assert_interrupted(proc):
+    assert proc.returncode == 130, (proc.returncode, proc.stderr)
+    assert proc.stderr.splitlines() == ["seqcore: interrupted"], proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_ctrl_c_while_the_command_imports_exits_130_with_one_line(tmp_path):
+    env = subprocess_env()
+    # the console script, as pip writes it: a file named seqcore
+    script = tmp_path / "bin" / "seqcore"
+    script.parent.mkdir()
+    script.write_text(_CTRL_C_AT_IMPORT + "from seqcore._cli import main\nsys.exit(main())\n")
+    _assert_interrupted(subprocess.run([sys.executable, str(script), "forecast"], env=env,
+                                       capture_output=True, text=True, timeout=120))
+    # python -m seqcore: the hook comes in through sitecustomize
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_CTRL_C_AT_IMPORT)
+    env_m = dict(env, PYTHONPATH=str(site) + os.pathsep + env["PYTHONPATH"])
+    _assert_interrupted(run_cli("forecast", cwd=tmp_path, env=env_m))
+    # in a user's own program the interrupt goes on as usual
+    proc = subprocess.run([sys.executable, "-c", _CTRL_C_AT_IMPORT + "import seqcore\n"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "KeyboardInterrupt" in proc.stderr
+
+
+@pytest.mark.parametrize("delay", [0.2, 0.3, 0.5, 1.0])
+def test_a_real_ctrl_c_soon_after_start_exits_130_with_one_line(workdir, delay):
+    """Whenever it lands (while importing, or once training), one line and
+    130 (an interpreter finalising after an interrupted import ended by the
+    signal, -2, at some of these delays)."""
+    proc = subprocess.Popen([sys.executable, "-m", "seqcore", "forecast", "sales.csv", *LONG],
+                            cwd=workdir, env=subprocess_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(delay)   # past the interpreter's start: in seqcore's imports, or later
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, (proc.returncode, stderr)
+    assert stderr.splitlines()[-1] == "seqcore: interrupted", stderr
+    assert "Traceback" not in stderr + stdout
+
+
+# ------------------------------------- issue 22, items 15, 16, 17: the CLI
+def _seasonal_rows(n, period, start):
+    rng = np.random.default_rng(3)
+    t = np.arange(n)
+    values = 100 + t + 10 * np.sin(2 * np.pi * t / period) + rng.standard_normal(n)
+    return [[label, f"{v:.3f}"] for label, v in zip(start(n), values)]
+
+
+def quarter_labels(style):
+    def labels(n):
+        return [(f"{2000 + i // 4}Q{i % 4 + 1}" if style == "Q"
+                 else f"{2000 + i // 4}-{3 * (i % 4) + 1:02d}-01") for i in range(n)]
+    return labels
+
+
+def week_labels(n):
+    return [str(np.datetime64("2015-01-05") + np.timedelta64(7 * i, "D")) for i in range(n)]
+
+
+@pytest.mark.parametrize("labels, n, season, first_period", [
+    (quarter_labels("Q"), 48, 4, "2012-01"),
+    (quarter_labels("-"), 48, 4, "2012-01"),
+    (week_labels, 200, 52, "2018-11-05"),
+], ids=["quarters-2000Q1", "quarters-as-dates", "weeks"])
+def test_quarterly_and_weekly_files_get_their_season(labels, n, season, first_period, tmp_path,
+                                                     capsys):
+    """A quarterly file's season is 4 (a year), a weekly file's 52, as
+    seqcore.season_from_freq says; the forecast periods follow the file."""
+    path = write_csv(tmp_path / "q.csv", ["period", "value"], _seasonal_rows(n, season, labels))
+    assert main(["forecast", str(path), "--horizon", "4", "--max-iter", "1"]) == 0
+    out = capsys.readouterr().out
+    assert f"season {season}" in out.splitlines()[0]
+    assert f"seasonal naive (m={season})" in out
+    assert table(out)[0][1] == first_period
+
+
+def test_the_short_series_message_says_what_the_run_needs(tmp_path, capsys):
+    """It said "has 5 values ... has 0 values ... window=2"."""
+    path = write_csv(tmp_path / "five.csv", ["x"], [[v] for v in range(1, 6)])
+    for horizon in (12, 2):
+        assert main(["forecast", str(path), "--horizon", str(horizon)]) == 2
+        err = capsys.readouterr().err.strip()
+        m = re.match(f"seqcore: error: the series has 5 values, too few for horizon "
+                     rf"{horizon}: the run needs at least (\d+) values(?:, (\d+) for a "
+                     r"series with a trend)?: it fits on", err)
+        assert m, err
+        fewest, trend = int(m[1]), int(m[2] or m[1])
+        assert "0 values" not in err and "window=" not in err
+        # the numbers it names are right: a series with a trend of that many
+        # values runs; one value fewer than the least never does
+        ok = write_csv(tmp_path / "ok.csv", ["x"], [[v] for v in range(1, trend + 1)])
+        assert main(["forecast", str(ok), "--horizon", str(horizon), "--max-iter", "1"]) == 0
+        short = write_csv(tmp_path / "short.csv", ["x"],
+                          [[f"{10 + np.sin(i):.3f}"] for i in range(fewest - 1)])
+        assert main(["forecast", str(short), "--horizon", str(horizon)]) == 2
+        capsys.readouterr()
+
+
+@pytest.mark.parametrize("sep, name", [(";", "semicolon"), ("\t", "tab"), ("|", "bar")])
+def test_csv_separated_by_semicolons_or_tabs(sep, name, tmp_path, capsys, monthly_csv):
+    """The separator is found from the file, or given with --sep."""
+    rows = list(csv.reader(open(monthly_csv, newline="")))
+    path = tmp_path / f"{name}.csv"
+    with open(path, "w", newline="") as fh:
+        csv.writer(fh, delimiter=sep).writerows(rows)
+    assert main(["forecast", str(monthly_csv), "--horizon", "3", "--max-iter", "1"]) == 0
+    want = capsys.readouterr().out
+    assert main(["forecast", str(path), "--horizon", "3", "--max-iter", "1"]) == 0
+    def same(out):   # all but the file name and the time taken
+        return [line for line in out.splitlines() if not line.startswith("trained in")][1:]
+    assert same(capsys.readouterr().out) == same(want)
+    given = "tab" if sep == "\t" else sep
+    assert main(["forecast", str(path), "--sep", given, "--horizon", "3",
+                 "--max-iter", "1"]) == 0
+    assert table(capsys.readouterr().out) == table(want)
+    # the wrong separator given: one column, a clear error
+    assert main(["forecast", str(path), "--sep", ","]) == 2
+    assert "numeric columns" in capsys.readouterr().err
+    for bad in ("ab", "x", '"', ""):
+        assert main(["forecast", str(path), "--sep", bad]) == 2
+        assert "argument --sep" in capsys.readouterr().err
+
+
+def test_generate_on_a_tiny_text_is_refused_before_training(tmp_path, capsys):
+    """It reported early_stopping and validation_fraction, options the
+    command line does not have, after announcing the training."""
+    path = tmp_path / "two.txt"
+    path.write_text("ab", encoding="utf-8")
+    assert main(["generate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == ("seqcore: error: two.txt has 2 characters; training needs at least "
+                           "15 (it holds out the last tenth of the text to know when to stop)"
+                           ).replace("two.txt", str(path))
+    assert "early_stopping" not in err and "training a" not in err
+    path.write_text("abcdefghijklmno", encoding="utf-8")
+    assert main(["generate", str(path), "--max-iter", "1", "--length", "3"]) == 0
+
+
+def test_daily_dates_are_days_not_repeated_months(tmp_path, capsys):
+    """NumPy reads "2020-01-02" as the month 2020-01: a daily file was refused
+    as "not in increasing order"."""
+    days = [str(np.datetime64("2020-01-01") + np.timedelta64(i, "D")) for i in range(60)]
+    path = write_csv(tmp_path / "daily.csv", ["day", "value"],
+                     _seasonal_rows(60, 7, lambda n: days[:n]))
+    assert main(["forecast", str(path), "--horizon", "3", "--max-iter", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "season 7" in out.splitlines()[0]
+    assert table(out)[0][1] == "2020-03-01"
+
+
+def test_decimal_commas_are_named_in_the_message(tmp_path, capsys):
+    """A semicolon file from a European spreadsheet: the separator is found,
+    and its decimal commas are named instead of "0 numeric columns" alone."""
+    path = tmp_path / "euro.csv"
+    path.write_text("month;sales\n" + "".join(f"2010-{m:02d};{100 + m},5\n"
+                                              for m in range(1, 13)), encoding="utf-8")
+    assert main(["forecast", str(path)]) == 2
+    assert "values such as '101,5' have a decimal comma" in capsys.readouterr().err

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from seqcore import RNNClassifier, RNNForecaster, RNNRegressor, _engine
+from seqcore import RNNClassifier, RNNForecaster, RNNRegressor, RNNSequenceLabeler, _engine
 from seqcore.callbacks import EarlyStopping, ModelCheckpoint
 from seqcore.nn import SGD, Adam, AdamW, RMSprop
 from seqcore.nn._optim import OPTIMIZERS
@@ -71,10 +71,19 @@ def _translator(**kw):
     return est, (X, y)
 
 
+def _labeler(**kw):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(48, 10, 3))
+    y = ["ab" if x[:5, 0].mean() > 0 else "ba" for x in X]
+    est = RNNSequenceLabeler(**{"hidden_size": 8, "num_layers": 1, "max_iter": 4,
+                                "batch_size": 16, "random_state": 0, **kw})
+    return est, (X, y)
+
+
 CASES = {"classifier": _classifier, "regressor": _regressor, "forecaster": _forecaster,
-         "language_model": _language_model, "translator": _translator}
+         "language_model": _language_model, "translator": _translator, "labeler": _labeler}
 # the two whose validation set is built from the fit's own data
-VALIDATING = ["classifier", "regressor", "language_model", "translator"]
+VALIDATING = ["classifier", "regressor", "language_model", "translator", "labeler"]
 
 
 def _network(est):

@@ -459,3 +459,32 @@ def test_forecast_many_and_backtest_share_the_rolling_origins(series):
     for k, y in series.items():
         np.testing.assert_array_equal(r.backtests[k]["origins"],
                                       RollingOrigin(H, 3, 2).origins(len(y)))
+
+
+def test_long_table_keeps_the_time_zone():
+    """issue 22, item 7: zoned times give forecast times in the same zone (a
+    Tokyo series' first forecast was labelled 15:00 UTC-naive on the day of
+    its last observation), from a zoned column and from ISO strings with an
+    offset."""
+    pd = pytest.importorskip("pandas")
+    t = pd.date_range("2024-03-01 00:00", periods=48, freq="h", tz="Asia/Tokyo")
+    values = np.r_[np.sin(np.arange(48) / 3), np.cos(np.arange(48) / 3)]
+    fc = RNNForecaster(window=6, horizon=2, hidden_size=3, max_iter=2, n_models=1)
+    tables = [pd.DataFrame({"id": ["a"] * 48 + ["b"] * 48, "time": list(t) * 2,
+                            "value": values}),
+              {"id": ["a"] * 48 + ["b"] * 48,
+               "time": [s.isoformat() for s in t] * 2, "value": values}]
+    for table in tables:
+        res = forecast_many(table, horizon=2, forecaster=fc, backtest=False, random_state=0)
+        want = pd.DatetimeIndex([t[-1] + pd.Timedelta(hours=h) for h in (1, 2)])
+        for k in ("a", "b"):
+            assert str(res.times[k].tz) in ("Asia/Tokyo", "UTC+09:00")
+            assert (res.times[k] == want).all()
+            assert res.times[k][0].hour == 0 and res.times[k][0].day == 3   # local time
+        frame = res.to_frame()
+        assert frame["time"].dt.tz is not None
+        assert (frame["time"].iloc[:2].to_numpy() == want.to_numpy()).all()
+    # naive times stay naive
+    naive = pd.DataFrame({"id": ["a"] * 48, "time": t.tz_localize(None), "value": values[:48]})
+    res = forecast_many(naive, horizon=2, forecaster=fc, backtest=False, random_state=0)
+    assert res.times["a"].dtype == np.dtype("datetime64[ns]")

@@ -526,9 +526,30 @@ def test_airline_beats_seasonal_naive(record_property):
         "naive_smape": smape(test, naive), "naive_mase": mase(test, naive, train, 12),
     }
     for k, v in scores.items():
-        record_property(k, float(v))
+        record_property(k, float(v))   # plain floats: pytest-xdist sends them between processes
     print("\nairline 1960: seqcore sMAPE {seqcore_smape:.2f}% MASE {seqcore_mase:.3f}; "
           "seasonal naive sMAPE {naive_smape:.2f}% MASE {naive_mase:.3f}".format(**scores))
     np.testing.assert_allclose(scores["naive_smape"], 10.5718, atol=1e-3)
     assert scores["seqcore_smape"] < scores["naive_smape"]
     assert scores["seqcore_mase"] < scores["naive_mase"]
+
+
+def test_intervals_widen_with_the_horizon_where_the_errors_do():
+    """issue 22, item 17: a flat interval spread over the horizon passed
+    every forecasting test.  On a random walk the error of an h-step
+    forecast grows like sqrt(h): the calibrated spread must grow with h (and
+    the intervals with it), and on white noise it must not grow much."""
+    rng = np.random.default_rng(11)
+    opts = dict(window=8, horizon=6, hidden_size=6, max_iter=20, n_models=1, random_state=0,
+                transform=None, differencing=0, deseasonalize=False)
+    walk = 100 + np.cumsum(rng.standard_normal(400))
+    f = RNNForecaster(**opts).fit(walk)
+    _, lo, hi = f.predict_interval(6, coverage=0.8)
+    width = hi - lo
+    assert np.all(np.diff(f.interval_scale_[:, 0]) > 0)
+    assert np.all(np.diff(width) > 0), width
+    assert width[-1] > 1.6 * width[0], width          # sqrt(6) ~ 2.4 in theory
+    noise = 100 + rng.standard_normal(400)
+    g = RNNForecaster(**opts).fit(noise)
+    _, lo, hi = g.predict_interval(6, coverage=0.8)
+    assert (hi - lo)[-1] < 1.3 * (hi - lo)[0], hi - lo

@@ -134,7 +134,7 @@ def test_series_round_trip(kind):
 def test_fh_dates_errors():
     y = pd.Series(seasonal(60, 12), index=pd.period_range("2010-01", periods=60, freq="M"))
     f = RNNForecaster(**FAST).fit(y)
-    with pytest.raises(ValueError, match="not after the end"):
+    with pytest.raises(ValueError, match="before the end of the series"):
         f.predict([pd.Period("2014-06", freq="M")])
     with pytest.raises(ValueError, match="horizon=4"):
         f.predict([pd.Period("2015-06", freq="M")])        # 6 steps, direct model of 4
@@ -285,3 +285,59 @@ def test_the_history_is_a_copy_of_the_input():
     before = f.predict(4).to_numpy()
     y.iloc[-12:] = 1e6                        # the user edits their series afterwards
     np.testing.assert_array_equal(f.predict(4).to_numpy(), before)
+
+
+def test_fh_messages_in_other_zones_and_at_the_end():
+    """issue 22, item 15: fh in another time zone was a raw pandas TypeError;
+    fh at the series' end read "cannot read ... : is not after the end"."""
+    index = pd.date_range("2024-01-01", periods=60, freq="h", tz="Asia/Tokyo")
+    y = pd.Series(seasonal(60, 12), index=index)
+    f = RNNForecaster(**FAST).fit(y)
+    pred = f.predict(2)
+    # the same instants in UTC are the same forecast times
+    np.testing.assert_array_equal(f.predict(pred.index.tz_convert("UTC")).to_numpy(),
+                                  pred.to_numpy())
+    with pytest.raises(ValueError, match="not on the series' grid"):
+        f.predict([pd.Timestamp(pred.index[0]).tz_convert("UTC") + pd.Timedelta(minutes=30)])
+    with pytest.raises(ValueError, match=r"is the last time of the series, not a future one; "
+                                         r"forecast times start at 2024-01-03 12:00:00\+09:00"):
+        f.predict([index[-1]])
+    naive = RNNForecaster(**FAST).fit(y.tz_localize(None))
+    with pytest.raises(ValueError, match="has a time zone, but the series' times have none"):
+        naive.predict([pd.Timestamp("2024-01-03 12:00", tz="UTC")])
+    monthly = pd.Series(seasonal(60, 12), index=pd.period_range("2010-01", periods=60, freq="M"))
+    f = RNNForecaster(**FAST).fit(monthly)
+    for end in (monthly.index[-1], "2014-12"):
+        with pytest.raises(ValueError, match="the last time of the series") as info:
+            f.predict([end])
+        assert "cannot read" not in str(info.value)
+        assert "start at 2015-01" in str(info.value)
+
+
+def test_predict_interval_names_its_three_series():
+    """issue 22, item 16: three Series of one name (the series') could not
+    be told apart, e.g. in pd.concat(..., axis=1)."""
+    y = pd.Series(seasonal(60, 12), index=pd.period_range("2010-01", periods=60, freq="M"),
+                  name="sales")
+    f = RNNForecaster(**FAST).fit(y)
+    fc, lo, hi = f.predict_interval(3, coverage=0.8)
+    assert (fc.name, lo.name, hi.name) == ("forecast", "lower", "upper")
+    table = pd.concat([fc, lo, hi], axis=1)
+    assert list(table.columns) == ["forecast", "lower", "upper"]
+    assert f.predict(3).name == "sales"            # predict keeps the series' name
+    np.testing.assert_array_equal(fc.to_numpy(), f.predict(3).to_numpy())
+
+
+def test_median_quantile_is_the_forecast_shifted_by_the_median_error():
+    """issue 22, item 16: the median is the point forecast plus the pooled
+    median of the calibration errors scaled to each horizon, as the
+    docstring of predict_quantiles explains; not the forecast itself."""
+    y = seasonal(80, 12) + np.random.default_rng(3).gamma(1.0, 2.0, 80)   # skewed noise
+    f = RNNForecaster(**{**FAST, "transform": None, "differencing": 0}).fit(y)
+    steps = np.arange(1, f.horizon + 1)
+    median = f.predict_quantiles(steps, alpha=0.5)[:, 0]
+    shift = median - f.predict(steps)
+    # the shift over the horizon's error scale sigma_h is one number
+    ratio = shift / f.interval_scale_[:, 0]
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-9, atol=1e-12)
+    assert "not ``predict``'s forecast" in " ".join(f.predict_quantiles.__doc__.split())

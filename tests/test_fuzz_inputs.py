@@ -555,7 +555,9 @@ def y_catalogue(kind):
             ("float_labels", y.astype(float), Same(y.copy())),
             ("one_class", np.zeros(n, int), Err(r"class")),
             ("continuous", Y_REG, Err(r"label|continuous")),
-            ("2d", np.c_[y, y], Err(r"1-D|" + P_NDIM + "|multi")),
+            # a 2-D 0/1 indicator is multilabel; other 2-D labels are refused
+            ("2d_indicator", np.c_[y, 1 - y], Works()),
+            ("2d", np.c_[y, y + 2], Err(r"1-D|" + P_NDIM + "|multi")),
             ("none_labels", np.array([None] * n, dtype=object), Err(r"label|unknown")),
         ]
     else:

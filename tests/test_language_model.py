@@ -470,3 +470,35 @@ def test_params_are_named_like_pytorch(grammar_lm):
     names = set(grammar_lm.network_.params)
     assert {"embedding.weight", "rnn.weight_ih_l0", "rnn.bias_hh_l0", "head.weight",
             "head.bias"} <= names
+
+
+def test_scoring_memory_is_sized_by_the_vocabulary(monkeypatch):
+    """issue 22, item 14: scoring held 2,048 x vocabulary logits at once
+    (+774 MiB for a 49k-word vocabulary); the chunk of steps now shrinks as
+    the vocabulary grows, to about _SCORE_MEMORY bytes of buffers."""
+    import tracemalloc
+    import warnings
+
+    from seqcore.nn import _language
+
+    rng = np.random.default_rng(4)
+    words = np.array([f"w{i}" for i in range(6000)])
+    text = " ".join(rng.choice(words, 12000))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lm = RNNLanguageModel(analyzer="word", embedding_dim=4, hidden_size=4, max_iter=1,
+                              early_stopping=False, random_state=0).fit([text])
+    assert lm.vocab_size_ > 5000
+    sample = [" ".join(rng.choice(words, 4000))]
+    whole = lm.score(sample)
+    monkeypatch.setattr(_language, "_SCORE_MEMORY", 2 << 20)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        chunked = lm.score(sample)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_allclose(chunked, whole, rtol=1e-6)
+    # 2,048 steps of 6,000 float32 logits were 49 MB; now about 2 MB of them
+    assert peak < 12 << 20, peak / 2**20

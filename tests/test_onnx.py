@@ -406,3 +406,225 @@ def test_unknown_network_parts_are_refused(data):
     net.flat_params = np.concatenate([net.flat_params, np.zeros(4, net.dtype)])
     with pytest.raises(NotImplementedError, match="cannot export yet"):
         to_onnx(clf)
+
+
+# ------------------------------- default session options, in a subprocess
+# The session is built as a user builds it, with onnxruntime's default options
+# (its highest optimisation level), in a child process: an export that kills
+# onnxruntime (issue 22: float32 return_sequences, a segfault) fails the test
+# instead of ending the test run.
+_RUNNER = """
+import sys
+import numpy as np
+import onnxruntime as ort
+
+results = {}
+for i, path in enumerate(sys.argv[1:-1]):
+    print("running", path, file=sys.stderr, flush=True)
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    feeds = dict(np.load(path + ".feeds.npz"))
+    for j, out in enumerate(session.run(None, feeds)):
+        results[f"{i}_{j}"] = out
+np.savez(sys.argv[-1], **results)
+"""
+
+
+def run_in_subprocess(models, tmp_path):
+    """[(model, feeds)] -> each model's outputs from a fresh process."""
+    import subprocess
+    import sys
+
+    paths = []
+    for i, (model, feeds) in enumerate(models):
+        path = str(tmp_path / f"model_{i}.onnx")
+        onnx.save(model, path)
+        np.savez(path + ".feeds.npz", **feeds)
+        paths.append(path)
+    out = str(tmp_path / "outputs.npz")
+    proc = subprocess.run([sys.executable, "-c", _RUNNER, *paths, out],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (f"onnxruntime's process ended with code {proc.returncode}"
+                                  f" (-11 or 139: a segfault):\n{proc.stderr[-2000:]}")
+    with np.load(out, allow_pickle=True) as res:   # string labels are object arrays
+        return [[res[f"{i}_{j}"] for j in range(len(model.graph.output))]
+                for i, (model, _) in enumerate(models)]
+
+
+def _estimator_configurations(X, lengths_, dtype, cell):
+    """Every estimator configuration of one cell and dtype: classifier and
+    regressor, summary and return_sequences, with and without ``lengths``."""
+    rng = np.random.default_rng(7)
+    full = [x[:4] for x in X if len(x) >= 4]       # every sequence 4 steps long
+    tags = [rng.integers(0, 3, len(x)) for x in X]
+    targets = [rng.standard_normal(len(x)) for x in X]
+    y = rng.integers(0, 3, len(X))
+    opts = dict(cell="lstm" if cell == "lstm_proj" else cell, hidden_size=5, max_iter=1,
+                dtype=dtype, random_state=0, bidirectional=True)
+    if cell == "lstm_proj":
+        opts["proj_size"] = 3
+    cases = []
+    for est, target in ((RNNClassifier(**opts), y), (RNNRegressor(**opts), y * 1.5),
+                        (RNNClassifier(return_sequences=True, **opts), tags),
+                        (RNNRegressor(return_sequences=True, **opts), targets)):
+        fit_quiet(est, X, target)
+        for lengths in (True, False):
+            data = X if lengths else full
+            Xp, ls = pad_sequences(data, dtype=dtype)
+            feeds = {"X": Xp, "lengths": ls} if lengths else {"X": Xp}
+            cases.append((to_onnx(est, lengths=lengths), feeds, est, data))
+    return cases
+
+
+def _compare(est, data, got):
+    """onnxruntime's outputs against the estimator's, on the valid steps."""
+    tol = 1e-4 if est.dtype == "float32" else 1e-9
+    if isinstance(est, RNNClassifier):
+        expected = [est.predict(data), est.predict_proba(data)]
+    else:
+        expected = [est.predict(data)]
+    for g, e in zip(got, expected):
+        if est.return_sequences:
+            for i, e_i in enumerate(e):
+                g_i = g[i, :len(e_i)]
+                if g_i.dtype.kind in "fc":
+                    np.testing.assert_allclose(g_i, e_i, rtol=0, atol=tol * 10)
+                else:
+                    np.testing.assert_array_equal(g_i, e_i)
+        elif g.dtype.kind in "fc":
+            np.testing.assert_allclose(g, e, rtol=0, atol=tol * 10)
+        else:
+            np.testing.assert_array_equal(g, e)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm", "mgu", "lstm_proj"])
+def test_every_estimator_export_runs_under_default_session_options(data, tmp_path, cell,
+                                                                   dtype):
+    X, _, _ = data
+    cases = _estimator_configurations(X, None, dtype, cell)
+    outputs = run_in_subprocess([(m, f) for m, f, _, _ in cases], tmp_path)
+    for (_, _, est, data_), got in zip(cases, outputs):
+        _compare(est, data_, got)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_token_export_runs_under_default_session_options(tokens, tmp_path, dtype):
+    """The embedding tagger and classifier, with and without ``lengths``, and
+    every recurrent layer, the Embedding and Linear layers."""
+    X, ids, lengths = tokens
+    rng = np.random.default_rng(8)
+    cases = []
+    for est, y in ((RNNClassifier(embedding_dim=3, hidden_size=4, return_sequences=True),
+                    [x % 3 for x in X]),
+                   (RNNClassifier(embedding_dim=3, hidden_size=4, dense_layers=(5,)),
+                    rng.integers(0, 2, len(X))),
+                   (RNNRegressor(embedding_dim=3, hidden_size=4, return_sequences=True,
+                                 cell="lstm", proj_size=2),
+                    [x * 0.1 for x in X])):
+        est.set_params(max_iter=1, dtype=dtype, random_state=0)
+        fit_quiet(est, X, y)
+        for with_lengths in (True, False):
+            feeds = {"ids": ids, "lengths": lengths} if with_lengths else {"ids": ids}
+            cases.append((to_onnx(est, lengths=with_lengths), feeds, est, X))
+    layers = [getattr(seqcore.nn, name)(3, 4, 2, bidirectional=True, dtype=dtype,
+                                        random_state=0, **opts)
+              for name, opts, _ in VARIANTS]
+    Xs = rng.standard_normal((3, 5, 3)).astype(dtype)
+    layer_cases = [(to_onnx(layer, lengths=True), {"X": Xs, "lengths": np.array([5, 2, 3])})
+                   for layer in layers]
+    layer_cases.append((to_onnx(seqcore.nn.Embedding(20, 3, dtype=dtype, random_state=0)),
+                        {"ids": ids}))
+    layer_cases.append((to_onnx(seqcore.nn.Linear(3, 2, dtype=dtype, random_state=0)),
+                        {"X": Xs[:, 0]}))
+    outputs = run_in_subprocess([(m, f) for m, f, _, _ in cases] + layer_cases, tmp_path)
+    for (_, _, est, data_), got in zip(cases, outputs):
+        _compare(est, data_, got)
+    for layer, got in zip(layers, outputs[len(cases):]):
+        out, state = layer.forward(Xs, np.array([5, 2, 3]), training=False)
+        np.testing.assert_allclose(got[0], out, rtol=0, atol=TOL[np.dtype(dtype).type])
+
+
+# --------------------------------------------- token ids: issue 22, items 5, 10
+def test_token_graph_follows_the_estimators_padding_rule(tokens):
+    """Without a ``lengths`` input the graph reads each row as the estimator
+    reads a 2-D array of ids: trailing zeros are padding, and a row of
+    zeros only (an empty document) is one unknown token."""
+    from seqcore.preprocessing import pad_tokens
+
+    X, _, _ = tokens
+    y = np.arange(len(X)) % 2
+    for return_sequences in (False, True):
+        target = [x % 2 for x in X] if return_sequences else y
+        clf = fit_quiet(RNNClassifier(embedding_dim=3, hidden_size=4, max_iter=2,
+                                      return_sequences=return_sequences, random_state=0),
+                        X, target)
+        docs = [X[0], np.array([], np.int64), X[1], X[2]]
+        ids, lengths = pad_tokens(docs)
+        assert ids.shape == (4, max(map(len, docs)))
+        label, proba = run(to_onnx(clf), {"ids": ids})
+        expected = clf.predict_proba(docs)
+        if not return_sequences:
+            np.testing.assert_allclose(proba, expected, rtol=0, atol=1e-5)
+            np.testing.assert_allclose(proba[1], clf.predict_proba([np.array([1])])[0],
+                                       rtol=0, atol=1e-5)
+        else:
+            assert len(expected[1]) == 0
+            for i, e in enumerate(expected):
+                np.testing.assert_allclose(proba[i, :len(e)], e, rtol=0, atol=1e-5)
+        # a batch of empty documents only
+        label, proba = run(to_onnx(clf), {"ids": np.zeros((2, 3), np.int64)})
+        want = clf.predict_proba([np.array([1])])
+        want = want[0] if not return_sequences else want[0][0]
+        np.testing.assert_allclose(proba[:, 0] if return_sequences else proba,
+                                   np.stack([want, want]), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("lengths_input", [False, True])
+def test_negative_token_ids_fail_the_run(tokens, lengths_input):
+    """seqcore refuses a negative id; the graph must not read the table's
+    last row for it (ONNX's Gather takes -1 as the last index)."""
+    X, ids, lengths = tokens
+    clf = fit_quiet(RNNClassifier(embedding_dim=3, hidden_size=4, max_iter=1, random_state=0),
+                    X, np.arange(len(X)) % 2)
+    model = to_onnx(clf, lengths=lengths_input)
+    bad = ids.copy()
+    bad[0, 0] = -1
+    feeds = {"ids": bad, "lengths": lengths} if lengths_input else {"ids": bad}
+    with pytest.raises(Exception, match="out of (data )?bounds"):
+        run(model, feeds)
+    bad[0, 0] = clf.vocab_size_   # too large: refused too
+    with pytest.raises(Exception, match="out of (data )?bounds"):
+        run(model, feeds)
+    with pytest.raises(ValueError, match="negative token id"):
+        clf.predict([np.array([-1, 2])])
+    emb = seqcore.nn.Embedding(5, 2, random_state=0)
+    with pytest.raises(Exception, match="out of (data )?bounds"):
+        run(to_onnx(emb), {"ids": np.array([[1, -2]])})
+    # valid ids still run
+    label, _ = run(model, {"ids": ids, "lengths": lengths} if lengths_input else {"ids": ids})
+    np.testing.assert_array_equal(label, clf.predict(X))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_an_empty_batch_runs_under_default_session_options(data, tokens, tmp_path, dtype):
+    """N = 0 rows: onnxruntime's own RNN/GRU/LSTM kernels crashed on it (a
+    segfault for the token classifier, an abort for a float32 LSTM); the
+    graph now gives empty outputs, as seqcore does."""
+    X, y, _ = data
+    toks, ids, _ = tokens
+    clf = fit_quiet(RNNClassifier(hidden_size=3, max_iter=1, dtype=dtype, random_state=0), X, y)
+    tok = fit_quiet(RNNClassifier(cell="gru", embedding_dim=2, hidden_size=3, max_iter=1,
+                                  dtype=dtype, random_state=0), toks, np.arange(len(toks)) % 2)
+    layer = seqcore.nn.LSTM(3, 4, 2, bidirectional=True, dtype=dtype, random_state=0)
+    empty_x = np.zeros((0, 5, 3), dtype)
+    cases = [(to_onnx(clf), {"X": empty_x}),
+             (to_onnx(clf, lengths=True), {"X": empty_x, "lengths": np.zeros(0, np.int64)}),
+             (to_onnx(tok), {"ids": np.zeros((0, 4), np.int64)}),
+             (to_onnx(layer, lengths=True, initial_state=True),
+              {"X": empty_x, "lengths": np.zeros(0, np.int64),
+               "h_0": np.zeros((4, 0, 4), dtype), "c_0": np.zeros((4, 0, 4), dtype)})]
+    outputs = run_in_subprocess(cases, tmp_path)
+    assert [o.shape for o in outputs[0]] == [(0,), (0, 3)]
+    assert [o.shape for o in outputs[1]] == [(0,), (0, 3)]
+    assert [o.shape for o in outputs[2]] == [(0,), (0, 2)]
+    assert [o.shape for o in outputs[3]] == [(0, 5, 8), (4, 0, 4), (4, 0, 4)]

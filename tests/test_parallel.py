@@ -32,7 +32,7 @@ def test_blas_threads_none_leaves_them():
 def test_predict_blocks_without_dask_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "dask", None)
     monkeypatch.setitem(sys.modules, "dask.array", None)
-    extra = r'predict_blocks needs dask.*pip install "seqcore\[dask\]"'
+    extra = r'predict_blocks needs dask.*pip install "seqcore-rnn\[dask\]"'
     with pytest.raises(ImportError, match=extra):
         predict_blocks(object(), np.zeros((2, 3, 1)))
 
@@ -40,5 +40,5 @@ def test_predict_blocks_without_dask_names_the_extra(monkeypatch):
 def test_limit_worker_blas_threads_without_distributed_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     monkeypatch.setitem(sys.modules, "distributed.diagnostics.plugin", None)
-    with pytest.raises(ImportError, match=r'needs distributed.*pip install "seqcore\[dask\]"'):
+    with pytest.raises(ImportError, match=r'needs distributed.*pip install "seqcore-rnn\[dask\]"'):
         limit_worker_blas_threads(object())

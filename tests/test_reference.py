@@ -188,3 +188,32 @@ def test_every_kind_of_the_descriptor_table_has_a_reference_and_variants():
                  "peep": np.zeros((3, H)), "W_hr": rng.standard_normal((P, H))}
             h, c, _ = step_forward(spec, p, np.ones(2), np.zeros(P), np.zeros(H))
             assert h.shape == (P,) and (c is None) == (layout.n_states == 1)
+
+
+# issue 22, item 2: the state's size P need not divide the gates' 4 * H rows
+PROJECTIONS = [(5, 3), (7, 2), (7, 3), (5, 4), (6, 4)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("hidden, proj", PROJECTIONS, ids=[f"H{h}_P{p}" for h, p in PROJECTIONS])
+def test_projection_of_any_size_matches_reference(hidden, proj, dtype):
+    """LSTM(proj_size=P) for every P < H, 4 * H a multiple of P or not:
+    forward and every gradient against the reference, ragged and bidirectional."""
+    import seqcore.nn
+
+    rng = np.random.default_rng(hidden * 10 + proj)
+    layer = seqcore.nn.LSTM(I, hidden, 2, bidirectional=True, proj_size=proj, dtype=dtype,
+                            random_state=3)
+    assert layer.params["weight_hh_l0"].shape == (4 * hidden, proj)
+    ref = make_reference("lstm_proj", layer)
+    assert ref.P == proj and ref.H == hidden
+    lengths = random_lengths(rng, B, T)
+    X = pad_with(rng.standard_normal((B, T, I)), lengths, lambda s: rng.standard_normal(s))
+    init = cast_state(random_state_like(rng, layer, B), dtype)
+    d_out = cast_state(rng.standard_normal((B, T, layer.output_size)), dtype)
+    d_state = cast_state(random_state_like(rng, layer, B, scale=1.0), dtype)
+    got, want = run_both(layer, ref, X.astype(dtype), lengths, init, d_out, d_state)
+    assert got["outputs"].shape == (B, T, 2 * proj)
+    for name in want:
+        err = rel_err(got[name], want[name])
+        assert err < TOL[dtype], f"{name}: error {err:.3g}"

@@ -421,3 +421,34 @@ def test_split_training_is_bit_identical_for_any_blas_thread_count():
     np.testing.assert_array_equal(out[0][1], out[1][1])
     for a, b in zip(out[0][2], out[1][2]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_projected_lstm_is_refused_at_construction():
+    """issue 22, item 3: proj_size used to be accepted and to fail later in
+    decoding and the loss with internal shape errors."""
+    for cell, proj in (("lstm", 3), ("lstm", 1)):
+        with pytest.raises(ValueError, match="does not support the LSTM's proj_size"):
+            Seq2Seq(9, 8, start_id=1, end_id=2, cell=cell, hidden_size=8, proj_size=proj)
+    # proj_size=0 is the plain LSTM, accepted
+    net = Seq2Seq(9, 8, start_id=1, end_id=2, cell="lstm", hidden_size=8, proj_size=0,
+                  random_state=0)
+    assert net.decoder.state_size == 8
+
+
+def test_beam_histories_grow_with_the_outputs(monkeypatch):
+    """issue 22, item 13: beam search keeps its hypotheses' tokens in buffers
+    that grow with the outputs (doubling from BEAM_HISTORY) instead of
+    max_length-long ones.  Outputs and attention are the same whatever the
+    first length, also for outputs many times longer than it."""
+    rng = np.random.default_rng(8)
+    net = make("gru", "additive", hidden_size=6, scale=2.0)
+    src = rng.integers(1, 7, size=(5, 6))
+    lengths = np.array([6, 1, 3, 6, 2])
+    ref = net.decode(src, lengths, max_length=40, beam_width=3, return_attention=True)
+    assert max(len(o) for o in ref[0]) > 8       # past the small first length below
+    monkeypatch.setattr(_seq2seq, "BEAM_HISTORY", 2)
+    got = net.decode(src, lengths, max_length=40, beam_width=3, return_attention=True)
+    for a, b in zip(ref[0], got[0]):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(ref[1], got[1]):
+        np.testing.assert_array_equal(a, b)

@@ -152,7 +152,7 @@ def test_min_frequency_leaving_nothing_is_refused():
 
 @pytest.mark.parametrize("params", [
     {"analyzer": "bigram"}, {"min_frequency": 0}, {"min_frequency": 1.5},
-    {"max_tokens": 2}, {"lowercase": "yes"},
+    {"max_tokens": 2}, {"lowercase": "yes"}, {"normalize": "NFX"}, {"normalize": True},
 ])
 def test_bad_parameters_raise_at_fit(params):
     tok = SequenceTokenizer(**params)   # __init__ only stores
@@ -218,3 +218,59 @@ def test_set_output_is_not_wrapped_and_pipeline_works():
     pipe = make_pipeline(SequenceTokenizer(max_tokens=5))
     out = pipe.fit_transform(DOCS)
     assert max(int(a.max()) for a in out if a.size) < 5
+
+
+# issue 22, item 6: combining marks stay in their words; Unicode normal forms
+def test_words_keep_their_combining_marks():
+    import unicodedata
+
+    nfd = unicodedata.normalize("NFD", "café crème")
+    assert len(nfd) == 12                                   # two combining accents
+    for form in ("NFC", None):   # with or without normalising, the marks stay
+        tok = SequenceTokenizer(normalize=form).fit([nfd])
+        assert len(tok.vocabulary_) == 2, tok.vocabulary_
+        assert [len(t) for t in tok.inverse_transform(tok.transform([nfd]))[0]] == \
+            ([4, 5] if form else [5, 6])
+    hindi = "नमस्ते दुनिया"       # vowel signs and a virama are marks (Mc, Mn)
+    tok = SequenceTokenizer().fit([hindi])
+    assert list(tok.vocabulary_) == ["नमस्ते", "दुनिया"]
+    # an inner apostrophe still joins, a mark after white space stands alone
+    assert SequenceTokenizer().fit(["ne\u0301e's \u0301"]).vocabulary_ == \
+        {"n\u00e9e's": 2, "\u0301": 3}
+
+
+def test_text_is_normalised_to_nfc_by_default():
+    import unicodedata
+
+    composed = ["Le café est noir", "Ça va"]
+    decomposed = [unicodedata.normalize("NFD", d) for d in composed]
+    assert decomposed != composed
+    tok = SequenceTokenizer().fit(composed)
+    for a, b in zip(tok.transform(composed), tok.transform(decomposed)):
+        np.testing.assert_array_equal(a, b)
+    assert all(1 not in ids for ids in tok.transform(decomposed))      # nothing unknown
+    # token lists too
+    np.testing.assert_array_equal(tok.transform([["café"]])[0],
+                                  tok.transform([[unicodedata.normalize("NFD", "café")]])[0])
+    raw = SequenceTokenizer(normalize=None).fit(composed)
+    assert raw.transform(["café"])[0].tolist() != raw.transform(
+        [unicodedata.normalize("NFD", "café")])[0].tolist()
+    # NFKC folds compatibility forms: the ligature "ﬁ" is "fi"
+    assert list(SequenceTokenizer(normalize="NFKC").fit(["ﬁne"]).vocabulary_) == ["fine"]
+
+
+def test_callable_analyzer_returning_nothing_is_refused_clearly():
+    """issue 22, item 15: not "'NoneType' object is not iterable"."""
+    with pytest.raises(TypeError, match="analyzer must return a list of tokens.*None"):
+        SequenceTokenizer(analyzer=lambda d: None).fit(["x"])
+    with pytest.raises(TypeError, match="analyzer must return a list of tokens.*42"):
+        SequenceTokenizer(analyzer=lambda d: 42).fit(["x"])
+
+
+def test_emoji_sequences_are_one_token_each():
+    """A family emoji (joined by zero-width joiners), an emoji with its
+    variation selector or skin tone, a flag (two regional indicators): one
+    token each, not their code points."""
+    tok = SequenceTokenizer().fit(["👩\u200d👩\u200d👧 ❤\ufe0f 👍🏽 🇫🇷🇩🇪 ok!!"])
+    assert list(tok.vocabulary_) == ["!", "👩\u200d👩\u200d👧", "❤\ufe0f", "👍🏽", "🇫🇷",
+                                     "🇩🇪", "ok"]

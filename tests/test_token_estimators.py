@@ -98,7 +98,8 @@ def test_list_and_zero_padded_ids_give_the_same_model():
     ([np.array([2, -1, 3])], ValueError, r"negative token id"),
     ([np.array([2.5, 3.0])], TypeError, r"integer token ids"),
     (["the cat sat"], TypeError, r"SequenceTokenizer"),
-    (np.zeros((2, 3), int), ValueError, r"only padding"),
+    ([np.array([2, 0, 3])], ValueError, r"X\[0\] has the padding id 0 at step 1"),
+    (np.array([[2, 3, 4], [0, 5, 0]]), ValueError, r"X\[1\] has the padding id 0 at step 0"),
 ])
 def test_bad_token_input_is_refused_at_predict(X, exc, match):
     seqs, y = _token_task(2, 30)
@@ -179,3 +180,106 @@ def test_an_empty_document_at_predict_reads_as_unknown():
     with pytest.raises(ValueError, match="empty sequence"):
         RNNClassifier(embedding_dim=4, max_iter=1).fit([np.array([2, 3]), np.array([], int)],
                                                        [0, 1])
+
+
+# ------------------------------------------ issue 22, items 4, 5 and 16
+def test_one_padding_rule_for_listed_and_2d_ids():
+    """Trailing zeros are padding in a list as in a 2-D array; an all-zero
+    item is the empty sequence in both forms (refused at fit, one unknown
+    token at predict); a 0 inside a sequence is refused in both forms."""
+    from seqcore.preprocessing import pad_tokens
+
+    seqs, y = _token_task(6, 30)
+    clf = RNNClassifier(embedding_dim=4, hidden_size=4, max_iter=2, random_state=0)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(seqs, y)
+    P, lengths = pad_tokens(seqs)
+    assert P.shape == (30, 8) and P.dtype == np.int64
+    np.testing.assert_array_equal(lengths, [len(s) for s in seqs])
+    # the rows of P listed, with their trailing zeros, give P's results
+    np.testing.assert_array_equal(clf.predict_proba(list(P)), clf.predict_proba(P))
+    np.testing.assert_array_equal(clf.predict_proba(list(P)), clf.predict_proba(seqs))
+    # an all-padding item: the same as an empty one, in both forms
+    empty = clf.predict_proba([np.array([], np.int64)])
+    np.testing.assert_array_equal(clf.predict_proba([np.zeros(3, np.int64)]), empty)
+    np.testing.assert_array_equal(clf.predict_proba(np.zeros((1, 3), np.int64)), empty)
+    np.testing.assert_array_equal(empty, clf.predict_proba([np.array([1])]))
+    for X in ([np.array([2, 3]), np.zeros(2, np.int64)], np.array([[2, 3], [0, 0]])):
+        with pytest.raises(ValueError, match=r"X\[1\] is an empty sequence"):
+            RNNClassifier(embedding_dim=4, max_iter=1).fit(X, [0, 1])
+    for X in ([np.array([2, 0, 3])], np.array([[2, 0, 3]])):
+        with pytest.raises(ValueError, match="0 pads only the end"):
+            RNNClassifier(embedding_dim=4, max_iter=1).fit(X + X if isinstance(X, list)
+                                                           else np.vstack([X, X]), [0, 1])
+        with pytest.raises(ValueError, match="0 pads only the end"):
+            clf.predict(X)
+
+
+def test_tagging_an_empty_document_gives_no_labels():
+    """issue 22, item 4: zero tokens, zero labels; score then works."""
+    rng = np.random.default_rng(5)
+    seqs = [rng.integers(2, 8, rng.integers(2, 6)) for _ in range(20)]
+    tags = [np.where(s % 2 == 0, "EVEN", "ODD") for s in seqs]
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tagger = RNNClassifier(embedding_dim=3, hidden_size=4, return_sequences=True,
+                               max_iter=2, random_state=0).fit(seqs, tags)
+        reg = RNNRegressor(embedding_dim=3, hidden_size=4, return_sequences=True,
+                           max_iter=2, random_state=0).fit(seqs, [s * 0.5 for s in seqs])
+    X = [seqs[0], np.array([], np.int64), seqs[1], np.zeros(2, np.int64)]
+    pred = tagger.predict(X)
+    assert [len(p) for p in pred] == [len(seqs[0]), 0, len(seqs[1]), 0]
+    assert [p.shape for p in tagger.predict_proba(X)][1] == (0, 2)
+    assert [len(p) for p in reg.predict(X)] == [len(seqs[0]), 0, len(seqs[1]), 0]
+    y = [tags[0], np.array([], dtype=str), tags[1], np.array([], dtype=str)]
+    assert 0 <= tagger.score(X, y) <= 1
+    # a batch of empty documents only: one empty array each
+    only_empty = tagger.predict([np.array([], np.int64), np.array([], np.int64)])
+    assert np.shape(only_empty) == (2, 0)
+    # the other documents' labels do not change with an empty one beside them
+    np.testing.assert_array_equal(pred[2], tagger.predict([seqs[1]])[0])
+
+
+def test_pad_tokens_checks_its_input():
+    from seqcore.preprocessing import pad_tokens
+
+    ids, lengths = pad_tokens([[3, 4, 5], [2]], maxlen=2)
+    np.testing.assert_array_equal(ids, [[3, 4], [2, 0]])
+    np.testing.assert_array_equal(lengths, [2, 1])
+    ids, lengths = pad_tokens([[], []])
+    assert ids.shape == (2, 1) and not ids.any() and not lengths.any()
+    with pytest.raises(ValueError, match="padding id 0"):
+        pad_tokens([[2, 0]])
+    with pytest.raises(ValueError, match="negative token id"):
+        pad_tokens([[2, -3]])
+    with pytest.raises(ValueError, match="must be 1-D"):
+        pad_tokens([[[2]]])
+    with pytest.raises(TypeError, match="list of 1-D arrays"):
+        pad_tokens(np.array([[2, 3]]))
+    with pytest.raises(ValueError, match="maxlen"):
+        pad_tokens([[2]], maxlen=0)
+
+
+def test_ids_too_large_for_int64_are_not_called_negative():
+    """issue 22, item 15: ids at or above 2**63 wrapped around to negative
+    numbers in the cast to int64, and the message said "negative"."""
+    seqs, y = _token_task(2, 20)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = RNNClassifier(embedding_dim=2, hidden_size=2, max_iter=1, random_state=0)
+        clf.fit(seqs, y)
+    big = np.array([2, 2**63], dtype=np.uint64)
+    for X in ([big], big[None], [[2, 2**63]], [np.array([2.0, 2.0**63])],
+              [np.array([2, 2**64 - 1], dtype=np.uint64)]):
+        with pytest.raises(ValueError, match="too large") as info:
+            clf.predict(X)
+        assert "negative" not in str(info.value)
+    with pytest.raises(ValueError, match="too large"):
+        RNNClassifier(embedding_dim=2, max_iter=1).fit([big, big], [0, 1])
+    tok = SequenceTokenizer().fit(["a b"])
+    with pytest.raises(ValueError, match=r"id 9223372036854775808, outside \[0, 4\)"):
+        tok.inverse_transform([big])

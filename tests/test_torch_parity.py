@@ -178,3 +178,28 @@ def test_float32_layer_loads_float64_torch_weights():
     for name, v in b.state_dict().items():
         assert v.dtype == np.float32
         assert np.array_equal(v, a.state_dict()[name].astype(np.float32)), name
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("hidden, proj", [(5, 3), (7, 2), (7, 3), (5, 4)],
+                         ids=["H5_P3", "H7_P2", "H7_P3", "H5_P4"])
+def test_projection_not_dividing_the_gates_matches_torch(hidden, proj, dtype):
+    """issue 22, item 2: any proj_size < hidden_size, as in PyTorch, also when
+    P does not divide 4 * H (the size was read from the wrong dimension)."""
+    import seqcore.nn
+
+    rng = np.random.default_rng(hidden * 10 + proj)
+    layer = seqcore.nn.LSTM(I, hidden, 2, bidirectional=True, proj_size=proj, dtype=dtype,
+                            random_state=4)
+    lengths = random_lengths(rng, B, T)
+    X = pad_with(rng.standard_normal((B, T, I)), lengths,
+                 lambda s: rng.standard_normal(s)).astype(dtype)
+    init = tuple(s.astype(dtype) for s in random_state_like(rng, layer, B))
+    R1 = rng.standard_normal((B, T, layer.output_size)).astype(dtype)
+    R_state = tuple(s.astype(dtype) for s in random_state_like(rng, layer, B, scale=1.0))
+    want = torch_run(torch_module("lstm_proj", layer), X, lengths, init, R1, R_state)
+    got = seqcore_run(layer, X, lengths, init, R1, R_state)
+    assert set(got) == set(want)
+    for name in want:
+        err = rel_err(got[name], want[name])
+        assert err < TOL[dtype], f"{name}: error {err:.3g}"

@@ -177,3 +177,74 @@ def test_bad_input(fitted):
         warm.fit(["abc"], ["zz"])
     # unknown source tokens are read as unknown, not refused
     assert isinstance(fitted.predict(["xyz"])[0], str)
+
+
+# ------------------------------------------- issue 22: items 8, 12, 13
+def _peak_bytes(fn):
+    """The peak of the memory that NumPy and Python allocate while fn runs
+    (tracemalloc sees NumPy's buffers), and fn's result."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        result = fn()
+        return tracemalloc.get_traced_memory()[1], result
+    finally:
+        tracemalloc.stop()
+
+
+def _with_fitted(fitted, **params):
+    model = clone(fitted).set_params(**params)
+    model.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
+    if "max_output_length" in params:
+        model.max_output_length_ = params["max_output_length"]
+    return model
+
+
+def test_predict_memory_is_bounded_on_long_sources(fitted, monkeypatch):
+    """It grew by about 1.1 KB per source token within a chunk of 1024
+    sources (+2.2 GiB for 1000 sources of 2000 characters): the chunks are
+    now sized by the sources' lengths, like the classifier's batches."""
+    from seqcore.nn import _seq2seq
+
+    rng = np.random.default_rng(3)
+    sources = ["".join(rng.choice(list("abcdef"), 1500)) for _ in range(120)]
+    sources[7] = "fa"                        # short ones among them keep their order
+    whole = fitted.predict(sources)
+    monkeypatch.setattr(_seq2seq, "PREDICT_MEMORY", 4 << 20, raising=False)
+    peak, chunked = _peak_bytes(lambda: fitted.predict(sources))
+    assert chunked == whole and chunked[7] == "af"
+    # 180,000 source tokens: about 200 MB before; now a few budgets' worth
+    assert peak < 24 << 20, peak / 2**20
+
+
+def test_beam_search_memory_follows_the_outputs_not_max_output_length(fitted):
+    """max_output_length=100000 took +4.9 GiB and 20 s for 200 short inputs
+    (histories of max_output_length tokens per hypothesis, copied each step)."""
+    import time
+
+    X = ["abcdef", "fa", "cab", "dd"] * 25
+    beam = _with_fitted(fitted, beam_width=4, max_output_length=100_000)
+    start = time.perf_counter()
+    peak, out = _peak_bytes(lambda: beam.predict(X))
+    seconds = time.perf_counter() - start
+    assert out == [x[::-1] for x in X]
+    assert peak < 32 << 20, peak / 2**20
+    assert seconds < 10, seconds                # was about 20 s
+
+
+def test_max_output_length_below_the_targets_warns_at_fit():
+    """It trained silently with outputs cut short, validation exact match 0
+    and early stopping ending training after 5 epochs."""
+    X, y = reverse_task(60, 4, low=5, high=9)
+    with pytest.warns(UserWarning, match=r"max_output_length=3 is shorter than 60 of the 60 "
+                                         r"training targets \(the longest has 8 tokens\)"):
+        Seq2SeqTranslator(max_output_length=3, max_iter=1, early_stopping=False,
+                          hidden_size=4, embedding_dim=2, random_state=0).fit(X, y)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        Seq2SeqTranslator(max_output_length=8, max_iter=1, early_stopping=False,
+                          hidden_size=4, embedding_dim=2, random_state=0).fit(X, y)

@@ -10,10 +10,10 @@
  *    without -ffast-math.
  *
  * The kernels live in activations_impl.h, compiled three times: for the
- * x86-64 baseline and, under `#pragma GCC target(...)`, for AVX2 + FMA and
- * for AVX-512F; the block functions pick one at run time (cpu.h's one CPU
- * check), so a wheel built without -march flags still runs 8 or 16 floats
- * at a time where it can.  The AVX builds contract a*b+c into FMA, which
+ * baseline and, on x86 under GCC's `#pragma GCC target(...)` or clang's
+ * `#pragma clang attribute`, for AVX2 + FMA and for AVX-512F; the block
+ * functions pick one at run time (cpu.h's one CPU check), so a wheel built
+ * without -march flags still runs 8 or 16 floats at a time where it can.  The AVX builds contract a*b+c into FMA, which
  * changes results in the last bit only.
  *
  * exp is our own: Cody-Waite range reduction x = k ln2 + r, |r| <= ln2/2,
@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "portable.h"
 
 #define SC_CAT2(a, b) a##_##b
 #define SC_CAT(a, b) SC_CAT2(a, b)
@@ -44,19 +45,35 @@
 #undef SC_ISA
 
 #if SC_X86
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+#endif
 #define SC_ISA avx2
 #include "activations_impl.h"
 #undef SC_ISA
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 /* AVX-512: twice the lanes, and blends on mask registers */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f")
+#endif
 #define SC_ISA avx512
 #include "activations_impl.h"
 #undef SC_ISA
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 #define SC_DISPATCH(name, T)                                                \
     static inline void name(T *x, ptrdiff_t n)                              \

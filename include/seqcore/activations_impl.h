@@ -130,21 +130,21 @@ static inline double SC_FN(sc_tanh_small_d)(double x)
         T e = SC_FN(sc_exp_core_##SUF)((T)2 * ax);                                 \
         T big = (T)1 - (T)2 / (e + (T)1);                                   \
         big = x < (T)0 ? -big : big;                                        \
-        T small = SC_FN(sc_tanh_small_##SUF)(x);                                   \
-        return ax < (T)SMALL_CUT ? small : big;                             \
+        T near0 = SC_FN(sc_tanh_small_##SUF)(x);                                   \
+        return ax < (T)SMALL_CUT ? near0 : big;                             \
     }                                                                       \
                                                                             \
     /* Blocks of SC_BLOCK values through one out-of-line loop, the tail     \
      * padded into a block too: every value takes the same instructions     \
      * wherever it sits in the array (a vector body and a scalar tail could  \
      * round differently), so results do not depend on how rows are split. */\
-    static __attribute__((noinline)) void SC_FN(sc_sigmoid_block_##SUF)(T *x) \
+    static SC_NOINLINE void SC_FN(sc_sigmoid_block_##SUF)(T *x) \
     {                                                                       \
         for (int i = 0; i < SC_BLOCK; ++i) {                                \
             x[i] = SC_FN(sc_sigmoid_##SUF)(x[i]);                           \
         }                                                                   \
     }                                                                       \
-    static __attribute__((noinline)) void SC_FN(sc_tanh_block_##SUF)(T *x)  \
+    static SC_NOINLINE void SC_FN(sc_tanh_block_##SUF)(T *x)  \
     {                                                                       \
         for (int i = 0; i < SC_BLOCK; ++i) {                                \
             x[i] = SC_FN(sc_tanh_##SUF)(x[i]);                              \

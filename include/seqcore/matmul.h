@@ -25,7 +25,10 @@
  * split.  The kernels are written with GCC vector extensions in
  * matmul_impl.h and compiled for three vector widths (SSE2 baseline, AVX2 +
  * FMA, AVX-512F); cpu.h's one CPU check picks the widest the CPU runs, for
- * packing and products alike (the panel width NR depends on it).
+ * packing and products alike (the panel width NR depends on it).  Where
+ * there are no vector extensions (MSVC; portable.h's SC_GNU is 0) the
+ * register block is a plain array of the same shape, summed in the same
+ * order, which compilers vectorise on their own.
  */
 #ifndef SEQCORE_MATMUL_H
 #define SEQCORE_MATMUL_H
@@ -34,6 +37,7 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "portable.h"
 
 /* A register block is SC_MM_MR rows by SC_MM_NV vectors of accumulators,
  * sized per instruction set to its registers (16 for SSE2 and AVX2, 32 for
@@ -52,7 +56,7 @@
 #define SC_MM_NAME3(a, b, c) SC_MM_CAT3(a, b, c)
 #define SC_MM(name) SC_MM_NAME3(name, SC_MM_SFX, SC_MM_ISA)
 
-/* generic: 16-byte vectors (SSE2, the x86-64 baseline) */
+/* generic: 16-byte vectors (SSE2, the x86-64 baseline; NEON on aarch64) */
 #define SC_MM_ISA generic
 #define SC_MM_VB 16
 #define SC_MM_MR 6
@@ -64,8 +68,12 @@
 #undef SC_MM_NV
 
 #if SC_X86
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+#endif
 #define SC_MM_ISA avx2
 #define SC_MM_VB 32
 #define SC_MM_MR 6
@@ -75,10 +83,18 @@
 #undef SC_MM_VB
 #undef SC_MM_MR
 #undef SC_MM_NV
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f")
+#endif
 #define SC_MM_ISA avx512
 #define SC_MM_VB 64
 #define SC_MM_MR 12
@@ -88,18 +104,30 @@
 #undef SC_MM_VB
 #undef SC_MM_MR
 #undef SC_MM_NV
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
 #endif
+#endif
 
+/* SC_MM_PICK: return the kernel's value; SC_MM_RUN: run the (void) kernel */
 #if SC_X86
 #define SC_MM_PICK(name, sfx, args)                                        \
-    switch (sc_cpu_level()) {                                                 \
+    switch (sc_cpu_level()) {                                              \
     case 2: return SC_MM_NAME3(name, sfx, avx512) args;                    \
     case 1: return SC_MM_NAME3(name, sfx, avx2) args;                      \
     default: return SC_MM_NAME3(name, sfx, generic) args;                  \
     }
+#define SC_MM_RUN(name, sfx, args)                                         \
+    switch (sc_cpu_level()) {                                              \
+    case 2: SC_MM_NAME3(name, sfx, avx512) args; break;                    \
+    case 1: SC_MM_NAME3(name, sfx, avx2) args; break;                      \
+    default: SC_MM_NAME3(name, sfx, generic) args;                         \
+    }
 #else
 #define SC_MM_PICK(name, sfx, args) return SC_MM_NAME3(name, sfx, generic) args;
+#define SC_MM_RUN(name, sfx, args) SC_MM_NAME3(name, sfx, generic) args;
 #endif
 
 #define SC_MM_DISPATCH(sfx, T)                                             \
@@ -110,7 +138,7 @@
     static inline void sc_pack_##sfx(ptrdiff_t K, ptrdiff_t N, const T *B, \
                                      ptrdiff_t rs, ptrdiff_t cs, T *P)     \
     {                                                                      \
-        SC_MM_PICK(sc_pack, sfx, (K, N, B, rs, cs, P))                     \
+        SC_MM_RUN(sc_pack, sfx, (K, N, B, rs, cs, P))                     \
     }                                                                      \
     static inline void sc_matmul_packed_##sfx(ptrdiff_t m, ptrdiff_t N,    \
                                               ptrdiff_t K, const T *A,     \
@@ -118,7 +146,7 @@
                                               T *C, ptrdiff_t ldc,         \
                                               int accumulate)              \
     {                                                                      \
-        SC_MM_PICK(sc_matmul_packed, sfx,                                  \
+        SC_MM_RUN(sc_matmul_packed, sfx,                                  \
                    (m, N, K, A, lda, P, C, ldc, accumulate))               \
     }                                                                      \
     static inline void sc_matmul_packed_t_##sfx(ptrdiff_t m, ptrdiff_t N,  \
@@ -127,7 +155,7 @@
                                                 T *C, ptrdiff_t ldc,       \
                                                 int accumulate)            \
     {                                                                      \
-        SC_MM_PICK(sc_matmul_packed_t, sfx,                                \
+        SC_MM_RUN(sc_matmul_packed_t, sfx,                                \
                    (m, N, K, A, lda, P, C, ldc, accumulate))               \
     }
 
@@ -135,5 +163,6 @@ SC_MM_DISPATCH(f, float)
 SC_MM_DISPATCH(d, double)
 #undef SC_MM_DISPATCH
 #undef SC_MM_PICK
+#undef SC_MM_RUN
 
 #endif /* SEQCORE_MATMUL_H */

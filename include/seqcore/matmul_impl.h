@@ -6,10 +6,12 @@
  * purpose.  See matmul.h for the layout and the contract.
  */
 
+#if SC_GNU
 /* aligned(sizeof(T)): loads and stores through V need no 64-byte alignment */
 typedef SC_MM_T SC_MM(vec) __attribute__((vector_size(SC_MM_VB), aligned(sizeof(SC_MM_T))));
-
 #define SC_MM_V SC_MM(vec)
+#endif
+
 #define SC_MM_L ((ptrdiff_t) (SC_MM_VB / sizeof(SC_MM_T)))   /* lanes */
 #define SC_MM_NR (SC_MM_NV * SC_MM_L)                      /* panel width */
 
@@ -36,7 +38,8 @@ static inline void SC_MM(sc_pack)(ptrdiff_t K, ptrdiff_t N, const SC_MM_T *B,
 /* C[0:mr, 0:nc] (+)= A[0:mr, :] @ panel; mr and ta are constants after
  * inlining, so the mr x SC_MM_NV vector accumulators live in registers.
  * ta: A is stored transposed, entry (i, k) at A[k * lda + i]. */
-static inline __attribute__((always_inline)) void
+#if SC_GNU
+static SC_ALWAYS_INLINE void
 SC_MM(sc_block)(const int mr, const int ta, ptrdiff_t K, const SC_MM_T *A, ptrdiff_t lda,
                 const SC_MM_T *panel, SC_MM_T *C, ptrdiff_t ldc, ptrdiff_t nc,
                 int accumulate)
@@ -71,6 +74,34 @@ SC_MM(sc_block)(const int mr, const int ta, ptrdiff_t K, const SC_MM_T *A, ptrdi
         }
     }
 }
+#else
+/* The same block without vector extensions: the accumulators are a plain
+ * (mr, NR) array, each entry summed in k order as above, so results equal
+ * the vector code's wherever both run without FMA. */
+static SC_ALWAYS_INLINE void
+SC_MM(sc_block)(const int mr, const int ta, ptrdiff_t K, const SC_MM_T *A, ptrdiff_t lda,
+                const SC_MM_T *panel, SC_MM_T *C, ptrdiff_t ldc, ptrdiff_t nc,
+                int accumulate)
+{
+    SC_MM_T acc[SC_MM_MR][SC_MM_NR];
+    for (int i = 0; i < mr; i++)
+        for (ptrdiff_t j = 0; j < SC_MM_NR; j++)
+            acc[i][j] = 0;
+    for (ptrdiff_t k = 0; k < K; k++) {
+        const SC_MM_T *b = panel + k * SC_MM_NR;
+        for (int i = 0; i < mr; i++) {
+            const SC_MM_T a = ta ? A[k * lda + i] : A[i * lda + k];
+            for (ptrdiff_t j = 0; j < SC_MM_NR; j++)
+                acc[i][j] += a * b[j];
+        }
+    }
+    for (int i = 0; i < mr; i++) {
+        SC_MM_T *c = C + i * ldc;
+        for (ptrdiff_t j = 0; j < nc; j++)
+            c[j] = accumulate ? c[j] + acc[i][j] : acc[i][j];
+    }
+}
+#endif
 
 /* C (m, N) (+)= op(A) (m, K) @ the packed (K, N) matrix P.
  *
@@ -79,7 +110,7 @@ SC_MM(sc_block)(const int mr, const int ta, ptrdiff_t K, const SC_MM_T *A, ptrdi
  * L2 while every panel passes), panels, row blocks of SC_MM_MR.  Every entry
  * sums its K blocks in order and each block in k order, whatever m, the
  * chunking or the thread: results do not depend on how rows are split. */
-static inline __attribute__((always_inline)) void
+static SC_ALWAYS_INLINE void
 SC_MM(sc_matmul_any)(const int ta, ptrdiff_t m, ptrdiff_t N, ptrdiff_t K,
                      const SC_MM_T *A, ptrdiff_t lda, const SC_MM_T *P,
                      SC_MM_T *C, ptrdiff_t ldc, int accumulate)
@@ -134,6 +165,8 @@ static inline void SC_MM(sc_matmul_packed_t)(ptrdiff_t m, ptrdiff_t N, ptrdiff_t
     SC_MM(sc_matmul_any)(1, m, N, K, A, lda, P, C, ldc, accumulate);
 }
 
+#if SC_GNU
 #undef SC_MM_V
+#endif
 #undef SC_MM_L
 #undef SC_MM_NR

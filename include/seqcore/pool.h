@@ -49,24 +49,157 @@
  * one compare-and-swap both checks that a job is still the one a worker saw
  * and claims a part of it, so a late worker can never run a part of a newer
  * job with an older job's function.
+ *
+ * Platforms: POSIX threads (Linux, macOS, musl) or Windows threads (SRW
+ * locks and condition variables), behind the few sc_mutex / sc_cond /
+ * sc_pool_thread wrappers below; the atomics are portable.h's.  Where
+ * neither threads nor atomics are known (or with SC_POOL_SERIAL defined),
+ * the same interface runs every part on the calling thread.
  */
 #ifndef SEQCORE_POOL_H
 #define SEQCORE_POOL_H
 
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "portable.h"
+
+typedef void (*sc_part_fn)(void *ctx, ptrdiff_t part);
+
+#if SC_HAVE_ATOMICS && !defined(SC_POOL_SERIAL)
+#define SC_POOL_THREADS 1
+#else
+#define SC_POOL_THREADS 0
+#endif
+
+#if SC_POOL_THREADS && defined(_WIN32)
+
+/* ----------------------------------------------------- Windows threads */
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+
+typedef SRWLOCK sc_mutex_t;
+typedef CONDITION_VARIABLE sc_cond_t;
+#define SC_MUTEX_INIT SRWLOCK_INIT
+#define SC_COND_INIT CONDITION_VARIABLE_INIT
+#define sc_mutex_lock(m) AcquireSRWLockExclusive(m)
+#define sc_mutex_unlock(m) ReleaseSRWLockExclusive(m)
+#define sc_cond_wait(c, m) SleepConditionVariableSRW((c), (m), INFINITE, 0)
+#define sc_cond_signal(c) WakeConditionVariable(c)
+#define sc_cond_broadcast(c) WakeAllConditionVariable(c)
+#define SC_POOL_PAUSE() YieldProcessor()
+#define sc_pool_yield() ((void) SwitchToThread())
+
+static inline int64_t sc_pool_now_ns(void)
+{
+    static LARGE_INTEGER freq;      /* the race on the first call is benign */
+    LARGE_INTEGER t;
+    if (freq.QuadPart == 0)
+        QueryPerformanceFrequency(&freq);
+    QueryPerformanceCounter(&t);
+    /* in two parts, so that no product overflows */
+    return (int64_t) (t.QuadPart / freq.QuadPart) * 1000000000
+        + (int64_t) (t.QuadPart % freq.QuadPart) * 1000000000 / freq.QuadPart;
+}
+
+static inline long sc_pool_cpus(void)
+{
+    /* the CPUs of this process's processor group: its threads run there */
+    SYSTEM_INFO info;
+    GetSystemInfo(&info);
+    return (long) info.dwNumberOfProcessors;
+}
+
+static void *sc_pool_worker(void *arg);
+
+static DWORD WINAPI sc_pool_thread_main(LPVOID arg)
+{
+    sc_pool_worker(arg);
+    return 0;
+}
+
+/* Start a detached worker; 0 on success. */
+static inline int sc_pool_thread_start(void *arg)
+{
+    HANDLE thread = CreateThread(NULL, 0, sc_pool_thread_main, arg, 0, NULL);
+    if (thread == NULL)
+        return 1;
+    CloseHandle(thread);
+    return 0;
+}
+
+#elif SC_POOL_THREADS
+
+/* ------------------------------------------------------- POSIX threads */
+#include <pthread.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <sched.h>
-
+typedef pthread_mutex_t sc_mutex_t;
+typedef pthread_cond_t sc_cond_t;
+#define SC_MUTEX_INIT PTHREAD_MUTEX_INITIALIZER
+#define SC_COND_INIT PTHREAD_COND_INITIALIZER
+#define sc_mutex_lock(m) pthread_mutex_lock(m)
+#define sc_mutex_unlock(m) pthread_mutex_unlock(m)
+#define sc_cond_wait(c, m) pthread_cond_wait((c), (m))
+#define sc_cond_signal(c) pthread_cond_signal(c)
+#define sc_cond_broadcast(c) pthread_cond_broadcast(c)
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define SC_POOL_PAUSE() _mm_pause()
+#elif SC_GNU && defined(__aarch64__)
+#define SC_POOL_PAUSE() __asm__ __volatile__("yield")
 #else
 #define SC_POOL_PAUSE() ((void) 0)
 #endif
+#define sc_pool_yield() ((void) sched_yield())
+
+static inline int64_t sc_pool_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline long sc_pool_cpus(void)
+{
+    return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+static void *sc_pool_worker(void *arg);
+
+/* Start a detached worker; 0 on success. */
+static inline int sc_pool_thread_start(void *arg)
+{
+    pthread_t thread;
+    pthread_attr_t attr;
+    int failed;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    failed = pthread_create(&thread, &attr, sc_pool_worker, arg);
+    pthread_attr_destroy(&attr);
+#if defined(__linux__) && defined(_GNU_SOURCE)
+    if (!failed)
+        pthread_setname_np(thread, "seqcore-pool");
+#endif
+    return failed;
+}
+
+#endif
+
+#if SC_POOL_THREADS
+
+/* the number of jobs among the last 8 judged that waited */
+static inline int sc_pool_popcount(unsigned x)
+{
+    int n = 0;
+    for (; x; x &= x - 1)
+        n++;
+    return n;
+}
 
 /* One round of a spin-wait: a pause for the first rounds, then the core is
  * offered to whoever else wants it.  Why: the kernel may wake a worker on
@@ -78,10 +211,8 @@ static inline void sc_pool_spin(unsigned spins)
     if (spins < 64)
         SC_POOL_PAUSE();
     else
-        sched_yield();
+        sc_pool_yield();
 }
-
-typedef void (*sc_part_fn)(void *ctx, ptrdiff_t part);
 
 #define SC_POOL_MAX_WORKERS 255       /* fits the 8 bits of "may take on" */
 #define SC_POOL_MAX_PARTS 4095        /* fits the 12 bits of a part index */
@@ -104,9 +235,9 @@ typedef void (*sc_part_fn)(void *ctx, ptrdiff_t part);
     (((uint64_t) (gen) << 32) | ((uint64_t) (helpers) << 24) | ((uint64_t) (n) << 12) | (uint64_t) (next))
 
 typedef struct {
-    pthread_mutex_t mu;      /* worker creation, sleeping and waking */
-    pthread_cond_t wake;
-    pthread_cond_t finished; /* the caller sleeps on it for the last parts */
+    sc_mutex_t mu;           /* worker creation, sleeping and waking */
+    sc_cond_t wake;
+    sc_cond_t finished;      /* the caller sleeps on it for the last parts */
     int n_workers;
     int sleepers;            /* under mu */
     int taken;               /* atomic: a caller owns the job slot */
@@ -114,7 +245,7 @@ typedef struct {
     uint64_t word;           /* atomic: the claim word */
     sc_part_fn fn;           /* the job of the word's generation */
     void *ctx;
-    ptrdiff_t done;          /* atomic: parts finished */
+    int64_t done;            /* atomic: parts finished */
     int caller_sleeps;       /* atomic: the caller waits on `finished` */
     int64_t alone_until;     /* atomic: run jobs on the caller alone until then */
     int64_t backoff;         /* the owner's: the last time alone (0: none) */
@@ -128,26 +259,17 @@ typedef struct {
     int64_t n_cold;          /* jobs run here because the workers slept */
 } sc_pool_t;
 
-static sc_pool_t sc_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-                            PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, NULL, NULL, 0, 0,
+static sc_pool_t sc_pool = {SC_MUTEX_INIT, SC_COND_INIT, SC_COND_INIT, 0, 0, 0, 0, 0, NULL, NULL, 0, 0,
                             0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0};
-
-static inline int64_t sc_pool_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* Claim the next part of generation gen; -1 when it has none left or is gone. */
 static inline ptrdiff_t sc_pool_claim(uint32_t gen)
 {
-    uint64_t w = __atomic_load_n(&sc_pool.word, __ATOMIC_ACQUIRE);
+    uint64_t w = sc_atomic_load64(&sc_pool.word, SC_ACQUIRE);
     for (;;) {
         if (SC_POOL_GEN(w) != gen || SC_POOL_NEXT(w) >= SC_POOL_N(w))
             return -1;
-        if (__atomic_compare_exchange_n(&sc_pool.word, &w, w + 1, 0,
-                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        if (sc_atomic_cas64(&sc_pool.word, &w, w + 1, SC_ACQ_REL))
             return SC_POOL_NEXT(w);
     }
 }
@@ -162,11 +284,11 @@ static inline void sc_pool_work(uint32_t gen)
         sc_pool.fn(sc_pool.ctx, part);
         /* sequentially consistent with the caller's flag: either it sees
          * this part done before it sleeps, or this sees it sleeping */
-        __atomic_add_fetch(&sc_pool.done, 1, __ATOMIC_SEQ_CST);
-        if (__atomic_load_n(&sc_pool.caller_sleeps, __ATOMIC_SEQ_CST)) {
-            pthread_mutex_lock(&sc_pool.mu);
-            pthread_cond_signal(&sc_pool.finished);
-            pthread_mutex_unlock(&sc_pool.mu);
+        sc_atomic_add64(&sc_pool.done, 1, SC_SEQ_CST);
+        if (sc_atomic_load32(&sc_pool.caller_sleeps, SC_SEQ_CST)) {
+            sc_mutex_lock(&sc_pool.mu);
+            sc_cond_signal(&sc_pool.finished);
+            sc_mutex_unlock(&sc_pool.mu);
         }
     }
 }
@@ -174,13 +296,12 @@ static inline void sc_pool_work(uint32_t gen)
 /* Take on the job of generation gen if it still wants a worker. */
 static inline int sc_pool_join(uint32_t gen)
 {
-    uint64_t w = __atomic_load_n(&sc_pool.word, __ATOMIC_ACQUIRE);
+    uint64_t w = sc_atomic_load64(&sc_pool.word, SC_ACQUIRE);
     for (;;) {
         if (SC_POOL_GEN(w) != gen || SC_POOL_HELPERS(w) == 0
                 || SC_POOL_NEXT(w) >= SC_POOL_N(w))
             return 0;
-        if (__atomic_compare_exchange_n(&sc_pool.word, &w, w - ((uint64_t) 1 << 24), 0,
-                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        if (sc_atomic_cas64(&sc_pool.word, &w, w - ((uint64_t) 1 << 24), SC_ACQ_REL))
             return 1;
     }
 }
@@ -205,7 +326,7 @@ static inline void sc_pool_move_off(int caller_cpu)
     if (CPU_COUNT(&others) == 0)
         return;
     if (pthread_setaffinity_np(pthread_self(), sizeof(others), &others) == 0) {
-        __atomic_add_fetch(&sc_pool.n_moves, 1, __ATOMIC_RELAXED);
+        sc_atomic_add64(&sc_pool.n_moves, 1, SC_RELAXED);
         pthread_setaffinity_np(pthread_self(), sizeof(mask), &mask);
     }
 #else
@@ -220,10 +341,10 @@ static void *sc_pool_worker(void *arg)
         /* wait for a generation this worker has not seen: spin, then sleep */
         int64_t until = sc_pool_now_ns() + SC_POOL_SPIN_NS;
         unsigned spins = 0;
-        while (SC_POOL_GEN(__atomic_load_n(&sc_pool.word, __ATOMIC_ACQUIRE)) == seen) {
+        while (SC_POOL_GEN(sc_atomic_load64(&sc_pool.word, SC_ACQUIRE)) == seen) {
             sc_pool_spin(spins);
             if ((++spins & 15) == 0 && sc_pool_now_ns() > until) {
-                if (__atomic_load_n(&sc_pool.taken, __ATOMIC_RELAXED)) {
+                if (sc_atomic_load32(&sc_pool.taken, SC_RELAXED)) {
                     /* the caller still runs its part of the last job: the
                      * next job is near, do not sleep through it */
                     until = sc_pool_now_ns() + SC_POOL_SPIN_NS;
@@ -231,22 +352,23 @@ static void *sc_pool_worker(void *arg)
                 }
                 /* asleep until a caller posts a generation and wakes the
                  * sleepers (it zeroes their count as it does) */
-                pthread_mutex_lock(&sc_pool.mu);
+                sc_mutex_lock(&sc_pool.mu);
                 sc_pool.sleepers++;
-                while (SC_POOL_GEN(__atomic_load_n(&sc_pool.word, __ATOMIC_ACQUIRE)) == seen)
-                    pthread_cond_wait(&sc_pool.wake, &sc_pool.mu);
-                pthread_mutex_unlock(&sc_pool.mu);
+                while (SC_POOL_GEN(sc_atomic_load64(&sc_pool.word, SC_ACQUIRE)) == seen)
+                    sc_cond_wait(&sc_pool.wake, &sc_pool.mu);
+                sc_mutex_unlock(&sc_pool.mu);
                 break;
             }
         }
-        seen = SC_POOL_GEN(__atomic_load_n(&sc_pool.word, __ATOMIC_ACQUIRE));
-        sc_pool_move_off(__atomic_load_n(&sc_pool.caller_cpu, __ATOMIC_RELAXED));
+        seen = SC_POOL_GEN(sc_atomic_load64(&sc_pool.word, SC_ACQUIRE));
+        sc_pool_move_off(sc_atomic_load32(&sc_pool.caller_cpu, SC_RELAXED));
         if (sc_pool_join(seen))
             sc_pool_work(seen);
     }
     return NULL;
 }
 
+#if !defined(_WIN32)
 static void sc_pool_after_fork(void)
 {
     /* the child has none of the parent's workers */
@@ -264,44 +386,37 @@ static void sc_pool_after_fork(void)
     sc_pool.history = 0;
 }
 
-/* Start workers until there are `want` (fewer if the system refuses). */
 static pthread_once_t sc_pool_fork_once = PTHREAD_ONCE_INIT;
 
 static void sc_pool_register_fork(void)
 {
     pthread_atfork(NULL, NULL, sc_pool_after_fork);
 }
+#endif
 
+/* Start workers until there are `want` (fewer if the system refuses). */
 static void sc_pool_grow(int want)
 {
+#if !defined(_WIN32)
     /* before the lock: a fork while it is held must find the handler */
     pthread_once(&sc_pool_fork_once, sc_pool_register_fork);
-    pthread_mutex_lock(&sc_pool.mu);
-    while (sc_pool.n_workers < want) {
-        pthread_t thread;
-        pthread_attr_t attr;
-        int failed;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        /* a new worker has seen the current generation: it waits for the next */
-        failed = pthread_create(&thread, &attr, sc_pool_worker,
-                                (void *) (uintptr_t) SC_POOL_GEN(__atomic_load_n(&sc_pool.word, __ATOMIC_ACQUIRE)));
-        pthread_attr_destroy(&attr);
-        if (failed)
-            break;
-#if defined(__linux__)
-        pthread_setname_np(thread, "seqcore-pool");
 #endif
+    sc_mutex_lock(&sc_pool.mu);
+    while (sc_pool.n_workers < want) {
+        /* a new worker has seen the current generation: it waits for the next */
+        uint32_t seen = SC_POOL_GEN(sc_atomic_load64(&sc_pool.word, SC_ACQUIRE));
+        if (sc_pool_thread_start((void *) (uintptr_t) seen) != 0)
+            break;
         sc_pool.n_workers++;
     }
-    pthread_mutex_unlock(&sc_pool.mu);
+    sc_mutex_unlock(&sc_pool.mu);
 }
 
 /* The next generation (the owner's); never the live one after a fork or a wrap. */
 static inline uint32_t sc_pool_next_gen(void)
 {
     uint32_t gen = ++sc_pool.gen;
-    if (gen == SC_POOL_GEN(__atomic_load_n(&sc_pool.word, __ATOMIC_RELAXED)))
+    if (gen == SC_POOL_GEN(sc_atomic_load64(&sc_pool.word, SC_RELAXED)))
         gen = ++sc_pool.gen;
     return gen;
 }
@@ -312,20 +427,20 @@ static inline uint32_t sc_pool_next_gen(void)
 static inline int sc_pool_wake_sleepers(void)
 {
     int any;
-    pthread_mutex_lock(&sc_pool.mu);
+    sc_mutex_lock(&sc_pool.mu);
     any = sc_pool.sleepers > 0;
     if (any) {
         sc_pool.sleepers = 0;
-        pthread_cond_broadcast(&sc_pool.wake);
+        sc_cond_broadcast(&sc_pool.wake);
     }
-    pthread_mutex_unlock(&sc_pool.mu);
+    sc_mutex_unlock(&sc_pool.mu);
     return any;
 }
 
 /* Whether jobs run on the caller alone for now (a worker lost its core). */
 static inline int sc_pool_backing_off(void)
 {
-    int64_t until = __atomic_load_n(&sc_pool.alone_until, __ATOMIC_RELAXED);
+    int64_t until = sc_atomic_load64(&sc_pool.alone_until, SC_RELAXED);
     return until != 0 && sc_pool_now_ns() < until;
 }
 
@@ -347,16 +462,16 @@ static void sc_pool_run(sc_part_fn fn, void *ctx, ptrdiff_t n, int threads)
         /* no more workers than the other CPUs: more would only take turns */
         static long cpus = 0;
         if (cpus == 0)
-            cpus = sysconf(_SC_NPROCESSORS_ONLN);
+            cpus = sc_pool_cpus();
         if (cpus > 0 && helpers > cpus - 1)
             helpers = (int) (cpus - 1);
     }
     if (helpers > 0 && sc_pool_backing_off()) {
-        __atomic_add_fetch(&sc_pool.n_alone, 1, __ATOMIC_RELAXED);
+        sc_atomic_add64(&sc_pool.n_alone, 1, SC_RELAXED);
         helpers = 0;
     }
     if (helpers <= 0 || n > SC_POOL_MAX_PARTS
-            || __atomic_exchange_n(&sc_pool.taken, 1, __ATOMIC_ACQUIRE)) {
+            || sc_atomic_exchange32(&sc_pool.taken, 1, SC_ACQUIRE)) {
         for (i = 0; i < n; i++)
             fn(ctx, i);
         return;
@@ -366,32 +481,32 @@ static void sc_pool_run(sc_part_fn fn, void *ctx, ptrdiff_t n, int threads)
         sc_pool_grow(helpers);
     if (helpers > sc_pool.n_workers)
         helpers = sc_pool.n_workers;
-    pthread_mutex_lock(&sc_pool.mu);
+    sc_mutex_lock(&sc_pool.mu);
     cold = sc_pool.sleepers > 0;
-    pthread_mutex_unlock(&sc_pool.mu);
+    sc_mutex_unlock(&sc_pool.mu);
     if (cold) {
         /* the workers sleep (no job came for SC_POOL_SPIN_NS): waking one
          * takes longer than many a job, and it would then hold the job up.
          * This job runs here; an empty generation wakes the workers for the
          * next one (a scan's next job follows within microseconds). */
         gen = sc_pool_next_gen();
-        __atomic_store_n(&sc_pool.word, SC_POOL_WORD(gen, 0, 0, 0), __ATOMIC_RELEASE);
+        sc_atomic_store64(&sc_pool.word, SC_POOL_WORD(gen, 0, 0, 0), SC_RELEASE);
         sc_pool_wake_sleepers();
         sc_pool.n_cold++;
         for (i = 0; i < n; i++)
             fn(ctx, i);
-        __atomic_store_n(&sc_pool.taken, 0, __ATOMIC_RELEASE);
+        sc_atomic_store32(&sc_pool.taken, 0, SC_RELEASE);
         return;
     }
     sc_pool.n_shared++;
     sc_pool.fn = fn;
     sc_pool.ctx = ctx;
 #if defined(__linux__) && defined(CPU_ISSET)
-    __atomic_store_n(&sc_pool.caller_cpu, sched_getcpu(), __ATOMIC_RELAXED);
+    sc_atomic_store32(&sc_pool.caller_cpu, sched_getcpu(), SC_RELAXED);
 #endif
-    __atomic_store_n(&sc_pool.done, 0, __ATOMIC_RELAXED);
+    sc_atomic_store64(&sc_pool.done, 0, SC_RELAXED);
     gen = sc_pool_next_gen();
-    __atomic_store_n(&sc_pool.word, SC_POOL_WORD(gen, helpers, n, 0), __ATOMIC_RELEASE);
+    sc_atomic_store64(&sc_pool.word, SC_POOL_WORD(gen, helpers, n, 0), SC_RELEASE);
     /* a worker that fell asleep since the check above: the job is then cold */
     cold = sc_pool_wake_sleepers();
 
@@ -400,18 +515,18 @@ static void sc_pool_run(sc_part_fn fn, void *ctx, ptrdiff_t n, int threads)
 
     /* the parts workers claimed: spin a little, then sleep until the last
      * one is done */
-    if (__atomic_load_n(&sc_pool.done, __ATOMIC_ACQUIRE) < n) {
+    if (sc_atomic_load64(&sc_pool.done, SC_ACQUIRE) < n) {
         int64_t until = sc_pool_now_ns() + SC_POOL_WAIT_SPIN_NS;
         unsigned spins = 0;
-        while (__atomic_load_n(&sc_pool.done, __ATOMIC_ACQUIRE) < n) {
+        while (sc_atomic_load64(&sc_pool.done, SC_ACQUIRE) < n) {
             sc_pool_spin(spins);
             if ((++spins & 15) == 0 && sc_pool_now_ns() > until) {
-                pthread_mutex_lock(&sc_pool.mu);
-                __atomic_store_n(&sc_pool.caller_sleeps, 1, __ATOMIC_SEQ_CST);
-                while (__atomic_load_n(&sc_pool.done, __ATOMIC_SEQ_CST) < n)
-                    pthread_cond_wait(&sc_pool.finished, &sc_pool.mu);
-                __atomic_store_n(&sc_pool.caller_sleeps, 0, __ATOMIC_SEQ_CST);
-                pthread_mutex_unlock(&sc_pool.mu);
+                sc_mutex_lock(&sc_pool.mu);
+                sc_atomic_store32(&sc_pool.caller_sleeps, 1, SC_SEQ_CST);
+                while (sc_atomic_load64(&sc_pool.done, SC_SEQ_CST) < n)
+                    sc_cond_wait(&sc_pool.finished, &sc_pool.mu);
+                sc_atomic_store32(&sc_pool.caller_sleeps, 0, SC_SEQ_CST);
+                sc_mutex_unlock(&sc_pool.mu);
             }
         }
     }
@@ -424,7 +539,7 @@ static void sc_pool_run(sc_part_fn fn, void *ctx, ptrdiff_t n, int threads)
     if (!cold) {
         int late = end - own_done > (own_done - start) / 2 + 50000;
         sc_pool.history = ((sc_pool.history << 1) | (unsigned) late) & 0xFF;
-        if (sc_pool.backoff ? late : __builtin_popcount(sc_pool.history) >= 3) {
+        if (sc_pool.backoff ? late : sc_pool_popcount(sc_pool.history) >= 3) {
             /* 3 of the last 8 jobs waited (a lone late worker is a hiccup:
              * a virtual CPU or a kernel thread took it for a millisecond),
              * or the first after a backoff did again */
@@ -435,12 +550,36 @@ static void sc_pool_run(sc_part_fn fn, void *ctx, ptrdiff_t n, int threads)
             if (sc_pool.backoff > SC_POOL_BACKOFF_MAX_NS)
                 sc_pool.backoff = SC_POOL_BACKOFF_MAX_NS;
             sc_pool.history = 0;
-            __atomic_store_n(&sc_pool.alone_until, end + sc_pool.backoff, __ATOMIC_RELAXED);
+            sc_atomic_store64(&sc_pool.alone_until, end + sc_pool.backoff, SC_RELAXED);
         } else if (sc_pool.backoff) {
             sc_pool.backoff = 0;   /* the first job after a backoff ran well */
         }
     }
-    __atomic_store_n(&sc_pool.taken, 0, __ATOMIC_RELEASE);
+    sc_atomic_store32(&sc_pool.taken, 0, SC_RELEASE);
 }
+
+#else /* no threads: the same interface, every part on the caller */
+
+typedef struct {
+    int n_workers;
+    int64_t n_shared, n_alone, n_backoffs, last_own_ns, last_wait_ns, n_moves, n_cold;
+} sc_pool_t;
+
+static sc_pool_t sc_pool = {0, 0, 0, 0, 0, 0, 0, 0};
+
+static inline int sc_pool_backing_off(void)
+{
+    return 0;
+}
+
+static void sc_pool_run(sc_part_fn fn, void *ctx, ptrdiff_t n, int threads)
+{
+    ptrdiff_t i;
+    (void) threads;
+    for (i = 0; i < n; i++)
+        fn(ctx, i);
+}
+
+#endif /* SC_POOL_THREADS */
 
 #endif /* SEQCORE_POOL_H */

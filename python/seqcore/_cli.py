@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import csv
 import os
+import re
 import signal
 import stat
 import sys
@@ -50,7 +51,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser():
-    p = _Parser(prog="seqcore", description="Recurrent-network forecasting from the shell.")
+    p = _Parser(prog="seqcore", description=(
+        "Recurrent networks from the shell: forecast a CSV column (seqcore forecast) "
+        "or train a language model on a text and write new text (seqcore generate)."))
     p.add_argument("--version", action="version", version=f"seqcore {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     f = sub.add_parser("forecast", help="forecast a CSV column (default: the bundled "
@@ -59,6 +62,9 @@ def _parser():
                                           "bundled airline series")
     f.add_argument("--column", help="column to forecast (name or 0-based index); "
                                     "default: the only numeric column")
+    f.add_argument("--sep", type=_separator, default=None,
+                   help="field separator of the CSV: one character, or 'tab' (default: "
+                        "found from the file among , ; tab and |)")
     f.add_argument("--horizon", type=_positive_int, default=12, help="steps ahead (default 12)")
     f.add_argument("--cell", choices=tuple(CELLS), default="lstm")
     f.add_argument("--window", type=_positive_int, help="input length (default: "
@@ -66,7 +72,7 @@ def _parser():
     f.add_argument("--strategy", choices=("direct", "recursive"), default="direct")
     f.add_argument("--season", type=_positive_int,
                    help="seasonal period for the naive benchmark and MASE (default: 12 "
-                        "for monthly dates, 4 quarterly, 7 daily, else 1)")
+                        "for monthly dates, 4 quarterly, 52 weekly, 7 daily, else 1)")
     f.add_argument("--transform", choices=("auto", "none", "log"), default="auto",
                    help="log for a positive series (auto), or none")
     f.add_argument("--coverage", type=_coverage, default=0.9,
@@ -95,6 +101,32 @@ def _positive_int(text):
     return value
 
 
+def _separator(text):
+    value = "\t" if text in ("tab", "\\t", "\t") else text
+    if len(value) != 1 or value in "\"\r\n" or value.isalnum():
+        raise argparse.ArgumentTypeError(f"expected one character that is not a letter, a "
+                                         f"digit, a quote or a newline (or 'tab'), got {text!r}")
+    return value
+
+
+_SEPARATORS = ",;\t|"
+
+
+def _sniff_separator(sample):
+    """The field separator of a CSV sample: the one of , ; tab | that splits
+    every line of the sample into the same number of fields (more than one);
+    a comma when none does (a file of one column)."""
+    lines = [line for line in sample.splitlines()[:50] if line.strip()]
+    if len(lines) > 1 and not sample.endswith(("\n", "\r")):
+        lines = lines[:-1]   # the last line of a sample may be cut
+    best, fields = ",", 1
+    for sep in _SEPARATORS:
+        counts = {len(next(csv.reader([line], delimiter=sep))) for line in lines}
+        if len(counts) == 1 and (n := counts.pop()) > fields:
+            best, fields = sep, n
+    return best
+
+
 def _coverage(text):
     try:
         value = float(text)
@@ -116,12 +148,16 @@ def _seed(text):
 
 
 # --------------------------------------------------------------------- data
-def _read_csv(path, column):
-    """(values, period labels or None, column name) from a CSV file."""
+def _read_csv(path, column, sep=None):
+    """(values, period labels or None, column name) from a CSV file whose
+    fields are separated by ``sep`` (None: found from the file)."""
     try:
         # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of the header
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
+            if sep is None:
+                sep = _sniff_separator(fh.read(64 * 1024))
+                fh.seek(0)
+            rows = [r for r in csv.reader(fh, delimiter=sep) if r and any(c.strip() for c in r)]
     except FileNotFoundError:
         raise _UsageError(f"no such file: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -138,8 +174,14 @@ def _read_csv(path, column):
                    if all(_is_number(r[j]) or _is_missing(r[j]) for r in body)
                    and any(_is_number(r[j]) for r in body)]
         if len(numeric) != 1:
+            hint = ""
+            comma = next((r[j] for r in body for j in range(len(header))
+                          if "," in r[j] and _is_number(r[j].replace(",", "."))), None)
+            if not numeric and comma is not None:
+                hint = (f"; values such as {comma.strip()!r} have a decimal comma, and seqcore "
+                        "reads a decimal point (convert the file)")
             raise _UsageError(f"{path} has {len(numeric)} numeric columns; choose one with "
-                              f"--column (columns: {', '.join(header)})")
+                              f"--column (columns: {', '.join(header)}){hint}")
         j = numeric[0]
     elif column in header:
         j = header.index(column)
@@ -183,12 +225,19 @@ def _is_number(text):
 
 
 def _parse_dates(labels):
-    """Regular dates (monthly, quarterly as months, daily, yearly) or None."""
+    """Regular dates (monthly, quarterly as months, daily, weekly as days,
+    yearly) or None.  Quarters may be written 2010Q1 or 2010-Q1 (read as the
+    quarter's first month)."""
+    quarters = [re.fullmatch(r"(\d{4})-?[Qq]([1-4])", label) for label in labels]
+    if labels and all(quarters):
+        labels = [f"{m[1]}-{3 * int(m[2]) - 2:02d}" for m in quarters]
     for unit in ("M", "D", "Y"):
         try:
             d = np.array(labels, dtype=f"datetime64[{unit}]")
         except ValueError:
             continue
+        if unit == "M" and not _month_starts(labels, d):
+            continue   # days within months (daily, weekly): NumPy's months drop the day
         steps = np.diff(d).astype(np.int64)
         if len(steps) and (steps == steps[0]).all() and steps[0] > 0:
             return d
@@ -202,12 +251,22 @@ def _parse_dates(labels):
     return None
 
 
+def _month_starts(labels, months):
+    """Whether the labels are months: "2010-01", or the first day of each."""
+    try:
+        days = np.array(labels, dtype="datetime64[D]")
+    except ValueError:
+        return True
+    return bool((days == months.astype("datetime64[D]")).all())
+
+
 def _infer_season(dates):
     if dates is None or len(dates) < 2:
         return 1
     step = int((dates[1] - dates[0]).astype(np.int64))
     unit = np.datetime_data(dates.dtype)[0]
-    return {("M", 1): 12, ("M", 3): 4, ("D", 1): 7}.get((unit, step), 1)
+    # as seqcore's season_from_freq: a year of months, quarters or weeks, a week of days
+    return {("M", 1): 12, ("M", 3): 4, ("D", 1): 7, ("D", 7): 52}.get((unit, step), 1)
 
 
 # -------------------------------------------------------------------- paths
@@ -400,13 +459,14 @@ def _forecast(args, interrupted, staged):
         _matplotlib()   # fail before training, not after
     if args.csv is None:
         from .datasets import load_airline
-        if args.column is not None:
-            raise _UsageError("--column needs a CSV file")
+        if args.column is not None or args.sep is not None:
+            raise _UsageError(f"{'--column' if args.column is not None else '--sep'} needs "
+                              "a CSV file")
         y, dates = load_airline(return_dates=True)
         name = "passengers (airline, 1949-1960, thousands)"
         source = _bundled_airline_path()
     else:
-        y, dates, name = _read_csv(args.csv, args.column)
+        y, dates, name = _read_csv(args.csv, args.column, args.sep)
         source = args.csv
 
     # every path and option, before any training
@@ -423,21 +483,35 @@ def _forecast(args, interrupted, staged):
                  "log": "log"}[args.transform]
     if transform == "log" and (observed <= 0).any():
         raise _UsageError("--transform log needs a positive series")
+    def window_for(n):   # the window a run on n values uses
+        longest = max(2, (n - 2 * H) // 3)
+        return min(args.window or (2 * season if season > 1 else 24), longest)
+
     longest = max(2, (n - 2 * H) // 3)
-    window = min(args.window or (2 * season if season > 1 else 24), longest)
+    window = window_for(n)
     params = dict(window=window, horizon=H, strategy=args.strategy, cell=args.cell,
                   season=season if (args.season or dates is not None) else "auto",
                   transform=transform, max_iter=args.max_iter,
                   n_iter_no_change=args.patience, random_state=args.seed)
-    # the forecaster's own length rules: the backtest fit on all but the last H
-    # values, and the final fit with its calibration tail
-    rules = RNNForecaster(**params)
-    try:
-        rules._plan([y[:-H, None]] if n > H else [y[:, None]]).check([max(n - H, 0)])
-        rules._plan([y[:, None]]).check([n], need_calibration=True)
-    except ValueError as exc:
-        raise _UsageError(f"the series has {n} values, too few with horizon {H}: "
-                          f"{exc}") from None
+    if not _long_enough(RNNForecaster, params, y):
+        # say what the run needs, in the user's terms: the forecaster's own
+        # rules speak of the backtest's shorter series, not of the file.  They
+        # depend on the data too: a differenced series (a trend; a test on the
+        # values decides) needs one value more per fit
+        plan = RNNForecaster(**params)._plan([y[:, None]])
+        fewest = []
+        for d in (0, 1):
+            plan.differencing = d
+            fewest.append(next((m for m in range(n + 1, n + 100_000) if _long_enough(
+                RNNForecaster, dict(params, window=window_for(m)), m, plan)), None))
+        need = (f"at least {fewest[0]} values" + (f", {fewest[1]} for a series with a trend"
+                                                  if fewest[1] != fewest[0] else "")
+                if fewest[0] else "more values")
+        raise _UsageError(f"the series has {n} values, too few for horizon {H}: the run "
+                          f"needs {need}: it fits on all but the last "
+                          f"{H} value{'s' if H > 1 else ''} to backtest, then on all of "
+                          "them with a tail held out to calibrate the intervals; lower "
+                          "--horizon or use a longer series")
     if args.window is not None and args.window > longest:
         raise _UsageError(f"argument --window: {args.window} is too long for {n} values "
                           f"and horizon {H} (at most {longest})")
@@ -521,6 +595,31 @@ def _forecast(args, interrupted, staged):
         print(f"plot written to {args.plot}")
 
 
+def _long_enough(forecaster, params, y, like=None):
+    """Whether the forecaster's own length rules accept the run on y: the
+    backtest fit on all but the last H values, and the final fit with its
+    calibration tail.  With ``like`` (a plan of another series), y is a
+    length, and the rules are read with that plan's season and differencing."""
+    from ._forecasting import _Plan
+
+    H = params["horizon"]
+    rules = forecaster(**params)
+    if like is None:
+        n = len(y)
+        backtest = rules._plan([y[:-H, None]] if n > H else [y[:, None]])
+        final = rules._plan([y[:, None]])
+    else:
+        n = y
+        backtest = _Plan(rules, [max(n - H, 0)], like.season, like.differencing)
+        final = _Plan(rules, [n], like.season, like.differencing)
+    try:
+        backtest.check([max(n - H, 0)])
+        final.check([n], need_calibration=True)
+    except ValueError:
+        return False
+    return True
+
+
 def _interpolated(y):
     """y with its missing values filled linearly (constant beyond the ends)."""
     ok = np.isfinite(y)
@@ -543,7 +642,7 @@ def _matplotlib():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise _UsageError("--plot needs matplotlib: pip install 'seqcore[plot]'") from None
+        raise _UsageError("--plot needs matplotlib: pip install 'seqcore-rnn[plot]'") from None
     return plt
 
 

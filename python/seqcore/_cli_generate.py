@@ -120,6 +120,13 @@ def _load(path):
     return model
 
 
+def _enough_to_hold_out(n_tokens, fraction):
+    """Whether a text of n tokens leaves 2 on each side of the language
+    model's validation split (``RNNLanguageModel``'s rule at fit)."""
+    n_val = int(round(fraction * n_tokens))
+    return n_val >= 2 and n_tokens - n_val >= 2
+
+
 def run(args, interrupted, staged):
     """Run ``seqcore generate`` (called by ``_cli.main``)."""
     from .text import RNNLanguageModel, SequenceTokenizer
@@ -153,8 +160,21 @@ def run(args, interrupted, staged):
                                  n_iter_no_change=10, random_state=args.seed)
         # the vocabulary the model will learn (fit makes the same one)
         tokenizer = SequenceTokenizer(analyzer=model.analyzer, lowercase=model.lowercase)
-        tokenizer.fit([text])
+        try:
+            tokenizer.fit([text])
+        except ValueError:
+            raise _UsageError(f"{name} has no {model.analyzer}s to train on") from None
         unknown_learned = False    # min_frequency=1: every token of the text is known
+        # the model holds out the text's last tenth to stop training: both parts
+        # need 2 tokens (said here, in the command's terms, before training)
+        n_tokens = len(tokenizer._tokens(text))
+        if not _enough_to_hold_out(n_tokens, model.validation_fraction):
+            fewest = next(n for n in range(n_tokens, n_tokens + 1000)
+                          if _enough_to_hold_out(n, model.validation_fraction))
+            unit = "characters" if model.analyzer == "char" else "words and marks"
+            raise _UsageError(f"{name} has {n_tokens} {unit}; training needs at least "
+                              f"{fewest} (it holds out the last tenth of the text to know "
+                              "when to stop)")
     unseen = sorted({t for t in tokenizer._tokens(args.prefix)
                      if t not in tokenizer.vocabulary_})
     if unseen and not unknown_learned:

@@ -18,9 +18,10 @@ Four forms of numeric X:
 
 Padded or listed, sequences of different lengths give the same model:
 padding never touches results.  Token input (``check_tokens``): a list of
-1-D integer arrays of different lengths, or a 2-D integer array whose
-trailing zeros (the padding id) mark the end of each sequence; at predict an
-empty sequence reads as one unknown token (id 1).
+1-D integer arrays of different lengths, or a 2-D integer array (see
+``pad_tokens``); in both, trailing zeros (the padding id) mark the end of a
+sequence and a 0 before its last token is refused; at predict an empty
+sequence reads as one unknown token (id 1).
 """
 
 import numbers
@@ -70,14 +71,24 @@ def _nan_padded_lengths(Xp):
     return lengths.astype(np.int64)
 
 
-def check_tokens(X, *, estimator, reset):
+def check_tokens(X, *, estimator, reset, keep_empty=False):
     """Validate token input: a list of 1-D integer arrays, or a 2-D integer
-    array whose trailing zeros are padding.
+    array; in both forms 0 is the padding id.
+
+    One rule for both forms: a sequence ends at its last nonzero id, so
+    trailing zeros are padding (``predict(list(P))`` is ``predict(P)``); a 0
+    before a sequence's last nonzero id is refused (ValueError: padding goes
+    at the end, as ``pad_tokens`` puts it).  A sequence with no nonzero id
+    (empty, or all padding) is refused at fit (``reset``); at predict it
+    runs as one unknown token (id 1) so that one empty document does not
+    fail a batch, and with ``keep_empty`` its length is given as 0 (the
+    estimators then return an empty array of per-step results for it).
 
     Returns
     -------
     ids : ndarray of int64 (n_samples, T), 0 on padding
     lengths : ndarray of int (n_samples,)
+        Each sequence's length (1 for an empty one, 0 with ``keep_empty``).
     mode : 'sequences'
     """
     if isinstance(X, str) or (isinstance(X, (list, tuple)) and X and isinstance(X[0], str)):
@@ -93,15 +104,7 @@ def check_tokens(X, *, estimator, reset):
             if a.ndim != 1:
                 raise ValueError(f"X[{i}] must be a 1-D array of token ids, got shape {a.shape}")
             items.append(_check_ids(a, f"X[{i}]"))
-        if not reset:
-            # at predict, an empty document (an empty review in a batch) reads
-            # as one unknown token (id 1) rather than failing the whole batch
-            items = [a if a.size else np.ones(1, np.int64) for a in items]
-        lengths = np.array([a.size for a in items], dtype=np.int64)
-        if (lengths == 0).any():
-            raise ValueError(f"X[{int(np.flatnonzero(lengths == 0)[0])}] is an empty "
-                             "sequence (length zero)")
-        ids = np.zeros((len(items), int(lengths.max())), np.int64)
+        ids = np.zeros((len(items), max(a.size for a in items)), np.int64)
         for i, a in enumerate(items):
             ids[i, :a.size] = a
     else:
@@ -112,13 +115,29 @@ def check_tokens(X, *, estimator, reset):
         if a.shape[0] == 0:
             raise ValueError("X has no samples")
         ids = _check_ids(a, "X").copy()
-        T = ids.shape[1]
-        nonzero = ids != 0
-        lengths = np.where(nonzero.any(axis=1), T - np.argmax(nonzero[:, ::-1], axis=1), 0)
-        if (lengths == 0).any():
-            raise ValueError(f"X[{int(np.flatnonzero(lengths == 0)[0])}] holds only padding "
-                             "(id 0): a sequence of length zero")
-        lengths = lengths.astype(np.int64)
+    if ids.shape[1] == 0:   # every sequence empty: one padding step, length 0
+        ids = np.zeros((len(ids), 1), np.int64)
+    T = ids.shape[1]
+    nonzero = ids != 0
+    # length = 1 + the index of the last nonzero id; 0 when there is none
+    lengths = np.where(nonzero.any(axis=1), T - np.argmax(nonzero[:, ::-1], axis=1), 0)
+    inner = ~nonzero & (np.arange(T) < lengths[:, None])
+    if inner.any():
+        i, t = (int(v[0]) for v in np.nonzero(inner))
+        raise ValueError(f"X[{i}] has the padding id 0 at step {t}, before its last token "
+                         f"(step {int(lengths[i]) - 1}): 0 pads only the end of a sequence; "
+                         "map a token to the unknown id 1 instead")
+    empty = lengths == 0
+    if empty.any():
+        if reset:
+            raise ValueError(f"X[{int(np.flatnonzero(empty)[0])}] is an empty sequence (no "
+                             "token, or only the padding id 0): a sequence of length zero")
+        # at predict, an empty document (an empty review in a batch) reads as
+        # one unknown token (id 1) rather than failing the whole batch
+        ids[empty, 0] = 1
+        if not keep_empty:
+            lengths = np.maximum(lengths, 1)
+    lengths = lengths.astype(np.int64)
     if reset:
         estimator._input_mode = SEQUENCES
         if hasattr(estimator, "feature_names_in_"):
@@ -126,13 +145,22 @@ def check_tokens(X, *, estimator, reset):
     return ids, lengths, SEQUENCES
 
 
+_ID_MAX = np.iinfo(np.int64).max
+
+
 def _check_ids(a, name):
+    """Integer ids as int64, >= 0; an id that int64 cannot hold (2**63 and
+    above) is refused as too large before the cast could wrap it around to
+    a negative number."""
     if a.size and a.dtype.kind == "f":
         if not np.isfinite(a).all() or (a != np.round(a)).any():
             raise TypeError(f"{name} must hold integer token ids, got non-integer floats")
-        a = a.astype(np.int64)
     elif a.size and a.dtype.kind not in "iu":
         raise TypeError(f"{name} must hold integer token ids, got dtype {a.dtype}")
+    # 2**63 as a float is exactly the first value int64 cannot hold
+    if a.size and (a.max() >= 2.0 ** 63 if a.dtype.kind == "f" else a.max() > _ID_MAX):
+        raise ValueError(f"{name} holds the token id {a.max():.0f}, too large (token ids "
+                         "are below the vocabulary size)")
     a = a.astype(np.int64)
     if a.size and a.min() < 0:
         raise ValueError(f"{name} holds a negative token id ({int(a.min())}); ids are >= 0 "
@@ -158,6 +186,10 @@ def pad_sequences(sequences, *, dtype=np.float64, maxlen=None, value=0.0):
     X : ndarray of shape (n_sequences, maxlen, n_features)
     lengths : ndarray of int of shape (n_sequences,)
         The length of each sequence in ``X`` (after truncation).
+
+    See Also
+    --------
+    pad_tokens : the 2-D (n_sequences, maxlen) form of token ids.
     """
     if isinstance(sequences, np.ndarray) or not isinstance(sequences, (list, tuple)):
         raise TypeError("sequences must be a list of arrays, one per sequence")
@@ -186,6 +218,64 @@ def pad_sequences(sequences, *, dtype=np.float64, maxlen=None, value=0.0):
     for i, a in enumerate(arrays):
         out[i, :lengths[i]] = a[:lengths[i]]
     return out, lengths
+
+
+def pad_tokens(sequences, *, maxlen=None):
+    """Pad a list of 1-D token-id sequences into one 2-D int64 array.
+
+    The 2-D form of token ids that the estimators with ``embedding_dim``
+    and their ONNX graphs (input ``ids``) read: sequence i in row i, then
+    the padding id 0.  ``pad_sequences`` is for numeric steps (it returns
+    (N, T, n_features)).
+
+    Parameters
+    ----------
+    sequences : list of 1-D array-like of int
+        Token ids, e.g. from ``seqcore.text.SequenceTokenizer.transform``.
+        Ids must be >= 1 (0 is padding).
+    maxlen : int, optional
+        Pad (at the end) or truncate (keeping the first tokens) to this
+        length.  Defaults to the longest sequence (at least 1).
+
+    Returns
+    -------
+    ids : ndarray of shape (n_sequences, maxlen), dtype int64
+    lengths : ndarray of shape (n_sequences,), dtype int64
+        Each sequence's length in ``ids`` (after truncation).
+
+    Examples
+    --------
+    >>> from seqcore.preprocessing import pad_tokens
+    >>> ids, lengths = pad_tokens([[5, 2, 7], [4]])
+    >>> ids
+    array([[5, 2, 7],
+           [4, 0, 0]])
+    >>> lengths
+    array([3, 1])
+    """
+    if isinstance(sequences, np.ndarray) or not isinstance(sequences, (list, tuple)):
+        raise TypeError("sequences must be a list of 1-D arrays of token ids, one per sequence")
+    if len(sequences) == 0:
+        raise ValueError("sequences is empty")
+    items = []
+    for i, s in enumerate(sequences):
+        a = np.asarray(s)
+        if a.ndim != 1:
+            raise ValueError(f"sequence {i} must be 1-D (token ids), got shape {a.shape}")
+        a = _check_ids(a, f"sequence {i}")
+        if (a == 0).any():
+            raise ValueError(f"sequence {i} holds the padding id 0; token ids are >= 1")
+        items.append(a)
+    lengths = np.array([a.size for a in items], dtype=np.int64)
+    if maxlen is None:
+        maxlen = max(int(lengths.max()), 1)
+    elif isinstance(maxlen, bool) or not isinstance(maxlen, numbers.Integral) or maxlen < 1:
+        raise ValueError(f"maxlen must be a positive integer, got {maxlen!r}")
+    lengths = np.minimum(lengths, maxlen)
+    ids = np.zeros((len(items), maxlen), np.int64)
+    for i, a in enumerate(items):
+        ids[i, :lengths[i]] = a[:lengths[i]]
+    return ids, lengths
 
 
 def check_sequences(X, *, estimator, dtype, reset):

@@ -19,9 +19,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
-from . import _engine
+from . import _distributed, _engine
 from . import callbacks as _callbacks
 from ._base import (DTYPES, SeqcoreEstimator, consistent, fit_then_publish,
                     training, training_constraints)
@@ -30,7 +30,7 @@ from ._sklearn_compat import Interval, StrOptions
 from ._validation import check_real, mean_and_scale, warn_user
 from .nn import SequenceNetwork
 from .nn._cells import CELLS, all_options
-from .nn._loss import LOSSES, Huber, Pinball, get_loss
+from .nn._loss import LOSSES, Huber, Pinball, Poisson, get_loss
 from .nn._optim import make_optimizer, state_copies
 
 # Copies of the parameters that training keeps besides the optimizer's own
@@ -72,6 +72,7 @@ class _BaseRNN(SeqcoreEstimator):
             "dtype", "verbose", "warm_start"),
         "bptt_steps": [Interval(Integral, 1, None, closed="left"), None],
         "alpha": [Interval(Real, 0, None, closed="left")],
+        "gradient_shards": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
     }
 
     def __init__(self, *, cell="lstm", hidden_size=32, num_layers=1,
@@ -84,7 +85,7 @@ class _BaseRNN(SeqcoreEstimator):
                  clip_value=None, bptt_steps=None, alpha=0.0, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
                  shuffle=True, random_state=None, dtype="float32", verbose=0,
-                 warm_start=False, callbacks=None):
+                 warm_start=False, callbacks=None, gradient_shards=None):
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -121,6 +122,7 @@ class _BaseRNN(SeqcoreEstimator):
         self.verbose = verbose
         self.warm_start = warm_start
         self.callbacks = callbacks
+        self.gradient_shards = gradient_shards
 
     # ----------------------------------------------------------- subclasses
     _loss = None            # the SequenceNetwork loss
@@ -133,12 +135,18 @@ class _BaseRNN(SeqcoreEstimator):
         raise NotImplementedError
 
     # ---------------------------------------------------------------- input
-    def _check_X(self, X, reset):
-        """(padded X, lengths, input form); token ids (n, T) with ``embedding_dim``."""
+    def _check_X(self, X, reset, keep_empty=False):
+        """(padded X, lengths, input form); token ids (n, T) with ``embedding_dim``
+        (``keep_empty``: an empty sequence's length is 0, see ``check_tokens``)."""
         if self.embedding_dim is None:
             return check_sequences(X, estimator=self, dtype=DTYPES[self.dtype], reset=reset)
-        ids, lengths, mode = check_tokens(X, estimator=self, reset=reset)
-        top = int(ids.max())
+        ids, lengths, mode = check_tokens(X, estimator=self, reset=reset,
+                                          keep_empty=keep_empty)
+        self._check_vocab(int(ids.max()), reset)
+        return ids, lengths, mode
+
+    def _check_vocab(self, top, reset):
+        """Token ids up to ``top`` against ``vocab_size``; sets ``vocab_size_`` at a reset."""
         if reset:
             if self.vocab_size is not None and top >= self.vocab_size:
                 raise ValueError(f"X holds token id {top}, outside vocab_size={self.vocab_size}")
@@ -147,7 +155,6 @@ class _BaseRNN(SeqcoreEstimator):
             raise ValueError(f"X holds token id {top}, outside the {self.vocab_size_} ids the "
                              "model was fit with; map unseen tokens to the unknown id 1 "
                              "(seqcore.text.SequenceTokenizer does)")
-        return ids, lengths, mode
 
     def _per_step(self, y, lengths, mode, name="y"):
         """Per-step targets (return_sequences): a list or array -> (n, T, ...) padded."""
@@ -196,9 +203,15 @@ class _BaseRNN(SeqcoreEstimator):
         ----------
         X : array of shape (n_samples, n_timesteps, n_features), array of
             shape (n_samples, n_timesteps), or list of arrays (length_i, n_features)
+            A Dask array of these shapes chunked along samples, or a Dask
+            bag of sequences, trains data-parallel on the cluster of the
+            running ``distributed`` client (the partitions stay on the
+            workers; see the "Scaling out" guide); without a client it is
+            computed into memory.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs); with
             ``return_sequences=True`` one target per step: (n_samples,
             n_timesteps[, n_outputs]) or a list matching each sequence's length
+            (a Dask array or bag is computed into memory)
         sample_weight : array-like of shape (n_samples,), optional
 
         Returns
@@ -226,7 +239,28 @@ class _BaseRNN(SeqcoreEstimator):
         first = not fitted or not (self.warm_start or incremental)
         if first:
             self._check_architecture()
-        Xp, lengths, mode = self._check_X(X, reset=first)
+        on_cluster = None
+        if _distributed.is_dask_collection(X):
+            # data-parallel on the cluster; without a distributed client, in memory
+            on_cluster = _distributed.check_sequences_on_cluster(self, X, reset=first)
+            if on_cluster is None:
+                X = _distributed.local(X)
+        y, sample_weight = _distributed.local(y), _distributed.local(sample_weight)
+        if on_cluster is None:
+            Xp, lengths, mode = self._check_X(X, reset=first)
+            shard_of = _distributed.shard_of_rows(Xp.shape[0], self.gradient_shards)
+        else:
+            Xp, lengths, mode = on_cluster
+            shard_of = Xp.partition_of
+        try:
+            return self._fit_checked(Xp, lengths, mode, shard_of, y, sample_weight,
+                                     incremental, first, classes, validation_data)
+        finally:
+            if on_cluster is not None:
+                Xp.close()
+
+    def _fit_checked(self, Xp, lengths, mode, shard_of, y, sample_weight, incremental, first,
+                     classes, validation_data):
         if first and self.bptt_steps is not None and self.bidirectional \
                 and self.bptt_steps < Xp.shape[1]:
             raise ValueError("bptt_steps cannot truncate a bidirectional network: the "
@@ -274,8 +308,10 @@ class _BaseRNN(SeqcoreEstimator):
             train, test = train_test_split(idx, test_size=self.validation_fraction,
                                            random_state=self._rng.randint(np.iinfo(np.int32).max),
                                            stratify=stratify)
-            val = (Xp[test], lengths[test], self._decode_for_score(Y[test], lengths[test]))
+            Xv = Xp[test] if isinstance(Xp, np.ndarray) else Xp.gather(test)
+            val = (Xv, lengths[test], self._decode_for_score(Y[test], lengths[test]))
             Xp, lengths, Y, w = Xp[train], lengths[train], Y[train], w[train]
+            shard_of = None if shard_of is None else shard_of[train]
 
         # the training set is checked and laid out once, here: per batch
         # nothing is checked again (SequenceNetwork._train_batch trusts it)
@@ -284,15 +320,16 @@ class _BaseRNN(SeqcoreEstimator):
         w = net._check_weights(w, N, T, lengths)
         epochs = 1 if incremental else self.max_iter
         try:
-            self._train(Xp, lengths, Y, w, epochs, val, incremental)
+            self._train(Xp, lengths, Y, w, epochs, val, incremental, shard_of)
         finally:
             if not incremental:   # partial_fit keeps them for its next call
                 self.network_.rnn.release_buffers()
         return self
 
-    def _train(self, Xp, lengths, Y, w, epochs, val, incremental):
+    def _train(self, Xp, lengths, Y, w, epochs, val, incremental, shard_of=None):
         self.callbacks_ = _callbacks.prepare(self.callbacks)
-        _engine.train(self, _SequenceTask(self, Xp, lengths, Y, w, val), self._optimizer,
+        task = _SequenceTask(self, Xp, lengths, Y, w, val, shard_of)
+        _engine.train(self, task, self._optimizer,
                       epochs=epochs, incremental=incremental, callbacks=self.callbacks_)
 
     def _stratify(self, Y, lengths):
@@ -321,15 +358,18 @@ class _BaseRNN(SeqcoreEstimator):
     def _raw(self, X):
         """Network outputs for X, and the lengths and the input form."""
         check_is_fitted(self, "network_")
-        Xp, lengths, mode = self._check_X(X, reset=False)
-        Z = self.network_.decision_function(Xp, lengths)
+        # an empty document runs as one unknown token; its length stays 0 so
+        # that per-step results for it are empty
+        Xp, lengths, mode = self._check_X(X, reset=False, keep_empty=self.return_sequences)
+        Z = self.network_.decision_function(Xp, np.maximum(lengths, 1))
         return np.asarray(Z, dtype=np.float64), lengths, mode
 
     def _unpad(self, A, lengths, mode):
-        """Per-step results: a list per sequence for ragged input, else the array."""
+        """Per-step results: a list per sequence for ragged input, else the array
+        (cut to the sequences' one length)."""
         if mode == SEQUENCES and (lengths != lengths[0]).any():
             return [A[i, :L] for i, L in enumerate(lengths)]
-        return A
+        return A if lengths[0] == A.shape[1] else A[:, :lengths[0]]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -351,13 +391,22 @@ def _as_targets(y):
 class _SequenceTask(_engine.Task):
     """The training set of a classifier or regressor, as the engine reads it."""
 
-    def __init__(self, est, Xp, lengths, Y, w, val):
+    def __init__(self, est, Xp, lengths, Y, w, val, shard_of=None):
         self.est, self.network = est, est.network_
         self.Xp, self.lengths, self.Y, self.w, self.val = Xp, lengths, Y, w, val
         self.has_validation = val is not None
         self.batch = min(est.batch_size, Xp.shape[0])
         T = Xp.shape[1]
         self.k = T if est.bptt_steps is None else min(est.bptt_steps, T)
+        # gradient shards (seqcore._distributed): the shard of each training
+        # row, the cluster's partitions when the data is on one, and the
+        # stream of the dropout seeds of the steps
+        self.shard_of, self.cluster = shard_of, None
+        if shard_of is not None:
+            self.seeds = np.random.default_rng(est._rng.randint(np.iinfo(np.int32).max)) \
+                if (est.dropout > 0 or est.recurrent_dropout > 0) else None
+            if not isinstance(Xp, np.ndarray):
+                self.cluster = _distributed.ClusterShards(Xp, self.network, Y, w, self.k)
 
     def batches(self):
         n = self.Xp.shape[0]
@@ -365,11 +414,26 @@ class _SequenceTask(_engine.Task):
         return [order[start:start + self.batch] for start in range(0, n, self.batch)]
 
     def loss_and_gradient(self, idx):
+        if self.shard_of is not None:
+            return self._sharded(idx)
         bw = self.w[idx].sum()
         if bw == 0:
             return None
         return self.network._train_batch(self.Xp, idx, self.lengths, self.Y, self.w,
                                          self.k), bw
+
+    def _sharded(self, idx):
+        """The batch's gradient as the weighted sum of its shards' (in shard
+        order), on the cluster or here: the same numbers either way."""
+        groups = _distributed.group_by_shard(idx, self.shard_of)
+        seed = _distributed.dropout_seed(self.network, self.seeds)
+        if self.cluster is not None:
+            parts = self.cluster.parts(groups, seed)
+        else:
+            parts = [_distributed.shard_gradient(self.network, self.Xp, rows, self.lengths,
+                                                 self.Y, self.w, self.k, seed, shard)
+                     for shard, rows in groups]
+        return _distributed.combine(parts, self.network.flat_grads)
 
     def validation_score(self):
         return self.est._validation_score(*self.val)
@@ -381,6 +445,8 @@ class _SequenceTask(_engine.Task):
         return mean
 
     def outputs_finite(self):
+        if self.cluster is not None:
+            return self.cluster.finite(np.arange(self.batch))
         probe = slice(0, self.batch)
         out = self.network.decision_function(self.Xp[probe], self.lengths[probe])
         return bool(np.isfinite(out).all())
@@ -430,10 +496,15 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
         Sizes of dense layers between the recurrent stack and the output.
     dense_activation : {'relu', 'tanh'}, default='relu'
     embedding_dim : int or None, default=None
-        Token input: X is a list of 1-D integer arrays (or a 2-D integer
-        array whose trailing zeros are padding) of ids, 0 padding and 1
-        unknown as ``seqcore.text.SequenceTokenizer`` makes them; an
-        embedding of this size feeds the recurrent stack.
+        Token input: X is a list of 1-D integer arrays, or a 2-D integer
+        array (``seqcore.preprocessing.pad_tokens``), of ids, 0 padding and
+        1 unknown as ``seqcore.text.SequenceTokenizer`` makes them; an
+        embedding of this size feeds the recurrent stack.  One rule for
+        both forms: a sequence ends at its last nonzero id (trailing zeros
+        are padding, listed or not), and a 0 before that is refused.  An
+        empty sequence (or all zeros) is refused at fit; at predict it
+        reads as one unknown token, and with ``return_sequences`` gets an
+        empty array of per-step results.
     vocab_size : int or None, default=None
         Rows of the embedding; by default one more than the largest id seen
         in fit.  Larger ids are refused at predict.
@@ -472,6 +543,15 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
         installed).
     warm_start : bool, default=False
     class_weight : dict, 'balanced' or None, default=None
+    gradient_shards : int, sequence of int or None, default=None
+        Compute each batch's gradient as the weighted sum, in order, of the
+        gradients of its rows in each of these blocks of consecutive
+        samples (an int: that many blocks of near-equal sizes; a sequence:
+        their sizes).  This is how a fit on a Dask cluster computes (its
+        shards are the partitions of X): set it to ``X.chunks[0]`` to get
+        the cluster's model bit for bit in one process.  It changes the
+        rounding, not the mathematics; 1 is the same as None.  See the
+        "Scaling out" guide.
 
     Attributes
     ----------
@@ -513,7 +593,7 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
                  clip_value=None, bptt_steps=None, alpha=0.0, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
                  shuffle=True, random_state=None, dtype="float32", verbose=0,
-                 warm_start=False, callbacks=None, class_weight=None):
+                 warm_start=False, callbacks=None, class_weight=None, gradient_shards=None):
         super().__init__(
             cell=cell, hidden_size=hidden_size, num_layers=num_layers,
             nonlinearity=nonlinearity, reset_after=reset_after, peephole=peephole,
@@ -529,7 +609,7 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
             validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change, tol=tol, shuffle=shuffle,
             random_state=random_state, dtype=dtype, verbose=verbose,
-            warm_start=warm_start, callbacks=callbacks)
+            warm_start=warm_start, callbacks=callbacks, gradient_shards=gradient_shards)
         self.class_weight = class_weight
 
     def partial_fit(self, X, y, classes=None, sample_weight=None, validation_data=None):
@@ -718,7 +798,7 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
         With ``loss='pinball'``: the quantiles to predict (None: the median).
         With several, ``predict`` returns them on a last axis, in this order.
     Others
-        As ``RNNClassifier`` except ``class_weight``.  With
+        As ``RNNClassifier`` (``gradient_shards`` too) except ``class_weight``.  With
         ``early_stopping`` the validation score is ``score``'s.
 
     Attributes
@@ -745,7 +825,7 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
                  clip_value=None, bptt_steps=None, alpha=0.0, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
                  shuffle=True, random_state=None, dtype="float32", verbose=0,
-                 warm_start=False, callbacks=None):
+                 warm_start=False, callbacks=None, gradient_shards=None):
         super().__init__(
             cell=cell, hidden_size=hidden_size, num_layers=num_layers,
             nonlinearity=nonlinearity, reset_after=reset_after, peephole=peephole,
@@ -760,7 +840,7 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change, tol=tol, shuffle=shuffle,
             random_state=random_state, dtype=dtype, verbose=verbose,
-            warm_start=warm_start, callbacks=callbacks)
+            warm_start=warm_start, callbacks=callbacks, gradient_shards=gradient_shards)
         self.loss = loss
         self.quantiles = quantiles
 
@@ -861,8 +941,12 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
         return Y * self._y_scale + self._y_mean
 
     def _predict_padded(self, Xp, lengths):
-        """Predictions (N, [T,] n_outputs[, Q]) in the targets' units."""
-        Z = self.network_._loss_fn.predict(self.network_.decision_function(Xp, lengths))
+        return self._decode_outputs(self.network_.decision_function(Xp, lengths))
+
+    def _decode_outputs(self, Z):
+        """The network's outputs -> predictions (N, [T,] n_outputs[, Q]) in the
+        targets' units."""
+        Z = self.network_._loss_fn.predict(Z)
         Q = self._n_quantiles()
         if Q:
             Z = Z.reshape(Z.shape[:-1] + (self.n_outputs_, Q))
@@ -883,9 +967,8 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
         """Predicted targets: (n_samples,) or (n_samples, n_outputs); per step with
         ``return_sequences`` ((n_samples, n_timesteps[, n_outputs]) or a list).
         With several quantiles (``loss='pinball'``) they form a last axis."""
-        check_is_fitted(self, "network_")
-        Xp, lengths, mode = self._check_X(X, reset=False)
-        Y = np.asarray(self._predict_padded(Xp, lengths), dtype=np.float64)
+        Z, lengths, mode = self._raw(X)
+        Y = self._decode_outputs(Z)
         Q = self._n_quantiles()
         if Q == 1:
             Y = Y[..., 0]
@@ -906,5 +989,8 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
             true = np.concatenate([t.reshape(len(t), -1) for t, _ in pairs])
             flat = np.concatenate([p.reshape(len(p), -1) for _, p in pairs])
             return self._score(true, flat)
-        return self._score(_as_targets(y), np.asarray(pred), sample_weight)
+        if isinstance(self.network_._loss_fn, (Pinball, Poisson)):
+            y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+            return self._score(y, np.asarray(pred), sample_weight)
+        return r2_score(y, pred, sample_weight=sample_weight)
 

@@ -225,6 +225,13 @@ def _is_pandas(obj):
     return type(obj).__module__.split(".")[0] == "pandas"
 
 
+def _named(result, name):
+    """A pandas Series result renamed (each of a list of them); others as they are."""
+    if isinstance(result, list):
+        return [_named(r, name) for r in result]
+    return result.rename(name) if _is_pandas(result) and result.ndim == 1 else result
+
+
 class _TimeIndex:
     """The time axis of a pandas series: a regular DatetimeIndex or
     PeriodIndex (with its frequency), or a plain integer axis."""
@@ -263,30 +270,41 @@ class _TimeIndex:
                              "DatetimeIndex or PeriodIndex: pass steps ahead")
         last = self.index[-1]
         values = list(fh) if not isinstance(fh, (pd.Timestamp, pd.Period, str)) else [fh]
+        freq = getattr(self.index, "freqstr", None) or self.freq.freqstr
         steps = []
         for v in values:
             try:
                 if isinstance(self.index, pd.PeriodIndex):
                     p = v if isinstance(v, pd.Period) else pd.Period(v, freq=self.freq)
                     step = (p.asfreq(self.freq) - last).n
-                    if step < 1:
-                        raise ValueError(f"fh: {v!r} is not after the end of the series "
-                                         f"({last})")
-                    steps.append(step)
-                    continue
-                ts = pd.Timestamp(v)
+                else:
+                    ts = pd.Timestamp(v)
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"fh: cannot read {v!r} as a time of the series' "
-                                 f"frequency {self.freq.freqstr}: {exc}") from None
-            if ts.tzinfo is None and last.tzinfo is not None:
-                ts = ts.tz_localize(last.tzinfo)
-            if ts <= last:
-                raise ValueError(f"fh: {v!r} is not after the end of the series ({last})")
-            grid = pd.date_range(last, ts, freq=self.freq)
-            if len(grid) == 0 or grid[-1] != ts:
-                raise ValueError(f"fh: {v!r} is not on the series' grid "
-                                 f"(frequency {self.freq.freqstr}, last {last})")
-            steps.append(len(grid) - 1)
+                                 f"frequency {freq}: {exc}") from None
+            if not isinstance(self.index, pd.PeriodIndex):
+                if ts.tzinfo is None and last.tzinfo is not None:
+                    ts = ts.tz_localize(last.tzinfo)   # a wall time in the series' zone
+                elif ts.tzinfo is not None and last.tzinfo is None:
+                    raise ValueError(f"fh: {v!r} has a time zone, but the series' times "
+                                     "have none: pass times without a zone")
+                elif ts.tzinfo is not None:
+                    ts = ts.tz_convert(last.tzinfo)    # the same instant, in the series' zone
+                step = None
+                if ts > last:
+                    grid = pd.date_range(last, ts, freq=self.freq)
+                    if len(grid) == 0 or grid[-1] != ts:
+                        raise ValueError(f"fh: {v!r} is not on the series' grid "
+                                         f"(frequency {freq}, last {last})")
+                    step = len(grid) - 1
+            else:
+                ts = p
+            if step is None or step < 1:
+                where = ("the last time of the series, not a future one" if ts == last
+                         else f"before the end of the series ({last})")
+                raise ValueError(f"fh: {v!r} is {where}; forecast times start at "
+                                 f"{self.future([1])[0]}")
+            steps.append(step)
         return np.array(steps, dtype=np.int64)
 
     def wrap(self, values, steps, columns=None):
@@ -1186,6 +1204,18 @@ verbose, callbacks
         DataFrame indexed by the forecast times with one column per alpha
         (columns (target, alpha) for a DataFrame); a list for a list of
         series.
+
+        Notes
+        -----
+        The median (``alpha=0.5``) is not ``predict``'s forecast.  The
+        forecast is the networks' output (trained on the squared error: an
+        estimate of the mean); each quantile is that forecast plus the
+        alpha-quantile of the signed calibration errors, scaled to the
+        horizon (``sigma_h * q_alpha``).  So the median is the forecast
+        shifted by the median calibration error: equal to it when the
+        errors are centred on 0, and moved toward where they lean when they
+        are not (a biased or skewed error distribution).  Use ``predict``
+        for the mean and ``alpha=0.5`` for the median.
         """
         alphas = _check_levels(alpha, "alpha")
         if getattr(self, "_delegate", None) is not None:
@@ -1211,8 +1241,18 @@ verbose, callbacks
             ``forecast`` as ``predict`` returns it.  For one coverage,
             ``lower`` and ``upper`` are shaped like it; for a sequence of
             coverages they gain a last axis (ndarray) or one column per
-            coverage (pandas).  Beyond the calibrated ``horizon`` the spread
-            follows the fitted power law of the horizon.
+            coverage (pandas).  For a pandas Series the three are Series
+            named 'forecast', 'lower' and 'upper'.  Beyond the calibrated
+            ``horizon`` the spread follows the fitted power law of the
+            horizon.
+
+        Notes
+        -----
+        The interval is not centred on ``forecast`` in general: it spans
+        quantiles of ``forecast`` plus the calibration errors, and those
+        errors may lean one way (a model that tends to forecast too low has
+        an interval reaching further up).  See ``predict_quantiles`` for why
+        its median differs from ``forecast``.
         """
         scalar = isinstance(coverage, numbers.Real) and not isinstance(coverage, bool)
         levels = _check_levels([coverage] if scalar else coverage, "coverage")
@@ -1229,7 +1269,9 @@ verbose, callbacks
             hi.append(s.to_y(q[..., c:]))
         if scalar:
             lo, hi = [a[..., 0] for a in lo], [a[..., 0] for a in hi]
-            return self._shape(fc, steps), self._shape(lo, steps), self._shape(hi, steps)
+            # pandas Series named for what they hold, not three times the series' name
+            return tuple(_named(self._shape(a, steps), name) for a, name in
+                         ((fc, "forecast"), (lo, "lower"), (hi, "upper")))
         cols = list(levels)
         return (self._shape(fc, steps), self._shape(lo, steps, columns=cols),
                 self._shape(hi, steps, columns=cols))

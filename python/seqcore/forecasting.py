@@ -76,7 +76,8 @@ class ManyForecasts:
         the one model.
     times : dict name -> array of datetime64 of shape (horizon,), or None
         The forecast dates, when the long table's times are dates on a
-        regular grid.
+        regular grid; a pandas ``DatetimeIndex`` in the input's time zone
+        when its dates carry one.
     """
 
     def __init__(self, names, horizon, coverage, forecasts, lower, upper, backtests,
@@ -116,7 +117,10 @@ class ManyForecasts:
         cols = {self._id_name: np.repeat(np.array(self.names, dtype=object), h),
                 "step": np.tile(np.arange(1, h + 1), len(self.names))}
         if self.times is not None:
-            cols[self._time_name] = np.concatenate([self.times[k] for k in self.names])
+            times = [self.times[k] for k in self.names]
+            cols[self._time_name] = (pd.DatetimeIndex(np.concatenate(
+                [np.asarray(t, dtype=object) for t in times]))   # zoned Timestamps
+                if isinstance(times[0], pd.DatetimeIndex) else np.concatenate(times))
         cols.update({
                 "forecast": np.concatenate([self.forecasts[k] for k in self.names])})
         if self.lower is not None:
@@ -422,7 +426,8 @@ def _read_long(cols, id_col, time_col, value_col, available, time_format=None):
                          "and of equal length")
     if n == 0:
         raise ValueError("the long-format table has no rows: there is nothing to forecast")
-    times = None if raw_times is None else _parse_times(raw_times, time_col, time_format)
+    times, tz = (None, None) if raw_times is None else _parse_times(raw_times, time_col,
+                                                                     time_format)
     groups = {}                                      # key -> (name, rows), first appearance
     for row, v in enumerate(ids.tolist() if isinstance(ids, np.ndarray) else ids):
         key, name = _id_key(v)
@@ -440,7 +445,7 @@ def _read_long(cols, id_col, time_col, value_col, available, time_format=None):
             stamps[len(names)] = t
         names.append(name)
         arrays.append(_as_series(values[idx], name))
-    return names, arrays, id_col, _Times.make(names, stamps, times)
+    return names, arrays, id_col, _Times.make(names, stamps, times, tz)
 
 
 def _show(raw, i):
@@ -453,32 +458,33 @@ _DATE_FORMATS = ("%m/%d/%Y", "%d/%m/%Y", "%m-%d-%Y", "%d-%m-%Y", "%d.%m.%Y", "%m
 
 
 def _parse_times(raw, time_col, time_format):
-    """A time column -> sortable values: numbers as they are, dates as
-    datetime64[ns]; strings read as dates (or refused when they are not, or
-    when two day/month orders read them differently)."""
+    """A time column -> (sortable values, time zone or None): numbers as they
+    are, dates as datetime64[ns] (in UTC when they carry a zone, which is
+    returned); strings read as dates (or refused when they are not, or when
+    two day/month orders read them differently)."""
     arr = np.asarray(raw)
     if arr.dtype.kind in "iuf":
-        return arr
+        return arr, None
     if arr.dtype.kind == "M":
-        return arr.astype("datetime64[ns]")
+        return arr.astype("datetime64[ns]"), None
     items = list(raw)
     if all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in items):
-        return np.asarray(items, dtype=float)
+        return np.asarray(items, dtype=float), None
     pd = _import_pandas("forecast_many with times that are not numbers")
     if not all(isinstance(v, str) for v in items):
         try:
-            return pd.to_datetime(pd.Series(items)).to_numpy("datetime64[ns]")
+            return _utc(pd.to_datetime(pd.Series(items)))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"column {time_col!r} mixes kinds of times: {exc}") from None
     texts = pd.Series([v.strip() for v in items])
     if time_format is not None:
         try:
-            return pd.to_datetime(texts, format=time_format).to_numpy("datetime64[ns]")
+            return _utc(pd.to_datetime(texts, format=time_format))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"column {time_col!r} does not match time_format="
                              f"{time_format!r}: {exc}") from None
     try:
-        return pd.to_datetime(texts, format="ISO8601").to_numpy("datetime64[ns]")
+        return _utc(pd.to_datetime(texts, format="ISO8601"))
     except (TypeError, ValueError):
         pass
     readings = {}
@@ -498,45 +504,66 @@ def _parse_times(raw, time_col, time_format):
                          f"{readings[first][0]} with {first!r} and as "
                          f"{readings[different[0]][0]} with {different[0]!r}; pass "
                          "time_format to say which")
-    return readings[first]
+    return readings[first], None
+
+
+def _utc(parsed):
+    """Parsed dates (a pandas Series) -> (datetime64[ns] values, their zone):
+    zoned dates as UTC instants, the zone kept to label the forecasts."""
+    tz = parsed.dt.tz
+    if tz is not None:
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    return parsed.to_numpy("datetime64[ns]"), tz
 
 
 class _Times:
-    """The dates of each series of a long table, with their common frequency."""
+    """The dates of each series of a long table, with their common frequency
+    and time zone (stamps in UTC when there is one, read in the zone)."""
 
-    def __init__(self, names, stamps, freq):
-        self.stamps, self.freq = dict(zip(names, stamps)), freq
+    def __init__(self, names, stamps, freq, tz=None):
+        self.stamps, self.freq, self.tz = dict(zip(names, stamps)), freq, tz
 
     @classmethod
-    def make(cls, names, stamps, times):
+    def make(cls, names, stamps, times, tz=None):
         if times is None or times.dtype.kind != "M":
             return None
         import pandas as pd
         from ._forecasting import _infer_freq
         freqs = set()
         for t in stamps.values():
-            f = _infer_freq(pd.DatetimeIndex(t)) if len(t) >= 3 else None
+            f = _infer_freq(_index(t, tz)) if len(t) >= 3 else None
             if f is None:
                 return None
             freqs.add(f.freqstr)
         if len(freqs) != 1:
             return None
         freq = pd.tseries.frequencies.to_offset(freqs.pop())
-        return cls(names, [stamps[i] for i in range(len(names))], freq)
+        return cls(names, [stamps[i] for i in range(len(names))], freq, tz)
 
     def series(self, name, y):
         """The series as a pandas Series on its dates (the grid's gaps as NaN)."""
         import pandas as pd
-        index = pd.DatetimeIndex(self.stamps[name])
+        index = _index(self.stamps[name], self.tz)
         if len(pd.date_range(index[0], index[-1], freq=self.freq)) != len(index):
             return y          # gaps in the grid: the forecaster gets the values as they are
         return pd.Series(y, index=index.copy(), name=name if isinstance(name, str) else None)
 
     def future(self, name, horizon):
+        """The forecast dates: datetime64[ns], or a DatetimeIndex in the zone."""
         import pandas as pd
-        last = pd.Timestamp(self.stamps[name][-1])
-        return np.array([last + h * self.freq for h in range(1, horizon + 1)],
-                        dtype="datetime64[ns]")
+        last = _index(self.stamps[name][-1:], self.tz)[0]
+        steps = [last + h * self.freq for h in range(1, horizon + 1)]
+        if self.tz is not None:
+            return pd.DatetimeIndex(steps)
+        return np.array(steps, dtype="datetime64[ns]")
+
+
+def _index(stamps, tz):
+    """A DatetimeIndex of datetime64 stamps, read in the zone ``tz`` (the
+    stamps are UTC then)."""
+    import pandas as pd
+    index = pd.DatetimeIndex(stamps)
+    return index if tz is None else index.tz_localize("UTC").tz_convert(tz)
 
 
 def _as_series(a, name):

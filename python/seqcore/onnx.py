@@ -27,7 +27,7 @@ D directions, L layers, K outputs; P the size of the state h (the LSTM's
 ``proj_size``, else H).
 
 ``onnx`` is imported only when a graph is built: ``pip install
-seqcore[onnx]`` installs it and ``onnxruntime`` to run the graphs.
+seqcore-rnn[onnx]`` installs it and ``onnxruntime`` to run the graphs.
 """
 
 import numpy as np
@@ -56,7 +56,7 @@ def _require_onnx():
         import onnx
     except ImportError as exc:   # pragma: no cover - depends on the environment
         raise ImportError("seqcore.onnx.to_onnx needs the onnx package: "
-                          "pip install 'seqcore[onnx]' (onnx and onnxruntime)") from exc
+                          "pip install 'seqcore-rnn[onnx]' (onnx and onnxruntime)") from exc
     return onnx
 
 
@@ -124,7 +124,14 @@ def _scaler(g, X, scaler, dtype):
 
 
 def _embedding(g, ids, layer):
-    """weight[ids]: (..., E) rows of the table for integer ids of any shape."""
+    """weight[ids]: (..., E) rows of the table for integer ids of any shape.
+
+    An id outside [0, num_embeddings) fails the run, as seqcore refuses it:
+    ONNX's ``Gather`` reads a negative index from the end of the table, so
+    negative ids are first mapped to ``num_embeddings``, an index that
+    ``Gather`` refuses (onnxruntime: "indices element out of data bounds")."""
+    V = layer.params["weight"].shape[0]
+    ids = g.op("Where", [g.op("Less", [ids, g.ints(0)]), g.ints(V), ids], hint="ids_checked")
     return g.op("Gather", [g.const(layer.params["weight"], "embedding"), ids], axis=0,
                 hint="embedded")
 
@@ -199,6 +206,25 @@ def _native_layer(g, layer, k, x, seq_lens, h0, c0):
         attrs["activations"] = [act] * D
     elif cell == "gru":
         attrs["linear_before_reset"] = int(layer.options["reset_after"])
+    # onnxruntime's RNN/GRU/LSTM kernels crash on an empty batch (N = 0: a
+    # segfault or an abort): the operator always sees one more row, of zeros
+    # (length 1), which is cut from its outputs.  The rows are independent.
+    def one_more_row(t, axis, value_dtype):
+        shape = g.op("Shape", [t])
+        row_shape = g.op("ScatterElements", [shape, g.ints([axis]), g.ints([1])], axis=0)
+        row = g.op("ConstantOfShape", [row_shape],
+                   value=g.onnx.numpy_helper.from_array(np.zeros(1, value_dtype)))
+        return g.op("Concat", [t, row], axis=axis)
+
+    def drop_last_row(t, axis):
+        return g.op("Slice", [t, g.ints([0]), g.ints([-1]), g.ints([axis])])
+
+    x = one_more_row(x, 1, layer.dtype)
+    if seq_lens:
+        seq_lens = g.op("Concat", [seq_lens, g.const(np.array([1], np.int32), "one_len")],
+                        axis=0)
+    h0 = one_more_row(h0, 1, layer.dtype) if h0 else h0
+    c0 = one_more_row(c0, 1, layer.dtype) if c0 else c0
     inputs = [x, g.const(np.stack(W), "W"), g.const(np.stack(R), "R"),
               g.const(np.stack(B), "B"), seq_lens or "", h0 or ""]
     if cell == "lstm":
@@ -207,8 +233,8 @@ def _native_layer(g, layer, k, x, seq_lens, h0, c0):
         inputs.pop()
     n_out = 3 if cell == "lstm" else 2
     res = g.op(_NATIVE_OPS[cell], inputs, n_out=n_out, hint=f"{cell}_l{k}", **attrs)
-    Y, h_n = res[0], res[1]
-    c_n = res[2] if cell == "lstm" else None
+    Y, h_n = drop_last_row(res[0], 2), drop_last_row(res[1], 1)   # (T, D, N, H), (D, N, H)
+    c_n = drop_last_row(res[2], 1) if cell == "lstm" else None
     # Y (T, D, N, H) -> one (T, N, H) per direction
     outs = [g.op("Squeeze", [Y, g.ints([1])])] if D == 1 else \
         [g.op("Gather", [Y, g.ints(d)], axis=1) for d in range(D)]
@@ -456,12 +482,26 @@ def _check_network(net):
 
 
 def _token_lengths(g, ids):
-    """Each row's length from its trailing padding ids (0), as the estimators
-    read a 2-D array of ids: 1 + the index of the last nonzero id, (N,) int64."""
+    """Each row's length and its ids, by the estimators' rule for a 2-D array
+    of ids (``seqcore._data.check_tokens``): a row ends at its last nonzero
+    id; a row of zeros only (an empty document) runs as one unknown token
+    (id 1).  Returns (ids (N, T), lengths (N,) int64)."""
+    int64 = g.onnx.TensorProto.INT64
     nonzero = g.op("Cast", [g.op("Not", [g.op("Equal", [ids, g.ints(0)])])],
                    to=g.onnx.TensorProto.INT32)
-    last = g.op("ArgMax", [nonzero], axis=1, keepdims=0, select_last_index=1)
-    return g.op("Add", [last, g.ints(1)], hint="lengths")
+    last = g.op("ArgMax", [nonzero], axis=1, keepdims=1, select_last_index=1)   # (N, 1)
+    # whether the row has a nonzero id: the entry at its last nonzero index
+    # (ArgMax of a row of zeros gives T - 1, whose entry is 0)
+    has = g.op("Cast", [g.op("GatherElements", [nonzero, last], axis=1)], to=int64)  # (N, 1)
+    empty = g.op("Sub", [g.ints(1), has])                                         # (N, 1)
+    # ids[:, 0] += empty: an empty row reads (1, 0, 0, ...)
+    T = g.op("Shape", [ids], start=1, end=2)
+    first = g.op("Cast", [g.op("Equal", [g.op("Range", [g.ints(0), g.op(
+        "Squeeze", [T, g.ints([0])]), g.ints(1)]), g.ints(0)])], to=int64)
+    ids = g.op("Add", [ids, g.op("Mul", [empty, first])], hint="ids")
+    # length = last + 1, or 1 for an empty row
+    lengths = g.op("Add", [g.op("Mul", [g.op("Add", [last, g.ints(1)]), has]), empty])
+    return ids, g.op("Squeeze", [lengths, g.ints([1])], hint="lengths")
 
 
 def _estimator_graph(g, est, scaler, lengths, recurrent):
@@ -476,8 +516,10 @@ def _estimator_graph(g, est, scaler, lengths, recurrent):
     if net.embedding is not None:
         # token ids (N, T) -> their vectors, time-major (T, N, E)
         ids = g.add_input("ids", onnx.TensorProto.INT64, ["N", "T"])
-        L = (g.add_input("lengths", onnx.TensorProto.INT64, ["N"]) if lengths
-             else _token_lengths(g, ids))
+        if lengths:
+            L = g.add_input("lengths", onnx.TensorProto.INT64, ["N"])
+        else:
+            ids, L = _token_lengths(g, ids)
         x = _embedding(g, g.op("Transpose", [ids], perm=[1, 0]), net.embedding)
         table = False
     else:
@@ -492,14 +534,24 @@ def _estimator_graph(g, est, scaler, lengths, recurrent):
             X = _scaler(g, X, scaler, dt)
         x = g.op("Transpose", [X], perm=[1, 0, 2], hint="time_major")
     Y, h_n, _ = _recurrent(g, layer, x, L, recurrent=recurrent)
-    S = g.op("Transpose", [Y], perm=[1, 0, 2]) if net.return_sequences else \
-        _summary(g, layer, h_n)
+    # With return_sequences the dense layers and the head read the steps
+    # time-major, (T, N, F), and only their outputs turn batch-first.  A
+    # Transpose feeding the head's Cast to float64 and its MatMul crashes
+    # onnxruntime (>= 1.24, x86-64) under its default optimisation level:
+    # MatmulTransposeFusion swaps the Transpose and the Cast and leaves the new
+    # Cast without its operator schema, which NchwcTransformer then reads
+    # (onnxruntime issue 28392).  No Transpose before a MatMul, no crash.
+    S = Y if net.return_sequences else _summary(g, layer, h_n)
     for dense in net.dense:   # in the model's dtype, as seqcore computes them
         S = _linear(g, S, dense.params["weight"],
                     dense.params["bias"] if dense.bias else None, dense.activation)
     for tensor, name, elem, shape in _head(g, est, S):
-        if net.return_sequences and table:
-            shape = ["N", est.n_features_in_] + shape[2:]
+        if net.return_sequences:
+            # (T, N, ...) -> (N, T, ...)
+            tensor = g.op("Transpose", [tensor], perm=[1, 0] + list(range(2, len(shape))),
+                          hint="batch_first")
+            if table:
+                shape = ["N", est.n_features_in_] + shape[2:]
         g.add_output(tensor, name, elem, shape)
 
 
@@ -579,10 +631,12 @@ def to_onnx(model, *, lengths=False, initial_state=False, recurrent="auto",
     lengths : bool, default=False
         Add an int64 input ``lengths`` of shape (N,): the length of each
         sequence of a padded batch (see ``seqcore.preprocessing.pad_sequences``),
-        as the lists of different-length sequences seqcore takes.  Without
-        it every sequence runs all T steps, except for an estimator with
-        ``embedding_dim``: its graph reads each row's length from its
-        trailing padding ids (0), as the estimator reads a 2-D array of ids.
+        as the lists of different-length sequences seqcore takes (each at
+        least 1).  Without it every sequence runs all T steps, except for an
+        estimator with ``embedding_dim``: its graph reads each row's length
+        by the estimator's rule for token ids (``RNNClassifier``'s
+        ``embedding_dim``): a row ends at its last nonzero id, and a row of
+        padding only (an empty document) runs as one unknown token (id 1).
     initial_state : bool, default=False
         For a recurrent layer: add the inputs ``h_0`` of shape (L*D, N, P)
         (and ``c_0``, (L*D, N, H), for the LSTM); zeros without them.  P is
@@ -608,8 +662,11 @@ def to_onnx(model, *, lengths=False, initial_state=False, recurrent="auto",
         * estimators: ``X`` (N, T, n_features) in the model's dtype, or
           (N, ``n_features_in_``) for a model fit on a 2-D array, or with
           ``embedding_dim`` ``ids`` (N, T) int64 token ids padded with 0
-          (ids must lie in [0, ``vocab_size_``): the graph does not check
-          them), [``lengths``]; dense layers (``dense_layers``) run between
+          (``seqcore.preprocessing.pad_tokens``; an id outside [0,
+          ``vocab_size_``), negative ones included, fails the run with
+          onnxruntime's "out of data bounds" error, as seqcore refuses it; a
+          0 before a row's last token, which seqcore refuses, reads as the
+          padding vector), [``lengths``]; dense layers (``dense_layers``) run between
           the recurrent stack and the head;
           a classifier outputs ``label`` (N,) and ``probabilities``
           (N, n_classes), a regressor ``prediction`` (N,) or (N, n_outputs),
@@ -618,7 +675,8 @@ def to_onnx(model, *, lengths=False, initial_state=False, recurrent="auto",
         * recurrent layers: ``X`` (N, T, I) [``lengths``] [``h_0``, ``c_0``]
           -> ``outputs`` (N, T, D*P or P), ``h_n`` (L*D, N, P)
           [``c_n`` (L*D, N, H)].
-        * ``Embedding``: ``ids`` (N, T) int64 -> ``outputs`` (N, T, E).
+        * ``Embedding``: ``ids`` (N, T) int64 -> ``outputs`` (N, T, E); an
+          id outside [0, num_embeddings) fails the run.
         * ``Linear``: ``X`` (N, in_features) -> ``outputs`` (N, out_features).
 
     Raises

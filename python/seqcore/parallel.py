@@ -18,7 +18,12 @@ cluster.  What this module adds is what joblib leaves to the caller:
   fit in memory.  Each block is predicted on its own, so the result equals
   the in-memory prediction.
 
-Dask and distributed are optional (``pip install "seqcore[dask]"``) and
+One model trained data-parallel on a cluster needs nothing from this
+module: the estimators' ``fit`` takes a Dask array or bag of sequences when a
+``distributed`` client is running (``seqcore._distributed``; the user
+guide's "Scaling out" page).
+
+Dask and distributed are optional (``pip install "seqcore-rnn[dask]"``) and
 imported only by the functions that need them.
 """
 
@@ -27,7 +32,7 @@ from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["blas_threads", "limit_worker_blas_threads", "predict_blocks"]
 
-_EXTRA = 'pip install "seqcore[dask]"'
+_EXTRA = 'pip install "seqcore-rnn[dask]"'
 _METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function",
             "transform")
 

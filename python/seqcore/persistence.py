@@ -25,28 +25,65 @@ Examples
 True
 """
 
+import functools
+import os
+
 __all__ = ["trusted_types", "dump", "load"]
 
 
-def _seqcore_types():
-    from . import _estimators, _forecasting, nn, preprocessing, text
-    from .nn import _cells, _language, _loss, _optim, _schedules
+def _module_classes(path, module):
+    """Qualified names of the classes that the source file ``path`` of
+    ``module`` defines at module level, and of those nested in them, read
+    from its syntax tree: nothing is imported (a module of an optional
+    framework, such as ``seqcore.integrations.sktime``, counts too)."""
+    import ast
 
-    return [
-        # estimators and transformers
-        _estimators.RNNClassifier, _estimators.RNNRegressor,
-        _forecasting.RNNForecaster, _forecasting._Series,
-        preprocessing.SequenceScaler, text.SequenceTokenizer,
-        # what a fitted estimator holds: its network, layers and optimizer
-        nn.SequenceNetwork, nn.RNN, nn.GRU, nn.LSTM, nn.MGU, nn.Embedding, nn.Linear,
-        _cells.Layout, _optim.SGD, _optim.Adam, _optim.AdamW, _optim.RMSprop,
-        _optim.ExponentialLR, *_loss.LOSSES.values(), *_schedules.SCHEDULES.values(),
-        _language.LanguageNetwork,
-    ]
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), filename=path)
+    names = []
+
+    def visit(body, prefix):
+        for node in body:
+            if isinstance(node, ast.ClassDef):
+                names.append(f"{module}.{prefix}{node.name}")
+                visit(node.body, f"{prefix}{node.name}.")
+
+    visit(tree.body, "")
+    return names
+
+
+@functools.lru_cache(maxsize=None)
+def _seqcore_type_names():
+    """Every class that seqcore's own source defines, found by walking the
+    package's files: a class added to seqcore is trusted without a list to
+    keep up to date (a hand-kept list missed the text models' types).  A
+    compiled module has no source to read: it is imported (seqcore imports
+    them all anyway) and its classes (its enums) listed."""
+    import importlib
+    import inspect
+    from importlib.machinery import EXTENSION_SUFFIXES
+
+    root = os.path.dirname(os.path.abspath(__file__))
+    names = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__pycache__")))
+        rel = os.path.relpath(folder, root)
+        package = "seqcore" if rel == "." else "seqcore." + rel.replace(os.sep, ".")
+        for name in sorted(files):
+            if name.endswith(".py"):
+                module = package if name == "__init__.py" else f"{package}.{name[:-3]}"
+                names += _module_classes(os.path.join(folder, name), module)
+            elif name.endswith(tuple(EXTENSION_SUFFIXES)):
+                module = f"{package}.{name.split('.')[0]}"
+                names += [f"{module}.{obj.__qualname__}"
+                          for obj in vars(importlib.import_module(module)).values()
+                          if inspect.isclass(obj) and obj.__module__ == module]
+    return tuple(sorted(set(names)))
 
 
 def trusted_types():
-    """The seqcore types a skops file of a seqcore model may hold.
+    """The seqcore types a skops file of a seqcore model may hold: every
+    class that seqcore defines.
 
     Pass them to ``skops.io.load(file, trusted=trusted_types())`` (``load``
     here does): a file holding any other type that skops does not trust by
@@ -60,7 +97,7 @@ def trusted_types():
         Fully qualified names, such as
         ``'seqcore._estimators.RNNClassifier'``, sorted.
     """
-    return sorted(f"{cls.__module__}.{cls.__qualname__}" for cls in _seqcore_types())
+    return list(_seqcore_type_names())
 
 
 def _skops_io():

@@ -5,7 +5,7 @@ the numbers of one figure; ``plot(ax=None)`` draws them and keeps the
 matplotlib artists as attributes ending in ``_`` (``ax_``, ``figure_``,
 the lines), so a user restyles the figure afterwards; ``from_estimator``
 computes the numbers from a fitted model and plots.  matplotlib is imported
-only when drawing (``pip install 'seqcore[plot]'``).
+only when drawing (``pip install 'seqcore-rnn[plot]'``).
 """
 
 import numbers
@@ -19,7 +19,7 @@ def _pyplot():
     try:
         import matplotlib.pyplot as plt
     except ImportError as exc:   # pragma: no cover - depends on the environment
-        raise ImportError("plotting needs matplotlib: pip install 'seqcore[plot]'") from exc
+        raise ImportError("plotting needs matplotlib: pip install 'seqcore-rnn[plot]'") from exc
     return plt
 
 

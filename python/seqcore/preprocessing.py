@@ -1,13 +1,13 @@
-"""Preprocessing for sequences: ``SequenceScaler`` and ``pad_sequences``."""
+"""Preprocessing for sequences: ``SequenceScaler``, ``pad_sequences`` and ``pad_tokens``."""
 
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._data import SEQUENCES, check_sequences, pad_sequences
+from ._data import SEQUENCES, check_sequences, pad_sequences, pad_tokens
 from ._validation import mean_and_scale
 
-__all__ = ["SequenceScaler", "pad_sequences"]
+__all__ = ["SequenceScaler", "pad_sequences", "pad_tokens"]
 
 
 class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):

@@ -44,9 +44,40 @@ Derivatives use the saved outputs (``1 - t*t`` for tanh, ``s*(1-s)`` for the
 logistic), never a second call to exp.
 """
 
+import os
+
 from libc.string cimport memcpy, memset
 
 from seqcore._blas cimport gemm, NoTrans, Transpose
+
+
+cdef extern from "seqcore/cpu.h" nogil:
+    const char* sc_cpu_kernels()
+
+
+# SEQCORE_KERNELS caps the kernels (include/seqcore/cpu.h reads it at their
+# first use); a value that cpu.h would silently take for "auto" is refused here,
+# at import, so a typo cannot leave the wide kernels on unnoticed.
+KERNEL_CHOICES = ("auto", "generic", "avx2", "avx512")
+_requested = os.environ.get("SEQCORE_KERNELS", "")
+if _requested not in ("",) + KERNEL_CHOICES:
+    raise ValueError(f"SEQCORE_KERNELS={_requested!r}: expected one of {KERNEL_CHOICES} "
+                     "(or unset)")
+
+
+def active_kernels():
+    """The kernels the per-step products and activations run on.
+
+    Returns
+    -------
+    str
+        ``"generic"`` (the baseline: SSE2 on x86-64, NEON on aarch64, plain C
+        where the compiler has no vector extensions), ``"avx2"`` (AVX2 and
+        FMA) or ``"avx512"`` (AVX-512F): the widest the CPU runs, capped by
+        the environment variable ``SEQCORE_KERNELS`` (``"generic"`` forces
+        the generic kernels).
+    """
+    return sc_cpu_kernels().decode("ascii")
 
 
 cdef extern from "seqcore/activations.h" nogil:

@@ -81,25 +81,30 @@ cdef CellSpec make_spec(str fn, int kind, int flags, Py_ssize_t GH, Py_ssize_t P
 
 
 def pack_hidden(const floating[:, ::1] W_hh, bint backward, Py_ssize_t row0,
-                Py_ssize_t row1):
-    """Rows row0 .. row1-1 of W_hh (G*H, H) packed for the per-step products
+                Py_ssize_t row1, Py_ssize_t H=0):
+    """Rows row0 .. row1-1 of W_hh (G*H, P) packed for the per-step products
     of the time loop: ``h @ W_hh[row0:row1].T`` (forward) or
-    ``dG[:, row0:row1] @ W_hh[row0:row1]`` (backward).  A new 1-D array; see
+    ``dG[:, row0:row1] @ W_hh[row0:row1]`` (backward).  P, the size of the
+    state h, is H, or the LSTM's ``proj_size`` P < H: the row count G*H need
+    not be a multiple of P.  With the gates' size ``H`` (> 0) the shape is
+    checked: a multiple of H rows, at most H columns.  A new 1-D array; see
     include/seqcore/matmul.h."""
-    cdef Py_ssize_t GH = W_hh.shape[0], H = W_hh.shape[1], R = row1 - row0
-    if H > 0:
-        check_shape("pack_hidden", "W_hh", W_hh.shape, (max(GH // H, 1) * H, H),
-                    "G*H rows, a multiple of H = W_hh.shape[1]")
+    cdef Py_ssize_t GH = W_hh.shape[0], P = W_hh.shape[1], R = row1 - row0
+    if H > 0 and (GH % H or P > H):
+        raise ValueError(f"pack_hidden: W_hh has shape {(GH, P)}, expected G*H rows, a "
+                         f"multiple of H = {H}, and at most H columns (P: H, or the "
+                         "projection's proj_size < H)")
     if not 0 <= row0 < row1 <= GH:
         raise ValueError(f"pack_hidden: rows {row0}..{row1} out of W_hh's {GH}")
-    # forward multiplies by W_hh[rows].T: K = H, N = R, entry (k, j) = W_hh[row0 + j, k]
-    cdef Py_ssize_t K = R if backward else H, N = H if backward else R
-    cdef Py_ssize_t rs = H if backward else 1, cs = 1 if backward else H
+    # forward multiplies by W_hh[rows].T: K = P, N = R, entry (k, j) = W_hh[row0 + j, k]
+    cdef Py_ssize_t K = R if backward else P, N = P if backward else R
+    cdef Py_ssize_t rs = P if backward else 1, cs = 1 if backward else P
     dtype = np.float32 if floating is float else np.float64
     out = np.empty(packed_size(K, N, floating is double), dtype=dtype)
-    cdef floating[::1] P = out
-    with nogil:
-        pack(K, N, &W_hh[row0, 0], rs, cs, &P[0])
+    cdef floating[::1] Wp = out
+    if P > 0:
+        with nogil:
+            pack(K, N, &W_hh[row0, 0], rs, cs, &Wp[0])
     return out
 
 

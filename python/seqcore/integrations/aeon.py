@@ -12,7 +12,7 @@ padded, so results are those of each series alone).
 ending in one, e.g. after a ``SequenceScaler``): every hyper-parameter
 stays the seqcore estimator's own, and aeon's ``fit``, ``predict``,
 ``predict_proba``, ``score``, ``fit_predict`` and its benchmarking tools
-work on top.  Needs ``pip install 'seqcore[aeon]'``.
+work on top.  Needs ``pip install 'seqcore-rnn[aeon]'``.
 
 Examples
 --------
@@ -36,7 +36,7 @@ try:
     from aeon.regression.base import BaseRegressor
 except ImportError as exc:   # pragma: no cover - depends on the environment
     raise ImportError("seqcore.integrations.aeon needs aeon: "
-                      "pip install 'seqcore[aeon]'") from exc
+                      "pip install 'seqcore-rnn[aeon]'") from exc
 
 from .._estimators import RNNClassifier, RNNRegressor
 

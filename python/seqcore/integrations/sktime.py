@@ -15,7 +15,7 @@ appends the new values to the history (``update_params=False``) or refits
 on the whole history, which the adapter keeps itself (it does not depend
 on sktime's ``remember_data``).
 
-Requires sktime (``pip install 'seqcore[sktime]'``).
+Requires sktime (``pip install 'seqcore-rnn[sktime]'``).
 """
 
 import numpy as np
@@ -25,7 +25,7 @@ try:
     from sktime.forecasting.base import BaseForecaster
 except ImportError as exc:  # pragma: no cover - the message is the point
     raise ImportError("seqcore.integrations.sktime needs sktime, which is not a dependency "
-                      "of seqcore: pip install 'seqcore[sktime]'") from exc
+                      "of seqcore: pip install 'seqcore-rnn[sktime]'") from exc
 
 from .._forecasting import RNNForecaster as _RNNForecaster
 from .._forecasting import season_from_freq
@@ -66,7 +66,9 @@ batch_size, max_iter, random_state
     _tags = {
         "authors": ["seqcore developers"],
         "maintainers": ["seqcore developers"],
-        "python_dependencies": ["seqcore"],
+        # no "python_dependencies": sktime checks them by installed
+        # distribution name, and this class ships inside seqcore itself (the
+        # distribution seqcore-rnn, or a source tree on sys.path)
         "y_inner_mtype": "pd.Series",
         "X_inner_mtype": "pd.DataFrame",
         "capability:multivariate": False,

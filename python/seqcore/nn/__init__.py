@@ -3,13 +3,15 @@
 Recurrent layers (``RNN``, ``GRU``, ``LSTM``, ``MGU``; what each kind is:
 ``CELLS``), ``Embedding``, ``Linear``, the ``SequenceNetwork`` the
 estimators train, optimizers, learning-rate schedules, the head losses and
-gradient clipping.  Every layer follows one
+gradient clipping; the CTC loss and decoding (``ctc_loss``, ``ctc_decode``).
+Every layer follows one
 protocol (``_base.Layer``): inference reads the parameters only, and one
 object is trained by one thread at a time.
 """
 
 from ._attention import Attention
 from ._cells import CELLS
+from ._ctc import ctc_decode, ctc_loss, language_model_prior
 from ._embedding import Embedding
 from ._layers import GRU, LSTM, MGU, RNN
 from ._linear import Linear
@@ -25,4 +27,4 @@ __all__ = ["RNN", "GRU", "LSTM", "MGU", "CELLS", "Embedding", "Linear", "Sequenc
            "ExponentialLR", "Schedule", "ConstantSchedule", "ExponentialSchedule",
            "CosineSchedule", "PlateauSchedule", "Loss", "SquaredError", "AbsoluteError",
            "Huber", "Poisson", "Pinball",
-           "Attention", "Seq2Seq"]
+           "Attention", "Seq2Seq", "ctc_loss", "ctc_decode", "language_model_prior"]

@@ -17,10 +17,12 @@ from ._linear import Linear
 from ._model import FlatModel
 
 PAD_ID = 0   # the tokenizer's padding id (never in a stream)
-# Scoring runs the stream in chunks of this many steps (carrying the state):
-# memory for the logits stays bounded, and the chunking depends on the
-# length alone.
+# Scoring runs the stream in chunks of at most this many steps (carrying the
+# state), fewer when a chunk's logits and buffers would take more than about
+# _SCORE_MEMORY bytes (a large vocabulary: V logits per step); the chunking
+# depends on the length and the model alone.
 _SCORE_CHUNK = 2048
+_SCORE_MEMORY = 64 << 20
 
 
 class LanguageNetwork(FlatModel):
@@ -86,8 +88,9 @@ class LanguageNetwork(FlatModel):
         W = P_emb["weight"]
         state, total = None, 0.0
         n = len(ids) - 1
-        for s in range(0, n, _SCORE_CHUNK):
-            x, y = ids[s:s + _SCORE_CHUNK], ids[s + 1:s + 1 + _SCORE_CHUNK]
+        steps = self._score_steps(W.shape[0])
+        for s in range(0, n, steps):
+            x, y = ids[s:s + steps], ids[s + 1:s + 1 + steps]
             k = len(y)
             x = x[:k]
             out, state = self.rnn._forward(W[x][None], None, state, training=False,
@@ -96,6 +99,14 @@ class LanguageNetwork(FlatModel):
             total -= _lm.softmax_nll(Z, np.ascontiguousarray(y, np.intp), 1.0,
                                      np.empty((0, Z.shape[1]), self.dtype))
         return total
+
+    def _score_steps(self, V):
+        """Steps of one scoring chunk: its V logits per step (and the layer's
+        buffers and the embeddings) take about _SCORE_MEMORY bytes."""
+        item = np.dtype(self.dtype).itemsize
+        per_step = (V + self.rnn.input_size + self.rnn.output_size) * item \
+            + self.rnn._work_bytes(1, 1, False)
+        return int(max(1, min(_SCORE_CHUNK, _SCORE_MEMORY // per_step)))
 
     def generate(self, forced, first_logits, u, temperature, top_k, allowed):
         """Feed ``forced`` ids, then sample len(u) ids (``seqcore._lm.generate``)."""

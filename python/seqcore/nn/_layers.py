@@ -576,8 +576,9 @@ class _RNNBase(Layer):
         and the gated rows (empty when the kind has none)."""
         split = (self._layout.G - self._layout.gated_blocks) * self.hidden_size
         GH = W_hh.shape[0]
-        return (_recurrent.pack_hidden(W_hh, backward, 0, split),
-                _recurrent.pack_hidden(W_hh, backward, split, GH) if split < GH
+        H = self.hidden_size
+        return (_recurrent.pack_hidden(W_hh, backward, 0, split, H),
+                _recurrent.pack_hidden(W_hh, backward, split, GH, H) if split < GH
                 else self._empty(1))
 
     # ------------------------------------------------------------- backward

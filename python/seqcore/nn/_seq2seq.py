@@ -64,8 +64,15 @@ from ._layers import _in_parallel
 from ._linear import Linear
 from ._model import FlatModel
 
-# Inference runs in chunks of at most this many inputs (bounded memory)...
+# Inference runs in chunks of at most this many inputs, fewer when their
+# buffers would take more than about PREDICT_MEMORY bytes (long sources, a
+# large max_length or vocabulary), so memory grows with the outputs only...
 DECODE_CHUNK = 1024
+PREDICT_MEMORY = 64 << 20   # as SequenceNetwork's predictions
+# ...and beam search keeps the tokens (and attention) of its hypotheses in
+# buffers that start this long and double as the outputs grow, not in
+# max_length-long ones (max_length may be far above the outputs' lengths)
+BEAM_HISTORY = 64
 # ...and training and greedy decoding split a batch of at least this many
 # rows into two row ranges, run at once on two threads when the user allows
 # the BLAS more than one (the rows are independent; the ranges depend on
@@ -140,7 +147,8 @@ class Seq2Seq(FlatModel):
         Seeds every part's initial weights and the sampling of scheduled
         sampling.
     **cell_options
-        The cell kind's options (``reset_after``, ``peephole``, ...).
+        The cell kind's options (``reset_after``, ``peephole``, ...), except
+        the LSTM's ``proj_size``, which is refused (ValueError).
 
     Attributes
     ----------
@@ -167,6 +175,12 @@ class Seq2Seq(FlatModel):
             raise ValueError("start_id and end_id must differ")
         self.start_id, self.end_id = int(start_id), int(end_id)
         spec = get_cell(cell)
+        if cell_options.get("proj_size"):
+            # the decoder's state feeds the attention, the bridge and the output
+            # layer as H entries; a projected state (P < H) fits none of them
+            raise ValueError(f"Seq2Seq does not support the LSTM's proj_size (got "
+                             f"proj_size={cell_options['proj_size']!r}): the decoder's state "
+                             "must keep hidden_size entries; leave proj_size at 0")
         self.cell = cell
         self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
         self.hidden_size = H = check_positive_int(hidden_size, "hidden_size")
@@ -540,20 +554,46 @@ class Seq2Seq(FlatModel):
         src, src_lengths = check_id_batch(src, src_lengths, self.source_vocab_size, "src")
         P = self._snapshot_views()
         outs, atts = [], []
-        chunk = max(1, DECODE_CHUNK // beam_width)
-        for start in range(0, src.shape[0], chunk):
-            sl = slice(start, start + chunk)
-            L = src_lengths[sl]
-            S = int(L.max())
-            part = np.ascontiguousarray(src[sl, :S])
+        # longest sources first, so that a chunk's rows have similar lengths
+        # and its size follows them; the outputs return in the input's order
+        order = np.argsort(-src_lengths, kind="stable")
+        results = [None] * src.shape[0]
+        start = 0
+        while start < src.shape[0]:
+            S = int(src_lengths[order[start]])
+            chunk = self._rows_per_chunk(S, max_length, beam_width, return_attention)
+            rows = order[start:start + chunk]
+            start += chunk
+            L = src_lengths[rows]
+            part = np.ascontiguousarray(src[rows, :S])
             if beam_width == 1:
                 o, a = self._greedy(part, L, P, max_length, return_attention)
             else:
                 o, a = self._beam(part, L, P, max_length, beam_width, float(length_penalty),
                                   return_attention)
-            outs += o
-            atts += a
+            for i, r in enumerate(rows):
+                results[r] = (o[i], a[i] if return_attention else None)
+        outs = [r[0] for r in results]
+        atts = [r[1] for r in results] if return_attention else []
         return (outs, atts) if return_attention else outs
+
+    def _rows_per_chunk(self, S, max_length, K, with_attn):
+        """Inputs of one decoding chunk (sources of up to S ids): their
+        buffers take about PREDICT_MEMORY bytes, and at most
+        DECODE_CHUNK // K inputs (K hypotheses each) run at once."""
+        item = np.dtype(self.dtype).itemsize
+        Hk, A, V = self.encoder.output_size, self.attention.projected_size, \
+            self.target_vocab_size
+        # encoder: embeddings, its scans' buffers, keys and projected keys
+        per_input = (self.encoder._work_bytes(1, S, False)
+                     + S * (self.embedding_dim + Hk + A) * item)
+        if K == 1:   # the compiled loop's buffers: max_length tokens (and weights)
+            per_input += max_length * (8 + (S * item if with_attn else 0))
+        else:        # K hypotheses: a step's weights and logits (float64 copies), histories
+            T = min(max_length, BEAM_HISTORY)
+            per_input += K * (S * item + V * (item + 3 * 8) + 4 * T * 8
+                              + (4 * T * S * 8 if with_attn else 0))
+        return int(max(1, min(DECODE_CHUNK // K, PREDICT_MEMORY // max(per_input, 1))))
 
     def _greedy(self, src, lengths, P, max_length, with_attn):
         M, Kp, h0, c0 = self._encode(src, lengths, P)
@@ -592,14 +632,20 @@ class Seq2Seq(FlatModel):
         scores = np.full((B, K), -np.inf)
         scores[:, 0] = 0.0          # one live hypothesis at the start: no duplicates
         ids = np.full(n, self.start_id, np.int64)
-        hist = np.zeros((B, K, max_length), np.int64)               # live tokens
-        hist_w = np.zeros((B, K, max_length, S)) if with_attn else None
+        cap = min(max_length, BEAM_HISTORY)       # the histories' length, doubled as needed
+        hist = np.zeros((B, K, cap), np.int64)                      # live tokens
+        hist_w = np.zeros((B, K, cap, S)) if with_attn else None
         fin_score = np.full((B, K), -np.inf)                        # finished, best first
-        fin_tok = np.zeros((B, K, max_length), np.int64)
+        fin_tok = np.zeros((B, K, cap), np.int64)
         fin_len = np.zeros((B, K), np.int64)
-        fin_w = np.zeros((B, K, max_length, S)) if with_attn else None
+        fin_w = np.zeros((B, K, cap, S)) if with_attn else None
         done = np.zeros(B, bool)
         rows_b = np.arange(B)[:, None]
+
+        def grow(a):   # a history twice as long (at most max_length), zeros after
+            more = min(2 * a.shape[2], max_length) - a.shape[2]
+            return np.concatenate([a, np.zeros(a.shape[:2] + (more,) + a.shape[3:],
+                                               a.dtype)], axis=2)
 
         def finish(cand_score, beam, t, w_step=None):
             """Merge hypotheses (B, C) whose first t tokens are hist[b, beam]
@@ -623,6 +669,10 @@ class Seq2Seq(FlatModel):
                 finish(live / (float(t) ** alpha if alpha else 1.0),
                        np.broadcast_to(np.arange(K), (B, K)), t)
                 break
+            if t == hist.shape[2]:   # t < max_length here: room for one more token
+                hist, fin_tok = grow(hist), grow(fin_tok)
+                if with_attn:
+                    hist_w, fin_w = grow(hist_w), grow(fin_w)
             _decoder.step(*args, ids, src_rows, h, c, h_new, c_new, w, logits)
             z = logits.astype(np.float64)
             z[:, banned] = -np.inf

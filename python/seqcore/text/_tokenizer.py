@@ -12,6 +12,7 @@ alone.
 
 import numbers
 import re
+import unicodedata
 from collections import Counter
 
 import numpy as np
@@ -25,11 +26,41 @@ __all__ = ["SequenceTokenizer"]
 PAD_ID, UNK_ID = 0, 1
 PAD_TOKEN, UNK_TOKEN = "<pad>", "<unk>"
 
-# Words: runs of word characters (letters, digits, underscore, any script),
-# keeping inner apostrophes ("don't", "it's"); every other character that is
-# not white space is a token of its own (punctuation, symbols, emoji).
-WORD_PATTERN = r"\w+(?:['\u2019]\w+)*|[^\w\s]"
+
+
+def _mark_class():
+    """A regex character class of Unicode's combining marks (categories Mn,
+    Mc, Me), read from the running Python's Unicode database.  Python's
+    ``\\w`` leaves them out, so NFD "cafe\\u0301" or Hindi's vowel signs
+    would split a word.  Marks live in planes 0, 1 and 14 only (planes 2 and
+    3 hold CJK ideographs): scanning those takes a few hundredths of a
+    second, once, at import."""
+    ranges, start = [], None
+    for block in (range(0x20000), range(0xE0000, 0xE1000)):
+        for cp in block:
+            mark = unicodedata.category(chr(cp))[0] == "M"
+            if mark and start is None:
+                start = cp
+            elif not mark and start is not None:
+                ranges.append((start, cp - 1))
+                start = None
+    return "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
+
+
+# Words: runs of word characters (letters, digits, underscore, any script)
+# and of the combining marks that belong to them, keeping inner apostrophes
+# ("don't", "it's"); every other character that is not white space is a
+# token of its own (punctuation, symbols, emoji), with what belongs to it: its
+# marks (the emoji variation selector), skin-tone modifiers and the symbols
+# joined to it by a zero-width joiner (one family emoji, one token); a flag
+# is its pair of regional indicators.
+_MARKS = _mark_class()
+_W = rf"[\w{_MARKS}]"
+_SYMBOL = (r"[\U0001F1E6-\U0001F1FF]{2}"
+           rf"|[^\w\s](?:[{_MARKS}\U0001F3FB-\U0001F3FF]|\u200d[^\w\s])*")
+WORD_PATTERN = rf"{_W}+(?:['\u2019]{_W}+)*|{_SYMBOL}"
 _WORD_RE = re.compile(WORD_PATTERN)
+_NORMAL_FORMS = ("NFC", "NFD", "NFKC", "NFKD")
 
 
 def _describe(obj):
@@ -45,19 +76,28 @@ class SequenceTokenizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         How a string is cut into tokens.
 
         - 'word': the regular expression ``WORD_PATTERN``: runs of word
-          characters (with inner apostrophes kept: "don't" is one token),
+          characters and combining marks (an accent or a vowel sign stays in
+          its word; inner apostrophes are kept: "don't" is one token),
           and each punctuation mark or other symbol as a token of its own
           (unlike scikit-learn's default ``token_pattern``, which drops them
           and one-letter words: a sequence model reads them).  White space
           only separates tokens.
         - 'char': every character, white space included.
-        - a callable: called on each raw string (``lowercase`` is then not
-          applied, as in scikit-learn); must return a list of strings.
+        - a callable: called on each string, normalised by ``normalize``
+          (``lowercase`` is then not applied, as in scikit-learn); must
+          return a list (or another iterable) of strings.
 
         Documents given as token lists are never cut: see ``fit``.
     lowercase : bool, default=True
         Lower-case strings before the 'word' or 'char' analyzer.  Neither a
         callable analyzer's input nor token lists are changed.
+    normalize : {'NFC', 'NFD', 'NFKC', 'NFKD'} or None, default='NFC'
+        The Unicode normal form every string and every token is brought to
+        first (``unicodedata.normalize``), so that the same text typed
+        composed ("\\u00e9") or decomposed ("e\\u0301") gives the same
+        tokens, whichever form it was fitted in.  'NFKC' also folds
+        compatibility forms (ligatures, full-width letters).  None: the text
+        is used as it comes.
     min_frequency : int >= 1, default=1
         Keep only tokens that occur at least this many times in the training
         documents (counting every occurrence); the others become unknown.
@@ -112,13 +152,16 @@ class SequenceTokenizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
     _parameter_constraints = {
         "analyzer": [StrOptions({"word", "char"}), callable],
         "lowercase": ["boolean"],
+        "normalize": [StrOptions(set(_NORMAL_FORMS)), None],
         "min_frequency": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_tokens": [Interval(numbers.Integral, 3, None, closed="left"), None],
     }
 
-    def __init__(self, *, analyzer="word", lowercase=True, min_frequency=1, max_tokens=None):
+    def __init__(self, *, analyzer="word", lowercase=True, normalize="NFC", min_frequency=1,
+                 max_tokens=None):
         self.analyzer = analyzer
         self.lowercase = lowercase
+        self.normalize = normalize
         self.min_frequency = min_frequency
         self.max_tokens = max_tokens
 
@@ -155,12 +198,17 @@ class SequenceTokenizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
 
     def _tokens(self, doc):
         """The tokens of one document (a str or a token list)."""
+        form = getattr(self, "normalize", "NFC")   # a model pickled before the option
         if not isinstance(doc, str):
-            return list(doc)   # a token list: used as it is
+            # a token list: used as it is, in the normal form
+            return [unicodedata.normalize(form, t) for t in doc] if form else list(doc)
+        if form:
+            doc = unicodedata.normalize(form, doc)
         if callable(self.analyzer):
             tokens = self.analyzer(doc)
-            if isinstance(tokens, str):
-                raise TypeError("the analyzer must return a list of tokens, got a str")
+            if isinstance(tokens, str) or not hasattr(tokens, "__iter__"):
+                got = "a str" if isinstance(tokens, str) else f"{tokens!r:.40}"
+                raise TypeError(f"the analyzer must return a list of tokens, got {got}")
             tokens = list(tokens)
             for token in tokens:
                 if not isinstance(token, str):
@@ -265,6 +313,9 @@ class SequenceTokenizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
             if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
                 raise TypeError(f"sequence {i} must be a 1-D array of integer ids, got "
                                 f"{arr.ndim}-D of dtype {arr.dtype}")
+            if arr.size and arr.max() >= self.vocab_size_:   # before int64 could wrap it
+                raise ValueError(f"sequence {i} has id {arr.max()}, outside "
+                                 f"[0, {self.vocab_size_})")
             arr = arr.astype(np.int64, copy=False)
             if arr.size and (arr.min() < 0 or arr.max() >= self.vocab_size_):
                 bad = arr[(arr < 0) | (arr >= self.vocab_size_)][0]

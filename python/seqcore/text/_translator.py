@@ -338,6 +338,7 @@ class Seq2SeqTranslator(SeqcoreEstimator):
             _engine.start_history(self)
         elif self.max_output_length is not None:
             self.max_output_length_ = self.max_output_length
+        self._warn_if_outputs_are_cut(tgt_ids)
 
         n = len(src_ids)
         idx = np.arange(n)
@@ -358,6 +359,20 @@ class Seq2SeqTranslator(SeqcoreEstimator):
         finally:
             self.network_.release_buffers()
         return self
+
+    def _warn_if_outputs_are_cut(self, tgt_ids):
+        """A max_output_length below training targets' lengths cuts their
+        outputs: the model cannot write them, and the validation's exact
+        match never counts them, so early stopping may end training early."""
+        limit = self.max_output_length_
+        longer = sum(len(t) > limit for t in tgt_ids)
+        if longer:
+            longest = max(len(t) for t in tgt_ids)
+            warn_user(f"max_output_length={limit} is shorter than {longer} of the "
+                      f"{len(tgt_ids)} training targets (the longest has {longest} tokens): "
+                      "their outputs are cut, and with early_stopping the validation's exact "
+                      "match cannot count them; raise max_output_length (None: twice the "
+                      "longest target + 5)", UserWarning)
 
     def _make_network(self, attention, V, seed):
         uniform = attention == "dot_uniform"
