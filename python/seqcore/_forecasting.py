@@ -163,6 +163,20 @@ verbose, callbacks
         windows a network trains for fewer than ``max_iter`` epochs: at most
         300,000 window steps (windows times their length) in all, and at
         least 20 epochs.
+    global_method : {'auto', 'normalised', 'classic'}, default='auto'
+        How a list of series is learnt.  'normalised' (``seqcore._global``):
+        each series in logs where positive and deseasonalised when
+        seasonal, every window scaled by the series' typical step and
+        taken relative to its last value, at most 16 windows per series;
+        the network's ``horizon`` outputs correct each window's Theta
+        forecast, and its forecast is combined with Theta's by weights
+        chosen on each series' last ``horizon`` values held out; series
+        shorter than the lookback are read from a shorter context
+        (``fallback_``).  The calibration tail is then the last
+        ``horizon`` values (``calibration_size`` > 0 only turns it on).
+        'classic': the one-series pipeline above, shared.  'auto':
+        'normalised' for a list of 1-D series without X and the direct
+        strategy, else 'classic'.
 
     Attributes
     ----------
@@ -187,7 +201,18 @@ verbose, callbacks
     n_calibration_errors_ : int
         How many signed errors each interval rests on (0: not calibrated).
     combination_weight_ : float
-        The network's weight w in the forecast (see ``combine``).
+        The network's weight w in the forecast (see ``combine``; with the
+        'normalised' global model, ``combination_weights_`` gives all three
+        weights: 'network', 'theta_log' (its Theta base) and 'theta').
+    fallback_ : str, or list of str per series for a list
+        What forecasts each series: 'network'; 'short_context' (the global
+        network from a window shorter than its lookback); 'theta' (the
+        Theta method, ``seqcore.forecasting.ThetaForecaster``, for a single
+        series shorter than ``window + differencing + horizon``, or a
+        series of a list with fewer than 3 values); 'naive' (a single
+        value, repeated).  Each fallback warns at fit.
+    global_method_ : {'normalised', 'classic'} or None
+        The global model used (None for a single series).
 
     Notes
     -----
@@ -210,6 +235,7 @@ verbose, callbacks
         "calibration_size": [Interval(numbers.Real, 0, 1, closed="left")],
         "refit": ["boolean"],
         "random_state": ["random_state"],
+        "global_method": [StrOptions({"auto", "normalised", "classic"})],
         # the network's options, declared once (by RNNRegressor): checked at
         # fit's start, in messages that name RNNForecaster
         **{p: RNNRegressor._parameter_constraints[p] for p in _TRAINING_PARAMS},
@@ -224,7 +250,7 @@ verbose, callbacks
                  clip_norm=5.0, clip_value=None, bptt_steps=None, alpha=0.0,
                  early_stopping=True, validation_fraction=0.1, n_iter_no_change=10,
                  tol=1e-4, shuffle=True, random_state=None, dtype="float32", verbose=0,
-                 callbacks=None):
+                 callbacks=None, global_method="auto"):
         self.window = window
         self.strategy = strategy
         self.horizon = horizon
@@ -262,6 +288,7 @@ verbose, callbacks
         self.dtype = dtype
         self.verbose = verbose
         self.callbacks = callbacks
+        self.global_method = global_method
 
     # ---------------------------------------------------------------- input
     def _check_series(self, y, X, reset):
@@ -369,8 +396,17 @@ verbose, callbacks
         self._n_exog = None if Xs[0] is None else Xs[0].shape[1]
         if any((x is None) != (Xs[0] is None) for x in Xs):
             raise ValueError("X must be given for every series or for none")
+        from . import _global     # the global model and the short-series fallback
+        self._delegate = None
+        if _global.applies(self, self._is_list, self._y_ndim, Xs):
+            return _global.fit_global(self, ys)
         plan = self._plan(ys, self._tindex)
+        if (not self._is_list and self._y_ndim == 1 and Xs[0] is None
+                and ys[0].shape[0] < plan.min_fit):
+            return _global.fit_fallback(self, ys, plan)
         plan.check([a.shape[0] for a in ys])
+        self.global_method_ = "classic" if self._is_list else None
+        self.fallback_ = ["network"] * len(ys) if self._is_list else "network"
         self.season_, self.window_, self.log_ = plan.season, plan.window, plan.log
         self.deseasonalized_, self.differencing_ = plan.seasonal, plan.differencing
         self.interval_scale_ = None
@@ -676,7 +712,7 @@ verbose, callbacks
         cols = pd.MultiIndex.from_product([targets, columns])
         return pd.DataFrame(a.reshape(a.shape[0], -1), index=ti.future(steps), columns=cols)
 
-    def predict(self, fh, X=None):
+    def predict(self, fh, X=None, y=None):
         """Forecast ``fh`` steps ahead.
 
         Parameters
@@ -690,6 +726,11 @@ verbose, callbacks
             step from the first forecast step: at least ``max(fh)`` rows,
             and ``horizon`` rows for the direct strategy.  A DataFrame is
             selected by the forecast times, which it must cover.
+        y : series or list of series, optional
+            Histories of series not seen in ``fit`` (NumPy or pandas, as at
+            fit), forecast from their own ends with the fitted global model
+            (``global_method_ == 'normalised'``) or Theta fallback;
+            ``fh`` times then follow their index.
 
         Returns
         -------
@@ -697,15 +738,18 @@ verbose, callbacks
         for 2-D, a pandas Series / DataFrame indexed by the forecast times
         for pandas input, or a list of them for a list of series.
         """
+        if getattr(self, "_delegate", None) is not None:
+            return self._delegate.predict(self, fh, X, y)
+        _no_new_series(y)
         steps, out = self._predict_z(fh, X)
         return self._shape([s.to_y(z) for s, z in out], steps)
 
-    def predict_quantiles(self, fh, X=None, alpha=(0.05, 0.5, 0.95)):
+    def predict_quantiles(self, fh, X=None, alpha=(0.05, 0.5, 0.95), y=None):
         """Forecast quantiles (see the module's notes on calibration).
 
         Parameters
         ----------
-        fh, X : as for ``predict``
+        fh, X, y : as for ``predict``
         alpha : float or sequence of floats in (0, 1)
 
         Returns
@@ -729,15 +773,21 @@ verbose, callbacks
         for the mean and ``alpha=0.5`` for the median.
         """
         alphas = _check_levels(alpha, "alpha")
+        if getattr(self, "_delegate", None) is not None:
+            steps, _, out, tix, is_list, ndim = self._delegate.quantiles(self, fh, X, y,
+                                                                         alphas)
+            return self._delegate._shape(self, out, steps, tix, is_list, ndim,
+                                         columns=list(alphas))
+        _no_new_series(y)
         steps, out = self._quantile_z(fh, X, alphas)
         return self._shape([s.to_y(q) for s, q in out], steps, columns=list(alphas))
 
-    def predict_interval(self, fh, X=None, coverage=0.9):
+    def predict_interval(self, fh, X=None, coverage=0.9, y=None):
         """Forecast with calibrated prediction intervals.
 
         Parameters
         ----------
-        fh, X : as for ``predict``
+        fh, X, y : as for ``predict``
         coverage : float or sequence of floats in (0, 1), default=0.9
 
         Returns
@@ -762,6 +812,9 @@ verbose, callbacks
         scalar = isinstance(coverage, numbers.Real) and not isinstance(coverage, bool)
         levels = _check_levels([coverage] if scalar else coverage, "coverage")
         alphas = np.concatenate([(1 - levels) / 2, (1 + levels) / 2])
+        if getattr(self, "_delegate", None) is not None:
+            return _delegate_interval(self, fh, X, y, alphas, levels, scalar)
+        _no_new_series(y)
         steps, out = self._quantile_z(fh, X, alphas, point=True)
         c = len(levels)
         fc, lo, hi = [], [], []
@@ -827,6 +880,8 @@ verbose, callbacks
         ``y_new`` has the form of ``y`` at fit; a pandas object must follow
         the end of the series on its grid (a gap becomes missing values).
         """
+        if getattr(self, "_delegate", None) is not None:
+            return self._delegate.update(self, y_new, X_new)
         check_is_fitted(self, "regressors_")
         ys, Xs, _, _, tix = self._check_series(y_new, X_new, reset=False)
         if len(ys) != self.n_series_:
@@ -859,3 +914,24 @@ verbose, callbacks
             elif old is not None:
                 old.extend(old.future(np.arange(1, a.shape[0] + 1)))
         return self
+
+
+def _no_new_series(y):
+    if y is not None:
+        raise ValueError("predict(y=...) forecasts new series with a global model: fit "
+                         "on a list of 1-D series (global_method 'auto' or 'normalised')")
+
+
+def _delegate_interval(est, fh, X, y, alphas, levels, scalar):
+    """predict_interval of a global model or of the Theta fallback."""
+    d = est._delegate
+    steps, point, q, tix, is_list, ndim = d.quantiles(est, fh, X, y, alphas)
+    c = len(levels)
+    fc = d._shape(est, [p[steps - 1] for p in point], steps, tix, is_list, ndim)
+    if scalar:
+        lo = d._shape(est, [a[:, 0] for a in q], steps, tix, is_list, ndim)
+        hi = d._shape(est, [a[:, c] for a in q], steps, tix, is_list, ndim)
+        return fc, lo, hi
+    cols = list(levels)
+    return (fc, d._shape(est, [a[:, :c] for a in q], steps, tix, is_list, ndim, columns=cols),
+            d._shape(est, [a[:, c:] for a in q], steps, tix, is_list, ndim, columns=cols))

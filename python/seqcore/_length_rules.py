@@ -4,6 +4,7 @@ the shortest series a fit accepts; ``RNNForecaster.fit``,
 ``forecast_many`` and the command line all ask it.
 """
 
+
 class _Plan:
     """Window, calibration tail and shortest series of one fit: the one
     place these rules live (``fit``, ``forecast_many`` and the CLI use it)."""

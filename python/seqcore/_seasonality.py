@@ -35,6 +35,8 @@ def _stationary(a, lags=4):
     return bool(se > 0 and coef[1] / se < -2.86)
 
 
+# ================================================================ seasons
+
 # Periods per cycle of the calendar for a pandas frequency's base unit.
 _UNIT_PERIODS = {"Y": 1, "A": 1, "Q": 4, "M": 12, "W": 52, "D": 7, "B": 5}
 _SUBDAY = {"h": 24, "H": 24, "min": 1440, "T": 1440, "s": 86400, "S": 86400}

@@ -24,12 +24,14 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import clone
 
+from . import _global
 from ._forecasting import RNNForecaster
+from ._theta import ThetaForecaster
 from .model_selection import RollingOrigin, score_origins
 from .model_selection import backtest as _backtest
 from .parallel import blas_threads as _blas_threads
 
-__all__ = ["RNNForecaster", "forecast_many", "ManyForecasts"]
+__all__ = ["RNNForecaster", "ThetaForecaster", "forecast_many", "ManyForecasts"]
 
 _SCORES = ("mae", "smape", "mase", "naive_mae", "naive_smape", "naive_mase")
 
@@ -169,9 +171,10 @@ def forecast_many(series, *, horizon, forecaster=None, global_model=False, cover
         ``predict_interval(fh, coverage=)`` when ``coverage`` is given).
         None means ``RNNForecaster(horizon=horizon)``.
     global_model : bool, default=False
-        False: one clone fit per series.  True: one clone fit on the list of
-        all the series (``RNNForecaster`` learns across them, each keeping
-        its own scaling).
+        False: one clone fit per series (an ``RNNForecaster`` gives a series
+        too short for its network the Theta forecast, with a warning).
+        True: one clone fit on the list of all the series (``RNNForecaster``
+        learns one network across them: see its ``global_method``).
     coverage : float in (0, 1), default=None
         Also return prediction intervals of this coverage.
     backtest : bool, default=True
@@ -591,11 +594,24 @@ def _check_lengths(template, names, ys, horizon, coverage, global_model, backtes
                              f"is below horizon={horizon}; set it to at least {horizon}")
         arrays = [y[:, None] for y in ys]
         if global_model:
-            template._plan(arrays).check([len(y) for y in ys], names, coverage is not None,
-                                         global_model=True)
+            # the 'normalised' global model forecasts series of any length
+            if _global.applies(template, True, 1, [None]):
+                if coverage is not None and not (
+                        template.calibration_size > 0
+                        and _global.can_calibrate([len(y) for y in ys], template.horizon)):
+                    raise ValueError(
+                        "coverage was given, but no series has the "
+                        f"{3 + 2 * template.horizon} values the global model needs to "
+                        "hold out a horizon for calibrating intervals (or "
+                        "calibration_size is 0)")
+            else:
+                template._plan(arrays).check([len(y) for y in ys], names,
+                                             coverage is not None, global_model=True)
         else:
             for k, a in zip(names, arrays):
-                template._plan([a]).check([len(a)], [k], coverage is not None)
+                plan = template._plan([a])
+                if len(a) >= plan.min_fit:    # shorter: the Theta fallback (fit warns)
+                    plan.check([len(a)], [k], coverage is not None)
     if not backtest:
         return
     for k, y in zip(names, ys):

@@ -1,0 +1,668 @@
+"""One recurrent network across many series: the global forecaster behind
+``RNNForecaster.fit`` on a list of series (and
+``forecast_many(global_model=True)``).
+
+Design.  Every series is brought to one scale-free space, windows are
+drawn from all of them alike, and one horizon-direct network (an ensemble
+over seeds, each on its own draw of windows) learns to correct the Theta
+forecast of each window; its forecast is then combined with Theta's with
+weights chosen on held-out windows.
+
+Per series i (values y, seasonal period m, horizon H):
+
+1. ``z = log(y)`` when every value is positive, else ``z = y``;
+2. ``a = z - s[t mod m]``: the additive seasonal indices of z (classical
+   decomposition) when the Theta method's seasonality test
+   (``_theta.theta_seasonal``: lag-m autocorrelation significant at 90%,
+   two seasons of data) finds the series seasonal, else ``a = z``;
+3. the scale ``c_i``: the mean absolute first difference of a (1 where a
+   is constant);
+4. ``T_e``: the Theta forecast (SES plus half the least-squares slope, see
+   ``prefix_theta``) of ``a_0 .. a_{e-1}``, for every prefix length e.
+
+A window ending at step e (inputs ``a_{e-L} .. a_{e-1}``, L the lookback)
+is normalised by its own last value: input ``(a_t - a_{e-1}) / c_i`` and a
+flag 1 for an observed step; a series shorter than L is padded in front
+with steps (0, 0).  Its targets, all H at once (the network's H outputs),
+are ``asinh(((a_{e+h} - a_{e-1}) - (T_e[h] - a_{e-1})) / c_i)``: the
+correction to Theta, squashed so that a few huge errors do not dominate the
+squared loss (sMAPE and MASE are absolute errors).  Scaled values are
+clipped at +-50.  Every series gives at most ``_WINDOWS_PER_SERIES``
+training windows, drawn at random from its possible ends (each network of
+the ensemble draws its own), so that long series do not outweigh short
+ones.
+
+Validation and combination.  The networks are first trained on the series
+without their last H steps, and forecast those H steps; so does Theta
+(``_theta``, on y) and the network's Theta base alone.  The weights
+(network, base, Theta), tenths summing to 1, of least mean relative error
+on them (the mean of sMAPE and MASE, each relative to Theta's, as the M4
+competition's OWA) are kept (``combine='auto'``; else the network alone).
+The networks are then refit on every window (``refit``) and each series is
+forecast from its last L steps.  Intervals: split conformal, the held-out
+errors of the combination divided by each series' mean absolute
+difference, their quantiles per horizon (pooled over the series) added to
+the forecast.
+
+What was measured on M1 (``benchmarks/README.md``): learning the correction
+to Theta rather than the values took the monthly sMAPE from 0.98 to 0.91 of
+Theta's; the asinh squashing helped on every frequency.  Not using logs
+(``_LOG``), mixing lookbacks in the ensemble (``_LOOKBACK_MIX``), more
+windows per series, a wider network and longer training did not pay; the
+switches stay for such comparisons.
+
+Short series.  A series of at least ``_MIN_CONTEXT`` values is forecast by
+the network from a shorter (padded) context when it has fewer than L
+(``fallback_ = 'short_context'``); a shorter one gets Theta's forecast
+(``'theta'``; the last value repeated for a single value, ``'naive'``).
+Either way a warning names the series.
+"""
+
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from ._estimators import RNNRegressor
+from ._theta import theta_fits, theta_seasonal
+from ._validation import warn_user
+
+# Most training windows one series gives each network: long series then
+# weigh as much as short ones.
+_WINDOWS_PER_SERIES = 16
+# Fewest observed values the network reads (fewer: the Theta forecast).
+_MIN_CONTEXT = 3
+# Most window steps (windows x lookback) the networks of one fit train on over
+# their epochs, shared among them.
+_STEP_BUDGET = 9_000_000
+# Scaled inputs and targets are clipped here: one jump of a hundred typical
+# differences teaches nothing the others do not.
+_CLIP = 50.0
+# The weights (network, its Theta base, Theta) tried: tenths summing to 1,
+# Theta alone last.
+_WEIGHTS = np.array([(a / 10, b / 10, (10 - a - b) / 10)
+                     for a in range(10, -1, -1) for b in range(10 - a, -1, -1)])
+# Switches of the choices above (see "What was measured"): asinh targets,
+# the correction to Theta as target, logs of positive series, and the
+# lookback of every other network as a fraction of L (1: all equal).
+_SQUASH = True
+_RESIDUAL = True
+_LOG = True
+_LOOKBACK_MIX = 1
+
+
+def default_lookback(season, horizon):
+    """The lookback L of a season and horizon: ``max(2 * season, horizon + season, 6)``
+    up to 60 steps."""
+    return int(min(max(2 * season, horizon + season, 6), 60))
+
+
+class _Prepared:
+    """One series in the global model's space (see the module's notes)."""
+
+
+    def __init__(self, y, m, like=None):
+        self.y, self.m = y, m
+        if like is None:
+            positive = bool((y > 0).all())
+            self.log = _LOG and positive
+            self.mult = positive and not self.log
+            z = np.log(y) if self.log else y
+            self.seasonal = None
+            if m > 1 and theta_seasonal(y, m):
+                from ._theta import seasonal_indices
+                self.seasonal = seasonal_indices(z, m, multiplicative=self.mult)
+        else:   # the same transform as a fitted series (its history grew)
+            self.log, self.seasonal, self.mult = like.log, like.seasonal, like.mult
+            z = np.log(y) if self.log else y
+        self.a = self._deseason(z, np.arange(len(y)))
+        d = np.abs(np.diff(self.a)) if len(y) > 1 else np.zeros(1)
+        self.scale = float(d.mean()) if like is None else like.scale
+        if not self.scale > 0:
+            self.scale = 1.0
+        self.theta = None
+        dy = np.abs(np.diff(y))
+        self.mase_scale = float(dy.mean()) if dy.size and dy.mean() > 0 else (
+            float(np.abs(y).mean()) or 1.0)
+
+    def _deseason(self, z, t):
+        if self.seasonal is None:
+            return z
+        s = self.seasonal[np.asarray(t) % self.m]
+        return z / s if self.mult else z - s
+
+    def _reseason(self, a, t):
+        if self.seasonal is None:
+            return a
+        s = self.seasonal[np.asarray(t) % self.m]
+        return a * s if self.mult else a + s
+
+    def inputs(self, end, L):
+        """The window of steps end-L .. end-1 (L, 2), padded in front."""
+        lo = max(0, end - L)
+        x = np.zeros((L, 2))
+        seg = (self.a[lo:end] - self.a[end - 1]) / self.scale
+        x[L - len(seg):, 0] = np.clip(seg, -_CLIP, _CLIP)
+        x[L - len(seg):, 1] = 1.0
+        return x
+
+    def base(self, end):
+        """Theta's forecast from the steps before end (scaled, relative to the last)."""
+        if self.theta is None:
+            return 0.0
+        return np.clip((self.theta[end] - self.a[end - 1]) / self.scale, -_CLIP, _CLIP)
+
+    def targets(self, end, H):
+        return np.clip((self.a[end:end + H] - self.a[end - 1]) / self.scale, -_CLIP, _CLIP)
+
+    def to_y(self, out, end):
+        """Network outputs (H,) after a window ending at end -> forecasts of y."""
+        a = self.a[end - 1] + self.scale * np.asarray(out, dtype=np.float64)
+        z = self._reseason(a, end + np.arange(len(a)))
+        if self.log:
+            return np.exp(np.clip(z, -700, 700))
+        return z
+
+
+class GlobalModel:
+    """The fitted global model of an ``RNNForecaster`` (see the module's notes).
+
+    Parameters
+    ----------
+    est : RNNForecaster
+        Gives the horizon, lookback (``window``), network and training options.
+    season : int
+    """
+
+    def __init__(self, est, season):
+        self.H = int(est.horizon)
+        self.m = int(season)
+        self.L = (default_lookback(self.m, self.H) if est.window == "auto"
+                  else int(est.window))
+        self.combine = est.combine
+        self.calibrate = est.calibration_size > 0
+        self.refit = est.refit
+        self.seeds = _seeds(est)
+        self.params = _network_params(est)
+
+    # ------------------------------------------------------------ training
+    def lookback(self, k):
+        """The lookback of the k-th network: L, and every other one shorter
+        (``_LOOKBACK_MIX`` times L) when the ensemble mixes lookbacks."""
+        if k % 2 and _LOOKBACK_MIX != 1:
+            return max(_MIN_CONTEXT, int(round(self.L * _LOOKBACK_MIX)))
+        return self.L
+
+    def _train(self, series, cut, seeds):
+        """Networks trained on windows whose targets end at most ``cut`` steps
+        before each series' end."""
+        H = self.H
+        regs = []
+        params = self.params
+        for k, seed in enumerate(seeds):
+            L = self.lookback(k)
+            rng = np.random.default_rng(seed)
+            X, Y = [], []
+            for s in series:
+                last = len(s.y) - cut - H            # the last window end
+                ends = np.arange(_MIN_CONTEXT, last + 1)
+                if len(ends) == 0:
+                    continue
+                if len(ends) > _WINDOWS_PER_SERIES:
+                    ends = rng.choice(ends, _WINDOWS_PER_SERIES, replace=False)
+                for e in ends:
+                    X.append(s.inputs(e, L))
+                    Y.append(s.targets(e, H) - s.base(e))
+            if not X:
+                raise ValueError(
+                    f"no series is long enough to train the global network: it needs "
+                    f"{_MIN_CONTEXT + H + cut} values (horizon={H}"
+                    + (", and as many again held out to choose the combination" if cut else "")
+                    + ")")
+            X, Y = np.stack(X), np.stack(Y)
+            Y = _squash(Y)
+            X = X.astype(np.float32)
+            p = dict(params)
+            budget = _STEP_BUDGET // len(seeds)
+            p["max_iter"] = int(min(p["max_iter"], max(5, budget // (len(X) * L))))
+            p["early_stopping"] = bool(p["early_stopping"] and len(X) >= 20)
+            reg = RNNRegressor(random_state=int(seed), **p)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                reg.fit(X, Y)
+            regs.append(reg)
+        return regs
+
+    def _network(self, regs, series, cut):
+        """Mean network forecast (S, H) of y from each series' end minus cut."""
+        base = np.stack([np.broadcast_to(s.base(len(s.y) - cut), (self.H,)) for s in series])
+        outs = []
+        for k, r in enumerate(regs):
+            X = np.stack([s.inputs(len(s.y) - cut, self.lookback(k)) for s in series])
+            outs.append(_unsquash(r.predict(X.astype(np.float32)).reshape(len(series), self.H)))
+        out = base + np.mean(outs, axis=0)
+        return [s.to_y(o, len(s.y) - cut) for s, o in zip(series, out)]
+
+    def fit(self, ys):
+        """ys: list of 1-D float arrays without NaN."""
+        H = self.H
+        self.fallback_ = [_kind(len(y), self.L) for y in ys]
+        seeds = self.seeds
+        series = [_Prepared(y, self.m) for y in ys]
+        prefix_theta(series, H)
+        self.series_ = series
+        usable = [i for i, y in enumerate(ys) if len(y) >= _MIN_CONTEXT]
+        # held-out windows: the last H steps of every series long enough to train
+        # on what is left
+        val = [i for i in usable if len(ys[i]) >= _MIN_CONTEXT + 2 * H]
+        self.weights_ = (1.0, 0.0, 0.0)    # network, its Theta base, Theta
+        self.validation_ = None
+        quantile_errors = None
+        if val and (self.combine == "auto" or self.calibrate):
+            vseries = [_Prepared(ys[i][:-H], self.m) for i in val]
+            prefix_theta(vseries, H)
+            regs = self._train(vseries, 0, seeds)
+            parts = np.stack([
+                np.stack(self._network(regs, vseries, 0)),
+                np.stack([s.to_y(np.broadcast_to(s.base(len(s.y)), (H,)), len(s.y))
+                          for s in vseries]),
+                np.stack([f.point(H) for f in theta_fits([ys[i][:-H] for i in val], self.m)])])
+            truth = np.stack([ys[i][-H:] for i in val])
+            scales = np.array([s.mase_scale for s in vseries])
+            self.validation_ = _score_weights(truth, parts, scales)
+            if self.combine == "auto":
+                best = int(np.argmin(self.validation_["owa"]))
+                self.weights_ = tuple(float(w) for w in self.validation_["weights"][best])
+            combined = np.tensordot(np.array(self.weights_), parts, axes=1)
+            quantile_errors = (truth - combined) / scales[:, None]
+        else:
+            regs = None
+        trainable = [i for i in usable if len(ys[i]) >= _MIN_CONTEXT + H]
+        if not trainable:     # no window to learn from: Theta forecasts every series
+            self.fallback_ = ["theta" if len(y) >= 2 else "naive" for y in ys]
+            regs = []
+        elif self.refit or regs is None:
+            regs = self._train([series[i] for i in usable], 0, seeds)
+        self.regressors_ = regs
+        self.errors_ = quantile_errors
+        return self
+
+    # ---------------------------------------------------------- forecasting
+    def network_forecasts(self):
+        """The network's forecasts (its weight set to 1) of the fitted series
+        that it forecasts, None for the others: to report it beside the
+        combination."""
+        out, kinds = self.forecast([s.y for s in self.series_], self.series_, warn=False,
+                                   weights=(1.0, 0.0, 0.0))
+        return [f if k in ("network", "short_context") else None
+                for f, k in zip(out, kinds)]
+
+    def base_forecasts(self):
+        """What the network corrects: the Theta forecast of each fitted series
+        in the network's space (logs, deseasonalised), None where it has none."""
+        return [s.to_y(np.broadcast_to(s.base(len(s.y)), (self.H,)), len(s.y))
+                if len(s.y) >= _MIN_CONTEXT else None for s in self.series_]
+
+    def forecast(self, ys, series=None, warn=True, weights=None):
+        """Point forecasts (list of (H,) arrays) for series ys (their histories);
+        ``series``: their prepared forms when they are the fitted ones."""
+        if series is None:
+            series = [_Prepared(y, self.m) for y in ys]
+            prefix_theta(series, self.H)
+        kinds = [_kind(len(y), self.L) if self.regressors_ else
+                 ("theta" if len(y) >= 2 else "naive") for y in ys]
+        if warn:
+            _warn_short(kinds)
+        out = [None] * len(ys)
+        net_rows = [i for i, k in enumerate(kinds) if k in ("network", "short_context")]
+        if net_rows and self.regressors_:
+            net = self._network(self.regressors_, [series[i] for i in net_rows], 0)
+        else:
+            net_rows, net = [], []
+        theta_rows = [i for i, y in enumerate(ys) if len(y) >= 2]
+        theta = dict(zip(theta_rows, (f.point(self.H) for f in
+                                      theta_fits([ys[i] for i in theta_rows], self.m))))
+        w = self.weights_ if weights is None else weights
+        for i, f in zip(net_rows, net):
+            s = series[i]
+            base = s.to_y(np.broadcast_to(s.base(len(s.y)), (self.H,)), len(s.y))
+            out[i] = (w[0] * f + w[1] * base + w[2] * theta[i]) if i in theta else f
+        for i in range(len(ys)):
+            if out[i] is None:
+                out[i] = theta[i] if i in theta else np.repeat(ys[i][-1], self.H)
+        return out, kinds
+
+    def spread(self, ys, alphas):
+        """Quantile offsets (len(ys), H, len(alphas)) of each series' forecast."""
+        if self.errors_ is None:
+            raise ValueError("no calibration data: the global model holds out the last "
+                             "horizon of each series to calibrate (calibration_size > 0), "
+                             f"and no series had the {_MIN_CONTEXT + 2 * self.H} values "
+                             "that needs")
+        q = np.stack([_conformal_quantile(self.errors_, a) for a in alphas], axis=-1)
+        scales = np.array([_Prepared(y, self.m).mase_scale for y in ys])
+        return scales[:, None, None] * q[None]
+
+
+def _squash(t):
+    return np.arcsinh(t) if _SQUASH else t
+
+
+def _unsquash(t):
+    return np.sinh(t) if _SQUASH else t
+
+
+def prefix_theta(series, H):
+    """Set ``s.theta[e]`` (H,) of every prepared series s: the Theta forecast
+    (SES with alpha on a grid of 0.01..0.99, plus half the least-squares
+    slope) of a_0 .. a_{e-1}, for every prefix length e >= 2, all series in
+    one pass over time (SES's squared errors accumulate, so every prefix's
+    best alpha comes from the same run)."""
+    if not _RESIDUAL or not series:
+        return
+    from ._theta import _ALPHAS
+    n = max(len(s.a) for s in series)
+    S, A = len(series), len(_ALPHAS)
+    X = np.zeros((S, n))
+    for i, s in enumerate(series):
+        X[i, :len(s.a)] = s.a
+        X[i, len(s.a):] = s.a[-1]
+    level = np.repeat(X[:, :1], A, axis=1)
+    sse = np.zeros((S, A))
+    best_level, best_alpha = np.zeros((S, n + 1)), np.full((S, n + 1), 0.5)
+    best_level[:, 1] = X[:, 0]
+    for t in range(1, n):
+        err = X[:, t:t + 1] - level
+        sse += err * err
+        level = level + _ALPHAS[None, :] * err
+        j = np.argmin(sse, axis=1)
+        best_level[:, t + 1] = level[np.arange(S), j]
+        best_alpha[:, t + 1] = _ALPHAS[j]
+    # least-squares slope of each prefix from running sums
+    t = np.arange(n, dtype=np.float64)
+    c = np.arange(1, n + 1, dtype=np.float64)
+    st, stt = np.cumsum(t), np.cumsum(t * t)
+    sx, stx = np.cumsum(X, axis=1), np.cumsum(X * t, axis=1)
+    den = c * stt - st * st
+    slope = np.where(den > 0, (c * stx - st * sx) / np.where(den > 0, den, 1), 0.0)
+    slope = np.concatenate([np.zeros((S, 1)), slope], axis=1)     # index = prefix length
+    h = np.arange(H)[None, None, :]
+    a = best_alpha[:, :, None]
+    lengths = np.arange(n + 1)[None, :, None]
+    theta = best_level[:, :, None] + slope[:, :, None] / 2 * (h + 1 / a - (1 - a) ** lengths / a)
+    for i, s in enumerate(series):
+        s.theta = theta[i, :len(s.a) + 1]
+
+
+def can_calibrate(lengths, horizon):
+    """Whether a global model fit on series of these lengths has held-out
+    errors to calibrate intervals on (one series of 3 + 2 * horizon values)."""
+    return any(n >= _MIN_CONTEXT + 2 * horizon for n in lengths)
+
+
+def _conformal_quantile(errors, alpha):
+    """Per horizon, the finite-sample conformal quantile of the errors (N, H)."""
+    N = errors.shape[0]
+    level = np.ceil((N + 1) * alpha) / N if alpha >= 0.5 else np.floor((N + 1) * alpha) / N
+    if level > 1 or level < 0:
+        warn_user(f"{N} held-out series are too few for the quantile {alpha:g}: the "
+                  "interval uses the most extreme of their errors and may cover less",
+                  UserWarning)
+    level = min(max(level, 0.0), 1.0)
+    return np.quantile(errors, level, axis=0, method="higher" if alpha >= 0.5 else "lower")
+
+
+def _score_weights(truth, parts, scales):
+    """sMAPE and MASE (lag-1 scale) of each combination of the forecasts
+    ``parts`` (3, S, H): network, its Theta base, Theta, weights on a grid
+    of tenths summing to 1; their OWA relative to Theta alone."""
+    smape, mase = [], []
+    for w in _WEIGHTS:
+        f = np.tensordot(w, parts, axes=1)
+        den = np.abs(truth) + np.abs(f)
+        sm = np.where(den > 0, 200 * np.abs(truth - f) / np.where(den > 0, den, 1), 0.0)
+        smape.append(float(sm.mean()))
+        mase.append(float((np.abs(truth - f) / scales[:, None]).mean()))
+    smape, mase = np.array(smape), np.array(mase)
+    ref = len(_WEIGHTS) - 1                  # (0, 0, 1): Theta alone
+    owa = 0.5 * (smape / max(smape[ref], 1e-12) + mase / max(mase[ref], 1e-12))
+    return {"weights": _WEIGHTS.copy(), "smape": smape, "mase": mase, "owa": owa}
+
+
+def _kind(n, L):
+    if n >= L:
+        return "network"
+    if n >= _MIN_CONTEXT:
+        return "short_context"
+    return "theta" if n >= 2 else "naive"
+
+
+def _warn_short(kinds):
+    short = [i for i, k in enumerate(kinds) if k == "short_context"]
+    stat = [i for i, k in enumerate(kinds) if k in ("theta", "naive")]
+    if short:
+        warn_user(f"{len(short)} series are shorter than the lookback: the network "
+                  f"forecasts them from a shorter context (series {_few(short)}; see "
+                  "fallback_)", UserWarning)
+    if stat:
+        warn_user(f"{len(stat)} series are too short for the network (it reads at "
+                  f"least {_MIN_CONTEXT} values, and trains only when a series has "
+                  f"{_MIN_CONTEXT} + horizon): they get the Theta forecast (the last "
+                  f"value for a single value) instead of the network's (series "
+                  f"{_few(stat)}; see fallback_)", UserWarning)
+
+
+def _few(idx):
+    return ", ".join(map(str, idx[:5])) + (", ..." if len(idx) > 5 else "")
+
+
+def _seeds(est):
+    rng = check_random_state(est.random_state)
+    return [int(s) for s in rng.randint(np.iinfo(np.int32).max, size=est.n_models)]
+
+
+def _network_params(est):
+    """The RNNRegressor options an RNNForecaster passes through."""
+    from ._forecasting import _TRAINING_PARAMS
+    return {p: getattr(est, p) for p in _TRAINING_PARAMS}
+
+
+# ================================================================ RNNForecaster hooks
+#
+# ``RNNForecaster.fit`` hands a list of 1-D series (the direct strategy, no
+# exogenous regressors) to ``fit_global``, and a single series too short for
+# its network to ``fit_fallback``; either leaves a delegate in ``_delegate``
+# that its predict methods and ``update`` call.
+
+def applies(est, is_list, y_ndim, Xs):
+    """Whether ``est.fit`` on these inputs trains the global model."""
+    if est.global_method == "classic":
+        return False
+    fits = is_list and y_ndim == 1 and all(x is None for x in Xs) and est.strategy == "direct"
+    if est.global_method == "normalised" and not fits:
+        raise ValueError("global_method='normalised' needs a list of 1-D series, the direct "
+                         "strategy and no X; use global_method='classic' for the others")
+    return fits
+
+
+def _filled(a):
+    """A 1-D series with its missing values interpolated (constant beyond the ends)."""
+    ok = np.isfinite(a)
+    if ok.all():
+        return a.copy()
+    t = np.arange(len(a))
+    return np.interp(t, t[ok], a[ok])
+
+
+def fit_global(est, ys):
+    """Fit the global model of ``est`` on ys (list of (n, 1) arrays); set its attributes."""
+    season = est._season_of(ys, est._tindex)
+    hist = [_filled(a[:, 0]) for a in ys]
+    model = GlobalModel(est, season).fit(hist)
+    _warn_short(model.fallback_)
+    est._delegate = _GlobalDelegate(model, hist)
+    est.global_method_ = "normalised"
+    est.season_, est.window_, est.differencing_ = season, model.L, 0
+    est.regressors_ = model.regressors_
+    est.regressor_ = model.regressors_[0] if model.regressors_ else None
+    est.fallback_ = list(model.fallback_)
+    est.combination_weight_ = model.weights_[0]
+    est.combination_weights_ = dict(zip(("network", "theta_log", "theta"), model.weights_))
+    est.deseasonalized_ = [s.seasonal is not None for s in model.series_]
+    est.log_ = [s.log for s in model.series_]
+    est.interval_scale_ = None
+    est.n_calibration_errors_ = 0 if model.errors_ is None else int(model.errors_.shape[0])
+    est.global_model_ = model
+    est._scores = None
+    return est
+
+
+def fit_fallback(est, ys, plan):
+    """Theta in place of the network for one series too short for it."""
+    from ._theta import ThetaForecaster
+    y = _filled(ys[0][:, 0])
+    kind = "theta" if len(y) >= 2 else "naive"
+    warn_user(f"the series has {len(y)} values: shorter than {plan.what} = {plan.min_fit} "
+              f"(window={plan.window}); it gets the "
+              + ("Theta forecast" if kind == "theta" else "last value as its forecast")
+              + " instead of the network's (fallback_)", UserWarning)
+    est._delegate = _ThetaDelegate(plan.season, [y])
+    est.global_method_ = None
+    est.season_, est.window_, est.differencing_ = plan.season, plan.window, 0
+    est.regressors_, est.regressor_ = [], None
+    est.fallback_ = kind
+    est.combination_weight_ = 0.0
+    est.deseasonalized_ = [False]
+    est.log_ = False
+    est.interval_scale_ = None
+    est.n_calibration_errors_ = 0
+    est._scores = None
+    est._theta_template = ThetaForecaster(season=plan.season)
+    return est
+
+
+class _Delegate:
+    """What the predict methods share: input checks and the shape of the output."""
+
+    def _inputs(self, est, fh, X, y):
+        """-> (steps, histories, prepared-or-None, time indexes, is_list, ndim)."""
+        check_is_fitted(est, "regressors_")
+        if X is not None:
+            raise ValueError("this forecaster was fit without exogenous regressors: "
+                             "predict takes no X")
+        if y is None:
+            steps = est._check_fh(fh)
+            return (steps, self.hist, self._prepared(), est._tindex, est._is_list,
+                    est._y_ndim)
+        ys, _, is_list, ndim, tix = est._check_series(y, None, reset=True)
+        if any(a.shape[1] != 1 for a in ys):
+            raise ValueError("y must hold 1-D series, as the model was fit on")
+        steps = _steps(est, fh, tix)
+        return steps, [_filled(a[:, 0]) for a in ys], None, tix, is_list, ndim
+
+    def _prepared(self):
+        return None
+
+    def _shape(self, est, arrays, steps, tix, is_list, ndim, columns=None):
+        out = []
+        for a, ti in zip(arrays, tix):
+            if ndim == 2:
+                a = a[:, None] if columns is None else a[:, None, :]
+            if ti is not None:
+                a = est._to_pandas(a, ti, steps, columns)
+            out.append(a)
+        return out if is_list else out[0]
+
+    def predict(self, est, fh, X, y):
+        steps, hist, prep, tix, is_list, ndim = self._inputs(est, fh, X, y)
+        point = self._point(hist, prep, y is None, int(steps.max()))
+        return self._shape(est, [p[steps - 1] for p in point], steps, tix, is_list, ndim)
+
+    def quantiles(self, est, fh, X, y, alphas):
+        steps, hist, prep, tix, is_list, ndim = self._inputs(est, fh, X, y)
+        h = int(steps.max())
+        point = self._point(hist, prep, y is None, h)
+        q = self._offsets(hist, alphas, h)
+        out = [(p[:, None] + o)[steps - 1] for p, o in zip(point, q)]
+        return steps, point, out, tix, is_list, ndim
+
+    def update(self, est, y_new, X_new):
+        from ._calendar import _gap_before
+        check_is_fitted(est, "regressors_")
+        ys, Xs, _, _, tix = est._check_series(y_new, X_new, reset=False)
+        if len(ys) != len(self.hist):
+            raise ValueError(f"y_new has {len(ys)} series, the model {len(self.hist)}")
+        if any(x is not None for x in Xs):
+            raise ValueError("this forecaster was fit without exogenous regressors: "
+                             "update takes no X_new")
+        pads = [_gap_before(old, ti) for old, ti in zip(est._tindex, tix)]
+        for i, (a, ti, pad) in enumerate(zip(ys, tix, pads)):
+            old = est._tindex[i]
+            joined = np.concatenate([self.hist[i], np.full(pad, np.nan), a[:, 0]])
+            self.hist[i] = _filled(joined)
+            if old is not None and ti is not None:
+                old.extend(old.future(np.arange(1, pad + 1)).append(ti.index)
+                           if pad else ti.index)
+            elif old is not None:
+                old.extend(old.future(np.arange(1, a.shape[0] + 1)))
+        self._updated()
+        return est
+
+    def _updated(self):
+        pass
+
+
+def _steps(est, fh, tix):
+    """Steps ahead for new series: their own time index names the times."""
+    saved = est._tindex, est._is_list
+    try:
+        est._tindex, est._is_list = tix, len(tix) > 1
+        return est._check_fh(fh)
+    finally:
+        est._tindex, est._is_list = saved
+
+
+class _GlobalDelegate(_Delegate):
+    def __init__(self, model, hist):
+        self.model, self.hist = model, hist
+        self.prep = list(model.series_)
+
+    def _prepared(self):
+        return self.prep
+
+    def _updated(self):
+        self.prep = [_Prepared(y, self.model.m, like=p) for y, p in zip(self.hist, self.prep)]
+        prefix_theta(self.prep, self.model.H)
+
+    def _point(self, hist, prep, fitted, h):
+        # the fitted series were warned about at fit
+        return self.model.forecast(hist, prep, warn=not fitted)[0]
+
+    def _offsets(self, hist, alphas, h):
+        return self.model.spread(hist, alphas)
+
+
+class _ThetaDelegate(_Delegate):
+    def __init__(self, season, hist):
+        self.m, self.hist = season, hist
+
+    def _point(self, hist, prep, fitted, h):
+        return [theta_fits([y], self.m)[0].point(h) if len(y) >= 2 else
+                np.repeat(y[-1], h) for y in hist]
+
+    def _offsets(self, hist, alphas, h):
+        from scipy.stats import norm
+        z = norm.ppf(np.asarray(alphas))
+        out = []
+        for y in hist:
+            if len(y) < 2:
+                raise ValueError("the series has a single value: its forecast (that "
+                                 "value) has no interval")
+            f = theta_fits([y], self.m)[0]
+            sd = f.spread(h)
+            if f.seasonal is not None and f.multiplicative:
+                sd = sd * f.seasonal[(f.n + np.arange(h)) % f.m]
+            out.append(sd[:, None] * z[None, :])
+        return out
