@@ -104,6 +104,8 @@ def _refusals():
             texts),
         "seqcore.text._translator.Seq2SeqTranslator": lambda c, cell: c(cell=cell).fit(
             texts, texts),
+        "seqcore._labeler.RNNSequenceLabeler": lambda c, cell: c(cell=cell).fit(
+            X, ["ab"] * len(X)),
         "seqcore.integrations.sktime.RNNForecaster": lambda c, cell: c(cell=cell).fit(
             __import__("pandas").Series(series), fh=[1, 2]),
     }

@@ -152,6 +152,8 @@ def _recipes(data):
     model giving its predictions)."""
     import pandas as pd
 
+    from seqcore import RNNSequenceLabeler
+    from seqcore.forecasting import ThetaForecaster
     from seqcore.text import RNNLanguageModel, Seq2SeqTranslator, SequenceTokenizer
 
     X, y_class, y_value = data
@@ -181,6 +183,13 @@ def _recipes(data):
                                                 early_stopping=False, random_state=0),
                               texts[:12], [t[::-1] for t in texts[:12]]),
             lambda m: np.array(m.predict(texts[:4]), dtype=object)),
+        "seqcore._labeler.RNNSequenceLabeler": (
+            lambda: fit_quiet(RNNSequenceLabeler(hidden_size=4, num_layers=1, max_iter=2,
+                                                 random_state=0), X,
+                              ["ab", "b", "a"] * 8),
+            lambda m: np.array(m.predict(X), dtype=object)),
+        "seqcore._theta.ThetaForecaster": (
+            lambda: ThetaForecaster().fit(series), lambda m: m.predict(3)),
     }
 
     def aeon(cls, y):

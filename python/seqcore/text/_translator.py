@@ -22,6 +22,7 @@ from .. import _engine
 from .._base import (DTYPES, SeqcoreEstimator, consistent, fit_then_publish, training,
                      training_constraints)
 from .._sklearn_compat import Interval, StrOptions
+from .._validation import warn_user
 from ..callbacks import prepare as prepare_callbacks
 from ..nn import Seq2Seq
 from ..nn._optim import make_optimizer
