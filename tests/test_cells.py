@@ -68,8 +68,9 @@ def _entry_points_with_a_cell():
             continue
         try:
             modules.append(importlib.import_module(info.name))
-        except ModuleNotFoundError as exc:   # an integration's framework is missing
-            if exc.name and exc.name.split(".")[0] == "seqcore":
+        except ImportError as exc:   # an integration's framework is missing (it says so)
+            if isinstance(exc, ModuleNotFoundError) and exc.name \
+                    and exc.name.split(".")[0] == "seqcore":
                 raise
     found = {}
     for module in modules:
