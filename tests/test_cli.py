@@ -576,7 +576,12 @@ def test_fit_helper_ends_the_run_when_the_estimator_catches_ctrl_c(monkeypatch):
         raise KeyboardInterrupt
     monkeypatch.setattr(_engine, "_end_of_epoch", interrupt)
     y = load_airline()[:60]
+    # one network alone catches it and warns; the forecaster (several
+    # networks) lets it through, which ends the run as well
+    from seqcore import RNNRegressor
     with pytest.warns(RuntimeWarning, match=f"^{_INTERRUPTED_TRAINING}"):
+        RNNRegressor(max_iter=5, random_state=0).fit(np.zeros((8, 4, 1)), np.arange(8.0))
+    with pytest.raises(KeyboardInterrupt):
         RNNForecaster(window=6, horizon=2, max_iter=5, random_state=0).fit(y)
     with pytest.raises(KeyboardInterrupt):
         _fit(RNNForecaster(window=6, horizon=2, max_iter=5, random_state=0), y, {"hit": False})

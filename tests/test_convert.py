@@ -509,3 +509,24 @@ def test_from_torch_estimator_fine_tunes_with_a_fresh_optimizer():
         clf.fit(X, y)
     step = np.abs(clf.network_.flat_params.astype(np.float64) - before)
     assert np.mean(np.isclose(step, clf.learning_rate, rtol=1e-2)) > 0.9
+
+
+def test_multilabel_classifier_round_trips_through_torch():
+    """A multilabel classifier exports one logit per label and comes back
+    with multilabel=True (the hostile review's round trip)."""
+    pytest.importorskip("torch")
+    import warnings
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(60, 5, 2))
+    Y = np.column_stack([X[:, :, 0].sum(1) > 0, X[:, :, 1].sum(1) > 0]).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = RNNClassifier(cell="gru", hidden_size=6, max_iter=3, dtype="float64",
+                            random_state=0).fit(X, Y)
+        back = from_torch(to_torch(clf), multilabel=True)
+    np.testing.assert_array_equal(back.predict(X), clf.predict(X))
+    np.testing.assert_allclose(back.predict_proba(X), clf.predict_proba(X), rtol=1e-12)
+    parts = to_torch(clf)
+    with pytest.raises(ValueError, match="multilabel"):
+        from_torch(parts["rnn"], head=parts["head"], multilabel=True, classes=[0, 1])

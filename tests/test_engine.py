@@ -22,7 +22,7 @@ from seqcore.callbacks import EarlyStopping, ModelCheckpoint
 from seqcore.nn import SGD, Adam, AdamW, RMSprop
 from seqcore.nn._optim import OPTIMIZERS
 from seqcore.nn._schedules import (CosineSchedule, ExponentialSchedule, PlateauSchedule,
-                                   get_schedule)
+                                   Schedule, get_schedule)
 from seqcore.text import RNNLanguageModel, Seq2SeqTranslator
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -180,6 +180,14 @@ def _interrupt(est):
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_ctrl_c_stops_cleanly_with_a_usable_model(name):
+    if name == "forecaster":
+        # several networks in one fit: Ctrl-C abandons the whole fit, and the
+        # forecaster stays as it was (here: unfitted)
+        est, data = CASES[name](callbacks=[Recorder(at=2, action=_interrupt)])
+        with pytest.raises(KeyboardInterrupt):
+            est.fit(*data)
+        assert not hasattr(est, "regressors_")
+        return
     est, messages, _ = _fit(CASES[name], callbacks=[Recorder(at=2, action=_interrupt)])
     assert any("interrupted" in m for m in messages), messages
     assert not any("max_iter" in m for m in messages)
@@ -454,3 +462,67 @@ def test_every_estimator_takes_every_optimizer(name, optimizer):
 def test_forecaster_refuses_bad_network_options_naming_itself():
     with pytest.raises(ValueError, match="RNNForecaster"):
         RNNForecaster(hidden_size=0).fit(np.arange(40.0))
+
+
+# ------------------------------------------- found by the hostile review
+def test_l2_penalty_is_not_taken_for_an_explosion():
+    """The explosion check compares the data loss with the first batch's,
+    not the reported loss with its L2 penalty (alpha)."""
+    est, messages, _ = _fit(_classifier, alpha=10.0, hidden_size=64, max_iter=3)
+    assert not any("exploded" in m for m in messages), messages
+    assert est.n_iter_ == 3
+
+
+class _BadSchedule(Schedule):
+    def learning_rate(self, epoch, base_lr, history):
+        return -1.0
+
+
+def test_a_schedule_giving_a_bad_rate_is_refused():
+    est, data = _regressor(learning_rate_schedule=_BadSchedule())
+    with pytest.raises(ValueError, match="schedule"):
+        est.fit(*data)
+
+
+def test_partial_fit_continues_the_callbacks_state():
+    stop = EarlyStopping(monitor="loss", patience=2, min_delta=1e9)
+    est, (X, y) = _regressor(callbacks=[stop])
+    for _ in range(3):
+        est.partial_fit(X, y)
+    assert est.callbacks_[0].stopped_epoch_ == 3   # counted across the calls
+    assert stop.stopped_epoch_ is None
+
+
+def test_forecaster_refuses_two_fits_at_once_and_predicts_old_or_new():
+    import threading
+
+    t = np.arange(80.0)
+    y = 10 + np.sin(2 * np.pi * t / 6) + 0.05 * t
+    kw = dict(horizon=3, window=6, season=1, hidden_size=8, max_iter=30, n_models=1,
+              early_stopping=False, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f = RNNForecaster(**kw).fit(y)
+        new = RNNForecaster(**kw).fit(3 * y).predict(3)
+    old = f.predict(3)
+    errors, seen = [], []
+
+    def refit():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                f.fit(3 * y)
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=refit) for _ in range(2)]
+    for th in threads:
+        th.start()
+    while any(th.is_alive() for th in threads):
+        seen.append(f.predict(3))
+    for th in threads:
+        th.join()
+    assert len(errors) == 1 and "another thread" in str(errors[0])
+    for p in seen:
+        assert np.array_equal(p, old) or np.array_equal(p, new), p
+    np.testing.assert_array_equal(f.predict(3), new)

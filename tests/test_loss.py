@@ -194,3 +194,26 @@ def test_ctc_joins_the_registry_as_a_sequence_loss():
         loss(np.zeros((2, 3)), np.zeros(2), np.ones(2) / 2, np.zeros((2, 3)))
     with pytest.raises(ValueError, match="loss"):      # not a regressor's loss
         RNNRegressor(loss="ctc", max_iter=1).fit(np.zeros((4, 3, 1)), np.arange(4.0))
+
+
+def test_multilabel_values_other_than_0_1_are_refused():
+    X = np.random.default_rng(8).normal(size=(20, 4, 2))
+    Y = np.tile([[1, -1], [-1, 1]], (10, 1))
+    with pytest.raises(ValueError, match="0/1"):
+        RNNClassifier(max_iter=1).fit(X, Y)
+
+
+def test_regressor_scores_weigh_their_samples():
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(40, 5, 2))
+    y = rng.poisson(2.0, 40).astype(float)
+    sw = np.r_[np.ones(20), np.zeros(20)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pois = RNNRegressor(loss="poisson", hidden_size=4, max_iter=3, random_state=0).fit(X, y)
+        seq = RNNRegressor(return_sequences=True, hidden_size=4, max_iter=3,
+                           random_state=0).fit(X, X[:, :, 0])
+    assert pois.score(X, y, sample_weight=sw) == pytest.approx(pois.score(X[:20], y[:20]))
+    assert seq.score(X, X[:, :, 0], sample_weight=sw) == pytest.approx(
+        seq.score(X[:20], X[:20, :, 0]))
+    assert pois.score(X, np.zeros(40)) == 0.0       # no null deviance: not a ZeroDivisionError

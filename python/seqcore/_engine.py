@@ -34,7 +34,9 @@ The history lives on the estimator (``loss_curve_``, ``validation_scores_``,
 continue it.
 """
 
+import contextlib
 import sys
+import threading
 import time
 
 import numpy as np
@@ -49,6 +51,23 @@ from .nn._schedules import get_schedule
 # above this many nats or squared units) means training has blown up: the
 # untrained model is never that far off.
 EXPLOSION_FACTOR = 10.0
+
+
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def interrupts_propagate():
+    """Within this block (on this thread), Ctrl-C during training is not
+    caught: it propagates to the caller.  A model that trains several
+    networks in one fit (``RNNForecaster``) uses it, so that one Ctrl-C
+    stops the whole fit instead of only the network training at that moment."""
+    before = getattr(_local, "propagate", False)
+    _local.propagate = True
+    try:
+        yield
+    finally:
+        _local.propagate = before
 
 
 class Task:
@@ -149,7 +168,11 @@ def train(est, task, optimizer, *, epochs, incremental=False, callbacks=None):
     try:
         for _ in range(epochs):
             if schedule is not None:
-                optimizer.lr = float(schedule.learning_rate(est.n_iter_, base_lr, history(est)))
+                lr = float(schedule.learning_rate(est.n_iter_, base_lr, history(est)))
+                if not (np.isfinite(lr) and lr >= 0):
+                    raise ValueError(f"the learning-rate schedule {schedule!r} gave {lr!r} "
+                                     f"for epoch {est.n_iter_}: a rate must be finite and >= 0")
+                optimizer.lr = lr
             t0 = time.perf_counter()
             total, weight = 0.0, 0.0
             for batch in _progress(task.batches(), verbose, est.n_iter_):
@@ -184,15 +207,16 @@ def train(est, task, optimizer, *, epochs, incremental=False, callbacks=None):
             if stopped:
                 break
             est.n_iter_ += 1
-            epoch_loss = task.epoch_loss(total / weight if weight > 0 else 0.0)
+            data_loss = total / weight if weight > 0 else 0.0   # what the reference measures
+            epoch_loss = task.epoch_loss(data_loss)             # with a penalty (L2), if any
             est.loss_curve_.append(epoch_loss)
             if hasattr(est, "learning_rates_"):
                 est.learning_rates_.append(optimizer.lr)
-            if reference is not None and epoch_loss > EXPLOSION_FACTOR * max(reference, 1.0):
+            if reference is not None and data_loss > EXPLOSION_FACTOR * max(reference, 1.0):
                 _restore(net, lowest_params)
                 warn_user(
                     f"training diverged: the loss exploded from {reference:.4g} (first "
-                    f"batch) to {epoch_loss:.4g} at epoch {est.n_iter_} while staying "
+                    f"batch) to {data_loss:.4g} at epoch {est.n_iter_} while staying "
                     f"finite; learning_rate={optimizer.lr:g} is too large for this model. "
                     "Lower learning_rate (or set clip_norm); kept the weights of the lowest "
                     "epoch loss.", RuntimeWarning)
@@ -205,6 +229,8 @@ def train(est, task, optimizer, *, epochs, incremental=False, callbacks=None):
                 stopped = True
                 break
     except KeyboardInterrupt:
+        if getattr(_local, "propagate", False):
+            raise
         warn_user("training interrupted (Ctrl-C); the model keeps the weights trained so far"
                   + (" (the best on the validation set)" if task.has_validation else ""),
                   RuntimeWarning)

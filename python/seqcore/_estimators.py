@@ -14,7 +14,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.exceptions import DataConversionWarning
-from sklearn.metrics import accuracy_score, d2_pinball_score, d2_tweedie_score, r2_score
+from sklearn.metrics import accuracy_score, d2_pinball_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_sample_weight
@@ -293,6 +293,7 @@ class _BaseRNN(SeqcoreEstimator):
                                              lr=self.learning_rate, momentum=self.momentum,
                                              weight_decay=decay)
             _engine.start_history(self)
+            self.callbacks_ = _callbacks.prepare(self.callbacks)
 
         # the held-out set for early stopping
         val = None
@@ -327,7 +328,8 @@ class _BaseRNN(SeqcoreEstimator):
         return self
 
     def _train(self, Xp, lengths, Y, w, epochs, val, incremental, shard_of=None):
-        self.callbacks_ = _callbacks.prepare(self.callbacks)
+        if not hasattr(self, "callbacks_"):   # partial_fit and warm_start continue them
+            self.callbacks_ = _callbacks.prepare(self.callbacks)
         task = _SequenceTask(self, Xp, lengths, Y, w, val, shard_of)
         _engine.train(self, task, self._optimizer,
                       epochs=epochs, incremental=incremental, callbacks=self.callbacks_)
@@ -375,6 +377,24 @@ class _BaseRNN(SeqcoreEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
+
+
+def _d2_poisson(true, pred, sample_weight):
+    """D^2 of the Poisson deviance, the fraction of the null deviance the
+    model explains; with no null deviance (constant y), 1.0 for a perfect
+    model and 0.0 otherwise, as ``r2_score`` does."""
+    w = np.ones(true.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
+    mean = np.average(true, axis=0, weights=w)
+
+    def deviance(mu):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            term = np.where(true > 0, true * np.log(true / mu), 0.0)
+        return float(np.average((2 * (term - true + mu)).sum(axis=1), weights=w))
+
+    null, model = deviance(np.broadcast_to(mean, true.shape)), deviance(pred)
+    if not null > 0:
+        return 1.0 if model == 0 else 0.0
+    return 1.0 - model / null
 
 
 def _as_targets(y):
@@ -707,6 +727,9 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
         """A 2-D 0/1 indicator y: one sigmoid per label (multilabel)."""
         if self.class_weight is not None:
             raise ValueError("class_weight is not supported with multilabel y")
+        if not np.isin(y, (0, 1)).all():
+            raise ValueError("a 2-D y is multilabel: a 0/1 indicator of each label; got "
+                             f"values {np.unique(y)[:6].tolist()}")
         if first:
             self._multilabel = True
             self.classes_ = np.arange(y.shape[1])
@@ -934,7 +957,7 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
                                   for j, q in enumerate(loss.quantiles)]))
         pred = pred.reshape(true.shape)
         if loss.name == "poisson":
-            return d2_tweedie_score(true.ravel(), pred.ravel(), power=1)
+            return _d2_poisson(true, pred, sample_weight)
         return r2_score(true, pred, sample_weight=sample_weight)
 
     def _decode_for_score(self, Y, lengths):
@@ -988,7 +1011,14 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
             pairs = [(np.asarray(t), np.asarray(p)[:len(t)]) for t, p in zip(y, pred)]
             true = np.concatenate([t.reshape(len(t), -1) for t, _ in pairs])
             flat = np.concatenate([p.reshape(len(p), -1) for _, p in pairs])
-            return self._score(true, flat)
+            steps_w = None
+            if sample_weight is not None:   # a sequence's weight on each of its steps
+                sw = np.asarray(sample_weight, dtype=np.float64)
+                if sw.shape != (len(pairs),):
+                    raise ValueError(f"sample_weight must have shape ({len(pairs)},), got "
+                                     f"{sw.shape}")
+                steps_w = np.repeat(sw, [len(t) for t, _ in pairs])
+            return self._score(true, flat, steps_w)
         if isinstance(self.network_._loss_fn, (Pinball, Poisson)):
             y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
             return self._score(y, np.asarray(pred), sample_weight)

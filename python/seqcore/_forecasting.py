@@ -69,7 +69,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import SeqcoreEstimator
+from . import _engine
+from ._base import SeqcoreEstimator, consistent, fit_then_publish, training
 from ._calendar import (_align_X, _as_values, _from_pandas, _future_X_frame, _gap_before,
                         _is_dates, _is_pandas, _named)
 from ._estimators import RNNRegressor
@@ -389,8 +390,20 @@ verbose, callbacks
         Returns
         -------
         self
+
+        Notes
+        -----
+        Fitting one forecaster from two threads at once is refused
+        (``RuntimeError``); the fit works on a copy of the estimator and swaps
+        the result in at the end, so a ``predict`` running meanwhile uses the
+        old model or the new one.  Ctrl-C while a network trains abandons the
+        fit (``KeyboardInterrupt``): the forecaster stays as it was.
         """
         self._validate_params()
+        with training(self), _engine.interrupts_propagate():
+            return fit_then_publish(self, lambda work: work._fit(y, X))
+
+    def _fit(self, y, X):
         ys, Xs, self._is_list, self._y_ndim, self._tindex = self._check_series(y, X, reset=True)
         self.n_series_, self.n_targets_ = len(ys), ys[0].shape[1]
         self._n_exog = None if Xs[0] is None else Xs[0].shape[1]
@@ -712,6 +725,7 @@ verbose, callbacks
         cols = pd.MultiIndex.from_product([targets, columns])
         return pd.DataFrame(a.reshape(a.shape[0], -1), index=ti.future(steps), columns=cols)
 
+    @consistent
     def predict(self, fh, X=None, y=None):
         """Forecast ``fh`` steps ahead.
 
@@ -744,6 +758,7 @@ verbose, callbacks
         steps, out = self._predict_z(fh, X)
         return self._shape([s.to_y(z) for s, z in out], steps)
 
+    @consistent
     def predict_quantiles(self, fh, X=None, alpha=(0.05, 0.5, 0.95), y=None):
         """Forecast quantiles (see the module's notes on calibration).
 
@@ -782,6 +797,7 @@ verbose, callbacks
         steps, out = self._quantile_z(fh, X, alphas)
         return self._shape([s.to_y(q) for s, q in out], steps, columns=list(alphas))
 
+    @consistent
     def predict_interval(self, fh, X=None, coverage=0.9, y=None):
         """Forecast with calibrated prediction intervals.
 
@@ -879,7 +895,12 @@ verbose, callbacks
 
         ``y_new`` has the form of ``y`` at fit; a pandas object must follow
         the end of the series on its grid (a gap becomes missing values).
+        Refused (``RuntimeError``) while another thread fits or updates it.
         """
+        with training(self):
+            return self._update(y_new, X_new)
+
+    def _update(self, y_new, X_new):
         if getattr(self, "_delegate", None) is not None:
             return self._delegate.update(self, y_new, X_new)
         check_is_fitted(self, "regressors_")

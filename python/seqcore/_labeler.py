@@ -488,6 +488,7 @@ class RNNSequenceLabeler(SeqcoreEstimator):
                                              lr=self.learning_rate, momentum=self.momentum,
                                              weight_decay=decay)
             _engine.start_history(self)
+            self.callbacks_ = _callbacks.prepare(self.callbacks)
         rows = [flat[starts[i]:starts[i + 1]] for i in range(Xp.shape[0])]
         val = None
         if self.early_stopping and not incremental:
@@ -499,7 +500,8 @@ class RNNSequenceLabeler(SeqcoreEstimator):
             Xp, lengths, rows, w = (Xp[train], lengths[train], [rows[i] for i in train],
                                     w[train])
         task = _LabelerTask(self, Xp, lengths, rows, w, val)
-        self.callbacks_ = _callbacks.prepare(self.callbacks)
+        if not hasattr(self, "callbacks_"):   # partial_fit and warm_start continue them
+            self.callbacks_ = _callbacks.prepare(self.callbacks)
         try:
             _engine.train(self, task, self._optimizer, epochs=1 if incremental else self.max_iter,
                           incremental=incremental, callbacks=self.callbacks_)

@@ -188,7 +188,8 @@ def _fitted_estimator(estimator, layer, W, b, n_features, vocab_size, y_probe):
     return estimator
 
 
-def from_torch(module, *, head=None, embedding=None, classes=None, return_sequences=False):
+def from_torch(module, *, head=None, embedding=None, classes=None, return_sequences=False,
+               multilabel=False):
     """A seqcore layer, or a fitted estimator, with the weights of a torch model.
 
     Parameters
@@ -221,6 +222,10 @@ def from_torch(module, *, head=None, embedding=None, classes=None, return_sequen
         that predicts the head's outputs.
     return_sequences : bool, default=False
         The head reads every step (tagging, per-step regression).
+    multilabel : bool, default=False
+        The head's outputs are one logit per label (``BCEWithLogitsLoss``):
+        the result is a multilabel ``RNNClassifier`` (``classes_`` the label
+        indices), as ``to_torch`` exports one.  Not with ``classes``.
 
     Returns
     -------
@@ -253,7 +258,7 @@ def from_torch(module, *, head=None, embedding=None, classes=None, return_sequen
         embedding = module["embedding"] if "embedding" in module else None
         module = module["rnn"]
     if head is None:
-        if embedding is not None or classes is not None or return_sequences:
+        if embedding is not None or classes is not None or return_sequences or multilabel:
             raise ValueError("embedding, classes and return_sequences describe an "
                              "estimator: pass head= too")
         return _torch_rnn_to_layer(module)
@@ -278,7 +283,13 @@ def from_torch(module, *, head=None, embedding=None, classes=None, return_sequen
     if embedding is not None:
         params.update(embedding_dim=embedding.embedding_dim,
                       vocab_size=embedding.num_embeddings)
-    if classes is not None:
+    if multilabel:
+        if classes is not None or return_sequences:
+            raise ValueError("multilabel=True reads one logit per label: pass neither classes "
+                             "nor return_sequences")
+        y = np.array([[0] * K, [1] * K])   # a 0/1 indicator: the multilabel form
+        estimator = RNNClassifier(**params)
+    elif classes is not None:
         classes = np.asarray(classes)
         if classes.ndim != 1 or len(classes) < 2 or len(np.unique(classes)) != len(classes):
             raise ValueError(f"classes must be at least 2 distinct labels in a 1-D array, "

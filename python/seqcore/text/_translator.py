@@ -337,6 +337,7 @@ class Seq2SeqTranslator(SeqcoreEstimator):
             self._optimizer = make_optimizer(self.optimizer, net.flat_params, net.flat_grads,
                                              lr=self.learning_rate, momentum=self.momentum)
             _engine.start_history(self)
+            self.callbacks_ = prepare_callbacks(self.callbacks)
         elif self.max_output_length is not None:
             self.max_output_length_ = self.max_output_length
         self._warn_if_outputs_are_cut(tgt_ids)
@@ -406,7 +407,8 @@ class Seq2SeqTranslator(SeqcoreEstimator):
         return batches
 
     def _train(self, src, src_len, tgt, tgt_len, val):
-        self.callbacks_ = prepare_callbacks(self.callbacks)
+        if not hasattr(self, "callbacks_"):   # warm_start continues them
+            self.callbacks_ = prepare_callbacks(self.callbacks)
         _engine.train(self, _PairsTask(self, src, src_len, tgt, tgt_len, val),
                       self._optimizer, epochs=self.max_iter, callbacks=self.callbacks_)
 
