@@ -526,3 +526,15 @@ def test_forecaster_refuses_two_fits_at_once_and_predicts_old_or_new():
     for p in seen:
         assert np.array_equal(p, old) or np.array_equal(p, new), p
     np.testing.assert_array_equal(f.predict(3), new)
+
+
+@pytest.mark.parametrize("change", [{"hidden_size": 6}, {"loss": "poisson"},
+                                    {"loss": "pinball", "quantiles": (0.1, 0.9)}])
+def test_warm_start_refuses_a_changed_network(change):
+    est, (X, y) = _regressor(warm_start=True, max_iter=2)
+    est.fit(X, np.abs(y))
+    est.set_params(**change)
+    with pytest.raises(ValueError, match="changed since the network was fit"):
+        est.fit(X, np.abs(y))
+    est.set_params(warm_start=False)
+    est.fit(X, np.abs(y))                     # a new network: fine

@@ -239,6 +239,8 @@ class _BaseRNN(SeqcoreEstimator):
         first = not fitted or not (self.warm_start or incremental)
         if first:
             self._check_architecture()
+        else:
+            self._check_same_model()
         on_cluster = None
         if _distributed.is_dask_collection(X):
             # data-parallel on the cluster; without a distributed client, in memory
@@ -294,6 +296,7 @@ class _BaseRNN(SeqcoreEstimator):
                                              weight_decay=decay)
             _engine.start_history(self)
             self.callbacks_ = _callbacks.prepare(self.callbacks)
+            self._signature = self._model_signature()
 
         # the held-out set for early stopping
         val = None
@@ -343,6 +346,29 @@ class _BaseRNN(SeqcoreEstimator):
     def _cell_kwargs(self):
         """The options of the chosen cell kind (its descriptor lists them)."""
         return {name: getattr(self, name) for name in CELLS[self.cell].options}
+
+    # the parameters that define the network: a warm start or partial_fit
+    # continues that network, so they may not change in between
+    _MODEL_PARAMS = ("cell", "hidden_size", "num_layers", "nonlinearity", "reset_after",
+                     "peephole", "proj_size", "bidirectional", "merge_mode",
+                     "return_sequences", "dense_layers", "dense_activation", "embedding_dim",
+                     "vocab_size", "dtype", "loss", "quantiles")
+
+    def _model_signature(self):
+        params = self.get_params(deep=False)
+        return {k: repr(params[k]) for k in self._MODEL_PARAMS if k in params}
+
+    def _check_same_model(self):
+        """A warm start (or partial_fit) continues the fitted network: refuse
+        parameters that would describe another one."""
+        before = getattr(self, "_signature", None)
+        if before is None:
+            return
+        changed = sorted(k for k, v in self._model_signature().items() if before.get(k) != v)
+        if changed:
+            raise ValueError(f"{', '.join(changed)} changed since the network was fit; "
+                             "warm_start and partial_fit continue that network: set "
+                             "warm_start=False (or clone the estimator) to fit a new one")
 
     def _check_architecture(self):
         """What the declarative constraints cannot say."""
