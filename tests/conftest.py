@@ -151,3 +151,34 @@ def subprocess_env():
     parent = os.path.dirname(os.path.dirname(os.path.abspath(seqcore.__file__)))
     env["PYTHONPATH"] = parent + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+def public_objects():
+    """Every object in the ``__all__`` of seqcore and of its public modules
+    (module paths without a leading underscore, the integrations included),
+    as {qualified name: object}.  Found from the package, so that tests that
+    say "every" cover a new public name without anyone adding it; a module
+    whose optional framework is missing (it raises ImportError saying so) is
+    left out."""
+    import importlib
+    import pkgutil
+
+    import seqcore
+
+    modules = [seqcore]
+    for info in pkgutil.walk_packages(seqcore.__path__, "seqcore."):
+        if any(part.startswith("_") for part in info.name.split(".")):
+            continue
+        try:
+            modules.append(importlib.import_module(info.name))
+        except ImportError as exc:
+            if isinstance(exc, ModuleNotFoundError) and exc.name \
+                    and exc.name.split(".")[0] == "seqcore":
+                raise
+    found = {}
+    for module in modules:
+        for name in getattr(module, "__all__", ()):
+            obj = getattr(module, name)
+            found[f"{getattr(obj, '__module__', module.__name__)}."
+                  f"{getattr(obj, '__qualname__', name)}"] = obj
+    return found

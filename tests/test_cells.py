@@ -19,7 +19,7 @@ import pytest
 from seqcore import RNNClassifier, RNNForecaster, RNNRegressor
 from seqcore.nn import CELLS, SequenceNetwork
 
-from conftest import VARIANT_IDS, flat_state, make_layer, make_reference
+from conftest import VARIANT_IDS, flat_state, make_layer, make_reference, public_objects
 from test_gradcheck import _check, _numeric_grad
 
 KINDS = list(CELLS)
@@ -53,37 +53,20 @@ def test_every_kind_forecasts(cell):
 
 def _entry_points_with_a_cell():
     """{qualified name: object} of every public class or function of seqcore
-    with a ``cell`` parameter, found from the package's public names (the
-    ``__all__`` of seqcore and of each public module, integrations included),
-    so that a new one is covered without anyone adding it here."""
-    import importlib
+    with a ``cell`` parameter (``conftest.public_objects``), so that a new
+    one is covered without anyone adding it here."""
     import inspect
-    import pkgutil
 
-    import seqcore
-
-    modules = [seqcore]
-    for info in pkgutil.walk_packages(seqcore.__path__, "seqcore."):
-        if any(part.startswith("_") for part in info.name.split(".")):
+    found = {}
+    for qualname, obj in public_objects().items():
+        if not (inspect.isclass(obj) or inspect.isfunction(obj)):
             continue
         try:
-            modules.append(importlib.import_module(info.name))
-        except ImportError as exc:   # an integration's framework is missing (it says so)
-            if isinstance(exc, ModuleNotFoundError) and exc.name \
-                    and exc.name.split(".")[0] == "seqcore":
-                raise
-    found = {}
-    for module in modules:
-        for name in getattr(module, "__all__", ()):
-            obj = getattr(module, name)
-            if not (inspect.isclass(obj) or inspect.isfunction(obj)):
-                continue
-            try:
-                params = inspect.signature(obj).parameters
-            except (TypeError, ValueError):
-                continue
-            if "cell" in params:
-                found[f"{obj.__module__}.{obj.__qualname__}"] = obj
+            params = inspect.signature(obj).parameters
+        except (TypeError, ValueError):
+            continue
+        if "cell" in params:
+            found[qualname] = obj
     return found
 
 

@@ -14,6 +14,8 @@ from seqcore.preprocessing import SequenceScaler
 sio = pytest.importorskip("skops.io")
 from skops.io.exceptions import UntrustedTypesFoundException  # noqa: E402
 
+from conftest import public_objects  # noqa: E402
+
 
 class Doubler(TransformerMixin, BaseEstimator):
     """A type skops does not know: a file holding it must be refused."""
@@ -111,35 +113,14 @@ def test_trusted_types_names_real_types():
 
 # ------------------------------------------- every public estimator (issue 22)
 def _public_estimators():
-    """{qualified name: class} of every estimator seqcore makes public: the
-    classes in the ``__all__`` of seqcore and of its public modules (any
-    module path without a leading underscore, the integrations included)
-    that are estimators (``fit`` and ``get_params``).  Found from the package,
-    so a new estimator is in the list without anyone adding it."""
-    import importlib
+    """{qualified name: class} of every estimator seqcore makes public
+    (``conftest.public_objects``) that is an estimator (``fit`` and
+    ``get_params``, as scikit-learn's and sktime's are), so a new estimator
+    is in the list without anyone adding it."""
     import inspect
-    import pkgutil
 
-    import seqcore
-
-    modules = [seqcore]
-    for info in pkgutil.walk_packages(seqcore.__path__, "seqcore."):
-        if any(part.startswith("_") for part in info.name.split(".")):
-            continue
-        try:
-            modules.append(importlib.import_module(info.name))
-        except ImportError as exc:   # an integration's framework is missing (it says so)
-            if isinstance(exc, ModuleNotFoundError) and exc.name \
-                    and exc.name.split(".")[0] == "seqcore":
-                raise
-    found = {}
-    for module in modules:
-        for name in getattr(module, "__all__", ()):
-            obj = getattr(module, name)
-            # scikit-learn's estimators and sktime's (get_params and fit alike)
-            if inspect.isclass(obj) and all(hasattr(obj, m) for m in ("fit", "get_params")):
-                found[f"{obj.__module__}.{obj.__qualname__}"] = obj
-    return found
+    return {qualname: obj for qualname, obj in public_objects().items()
+            if inspect.isclass(obj) and all(hasattr(obj, m) for m in ("fit", "get_params"))}
 
 
 def _texts():
