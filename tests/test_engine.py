@@ -538,3 +538,18 @@ def test_warm_start_refuses_a_changed_network(change):
         est.fit(X, np.abs(y))
     est.set_params(warm_start=False)
     est.fit(X, np.abs(y))                     # a new network: fine
+
+
+def test_a_schedule_at_rate_zero_stops_with_a_warning_instead_of_idling():
+    """Cosine over max_iter reaches 0 once partial_fit's epochs pass the
+    period: training says so and stops instead of running epochs that
+    cannot change the weights."""
+    est, (X, y) = _regressor(learning_rate_schedule="cosine", max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.partial_fit(X, y)
+        est.partial_fit(X, y)
+    before = est.network_.flat_params.copy()
+    with pytest.warns(ConvergenceWarning, match="rate of 0 from epoch 2"):
+        est.partial_fit(X, y)
+    np.testing.assert_array_equal(est.network_.flat_params, before)

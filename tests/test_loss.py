@@ -217,3 +217,17 @@ def test_regressor_scores_weigh_their_samples():
     assert seq.score(X, X[:, :, 0], sample_weight=sw) == pytest.approx(
         seq.score(X[:20], X[:20, :, 0]))
     assert pois.score(X, np.zeros(40)) == 0.0       # no null deviance: not a ZeroDivisionError
+
+
+def test_a_sparse_multilabel_indicator_is_read_as_its_dense_twin():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(60, 4, 2))
+    Y = (rng.random((60, 3)) > 0.5).astype(int)
+    kw = dict(hidden_size=4, max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        dense = RNNClassifier(**kw).fit(X, Y)
+        sparse = RNNClassifier(**kw).fit(X, sp.csr_matrix(Y))
+    np.testing.assert_array_equal(dense.predict_proba(X), sparse.predict_proba(X))

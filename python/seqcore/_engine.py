@@ -173,6 +173,16 @@ def train(est, task, optimizer, *, epochs, incremental=False, callbacks=None):
                     raise ValueError(f"the learning-rate schedule {schedule!r} gave {lr!r} "
                                      f"for epoch {est.n_iter_}: a rate must be finite and >= 0")
                 optimizer.lr = lr
+                if lr == 0 and base_lr > 0:
+                    # e.g. a cosine schedule past its period, which partial_fit's
+                    # accumulated epochs reach: more epochs cannot change the weights
+                    warn_user(f"the learning-rate schedule {schedule!r} gives a rate of 0 "
+                              f"from epoch {est.n_iter_} on: training stops, as further "
+                              f"epochs would not change the weights (for partial_fit, "
+                              f"give the schedule a longer period or a min_lr > 0)",
+                              ConvergenceWarning)
+                    stopped = True
+                    break
             t0 = time.perf_counter()
             total, weight = 0.0, 0.0
             for batch in _progress(task.batches(), verbose, est.n_iter_):

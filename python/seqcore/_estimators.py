@@ -12,6 +12,7 @@ with a compiled optimizer on its flat parameter buffer.
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.exceptions import DataConversionWarning
 from sklearn.metrics import accuracy_score, d2_pinball_score, r2_score
@@ -428,6 +429,9 @@ def _as_targets(y):
     if isinstance(y, (dict, set, str, bytes)):
         raise ValueError(f"y must be array-like with one entry per sample, got "
                          f"{type(y).__name__}")
+    if sp.issparse(y):
+        # a sparse label-indicator matrix, as MultiLabelBinarizer(sparse_output=True) gives
+        y = y.toarray()
     y = np.asarray(y)
     if y.ndim == 0:
         raise ValueError("y must be array-like with one entry per sample, got a scalar")

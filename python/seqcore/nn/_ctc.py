@@ -127,7 +127,8 @@ def _check_targets(targets, target_lengths, B, C, blank):
             flat = arr
     flat = np.ascontiguousarray(flat, dtype=np.intp)
     if flat.size and (flat.min() < 0 or flat.max() >= C):
-        raise ValueError(f"target labels must lie in [0, {C}) (the classes of logits), got "
+        raise ValueError(f"target labels must lie in [0, {C}) (the classes of logits) and "
+                         f"differ from the blank {blank}, got "
                          f"values in [{flat.min()}, {flat.max()}]")
     if (flat == blank).any():
         raise ValueError(f"targets contain the blank index {blank}: the blank is not a label")
