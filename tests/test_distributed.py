@@ -267,6 +267,46 @@ def test_without_a_client_the_data_is_computed_in_memory(data, monkeypatch):
     same_model(est, RNNClassifier(**TINY).fit(X, y))
 
 
+def _warnings_raise(on, guard=True):
+    """On a worker: every warning raises (on) or the default filters (off);
+    without ``guard``, the partitions compute without silencing overflow."""
+    import contextlib
+
+    if on:
+        warnings.simplefilter("error")
+    else:
+        warnings.resetwarnings()
+    _distributed._quiet = _QUIET if guard else contextlib.nullcontext
+
+
+_QUIET = _distributed._quiet
+
+
+def test_divergence_warns_once_on_the_client_and_never_on_the_workers(client, data):
+    X, _ = data
+    y = 1e3 * X[:, :, 0].sum(axis=1)
+    params = dict(TINY, cell="rnn", nonlinearity="relu", optimizer="sgd", learning_rate=1e2,
+                  clip_norm=None, max_iter=20)
+    # a warning on a worker would now be an error in its gradient call,
+    # and the fit would raise it instead of finishing
+    Xd = da.from_array(X, chunks=(30, -1, -1))
+    client.run(_warnings_raise, True)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            est = RNNRegressor(**params).fit(Xd, y)
+        # without the guard the workers' overflow warnings do escape
+        client.run(_warnings_raise, True, False)
+        with pytest.raises(RuntimeWarning, match="overflow|invalid value"):
+            RNNRegressor(**params).fit(Xd, y)
+    finally:
+        client.run(_warnings_raise, False)
+    messages = [str(w.message) for w in caught]
+    assert sum("training diverged" in m for m in messages) == 1, messages
+    assert not [m for m in messages if "overflow" in m or "invalid value" in m], messages
+    assert np.isfinite(est.network_.flat_params).all()
+
+
 # ------------------------------------------------------- Incremental
 
 def estimators_with_partial_fit():

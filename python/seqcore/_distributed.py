@@ -38,6 +38,7 @@ stopping, callbacks); only the task's ``loss_and_gradient`` changes.
   so that masks do not depend on where a shard is computed.
 """
 
+import contextlib
 import sys
 
 import numpy as np
@@ -233,8 +234,9 @@ class _Partition:
     def gradient(self, args):
         params, rows, k, seed, shard = args
         self.network.flat_params[:] = params
-        return shard_gradient(self.network, self.X, rows, self.lengths, self.Y, self.w, k,
-                              seed, shard)
+        with _quiet():
+            return shard_gradient(self.network, self.X, rows, self.lengths, self.Y, self.w,
+                                  k, seed, shard)
 
     def rows(self, idx):
         """Rows idx (padded to this partition's longest) and their lengths."""
@@ -244,11 +246,23 @@ class _Partition:
         """Whether the network with params predicts finite numbers on rows idx."""
         params, idx = args
         self.network.flat_params[:] = params
-        out = self.network.decision_function(self.X[idx], self.lengths[idx])
+        with _quiet():
+            out = self.network.decision_function(self.X[idx], self.lengths[idx])
         return bool(np.isfinite(out).all())
 
     def nbytes(self):
         return self.X.nbytes
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Overflow and NaN on a worker say nothing there: the client's engine
+    sees the non-finite loss or gradient and gives the one "training
+    diverged" warning (the engine silences them so in one process).  NumPy's
+    error state, not a warnings filter: filters are process-wide, and the
+    actor's thread is not the worker's only one."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        yield
 
 
 def _sequence(x, i):
