@@ -436,6 +436,10 @@ def _lost(exc):
         isinstance(exc, RuntimeError) and "lost" in str(exc))
 
 
+class _Lost:
+    """A call whose partition's worker went away."""
+
+
 class ClusterShards:
     """The shards of a training set held by the workers: the remote side of
     ``_SequenceTask`` (see the module's notes)."""
@@ -460,9 +464,7 @@ class ClusterShards:
             wp[orig[sel] - data.starts[p]] = w[sel]
             self.targets.append((Yp, wp))
         self.handles = [a.result() for a in data.actors]
-        attached = [h.attach((network,) + t) for h, t in zip(self.handles, self.targets)]
-        for p, fut in enumerate(attached):
-            self._wait(p, fut, lambda h, p=p: h.attach((network,) + self.targets[p]))
+        self._call([(p, "attach", (network,) + t) for p, t in enumerate(self.targets)])
 
     def local(self, rows):
         """Training rows -> (partition, local indices), grouped in partition order."""
@@ -473,36 +475,66 @@ class ClusterShards:
     def parts(self, groups, seed):
         """Each group's (loss, weight, gradient), in the order of groups."""
         params = self.network.flat_params.copy()
-        calls = []
-        for p, rows in groups:
-            local = self.data.rows[rows] - self.data.starts[p]
-            call = (lambda h, local=local, p=p:
-                    h.gradient((params, local, self.k, seed, p)))
-            calls.append((p, call(self.handles[p]), call))
-        return [self._wait(p, fut, call) for p, fut, call in calls]
+        return self._call([(p, "gradient", (params, self.data.rows[rows] - self.data.starts[p],
+                                                self.k, seed, p))
+                           for p, rows in groups])
 
     def finite(self, rows):
         params = self.network.flat_params.copy()
-        calls = []
-        for p, local in self.local(rows):
-            call = lambda h, local=local: h.finite((params, local))   # noqa: E731
-            calls.append((p, call(self.handles[p]), call))
-        return all(self._wait(p, fut, call) for p, fut, call in calls)
+        return all(self._call([(p, "finite", (params, local))
+                               for p, local in self.local(rows)]))
 
-    def _wait(self, p, fut, call):
-        """The result of a call on partition p; when p's worker is lost, p is
-        built again on a live worker and the call repeated."""
-        while True:
-            try:
-                return fut.result(timeout=_POLL)
-            except Exception as exc:   # noqa: BLE001 (sorted below)
-                if type(exc) is TimeoutError:   # the poll's: still computing?
-                    if self.data.actors[p].status == "finished":
-                        continue
-                elif not _lost(exc):
-                    raise
-            self._rebuild(p)
-            fut = call(self.handles[p])
+    def _call(self, calls):
+        """The results of calls [(partition, method, argument), ...], in order.
+
+        All of them go out at once, straight to the workers holding the
+        partitions (not through the scheduler), and the client waits for the
+        lot in one hand-over to its event loop: per step, one message to and
+        one from each partition.  When a partition's worker is lost, the
+        partition is built again on a live worker and its call repeated.
+        """
+        results = self.data.client.sync(self._send, calls)
+        for i, (p, method, arg) in enumerate(calls):
+            while isinstance(results[i], _Lost):
+                self._rebuild(p)
+                results[i] = self.data.client.sync(self._send, [(p, method, arg)])[0]
+        return results
+
+    async def _send(self, calls):
+        import asyncio
+
+        tasks = [asyncio.ensure_future(self._one(p, method, arg)) for p, method, arg in calls]
+        pending = set(tasks)
+        while pending:
+            _, pending = await asyncio.wait(pending, timeout=_POLL)
+            for task, (p, _, _) in zip(tasks, calls):
+                # still computing, or its worker gone (the scheduler says so)?
+                if task in pending and self.data.actors[p].status != "finished":
+                    task.cancel()
+                    pending.discard(task)
+        out = []
+        for task in tasks:
+            if task.cancelled():
+                out.append(_Lost())
+                continue
+            exc = task.exception()
+            if exc is None:
+                out.append(task.result())
+            elif _lost(exc):
+                out.append(_Lost())
+            else:
+                raise exc
+        return out
+
+    async def _one(self, p, method, arg):
+        from distributed.protocol import to_serialize
+
+        handle = self.handles[p]
+        reply = await self.data.client.rpc(handle._address).actor_execute(
+            function=method, actor=handle.key, args=[to_serialize(arg)], kwargs={})
+        if reply["status"] != "OK":
+            raise reply["exception"]
+        return reply["result"]
 
     def _rebuild(self, p):
         self.recoveries += 1
