@@ -338,6 +338,56 @@ def synthetic_series(k, n_series, length):
                          "value": values.ravel()})
 
 
+# ------------------------------------------------------- the language model
+
+def documents(n, rng):
+    words = ["the cat ", "a dog ", "sat on ", "the mat. ", "ran off. "]
+    return ["".join(rng.choice(words, size=int(rng.integers(3, 12)))) for _ in range(n)]
+
+
+LM = dict(hidden_size=8, embedding_dim=4, sequence_length=8, batch_size=8, max_iter=3,
+          random_state=0)
+
+
+def test_language_model_one_shard_is_the_plain_fit(monkeypatch):
+    from seqcore.text import RNNLanguageModel
+
+    docs = documents(40, np.random.default_rng(7))
+    monkeypatch.setattr(_distributed, "_client", lambda: None)
+    one = RNNLanguageModel(**LM).fit(db.from_sequence(docs, npartitions=1))
+    plain = RNNLanguageModel(**LM).fit(docs)
+    np.testing.assert_array_equal(one.network_.flat_params, plain.network_.flat_params)
+    assert one.loss_curve_ == plain.loss_curve_ and one.n_tokens_ == plain.n_tokens_
+    assert one.vocabulary_ == plain.vocabulary_
+
+
+def test_language_model_on_the_cluster_equals_one_process(client, monkeypatch):
+    from seqcore.text import RNNLanguageModel
+
+    docs = documents(60, np.random.default_rng(8))
+    bag = db.from_sequence(docs, npartitions=3)
+    params = dict(LM, num_layers=2, dropout=0.2, early_stopping=True, n_iter_no_change=5,
+                  analyzer="word", min_frequency=2)
+    on_cluster = RNNLanguageModel(**params).fit(bag)
+    with monkeypatch.context() as m:   # no client: the partitions computed in memory
+        m.setattr(_distributed, "_client", lambda: None)
+        here = RNNLanguageModel(**params).fit(bag)
+    np.testing.assert_array_equal(on_cluster.network_.flat_params, here.network_.flat_params)
+    assert on_cluster.loss_curve_ == here.loss_curve_
+    assert on_cluster.validation_scores_ == here.validation_scores_
+    assert len(on_cluster.validation_scores_) == on_cluster.n_iter_ == 3
+    # the vocabulary from the partitions' counts is the one-pass vocabulary
+    plain = RNNLanguageModel(**params).fit(docs)
+    assert on_cluster.vocabulary_ == plain.vocabulary_
+    np.testing.assert_array_equal(on_cluster.network_.unigram_log, plain.network_.unigram_log)
+    assert on_cluster.n_tokens_ == plain.n_tokens_
+    assert on_cluster.sample(12, random_state=0) == here.sample(12, random_state=0)
+    with pytest.raises(TypeError, match="partition 1 of X: document 0 is a int"):
+        RNNLanguageModel(**LM).fit(db.from_sequence(["ab", "cd", 3, "ef"], npartitions=2))
+    with pytest.raises(TypeError, match="Dask bag of documents"):
+        RNNLanguageModel(**LM).fit(da.zeros((4, 3)))
+
+
 # ----------------------------------------------------------- bad input
 
 def test_a_bad_partition_is_refused_before_training(client, data):

@@ -436,8 +436,59 @@ def _lost(exc):
         isinstance(exc, RuntimeError) and "lost" in str(exc))
 
 
-class _Lost:
-    """A call whose partition's worker went away."""
+class Lost:
+    """The result of a call whose actor's worker went away."""
+
+
+def call_actors(client, handles, actors, calls):
+    """Results of calls [(p, method, argument), ...] on the actors ``handles[p]``
+    (``actors[p]``: their futures), in order; ``Lost()`` for a call whose
+    actor's worker went away.
+
+    All calls go out at once, straight to the workers (an actor's own calls
+    from a client travel through the scheduler unless the client talks to
+    workers directly), and the client waits for them in one hand-over to its
+    event loop: per step, one message to and one from each actor.
+    """
+    return client.sync(_send_all, client, handles, actors, calls)
+
+
+async def _send_all(client, handles, actors, calls):
+    import asyncio
+
+    tasks = [asyncio.ensure_future(_send_one(client, handles[p], method, arg))
+             for p, method, arg in calls]
+    pending = set(tasks)
+    while pending:
+        _, pending = await asyncio.wait(pending, timeout=_POLL)
+        for task, (p, _, _) in zip(tasks, calls):
+            # still computing, or its worker gone (the scheduler says so)?
+            if task in pending and actors[p].status != "finished":
+                task.cancel()
+                pending.discard(task)
+    out = []
+    for task in tasks:
+        if task.cancelled():
+            out.append(Lost())
+            continue
+        exc = task.exception()
+        if exc is None:
+            out.append(task.result())
+        elif _lost(exc):
+            out.append(Lost())
+        else:
+            raise exc
+    return out
+
+
+async def _send_one(client, handle, method, arg):
+    from distributed.protocol import to_serialize
+
+    reply = await client.rpc(handle._address).actor_execute(
+        function=method, actor=handle.key, args=[to_serialize(arg)], kwargs={})
+    if reply["status"] != "OK":
+        raise reply["exception"]
+    return reply["result"]
 
 
 class ClusterShards:
@@ -485,56 +536,17 @@ class ClusterShards:
                                for p, local in self.local(rows)]))
 
     def _call(self, calls):
-        """The results of calls [(partition, method, argument), ...], in order.
-
-        All of them go out at once, straight to the workers holding the
-        partitions (not through the scheduler), and the client waits for the
-        lot in one hand-over to its event loop: per step, one message to and
-        one from each partition.  When a partition's worker is lost, the
-        partition is built again on a live worker and its call repeated.
-        """
-        results = self.data.client.sync(self._send, calls)
+        """The results of calls [(partition, method, argument), ...], in order
+        (``call_actors``); when a partition's worker is lost, the partition is
+        built again on a live worker and its call repeated."""
+        data = self.data
+        results = call_actors(data.client, self.handles, data.actors, calls)
         for i, (p, method, arg) in enumerate(calls):
-            while isinstance(results[i], _Lost):
+            while isinstance(results[i], Lost):
                 self._rebuild(p)
-                results[i] = self.data.client.sync(self._send, [(p, method, arg)])[0]
+                results[i] = call_actors(data.client, self.handles, data.actors,
+                                         [(p, method, arg)])[0]
         return results
-
-    async def _send(self, calls):
-        import asyncio
-
-        tasks = [asyncio.ensure_future(self._one(p, method, arg)) for p, method, arg in calls]
-        pending = set(tasks)
-        while pending:
-            _, pending = await asyncio.wait(pending, timeout=_POLL)
-            for task, (p, _, _) in zip(tasks, calls):
-                # still computing, or its worker gone (the scheduler says so)?
-                if task in pending and self.data.actors[p].status != "finished":
-                    task.cancel()
-                    pending.discard(task)
-        out = []
-        for task in tasks:
-            if task.cancelled():
-                out.append(_Lost())
-                continue
-            exc = task.exception()
-            if exc is None:
-                out.append(task.result())
-            elif _lost(exc):
-                out.append(_Lost())
-            else:
-                raise exc
-        return out
-
-    async def _one(self, p, method, arg):
-        from distributed.protocol import to_serialize
-
-        handle = self.handles[p]
-        reply = await self.data.client.rpc(handle._address).actor_execute(
-            function=method, actor=handle.key, args=[to_serialize(arg)], kwargs={})
-        if reply["status"] != "OK":
-            raise reply["exception"]
-        return reply["result"]
 
     def _rebuild(self, p):
         self.recoveries += 1
