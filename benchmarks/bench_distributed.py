@@ -300,6 +300,52 @@ def client_memory(n_series=20000, T=48, F=4, n_workers=2):
     return max(peak) - start, X.nbytes
 
 
+def step_overhead(name="forecaster-like-10ms", reps=40, rounds=5):
+    """Seconds of one step's exchange with 2 partitions on a 2-worker cluster,
+    without compute (the calls ask for rows of no weight) and with it (half a
+    batch each), sent (a) as each actor's own method calls, which travel
+    through the scheduler, and (b) as seqcore sends them
+    (``_distributed.call_actors``: straight to the workers, one wait);
+    interleaved, ``rounds`` x ``reps`` of each.  Returns {(path, rows): times}."""
+    import dask.array as da
+    from distributed import Client, LocalCluster
+
+    from seqcore import _distributed
+
+    rng = np.random.default_rng(0)
+    X, y = make_data(name, rng)
+    est = built(name, X, y)
+    net = est.network_
+    Xp, lengths, Y, w, k = _task_arrays(est, X, y)
+    n, batch = X.shape[0], MODELS[name][3]
+    times = {}
+    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        client.run(__import__, "seqcore")
+        Xd = da.from_array(X, chunks=(n // 2,) + (-1,) * (X.ndim - 1))
+        data, _, _ = _distributed.check_sequences_on_cluster(est, Xd, reset=False)
+        try:
+            shards = _distributed.ClusterShards(data, net, Y, w, k)
+            handles, actors = shards.handles, data.actors
+            params = net.flat_params.copy()
+            half = np.arange(batch // 2)
+            for rows, label in ((np.zeros(0, np.int64), "no compute"), (half, "half batch")):
+                calls = [(p, "gradient", (params, rows, k, None, p)) for p in range(2)]
+                for _ in range(rounds):
+                    for path in ("actor", "direct"):
+                        for _ in range(reps):
+                            t = time.perf_counter()
+                            if path == "actor":
+                                futs = [handles[p].gradient(a) for p, _, a in calls]
+                                [f.result() for f in futs]
+                            else:
+                                _distributed.call_actors(client, handles, actors, calls)
+                            times.setdefault((path, label), []).append(time.perf_counter() - t)
+        finally:
+            data.close()
+    return times
+
+
 def synthetic_table(k, n_series, length):
     """Partition k of a long table (id, time, value): n_series seasonal random
     walks, made on the worker that computes it."""
@@ -366,10 +412,20 @@ def main():
     ap.add_argument("--memory", action="store_true",
                     help="only the client's memory growth fitting 20,000 series (an array "
                          "for a regressor, and a long table for the global forecaster)")
+    ap.add_argument("--overhead", action="store_true",
+                    help="only the exchange time of one step: actor calls against seqcore's")
     ap.add_argument("--repeat", type=int, default=1,
                     help="interleaved 1- and 2-worker runs per model (medians and mins)")
     args = ap.parse_args()
     print(f"load average {os.getloadavg()}  cores {os.cpu_count()}")
+    if args.overhead:
+        times = step_overhead()
+        print("one step's exchange, 2 partitions on 2 workers (ms; medians and mins of "
+              "interleaved runs):")
+        for (path, label), ts in times.items():
+            print(f"  {path:7s} {label:11s} median {np.median(ts) * 1e3:6.2f}  min "
+                  f"{min(ts) * 1e3:6.2f}  ({len(ts)} calls)")
+        return
     if args.memory:
         growth, nbytes = client_memory()
         print(f"20,000 series ({nbytes / 1e6:.0f} MB of float32 on the workers): the "

@@ -221,8 +221,12 @@ class _OnCluster:
         sizes = [n for n in sizes if n]
         if not pairs:
             return None
-        Y = np.concatenate(client.gather([client.submit(_second, f, pure=False)
-                                          for f in pairs]))
+        # the targets, one partition at a time (no second copy of them all)
+        Y = np.empty((sum(sizes), H))
+        start = 0
+        for f, n in zip([client.submit(_second, f, pure=False) for f in pairs], sizes):
+            Y[start:start + n] = f.result()
+            start += n
         # the blocks of X are computed where their windows are (the futures)
         X = da.concatenate([da.from_delayed(dask.delayed(_first)(f), (n, L, 2), np.float32)
                             for f, n in zip(pairs, sizes)])

@@ -501,21 +501,25 @@ class ClusterShards:
         self._warn = warn_user
         self.data, self.network, self.k = data, network, k
         self.recoveries = 0
-        # this fit's targets and weights, laid out per partition (rows held
-        # out for validation get weight 0 and are never in a batch)
-        orig = data.rows
-        part = data.partition_of[orig]
-        self.targets = []
-        for p in range(len(data.actors)):
-            size = int(data.starts[p + 1] - data.starts[p])
-            sel = np.flatnonzero(part == p)
-            Yp = np.zeros((size,) + Y.shape[1:], Y.dtype)
-            wp = np.zeros((size,) + w.shape[1:], w.dtype)
-            Yp[orig[sel] - data.starts[p]] = Y[sel]
-            wp[orig[sel] - data.starts[p]] = w[sel]
-            self.targets.append((Yp, wp))
+        self.Y, self.w = Y, w
         self.handles = [a.result() for a in data.actors]
-        self._call([(p, "attach", (network,) + t) for p, t in enumerate(self.targets)])
+        # one partition at a time: the client holds one partition's copy of
+        # the targets at most, beside the training set's
+        for p in range(len(data.actors)):
+            self._call([(p, "attach", (network,) + self.targets(p))])
+
+    def targets(self, p):
+        """This fit's targets and weights of partition p, laid out as it holds
+        its rows (rows held out for validation get weight 0: never in a batch)."""
+        data, Y, w = self.data, self.Y, self.w
+        orig = data.rows
+        sel = np.flatnonzero(data.partition_of[orig] == p)
+        size = int(data.starts[p + 1] - data.starts[p])
+        Yp = np.zeros((size,) + Y.shape[1:], Y.dtype)
+        wp = np.zeros((size,) + w.shape[1:], w.dtype)
+        Yp[orig[sel] - data.starts[p]] = Y[sel]
+        wp[orig[sel] - data.starts[p]] = w[sel]
+        return Yp, wp
 
     def local(self, rows):
         """Training rows -> (partition, local indices), grouped in partition order."""
@@ -568,7 +572,7 @@ class ClusterShards:
                             actor=True, pure=False)
         try:
             handle = fut.result(timeout=REBUILD_TIMEOUT)
-            handle.attach((self.network,) + self.targets[p]).result(timeout=REBUILD_TIMEOUT)
+            handle.attach((self.network,) + self.targets(p)).result(timeout=REBUILD_TIMEOUT)
         except Exception as exc:   # noqa: BLE001
             raise RuntimeError(f"could not rebuild partition {p} of X after losing its "
                                f"worker ({type(exc).__name__}: {exc}); stopped training. "
