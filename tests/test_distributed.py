@@ -262,6 +262,10 @@ def test_global_forecaster_on_a_table_equals_one_process(client, monkeypatch):
                                rtol=1e-12)
     with pytest.raises(ValueError, match="fit on a Dask table.*predict\\(fh, y=...\\)"):
         on_cluster.update([y7[:3]])
+    import pickle
+
+    again = pickle.loads(pickle.dumps(on_cluster))
+    np.testing.assert_array_equal(np.stack(again.predict(4)), np.stack(here.predict(4)))
 
 
 def test_bad_tables_are_refused_before_training(client):
