@@ -21,7 +21,9 @@ stopping, callbacks); only the task's ``loss_and_gradient`` changes.
   ``_Partition`` (a Dask actor: a Python object that stays in one worker's
   memory for the whole fit) with its own copy of the network.  Per step the
   client sends each partition holding rows of the batch the parameters and
-  those rows' local indices, and gets back (loss, weight, gradient).  Only
+  those rows' local indices, and gets back (loss, weight, gradient): the
+  calls go straight to the workers, all at once, and the client waits for
+  them in one hand-over to its event loop (``call_actors``).  Only
   parameters and gradients cross the network (2 x the parameter bytes per
   partition and step); the client never holds X, only O(n) book-keeping
   (lengths, targets, weights: one value per sequence, or per step with
@@ -458,7 +460,7 @@ async def _send_all(client, handles, actors, calls):
 
     tasks = [asyncio.ensure_future(_send_one(client, handles[p], method, arg))
              for p, method, arg in calls]
-    pending = set(tasks)
+    pending, dropped = set(tasks), set()
     while pending:
         _, pending = await asyncio.wait(pending, timeout=_POLL)
         for task, (p, _, _) in zip(tasks, calls):
@@ -466,9 +468,12 @@ async def _send_all(client, handles, actors, calls):
             if task in pending and actors[p].status != "finished":
                 task.cancel()
                 pending.discard(task)
+                dropped.add(task)
+    if dropped:   # let the cancellations finish
+        await asyncio.wait(dropped)
     out = []
     for task in tasks:
-        if task.cancelled():
+        if task in dropped:
             out.append(Lost())
             continue
         exc = task.exception()
