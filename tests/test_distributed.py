@@ -581,3 +581,15 @@ def test_too_many_lost_workers_stop_with_a_clear_error(client, data, monkeypatch
                                            "times.*A fit from scratch leaves the estimator"):
         est.fit(da.from_array(X, chunks=(30, -1, -1)), y)
     assert not hasattr(est, "network_")   # as it was before fit
+
+
+def test_a_lost_worker_stops_a_language_model_with_a_clear_error(client):
+    from seqcore.text import RNNLanguageModel
+
+    bag = db.from_sequence(documents(60, np.random.default_rng(9)), npartitions=4)
+    est = RNNLanguageModel(**dict(LM, max_iter=4), callbacks=[KillAWorker(client)])
+    with pytest.raises(RuntimeError, match="lost a worker holding a partition of X: "
+                                           "stopped training.*left as it was"):
+        est.fit(bag)
+    assert not hasattr(est, "network_")
+
