@@ -300,19 +300,140 @@ def client_memory(n_series=20000, T=48, F=4, n_workers=2):
     return max(peak) - start, X.nbytes
 
 
+def step_overhead(name="forecaster-like-10ms", reps=40, rounds=5):
+    """Seconds of one step's exchange with 2 partitions on a 2-worker cluster,
+    without compute (the calls ask for rows of no weight) and with it (half a
+    batch each), sent (a) as each actor's own method calls, which travel
+    through the scheduler, and (b) as seqcore sends them
+    (``_distributed.call_actors``: straight to the workers, one wait);
+    interleaved, ``rounds`` x ``reps`` of each.  Returns {(path, rows): times}."""
+    import dask.array as da
+    from distributed import Client, LocalCluster
+
+    from seqcore import _distributed
+
+    rng = np.random.default_rng(0)
+    X, y = make_data(name, rng)
+    est = built(name, X, y)
+    net = est.network_
+    Xp, lengths, Y, w, k = _task_arrays(est, X, y)
+    n, batch = X.shape[0], MODELS[name][3]
+    times = {}
+    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        client.run(__import__, "seqcore")
+        Xd = da.from_array(X, chunks=(n // 2,) + (-1,) * (X.ndim - 1))
+        data, _, _ = _distributed.check_sequences_on_cluster(est, Xd, reset=False)
+        try:
+            shards = _distributed.ClusterShards(data, net, Y, w, k)
+            handles, actors = shards.handles, data.actors
+            params = net.flat_params.copy()
+            half = np.arange(batch // 2)
+            for rows, label in ((np.zeros(0, np.int64), "no compute"), (half, "half batch")):
+                calls = [(p, "gradient", (params, rows, k, None, p)) for p in range(2)]
+                for _ in range(rounds):
+                    for path in ("actor", "direct"):
+                        for _ in range(reps):
+                            t = time.perf_counter()
+                            if path == "actor":
+                                futs = [handles[p].gradient(a) for p, _, a in calls]
+                                [f.result() for f in futs]
+                            else:
+                                _distributed.call_actors(client, handles, actors, calls)
+                            times.setdefault((path, label), []).append(time.perf_counter() - t)
+        finally:
+            data.close()
+    return times
+
+
+def synthetic_table(k, n_series, length):
+    """Partition k of a long table (id, time, value): n_series seasonal random
+    walks, made on the worker that computes it."""
+    import pandas as pd
+
+    rng = np.random.default_rng(k)
+    t = np.arange(length)
+    values = (100 + rng.standard_normal((n_series, length)).cumsum(axis=1)
+              + 5 * np.sin(2 * np.pi * t / 12))
+    return pd.DataFrame({"id": np.repeat(np.arange(k * n_series, (k + 1) * n_series), length),
+                         "time": np.tile(t, n_series), "value": values.ravel()})
+
+
+def forecaster_memory(n_series=20000, length=120, n_partitions=8, n_workers=2):
+    """Peak growth of this process's RSS (bytes) while an RNNForecaster fits its
+    global model on a Dask long table of ``n_series`` series made on the
+    workers, the table's bytes, and the fit's seconds."""
+    import threading
+
+    import dask.dataframe as dd
+    import psutil
+    from distributed import Client, LocalCluster
+
+    from seqcore.forecasting import RNNForecaster
+
+    per = n_series // n_partitions
+    params = dict(horizon=6, season=12, n_models=1, hidden_size=16, max_iter=2,
+                  batch_size=2048, random_state=0)
+    with LocalCluster(n_workers=n_workers, processes=True, threads_per_worker=1,
+                      host="127.0.0.1", dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        client.run(__import__, "seqcore")
+        table = dd.from_map(synthetic_table, range(n_partitions), n_series=per, length=length)
+        nbytes = int(table.memory_usage(deep=True).sum().compute())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            RNNForecaster(**params).fit(table.partitions[:1])   # warm up
+            proc, peak, done = psutil.Process(), [], threading.Event()
+
+            def watch():
+                while not done.is_set():
+                    peak.append(proc.memory_info().rss)
+                    time.sleep(0.005)
+
+            start = proc.memory_info().rss
+            watcher = threading.Thread(target=watch)
+            watcher.start()
+            t0 = time.perf_counter()
+            try:
+                est = RNNForecaster(**params).fit(table)
+            finally:
+                done.set()
+                watcher.join()
+            seconds = time.perf_counter() - t0
+        assert est.n_series_ == n_series
+    return max(peak) - start, nbytes, seconds
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--gbps", type=float, default=10.0)
     ap.add_argument("--local-sgd", action="store_true")
     ap.add_argument("--memory", action="store_true",
-                    help="only the client's memory growth fitting 20,000 series")
+                    help="only the client's memory growth fitting 20,000 series (an array "
+                         "for a regressor, and a long table for the global forecaster)")
+    ap.add_argument("--overhead", action="store_true",
+                    help="only the exchange time of one step: actor calls against seqcore's")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="interleaved 1- and 2-worker runs per model (medians and mins)")
     args = ap.parse_args()
     print(f"load average {os.getloadavg()}  cores {os.cpu_count()}")
+    if args.overhead:
+        times = step_overhead()
+        print("one step's exchange, 2 partitions on 2 workers (ms; medians and mins of "
+              "interleaved runs):")
+        for (path, label), ts in times.items():
+            print(f"  {path:7s} {label:11s} median {np.median(ts) * 1e3:6.2f}  min "
+                  f"{min(ts) * 1e3:6.2f}  ({len(ts)} calls)")
+        return
     if args.memory:
         growth, nbytes = client_memory()
         print(f"20,000 series ({nbytes / 1e6:.0f} MB of float32 on the workers): the "
               f"client's peak RSS growth during fit {growth / 1e6:.1f} MB")
+        growth, nbytes, seconds = forecaster_memory()
+        print(f"global forecaster, 20,000 series in a long table ({nbytes / 1e6:.0f} MB on the "
+              f"workers): the client's peak RSS growth during fit {growth / 1e6:.1f} MB "
+              f"({seconds:.0f} s)")
         return
     for name in args.models.split(","):
         compute, P, itemsize = compute_seconds(name)
@@ -323,16 +444,28 @@ def main():
         print(f"compute of one batch's gradient in one process: {compute * 1e3:.1f} ms")
         print(f"bytes per step and partition: {call} out (parameters), {reply} back "
               f"(gradient): 2 x {P_bytes} + {call + reply - 2 * P_bytes} of framing")
-        runs, busy = {}, {}
+        steps, busys, ratios = {1: [], 2: []}, {1: [], 2: []}, []
+        for rep in range(args.repeat):   # interleaved: 1 worker, 2 workers, 1, 2, ...
+            for W in (1, 2):
+                t0 = os.getloadavg()[0]
+                step, thr, worker = cluster_run(name, W)
+                steps[W].append(step)
+                busys[W].append(worker)
+                print(f"  run {rep + 1}, LocalCluster {W} worker(s): step {step * 1e3:.1f} ms "
+                      f"(busiest worker computes {worker * 1e3:.1f} ms of it), {thr:.0f} "
+                      f"samples/s (load {t0:.1f} -> {os.getloadavg()[0]:.1f})", flush=True)
+            ratios.append(steps[1][-1] / steps[2][-1])
+        runs = {W: float(np.median(v)) for W, v in steps.items()}
+        busy = {W: float(np.median(v)) for W, v in busys.items()}
         for W in (1, 2):
-            t0 = os.getloadavg()[0]
-            step, thr, worker = cluster_run(name, W)
-            runs[W], busy[W] = step, worker
-            print(f"LocalCluster {W} worker(s): step {step * 1e3:.1f} ms (busiest worker "
-                  f"computes {worker * 1e3:.1f} ms of it), {thr:.0f} samples/s "
-                  f"(load {t0:.1f} -> {os.getloadavg()[0]:.1f})")
-        print(f"speed-up 2 vs 1 worker: {runs[1] / runs[2]:.2f}x")
-        alpha = max(runs[1] - busy[1], 0.0)
+            print(f"LocalCluster {W} worker(s): step median {runs[W] * 1e3:.1f} ms, min "
+                  f"{min(steps[W]) * 1e3:.1f} ms (worker compute median {busy[W] * 1e3:.1f} "
+                  "ms)")
+        print(f"speed-up 2 vs 1 worker (throughput ratio of each interleaved pair): median "
+              f"{np.median(ratios):.2f}x, min {min(ratios):.2f}x, max {max(ratios):.2f}x; "
+              f"ratio of the min steps {min(steps[1]) / min(steps[2]):.2f}x")
+        # the overhead from each run's own step and compute (1 worker), then the median
+        alpha = max(float(np.median(np.subtract(steps[1], busys[1]))), 0.0)
         print(f"overhead per step alpha = step - worker compute (1 worker) = "
               f"{alpha * 1e3:.1f} ms")
         print(f"model on {args.gbps:g} Gb/s (seconds per step; speed-up over 1 worker):")

@@ -213,6 +213,185 @@ def test_client_memory_stays_bounded(client):
     assert max(peak) - start < budget, (max(peak) - start) / 2**20
 
 
+# ---------------------------------------------- the global forecaster
+
+def series_table(n_series, rng, min_len=5, max_len=60):
+    """A long table (id, time, value) of seasonal random walks, rows shuffled."""
+    pd = pytest.importorskip("pandas")
+    frames = []
+    for i in range(n_series):
+        n = 6 if i == 1 else int(rng.integers(min_len, max_len + 1))   # one short series
+        t = np.arange(n)
+        y = 10 + i % 3 + np.sin(2 * np.pi * t / 4) + 0.2 * rng.normal(0, 0.3, n).cumsum()
+        frames.append(pd.DataFrame({"id": f"s{i:03d}", "time": t, "value": y}))
+    table = pd.concat(frames, ignore_index=True)
+    return table.sample(frac=1.0, random_state=0)
+
+
+FORECASTER = dict(horizon=4, season=4, n_models=1, hidden_size=6, max_iter=2,
+                  batch_size=32, random_state=0)
+
+
+def test_global_forecaster_on_a_table_equals_one_process(client, monkeypatch):
+    from seqcore.forecasting import RNNForecaster
+
+    dd = pytest.importorskip("dask.dataframe")
+    table = series_table(40, np.random.default_rng(5))
+    # partitioned by series: the sorted index puts each id in one partition
+    parts = dd.from_pandas(table.set_index("id"), npartitions=3)
+    with pytest.warns(UserWarning, match="shorter than the lookback.*series 1,"):
+        on_cluster = RNNForecaster(**FORECASTER).fit(parts)
+    with monkeypatch.context() as m:   # no client: the partitions computed in memory
+        m.setattr(_distributed, "_client", lambda: None)
+        with pytest.warns(UserWarning, match="shorter than the lookback.*series 1,"):
+            here = RNNForecaster(**FORECASTER).fit(parts)
+    assert len(on_cluster.regressors_) == 1
+    for a, b in zip(on_cluster.regressors_, here.regressors_):
+        same_model(a, b)
+    assert on_cluster.combination_weights_ == here.combination_weights_
+    assert on_cluster.fallback_ == here.fallback_
+    assert on_cluster.series_ids_ == sorted(table["id"].unique()) == here.series_ids_
+    np.testing.assert_array_equal(np.stack(on_cluster.predict(4)), np.stack(here.predict(4)))
+    _, lo, hi = on_cluster.predict_interval([1, 4], coverage=0.8)
+    _, lo2, hi2 = here.predict_interval([1, 4], coverage=0.8)
+    np.testing.assert_array_equal(np.stack(lo), np.stack(lo2))
+    assert (np.stack(lo) < np.stack(hi)).all()
+    # the forecasts are those of the fitted series: series 7 forecast from its history
+    y7 = table[table["id"] == "s007"].sort_values("time")["value"].to_numpy()
+    np.testing.assert_allclose(on_cluster.predict(4, y=[y7])[0], on_cluster.predict(4)[7],
+                               rtol=1e-12)
+    with pytest.raises(ValueError, match="fit on a Dask table.*predict\\(fh, y=...\\)"):
+        on_cluster.update([y7[:3]])
+    import pickle
+
+    again = pickle.loads(pickle.dumps(on_cluster))
+    np.testing.assert_array_equal(np.stack(again.predict(4)), np.stack(here.predict(4)))
+
+
+def test_bad_tables_are_refused_before_training(client):
+    from seqcore.forecasting import RNNForecaster
+
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    table = series_table(6, np.random.default_rng(6)).sort_values(["id", "time"])
+    est = RNNForecaster(**FORECASTER)
+    split = dd.from_pandas(table.reset_index(drop=True), npartitions=2, sort=False)
+    with pytest.raises(ValueError, match="series 's00.' is in partitions 0 and 1"):
+        est.fit(split)
+    with pytest.raises(ValueError, match="no column 'value'"):
+        est.fit(dd.from_pandas(table.rename(columns={"value": "y"}), npartitions=1))
+    bad = table.copy()
+    bad.iloc[3, bad.columns.get_loc("value")] = np.inf
+    with pytest.raises(ValueError, match="partition 0 of the table: series 's000' contains "
+                                         "infinity"):
+        est.fit(dd.from_pandas(bad, npartitions=1))
+    twice = pd.concat([table, table.iloc[:1]])
+    with pytest.raises(ValueError, match="series 's000' has two rows at time=0"):
+        est.fit(dd.from_pandas(twice, npartitions=1))
+    with pytest.raises(ValueError, match="global model.*got global_method='classic'"):
+        RNNForecaster(**FORECASTER, global_method="classic").fit(
+            dd.from_pandas(table, npartitions=1))
+    with pytest.raises(TypeError, match="Dask DataFrame long table"):
+        est.fit(dd.from_pandas(table, npartitions=1)["value"])
+    assert not hasattr(est, "regressors_")
+
+
+def test_client_memory_stays_bounded_for_a_table(client):
+    # the client keeps O(windows x horizon) book-keeping (the regressor's
+    # targets, weights and lengths: some 16 x horizon numbers per series) and
+    # H forecasts per series, never the series: long series, few of them
+    from seqcore.forecasting import RNNForecaster
+
+    psutil = pytest.importorskip("psutil")
+    dd = pytest.importorskip("dask.dataframe")
+    table = dd.from_map(synthetic_series, range(4), n_series=125, length=800)
+    budget = 3 << 20
+    assert table.memory_usage(deep=True).sum().compute() >= 3 * budget
+    params = dict(horizon=3, season=1, n_models=1, combine=False, calibration_size=0,
+                  hidden_size=4, max_iter=1, batch_size=2000, early_stopping=False,
+                  random_state=0)
+    proc = psutil.Process()
+    RNNForecaster(**params).fit(table.partitions[:1])   # warm up imports and the cluster
+    peak, done = [proc.memory_info().rss], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            peak.append(proc.memory_info().rss)
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    start = proc.memory_info().rss
+    watcher.start()
+    try:
+        est = RNNForecaster(**params).fit(table)
+    finally:
+        done.set()
+        watcher.join()
+    assert est.n_series_ == 500 and np.isfinite(np.stack(est.predict(3))).all()
+    assert max(peak) - start < budget, (max(peak) - start) / 2**20
+
+
+def synthetic_series(k, n_series, length):
+    """Partition k of a synthetic long table: n_series random walks (made on a worker)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(k)
+    values = 100 + rng.standard_normal((n_series, length)).cumsum(axis=1)
+    return pd.DataFrame({"id": np.repeat(np.arange(k * n_series, (k + 1) * n_series), length),
+                         "time": np.tile(np.arange(length), n_series),
+                         "value": values.ravel()})
+
+
+# ------------------------------------------------------- the language model
+
+def documents(n, rng):
+    words = ["the cat ", "a dog ", "sat on ", "the mat. ", "ran off. "]
+    return ["".join(rng.choice(words, size=int(rng.integers(3, 12)))) for _ in range(n)]
+
+
+LM = dict(hidden_size=8, embedding_dim=4, sequence_length=8, batch_size=8, max_iter=3,
+          random_state=0)
+
+
+def test_language_model_one_shard_is_the_plain_fit(monkeypatch):
+    from seqcore.text import RNNLanguageModel
+
+    docs = documents(40, np.random.default_rng(7))
+    monkeypatch.setattr(_distributed, "_client", lambda: None)
+    one = RNNLanguageModel(**LM).fit(db.from_sequence(docs, npartitions=1))
+    plain = RNNLanguageModel(**LM).fit(docs)
+    np.testing.assert_array_equal(one.network_.flat_params, plain.network_.flat_params)
+    assert one.loss_curve_ == plain.loss_curve_ and one.n_tokens_ == plain.n_tokens_
+    assert one.vocabulary_ == plain.vocabulary_
+
+
+def test_language_model_on_the_cluster_equals_one_process(client, monkeypatch):
+    from seqcore.text import RNNLanguageModel
+
+    docs = documents(60, np.random.default_rng(8))
+    bag = db.from_sequence(docs, npartitions=3)
+    params = dict(LM, num_layers=2, dropout=0.2, early_stopping=True, n_iter_no_change=5,
+                  analyzer="word", min_frequency=2)
+    on_cluster = RNNLanguageModel(**params).fit(bag)
+    with monkeypatch.context() as m:   # no client: the partitions computed in memory
+        m.setattr(_distributed, "_client", lambda: None)
+        here = RNNLanguageModel(**params).fit(bag)
+    np.testing.assert_array_equal(on_cluster.network_.flat_params, here.network_.flat_params)
+    assert on_cluster.loss_curve_ == here.loss_curve_
+    assert on_cluster.validation_scores_ == here.validation_scores_
+    assert len(on_cluster.validation_scores_) == on_cluster.n_iter_ == 3
+    # the vocabulary from the partitions' counts is the one-pass vocabulary
+    plain = RNNLanguageModel(**params).fit(docs)
+    assert on_cluster.vocabulary_ == plain.vocabulary_
+    np.testing.assert_array_equal(on_cluster.network_.unigram_log, plain.network_.unigram_log)
+    assert on_cluster.n_tokens_ == plain.n_tokens_
+    assert on_cluster.sample(12, random_state=0) == here.sample(12, random_state=0)
+    with pytest.raises(TypeError, match="partition 1 of X: document 0 is a int"):
+        RNNLanguageModel(**LM).fit(db.from_sequence(["ab", "cd", 3, "ef"], npartitions=2))
+    with pytest.raises(TypeError, match="Dask bag of documents"):
+        RNNLanguageModel(**LM).fit(da.zeros((4, 3)))
+
+
 # ----------------------------------------------------------- bad input
 
 def test_a_bad_partition_is_refused_before_training(client, data):
@@ -265,6 +444,46 @@ def test_without_a_client_the_data_is_computed_in_memory(data, monkeypatch):
     monkeypatch.setattr(_distributed, "_client", lambda: None)
     est = RNNClassifier(**TINY).fit(da.from_array(X, chunks=30), da.from_array(y, chunks=30))
     same_model(est, RNNClassifier(**TINY).fit(X, y))
+
+
+def _warnings_raise(on, guard=True):
+    """On a worker: every warning raises (on) or the default filters (off);
+    without ``guard``, the partitions compute without silencing overflow."""
+    import contextlib
+
+    if on:
+        warnings.simplefilter("error")
+    else:
+        warnings.resetwarnings()
+    _distributed._quiet = _QUIET if guard else contextlib.nullcontext
+
+
+_QUIET = _distributed._quiet
+
+
+def test_divergence_warns_once_on_the_client_and_never_on_the_workers(client, data):
+    X, _ = data
+    y = 1e3 * X[:, :, 0].sum(axis=1)
+    params = dict(TINY, cell="rnn", nonlinearity="relu", optimizer="sgd", learning_rate=1e2,
+                  clip_norm=None, max_iter=20)
+    # a warning on a worker would now be an error in its gradient call,
+    # and the fit would raise it instead of finishing
+    Xd = da.from_array(X, chunks=(30, -1, -1))
+    client.run(_warnings_raise, True)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            est = RNNRegressor(**params).fit(Xd, y)
+        # without the guard the workers' overflow warnings do escape
+        client.run(_warnings_raise, True, False)
+        with pytest.raises(RuntimeWarning, match="overflow|invalid value"):
+            RNNRegressor(**params).fit(Xd, y)
+    finally:
+        client.run(_warnings_raise, False)
+    messages = [str(w.message) for w in caught]
+    assert sum("training diverged" in m for m in messages) == 1, messages
+    assert not [m for m in messages if "overflow" in m or "invalid value" in m], messages
+    assert np.isfinite(est.network_.flat_params).all()
 
 
 # ------------------------------------------------------- Incremental
@@ -362,3 +581,15 @@ def test_too_many_lost_workers_stop_with_a_clear_error(client, data, monkeypatch
                                            "times.*A fit from scratch leaves the estimator"):
         est.fit(da.from_array(X, chunks=(30, -1, -1)), y)
     assert not hasattr(est, "network_")   # as it was before fit
+
+
+def test_a_lost_worker_stops_a_language_model_with_a_clear_error(client):
+    from seqcore.text import RNNLanguageModel
+
+    bag = db.from_sequence(documents(60, np.random.default_rng(9)), npartitions=4)
+    est = RNNLanguageModel(**dict(LM, max_iter=4), callbacks=[KillAWorker(client)])
+    with pytest.raises(RuntimeError, match="lost a worker holding a partition of X: "
+                                           "stopped training.*left as it was"):
+        est.fit(bag)
+    assert not hasattr(est, "network_")
+

@@ -21,7 +21,9 @@ stopping, callbacks); only the task's ``loss_and_gradient`` changes.
   ``_Partition`` (a Dask actor: a Python object that stays in one worker's
   memory for the whole fit) with its own copy of the network.  Per step the
   client sends each partition holding rows of the batch the parameters and
-  those rows' local indices, and gets back (loss, weight, gradient).  Only
+  those rows' local indices, and gets back (loss, weight, gradient): the
+  calls go straight to the workers, all at once, and the client waits for
+  them in one hand-over to its event loop (``call_actors``).  Only
   parameters and gradients cross the network (2 x the parameter bytes per
   partition and step); the client never holds X, only O(n) book-keeping
   (lengths, targets, weights: one value per sequence, or per step with
@@ -38,6 +40,7 @@ stopping, callbacks); only the task's ``loss_and_gradient`` changes.
   so that masks do not depend on where a shard is computed.
 """
 
+import contextlib
 import sys
 
 import numpy as np
@@ -233,8 +236,9 @@ class _Partition:
     def gradient(self, args):
         params, rows, k, seed, shard = args
         self.network.flat_params[:] = params
-        return shard_gradient(self.network, self.X, rows, self.lengths, self.Y, self.w, k,
-                              seed, shard)
+        with _quiet():
+            return shard_gradient(self.network, self.X, rows, self.lengths, self.Y, self.w,
+                                  k, seed, shard)
 
     def rows(self, idx):
         """Rows idx (padded to this partition's longest) and their lengths."""
@@ -244,11 +248,23 @@ class _Partition:
         """Whether the network with params predicts finite numbers on rows idx."""
         params, idx = args
         self.network.flat_params[:] = params
-        out = self.network.decision_function(self.X[idx], self.lengths[idx])
+        with _quiet():
+            out = self.network.decision_function(self.X[idx], self.lengths[idx])
         return bool(np.isfinite(out).all())
 
     def nbytes(self):
         return self.X.nbytes
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Overflow and NaN on a worker say nothing there: the client's engine
+    sees the non-finite loss or gradient and gives the one "training
+    diverged" warning (the engine silences them so in one process).  NumPy's
+    error state, not a warnings filter: filters are process-wide, and the
+    actor's thread is not the worker's only one."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        yield
 
 
 def _sequence(x, i):
@@ -422,6 +438,64 @@ def _lost(exc):
         isinstance(exc, RuntimeError) and "lost" in str(exc))
 
 
+class Lost:
+    """The result of a call whose actor's worker went away."""
+
+
+def call_actors(client, handles, actors, calls):
+    """Results of calls [(p, method, argument), ...] on the actors ``handles[p]``
+    (``actors[p]``: their futures), in order; ``Lost()`` for a call whose
+    actor's worker went away.
+
+    All calls go out at once, straight to the workers (an actor's own calls
+    from a client travel through the scheduler unless the client talks to
+    workers directly), and the client waits for them in one hand-over to its
+    event loop: per step, one message to and one from each actor.
+    """
+    return client.sync(_send_all, client, handles, actors, calls)
+
+
+async def _send_all(client, handles, actors, calls):
+    import asyncio
+
+    tasks = [asyncio.ensure_future(_send_one(client, handles[p], method, arg))
+             for p, method, arg in calls]
+    pending, dropped = set(tasks), set()
+    while pending:
+        _, pending = await asyncio.wait(pending, timeout=_POLL)
+        for task, (p, _, _) in zip(tasks, calls):
+            # still computing, or its worker gone (the scheduler says so)?
+            if task in pending and actors[p].status != "finished":
+                task.cancel()
+                pending.discard(task)
+                dropped.add(task)
+    if dropped:   # let the cancellations finish
+        await asyncio.wait(dropped)
+    out = []
+    for task in tasks:
+        if task in dropped:
+            out.append(Lost())
+            continue
+        exc = task.exception()
+        if exc is None:
+            out.append(task.result())
+        elif _lost(exc):
+            out.append(Lost())
+        else:
+            raise exc
+    return out
+
+
+async def _send_one(client, handle, method, arg):
+    from distributed.protocol import to_serialize
+
+    reply = await client.rpc(handle._address).actor_execute(
+        function=method, actor=handle.key, args=[to_serialize(arg)], kwargs={})
+    if reply["status"] != "OK":
+        raise reply["exception"]
+    return reply["result"]
+
+
 class ClusterShards:
     """The shards of a training set held by the workers: the remote side of
     ``_SequenceTask`` (see the module's notes)."""
@@ -432,23 +506,25 @@ class ClusterShards:
         self._warn = warn_user
         self.data, self.network, self.k = data, network, k
         self.recoveries = 0
-        # this fit's targets and weights, laid out per partition (rows held
-        # out for validation get weight 0 and are never in a batch)
-        orig = data.rows
-        part = data.partition_of[orig]
-        self.targets = []
-        for p in range(len(data.actors)):
-            size = int(data.starts[p + 1] - data.starts[p])
-            sel = np.flatnonzero(part == p)
-            Yp = np.zeros((size,) + Y.shape[1:], Y.dtype)
-            wp = np.zeros((size,) + w.shape[1:], w.dtype)
-            Yp[orig[sel] - data.starts[p]] = Y[sel]
-            wp[orig[sel] - data.starts[p]] = w[sel]
-            self.targets.append((Yp, wp))
+        self.Y, self.w = Y, w
         self.handles = [a.result() for a in data.actors]
-        attached = [h.attach((network,) + t) for h, t in zip(self.handles, self.targets)]
-        for p, fut in enumerate(attached):
-            self._wait(p, fut, lambda h, p=p: h.attach((network,) + self.targets[p]))
+        # one partition at a time: the client holds one partition's copy of
+        # the targets at most, beside the training set's
+        for p in range(len(data.actors)):
+            self._call([(p, "attach", (network,) + self.targets(p))])
+
+    def targets(self, p):
+        """This fit's targets and weights of partition p, laid out as it holds
+        its rows (rows held out for validation get weight 0: never in a batch)."""
+        data, Y, w = self.data, self.Y, self.w
+        orig = data.rows
+        sel = np.flatnonzero(data.partition_of[orig] == p)
+        size = int(data.starts[p + 1] - data.starts[p])
+        Yp = np.zeros((size,) + Y.shape[1:], Y.dtype)
+        wp = np.zeros((size,) + w.shape[1:], w.dtype)
+        Yp[orig[sel] - data.starts[p]] = Y[sel]
+        wp[orig[sel] - data.starts[p]] = w[sel]
+        return Yp, wp
 
     def local(self, rows):
         """Training rows -> (partition, local indices), grouped in partition order."""
@@ -459,36 +535,27 @@ class ClusterShards:
     def parts(self, groups, seed):
         """Each group's (loss, weight, gradient), in the order of groups."""
         params = self.network.flat_params.copy()
-        calls = []
-        for p, rows in groups:
-            local = self.data.rows[rows] - self.data.starts[p]
-            call = (lambda h, local=local, p=p:
-                    h.gradient((params, local, self.k, seed, p)))
-            calls.append((p, call(self.handles[p]), call))
-        return [self._wait(p, fut, call) for p, fut, call in calls]
+        return self._call([(p, "gradient", (params, self.data.rows[rows] - self.data.starts[p],
+                                                self.k, seed, p))
+                           for p, rows in groups])
 
     def finite(self, rows):
         params = self.network.flat_params.copy()
-        calls = []
-        for p, local in self.local(rows):
-            call = lambda h, local=local: h.finite((params, local))   # noqa: E731
-            calls.append((p, call(self.handles[p]), call))
-        return all(self._wait(p, fut, call) for p, fut, call in calls)
+        return all(self._call([(p, "finite", (params, local))
+                               for p, local in self.local(rows)]))
 
-    def _wait(self, p, fut, call):
-        """The result of a call on partition p; when p's worker is lost, p is
-        built again on a live worker and the call repeated."""
-        while True:
-            try:
-                return fut.result(timeout=_POLL)
-            except Exception as exc:   # noqa: BLE001 (sorted below)
-                if type(exc) is TimeoutError:   # the poll's: still computing?
-                    if self.data.actors[p].status == "finished":
-                        continue
-                elif not _lost(exc):
-                    raise
-            self._rebuild(p)
-            fut = call(self.handles[p])
+    def _call(self, calls):
+        """The results of calls [(partition, method, argument), ...], in order
+        (``call_actors``); when a partition's worker is lost, the partition is
+        built again on a live worker and its call repeated."""
+        data = self.data
+        results = call_actors(data.client, self.handles, data.actors, calls)
+        for i, (p, method, arg) in enumerate(calls):
+            while isinstance(results[i], Lost):
+                self._rebuild(p)
+                results[i] = call_actors(data.client, self.handles, data.actors,
+                                         [(p, method, arg)])[0]
+        return results
 
     def _rebuild(self, p):
         self.recoveries += 1
@@ -510,7 +577,7 @@ class ClusterShards:
                             actor=True, pure=False)
         try:
             handle = fut.result(timeout=REBUILD_TIMEOUT)
-            handle.attach((self.network,) + self.targets[p]).result(timeout=REBUILD_TIMEOUT)
+            handle.attach((self.network,) + self.targets(p)).result(timeout=REBUILD_TIMEOUT)
         except Exception as exc:   # noqa: BLE001
             raise RuntimeError(f"could not rebuild partition {p} of X after losing its "
                                f"worker ({type(exc).__name__}: {exc}); stopped training. "

@@ -69,7 +69,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _engine
+from . import _distributed, _engine
 from ._base import SeqcoreEstimator, consistent, fit_then_publish, training
 from ._calendar import (_align_X, _as_values, _from_pandas, _future_X_frame, _gap_before,
                         _is_dates, _is_pandas, _named)
@@ -404,6 +404,9 @@ verbose, callbacks
             return fit_then_publish(self, lambda work: work._fit(y, X))
 
     def _fit(self, y, X):
+        if _distributed.is_dask_collection(y):   # a long table, trained on the cluster
+            from ._cluster_forecast import fit_table
+            return fit_table(self, y, X)
         ys, Xs, self._is_list, self._y_ndim, self._tindex = self._check_series(y, X, reset=True)
         self.n_series_, self.n_targets_ = len(ys), ys[0].shape[1]
         self._n_exog = None if Xs[0] is None else Xs[0].shape[1]

@@ -198,42 +198,32 @@ class GlobalModel:
     def _train(self, series, cut, seeds):
         """Networks trained on windows whose targets end at most ``cut`` steps
         before each series' end."""
-        H = self.H
         regs = []
         params = self.params
         for k, seed in enumerate(seeds):
             L = self.lookback(k)
-            rng = np.random.default_rng(seed)
-            X, Y = [], []
-            for s in series:
-                last = len(s.y) - cut - H            # the last window end
-                ends = np.arange(_MIN_CONTEXT, last + 1)
-                if len(ends) == 0:
-                    continue
-                if len(ends) > _WINDOWS_PER_SERIES:
-                    ends = rng.choice(ends, _WINDOWS_PER_SERIES, replace=False)
-                for e in ends:
-                    X.append(s.inputs(e, L))
-                    Y.append(s.targets(e, H) - s.base(e))
-            if not X:
-                raise ValueError(
-                    f"no series is long enough to train the global network: it needs "
-                    f"{_MIN_CONTEXT + H + cut} values (horizon={H}"
-                    + (", and as many again held out to choose the combination" if cut else "")
-                    + ")")
-            X, Y = np.stack(X), np.stack(Y)
-            Y = _squash(Y)
-            X = X.astype(np.float32)
+            X, Y, shards = self.windows(series, cut, seed, L)
             p = dict(params)
             budget = _STEP_BUDGET // len(seeds)
             p["max_iter"] = int(min(p["max_iter"], max(5, budget // (len(X) * L))))
             p["early_stopping"] = bool(p["early_stopping"] and len(X) >= 20)
-            reg = RNNRegressor(random_state=int(seed), **p)
+            reg = RNNRegressor(random_state=int(seed), gradient_shards=shards, **p)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 reg.fit(X, Y)
             regs.append(reg)
         return regs
+
+    def windows(self, series, cut, seed, L):
+        """One network's training set: inputs X (N, L, 2) float32, squashed
+        targets Y (N, H), and the ``gradient_shards`` of its regressor (None:
+        one gradient per batch).  The seam a fit on a Dask table replaces
+        (``seqcore._cluster_forecast``: the windows are cut on the workers)."""
+        rng = np.random.default_rng(seed)
+        X, Y = cut_windows(series, cut, L, self.H, lambda i: rng)
+        if not X:
+            raise no_windows(self.H, cut)
+        return np.stack(X).astype(np.float32), _squash(np.stack(Y)), None
 
     def _network(self, regs, series, cut):
         """Mean network forecast (S, H) of y from each series' end minus cut."""
@@ -344,6 +334,34 @@ class GlobalModel:
         q = np.stack([_conformal_quantile(self.errors_, a) for a in alphas], axis=-1)
         scales = np.array([_Prepared(y, self.m).mase_scale for y in ys])
         return scales[:, None, None] * q[None]
+
+
+def cut_windows(series, cut, L, H, rng_of):
+    """The training windows of prepared series: lists of inputs (L, 2) and
+    targets (H,) ending at most ``cut`` steps before each series' end; a
+    series with more possible ends than ``_WINDOWS_PER_SERIES`` draws them
+    with ``rng_of(i)`` (i: its place in series)."""
+    X, Y = [], []
+    for i, s in enumerate(series):
+        last = len(s.y) - cut - H            # the last window end
+        ends = np.arange(_MIN_CONTEXT, last + 1)
+        if len(ends) == 0:
+            continue
+        if len(ends) > _WINDOWS_PER_SERIES:
+            ends = rng_of(i).choice(ends, _WINDOWS_PER_SERIES, replace=False)
+        for e in ends:
+            X.append(s.inputs(e, L))
+            Y.append(s.targets(e, H) - s.base(e))
+    return X, Y
+
+
+def no_windows(H, cut):
+    """The error of a fit whose series are all too short to train on."""
+    return ValueError(
+        f"no series is long enough to train the global network: it needs "
+        f"{_MIN_CONTEXT + H + cut} values (horizon={H}"
+        + (", and as many again held out to choose the combination" if cut else "")
+        + ")")
 
 
 def _squash(t):

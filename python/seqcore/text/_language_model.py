@@ -34,7 +34,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .. import _engine
+from .. import _distributed, _engine
 from .._base import DTYPES, SeqcoreEstimator, fit_then_publish, training, training_constraints
 from .._sklearn_compat import Interval, StrOptions
 from .._validation import warn_user
@@ -96,6 +96,31 @@ class _StreamTask(_engine.Task):
     def outputs_finite(self):
         probe = self.stream[:min(self.stream.size, 2 * self.T)]
         return bool(np.isfinite(self.network.log_likelihood(probe)))
+
+
+def setup_training(est, tokenizer, counts, n_tokens):
+    """The network, optimizer and random stream of a fit from scratch, and the
+    fitted attributes (``counts``: of each id in the training documents);
+    shared with the fit on a Dask bag (``seqcore._cluster_text``)."""
+    rng = np.random.default_rng(
+        check_random_state(est.random_state).randint(np.iinfo(np.int32).max))
+    V = tokenizer.vocab_size_
+    net = LanguageNetwork(est.cell, V, est.embedding_dim, est.hidden_size, est.num_layers,
+                          est.dropout, DTYPES[est.dtype], rng.integers(2**63))
+    net.tokenizer = tokenizer
+    net.unk_seen = bool(counts[UNK_ID] > 0)
+    with np.errstate(divide="ignore"):
+        net.unigram_log = np.log(counts / counts.sum())
+    opt = make_optimizer(est.optimizer, net.flat_params, net.flat_grads,
+                         lr=est.learning_rate, momentum=est.momentum)
+    est.tokenizer_ = tokenizer
+    est.vocabulary_ = tokenizer.vocabulary_
+    est.vocab_size_ = V
+    est.n_tokens_ = n_tokens
+    est.network_ = net
+    _engine.start_history(est)
+    est.callbacks_ = prepare_callbacks(est.callbacks)
+    return net, opt, rng
 
 
 class RNNLanguageModel(SeqcoreEstimator):
@@ -293,6 +318,9 @@ class RNNLanguageModel(SeqcoreEstimator):
             return fit_then_publish(self, lambda work: work._fit(X))
 
     def _fit(self, X):
+        if _distributed.is_dask_collection(X):   # a bag of documents, trained on the cluster
+            from .._cluster_text import fit_bag
+            return fit_bag(self, X)
         tokenizer = SequenceTokenizer(analyzer=self.analyzer, lowercase=self.lowercase,
                                       min_frequency=self.min_frequency,
                                       max_tokens=self.max_tokens)
@@ -313,25 +341,9 @@ class RNNLanguageModel(SeqcoreEstimator):
                                  f"{n_val}")
             stream, val = stream[:-n_val], stream[-n_val:]
 
-        rng = np.random.default_rng(
-            check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        net = LanguageNetwork(self.cell, V, self.embedding_dim, self.hidden_size, self.num_layers,
-                         self.dropout, DTYPES[self.dtype], rng.integers(2**63))
         counts = np.bincount(stream if val is None else np.r_[stream, val],
                              minlength=V).astype(np.float64)
-        net.tokenizer = tokenizer
-        net.unk_seen = bool(counts[UNK_ID] > 0)
-        with np.errstate(divide="ignore"):
-            net.unigram_log = np.log(counts / counts.sum())
-        opt = make_optimizer(self.optimizer, net.flat_params, net.flat_grads,
-                             lr=self.learning_rate, momentum=self.momentum)
-        self.tokenizer_ = tokenizer
-        self.vocabulary_ = tokenizer.vocabulary_
-        self.vocab_size_ = V
-        self.n_tokens_ = n_tokens
-        self.network_ = net
-        _engine.start_history(self)
-        self.callbacks_ = prepare_callbacks(self.callbacks)
+        net, opt, rng = setup_training(self, tokenizer, counts, n_tokens)
         try:
             _engine.train(self, _StreamTask(self, net, stream, val, rng), opt,
                           epochs=self.max_iter, callbacks=self.callbacks_)
