@@ -171,7 +171,7 @@ def cluster_run(name, n_workers, epochs=3):
     X, y = make_data(name, rng)
     n, batch = X.shape[0], MODELS[name][3]
     with LocalCluster(n_workers=n_workers, processes=True, threads_per_worker=1,
-                      host="127.0.0.1", dashboard_address=None) as cluster, \
+                      host="127.0.0.1", dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         client.run(__import__, "seqcore")
         client.run(_install_timer)
@@ -272,7 +272,7 @@ def client_memory(n_series=20000, T=48, F=4, n_workers=2):
     from distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=n_workers, processes=True, threads_per_worker=1,
-                      host="127.0.0.1", dashboard_address=None) as cluster, \
+                      host="127.0.0.1", dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         client.run(__import__, "seqcore")
         X = da.random.default_rng(0).standard_normal((n_series, T, F), chunks=(5000, -1, -1),
@@ -320,7 +320,7 @@ def step_overhead(name="forecaster-like-10ms", reps=40, rounds=5):
     n, batch = X.shape[0], MODELS[name][3]
     times = {}
     with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         client.run(__import__, "seqcore")
         Xd = da.from_array(X, chunks=(n // 2,) + (-1,) * (X.ndim - 1))
         data, _, _ = _distributed.check_sequences_on_cluster(est, Xd, reset=False)
@@ -375,7 +375,7 @@ def forecaster_memory(n_series=20000, length=120, n_partitions=8, n_workers=2):
     params = dict(horizon=6, season=12, n_models=1, hidden_size=16, max_iter=2,
                   batch_size=2048, random_state=0)
     with LocalCluster(n_workers=n_workers, processes=True, threads_per_worker=1,
-                      host="127.0.0.1", dashboard_address=None) as cluster, \
+                      host="127.0.0.1", dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         client.run(__import__, "seqcore")
         table = dd.from_map(synthetic_table, range(n_partitions), n_series=per, length=length)

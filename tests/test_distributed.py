@@ -44,7 +44,7 @@ def local_cluster(n_workers=2, **kwargs):
     from distributed import LocalCluster
 
     return LocalCluster(n_workers=n_workers, processes=True, threads_per_worker=1,
-                        host="127.0.0.1", dashboard_address=None, memory_limit="1GiB",
+                        host="127.0.0.1", dashboard_address=":0", memory_limit="1GiB",
                         **kwargs)
 
 
