@@ -103,8 +103,9 @@ class _Prepared:
     """One series in the global model's space (see the module's notes)."""
 
 
-    def __init__(self, y, m, like=None):
+    def __init__(self, y, m, like=None, cov=None):
         self.y, self.m = y, m
+        self._covariates(cov, like)
         if like is None:
             positive = bool((y > 0).all())
             self.log = _LOG and positive
@@ -139,13 +140,33 @@ class _Prepared:
         s = self.seasonal[np.asarray(t) % self.m]
         return a * s if self.mult else a + s
 
+    def _covariates(self, cov, like):
+        """Past-only covariates standardised per series (with the fitted
+        series' scaling when its history grew) and the static row."""
+        self.cov, self.past, self.static = cov, None, None
+        if cov is None:
+            return
+        if cov.past is not None:
+            from ._covariates import PastScaler
+            self.past_scaler = like.past_scaler if like is not None else PastScaler(cov.past)
+            self.past = np.clip(self.past_scaler(cov.past), -_CLIP, _CLIP)
+        self.static = cov.static
+
     def inputs(self, end, L):
-        """The window of steps end-L .. end-1 (L, 2), padded in front."""
+        """The window of steps end-L .. end-1 (L, 2 + p + d), padded in front:
+        the scaled value and an observed flag, then the p past-only covariates
+        (0 in the padding) and the d static features (on every step)."""
         lo = max(0, end - L)
-        x = np.zeros((L, 2))
+        p = 0 if self.past is None else self.past.shape[1]
+        d = 0 if self.static is None else len(self.static)
+        x = np.zeros((L, 2 + p + d))
         seg = (self.a[lo:end] - self.a[end - 1]) / self.scale
         x[L - len(seg):, 0] = np.clip(seg, -_CLIP, _CLIP)
         x[L - len(seg):, 1] = 1.0
+        if p:
+            x[L - len(seg):, 2:2 + p] = self.past[lo:end]
+        if d:
+            x[:, 2 + p:] = self.static
         return x
 
     def base(self, end):
@@ -245,12 +266,14 @@ class GlobalModel:
         out = base + np.mean(outs, axis=0)
         return [s.to_y(o, len(s.y) - cut) for s, o in zip(series, out)]
 
-    def fit(self, ys):
-        """ys: list of 1-D float arrays without NaN."""
+    def fit(self, ys, covs=None):
+        """ys: list of 1-D float arrays without NaN; covs: their
+        ``_covariates.SeriesCovariates`` (or None)."""
         H = self.H
         self.fallback_ = [_kind(len(y), self.L) for y in ys]
         seeds = self.seeds
-        series = [_Prepared(y, self.m) for y in ys]
+        covs = [None] * len(ys) if covs is None else covs
+        series = [_Prepared(y, self.m, cov=c) for y, c in zip(ys, covs)]
         prefix_theta(series, H)
         self.series_ = series
         usable = [i for i, y in enumerate(ys) if len(y) >= _MIN_CONTEXT]
@@ -261,7 +284,9 @@ class GlobalModel:
         self.validation_ = None
         quantile_errors = None
         if val and (self.combine == "auto" or self.calibrate):
-            vseries = [_Prepared(ys[i][:-H], self.m) for i in val]
+            vseries = [_Prepared(ys[i][:-H], self.m,
+                                 cov=None if covs[i] is None else covs[i].head(len(ys[i]) - H))
+                       for i in val]
             prefix_theta(vseries, H)
             regs = self._train(vseries, 0, seeds)
             parts = np.stack([
@@ -305,11 +330,13 @@ class GlobalModel:
         return [s.to_y(np.broadcast_to(s.base(len(s.y)), (self.H,)), len(s.y))
                 if len(s.y) >= _MIN_CONTEXT else None for s in self.series_]
 
-    def forecast(self, ys, series=None, warn=True, weights=None):
+    def forecast(self, ys, series=None, warn=True, weights=None, covs=None):
         """Point forecasts (list of (H,) arrays) for series ys (their histories);
-        ``series``: their prepared forms when they are the fitted ones."""
+        ``series``: their prepared forms when they are the fitted ones, else
+        ``covs`` their covariates (``SeriesCovariates``) when the model has any."""
         if series is None:
-            series = [_Prepared(y, self.m) for y in ys]
+            covs = [None] * len(ys) if covs is None else covs
+            series = [_Prepared(y, self.m, cov=c) for y, c in zip(ys, covs)]
             prefix_theta(series, self.H)
         kinds = [_kind(len(y), self.L) if self.regressors_ else
                  ("theta" if len(y) >= 2 else "naive") for y in ys]
@@ -477,13 +504,16 @@ def _network_params(est):
 # that its predict methods and ``update`` call.
 
 def applies(est, is_list, y_ndim, Xs):
-    """Whether ``est.fit`` on these inputs trains the global model."""
+    """Whether ``est.fit`` on these inputs trains the global model (past-only
+    covariates and static features go with either; future-known X only
+    with 'classic')."""
     if est.global_method == "classic":
         return False
     fits = is_list and y_ndim == 1 and all(x is None for x in Xs) and est.strategy == "direct"
     if est.global_method == "normalised" and not fits:
         raise ValueError("global_method='normalised' needs a list of 1-D series, the direct "
-                         "strategy and no X; use global_method='classic' for the others")
+                         "strategy and no (future-known) X; use global_method='classic' for "
+                         "the others")
     return fits
 
 
@@ -496,13 +526,15 @@ def _filled(a):
     return np.interp(t, t[ok], a[ok])
 
 
-def fit_global(est, ys):
-    """Fit the global model of ``est`` on ys (list of (n, 1) arrays); set its attributes."""
+def fit_global(est, ys, covs=None):
+    """Fit the global model of ``est`` on ys (list of (n, 1) arrays) and their
+    covariates (list of ``_covariates.SeriesCovariates`` or None); set its
+    attributes."""
     season = est._season_of(ys, est._tindex)
     hist = [_filled(a[:, 0]) for a in ys]
-    model = GlobalModel(est, season).fit(hist)
+    model = GlobalModel(est, season).fit(hist, covs)
     _warn_short(model.fallback_)
-    est._delegate = _GlobalDelegate(model, hist)
+    est._delegate = _GlobalDelegate(model, hist, covs)
     est.global_method_ = "normalised"
     est.season_, est.window_, est.differencing_ = season, model.L, 0
     est.regressors_ = model.regressors_
@@ -546,23 +578,33 @@ def fit_fallback(est, ys, plan):
 class _Delegate:
     """What the predict methods share: input checks and the shape of the output."""
 
-    def _inputs(self, est, fh, X, y):
+    def _inputs(self, est, fh, X, y, X_past=None, static=None):
         """-> (steps, histories, prepared-or-None, time indexes, is_list, ndim)."""
+        from ._covariates import new_series_covariates
         check_is_fitted(est, "regressors_")
         if X is not None:
             raise ValueError("this forecaster was fit without exogenous regressors: "
                              "predict takes no X")
         if y is None:
+            if X_past is not None or static is not None:
+                raise ValueError("the past-only covariates and static features of the "
+                                 "fitted series are kept from fit (and update): predict "
+                                 "takes X_past and static only with y= (new series)")
             steps = est._check_fh(fh)
             return (steps, self.hist, self._prepared(), est._tindex, est._is_list,
                     est._y_ndim)
         ys, _, is_list, ndim, tix = est._check_series(y, None, reset=True)
         if any(a.shape[1] != 1 for a in ys):
             raise ValueError("y must hold 1-D series, as the model was fit on")
+        covs = new_series_covariates(est, ys, tix, is_list, X_past, static)
         steps = _steps(est, fh, tix)
-        return steps, [_filled(a[:, 0]) for a in ys], None, tix, is_list, ndim
+        hist = [_filled(a[:, 0]) for a in ys]
+        return steps, hist, self._new_prepared(hist, covs), tix, is_list, ndim
 
     def _prepared(self):
+        return None
+
+    def _new_prepared(self, hist, covs):
         return None
 
     def _shape(self, est, arrays, steps, tix, is_list, ndim, columns=None):
@@ -575,29 +617,33 @@ class _Delegate:
             out.append(a)
         return out if is_list else out[0]
 
-    def predict(self, est, fh, X, y):
-        steps, hist, prep, tix, is_list, ndim = self._inputs(est, fh, X, y)
+    def predict(self, est, fh, X, y, X_past=None, static=None):
+        steps, hist, prep, tix, is_list, ndim = self._inputs(est, fh, X, y, X_past, static)
         point = self._point(hist, prep, y is None, int(steps.max()))
         return self._shape(est, [p[steps - 1] for p in point], steps, tix, is_list, ndim)
 
-    def quantiles(self, est, fh, X, y, alphas):
-        steps, hist, prep, tix, is_list, ndim = self._inputs(est, fh, X, y)
+    def quantiles(self, est, fh, X, y, alphas, X_past=None, static=None):
+        steps, hist, prep, tix, is_list, ndim = self._inputs(est, fh, X, y, X_past, static)
         h = int(steps.max())
         point = self._point(hist, prep, y is None, h)
         q = self._offsets(hist, alphas, h)
         out = [(p[:, None] + o)[steps - 1] for p, o in zip(point, q)]
         return steps, point, out, tix, is_list, ndim
 
-    def update(self, est, y_new, X_new):
+    def update(self, est, y_new, X_new, X_past_new=None):
         from ._calendar import _gap_before
+        from ._covariates import update_past
         check_is_fitted(est, "regressors_")
-        ys, Xs, _, _, tix = est._check_series(y_new, X_new, reset=False)
+        ys, Xs, is_list, _, tix = est._check_series(y_new, X_new, reset=False)
         if len(ys) != len(self.hist):
             raise ValueError(f"y_new has {len(ys)} series, the model {len(self.hist)}")
         if any(x is not None for x in Xs):
             raise ValueError("this forecaster was fit without exogenous regressors: "
                              "update takes no X_new")
         pads = [_gap_before(old, ti) for old, ti in zip(est._tindex, tix)]
+        new_past = update_past(est, X_past_new, ys, tix, is_list, pads)
+        if new_past is not None and getattr(self, "covs", None) is not None:
+            self.covs = [c.extended(p) for c, p in zip(self.covs, new_past)]
         for i, (a, ti, pad) in enumerate(zip(ys, tix, pads)):
             old = est._tindex[i]
             joined = np.concatenate([self.hist[i], np.full(pad, np.nan), a[:, 0]])
@@ -625,15 +671,24 @@ def _steps(est, fh, tix):
 
 
 class _GlobalDelegate(_Delegate):
-    def __init__(self, model, hist):
-        self.model, self.hist = model, hist
+    def __init__(self, model, hist, covs=None):
+        self.model, self.hist, self.covs = model, hist, covs
         self.prep = list(model.series_)
 
     def _prepared(self):
         return self.prep
 
+    def _new_prepared(self, hist, covs):
+        if covs is None:
+            return None
+        prep = [_Prepared(y, self.model.m, cov=c) for y, c in zip(hist, covs)]
+        prefix_theta(prep, self.model.H)
+        return prep
+
     def _updated(self):
-        self.prep = [_Prepared(y, self.model.m, like=p) for y, p in zip(self.hist, self.prep)]
+        covs = [None] * len(self.hist) if self.covs is None else self.covs
+        self.prep = [_Prepared(y, self.model.m, like=p, cov=c)
+                     for y, p, c in zip(self.hist, self.prep, covs)]
         prefix_theta(self.prep, self.model.H)
 
     def _point(self, hist, prep, fitted, h):
