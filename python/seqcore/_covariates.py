@@ -29,7 +29,7 @@ import numbers
 
 import numpy as np
 
-from ._calendar import _align_X, _as_values, _is_pandas
+from ._calendar import _align_X, _is_pandas
 
 
 def past_arrays(X_past, ys, tix, is_list, name="X_past"):
