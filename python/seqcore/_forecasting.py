@@ -572,17 +572,18 @@ verbose, callbacks
             parts.append(np.repeat(s.static[None], stop - start, axis=0))
         return np.hstack(parts)
 
-    def _future_steps(self, X_future, s):
+    def _future_steps(self, X_future, s=None):
         """Direct strategy: the appended steps [0, 0, X, 0, S] for horizons
         2..H (the past-only covariates are unknown there)."""
         if self._n_exog is None:
             return None
         h = self.horizon - 1
         parts = [np.zeros((h, self.n_targets_ + 1)), X_future[1:self.horizon]]
-        if s.P is not None:
-            parts.append(np.zeros((h, s.P.shape[1])))
-        if s.static is not None:
-            parts.append(np.repeat(s.static[None], h, axis=0))
+        P, static = (None, None) if s is None else (s.P, s.static)
+        if P is not None:
+            parts.append(np.zeros((h, P.shape[1])))
+        if static is not None:
+            parts.append(np.repeat(static[None], h, axis=0))
         return np.hstack(parts)
 
     def _windows(self, s):
@@ -628,7 +629,9 @@ verbose, callbacks
         return np.mean([self._forecast_one(reg, feats, X_future, steps, hist)
                         for reg in self.regressors_], axis=0)
 
-    def _forecast_one(self, reg, feats, X_future, steps, s):
+    def _forecast_one(self, reg, feats, X_future, steps, s=None):
+        """One network's forecast of ``steps`` values of u from the features of
+        a window (``s``: the series, for its static row)."""
         dt = np.float32 if reg.dtype == "float32" else np.float64
         if self.strategy == "direct":
             if steps > self.horizon:
@@ -654,7 +657,7 @@ verbose, callbacks
             step = [out[h]]
             if X_future is not None:
                 step.append(X_future[h + 1])
-            if s.static is not None:
+            if s is not None and s.static is not None:
                 step.append(s.static)
             Z, state = net.stream(np.hstack(step)[None, None].astype(dt), state)
         return out

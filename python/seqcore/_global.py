@@ -512,8 +512,8 @@ def applies(est, is_list, y_ndim, Xs):
     fits = is_list and y_ndim == 1 and all(x is None for x in Xs) and est.strategy == "direct"
     if est.global_method == "normalised" and not fits:
         raise ValueError("global_method='normalised' needs a list of 1-D series, the direct "
-                         "strategy and no (future-known) X; use global_method='classic' for "
-                         "the others")
+                         "strategy and no X (future-known regressors; X_past and static "
+                         "are read); use global_method='classic' for the others")
     return fits
 
 
