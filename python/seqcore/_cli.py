@@ -529,16 +529,15 @@ def _forecast(args, interrupted, staged):
               "instead (fallback: theta), as forecast_many does"
               + ("; Theta does not read the --past covariates" if past is not None else ""),
               file=sys.stderr, flush=True)
-        # the backtest needs a season and one more value before the held-out
-        # ones (the seasonal naive benchmark and MASE), and Theta two values
-        can_backtest = n - H >= max(season + 1, 2) and np.isfinite(y[:-H]).sum() >= 2
-    elif season >= n - H:   # the seasonal naive benchmark and MASE need a season and one more value
+    # the seasonal naive benchmark and MASE need a season and one more value
+    # before the held-out ones: a --season too long is refused; the season of
+    # the dates of a series too short for the network skips the backtest
+    can_backtest = season < n - H and np.isfinite(y[:-H]).sum() >= 2
+    if not can_backtest and (args.season or not fallback):
         origin, hint = ("argument --season", "") if args.season else (
             "the season inferred from the dates", "; set --season")
         raise _UsageError(f"{origin}: {season} is too long for {n} values and horizon {H} "
                           f"(at most {n - H - 1}{hint})")
-    else:
-        can_backtest = True
 
     def progress(msg):
         print(msg, file=sys.stderr, flush=True)
@@ -714,11 +713,6 @@ def _forecast_panel(args, interrupted, staged, past_cols, static_cols):
     def progress(msg):
         print(msg, file=sys.stderr, flush=True)
 
-    print(f"seqcore forecast: {len(lengths)} series of {name} by {header[ij]}, horizon {H}, "
-          f"one global {args.cell} network"
-          + (f", past-only covariates {', '.join(header[k] for k in pj)}" if pj else "")
-          + (f", static features {', '.join(header[k] for k in sj)}" if sj else ""),
-          flush=True)
     progress("training the global network on every series"
              + (" (and once more on all but their last values, to backtest)" if backtest
                 else "") + " ...")
@@ -732,6 +726,13 @@ def _forecast_panel(args, interrupted, staged, past_cols, static_cols):
             value_col="value", past=[header[k] for k in pj] or None,
             static=[header[k] for k in sj] or None), interrupted)
     seconds = time.perf_counter() - t0
+    # after the run: forecast_many checks the table (static values constant
+    # within a series, ...) before it trains, and a refusal prints nothing here
+    print(f"seqcore forecast: {len(lengths)} series of {name} by {header[ij]}, horizon {H}, "
+          f"one global {args.cell} network"
+          + (f", past-only covariates {', '.join(header[k] for k in pj)}" if pj else "")
+          + (f", static features {', '.join(header[k] for k in sj)}" if sj else ""),
+          flush=True)
     model = res.models[res.names[0]]
     kinds = dict(zip(res.names, model.fallback_))
     periods = {k: ([str(t)[:10] for t in res.times[k]] if res.times is not None
