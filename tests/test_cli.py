@@ -1044,7 +1044,9 @@ def test_static_and_past_columns_reach_the_global_model(tmp_path, capsys, fit_sp
     (["--past", "lead", "--static", "lead"], "--static: column 'lead' is already the past"),
     (["--time", "store"], "--time: column 'store' is already the id column"),
     (["--plot", "p.png"], "--plot draws one series"),
-    (["--static", "month"], "static column 'month' changes within series 's0'"),
+    (["--static", "month,region,size", "--past", "lead"],
+     "static column 'month' changes within series 's0'"),
+    (["--time", "region"], "column 'region' holds strings that are not dates"),
 ])
 def test_bad_long_table_options_are_refused_before_training(args, match, tmp_path,
                                                            no_training, capsys):

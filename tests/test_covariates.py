@@ -229,6 +229,12 @@ def test_static_encoder_standardises_numbers_and_one_hot_encodes_categories():
     assert enc.kinds_ == ["numeric", "categorical"]
     with pytest.raises(ValueError, match="columns"):
         enc.transform(np.array([[1.0]]), 1)
+    # pandas' own missing values count as missing; dicts are no categories
+    text = pd.DataFrame({"kind": pd.array(["a", pd.NA], dtype="string")})
+    with pytest.raises(ValueError, match="'kind' has a missing value.*series 1"):
+        StaticEncoder().fit(text, 2)
+    with pytest.raises(TypeError, match="cannot be categories"):
+        StaticEncoder().fit(np.array([[{}], [{}]], dtype=object), 2)
 
 
 def test_per_series_classic_models_read_static_features_too():

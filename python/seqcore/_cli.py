@@ -677,7 +677,8 @@ def _forecast_panel(args, interrupted, staged, past_cols, static_cols):
                           "a table of several series must be complete")
     output = None if args.output is None else _destination(args.output, "--output", args.csv)
     H = args.horizon
-    table = {"id": [r[ij].strip() for r in body], "value": y}
+    # the table's columns keep the file's names: forecast_many's messages name them
+    table = {header[ij]: [r[ij].strip() for r in body], name: y}
     times = None
     if tj is not None:
         labels = [r[tj].strip() for r in body]
@@ -687,7 +688,7 @@ def _forecast_panel(args, interrupted, staged, past_cols, static_cols):
             quarters = [re.fullmatch(r"(\d{4})-?[Qq]([1-4])", v) for v in labels]
             times = ([f"{m[1]}-{3 * int(m[2]) - 2:02d}" for m in quarters] if all(quarters)
                      else labels)
-        table["time"] = times
+        table[header[tj]] = times
     for k in pj:
         table[header[k]] = _covariate_column(args.csv, header, body, k, "--past")
     for k in sj:
@@ -695,7 +696,8 @@ def _forecast_panel(args, interrupted, staged, past_cols, static_cols):
         numbers = all(_is_number(v) for v in cells)
         table[header[k]] = [float(v) if numbers else (None if _is_missing(v) else v)
                             for v in cells]
-    season = args.season or _panel_season(table)
+    season = args.season or _panel_season(table[header[ij]],
+                                          None if tj is None else table[header[tj]])
     if args.transform == "log" and (y <= 0).any():
         raise _UsageError("--transform log needs positive series")
     transform = {"auto": "auto", "none": None, "log": "log"}[args.transform]
@@ -704,26 +706,20 @@ def _forecast_panel(args, interrupted, staged, past_cols, static_cols):
         strategy=args.strategy, cell=args.cell,
         season=args.season if args.season else "auto", transform=transform,
         max_iter=args.max_iter, n_iter_no_change=args.patience, random_state=args.seed)
-    ids = table["id"]
+    ids = table[header[ij]]
     lengths = {}
     for v in ids:
         lengths[v] = lengths.get(v, 0) + 1
     backtest = min(lengths.values()) >= H + season + 1
 
-    def progress(msg):
-        print(msg, file=sys.stderr, flush=True)
-
-    progress("training the global network on every series"
-             + (" (and once more on all but their last values, to backtest)" if backtest
-                else "") + " ...")
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = _guarded(lambda: forecast_many(
             table, horizon=H, forecaster=forecaster, global_model=True,
             coverage=args.coverage, backtest=backtest, season=season, random_state=args.seed,
-            return_models=True, id_col="id", time_col=None if tj is None else "time",
-            value_col="value", past=[header[k] for k in pj] or None,
+            return_models=True, id_col=header[ij], time_col=None if tj is None else header[tj],
+            value_col=name, past=[header[k] for k in pj] or None,
             static=[header[k] for k in sj] or None), interrupted)
     seconds = time.perf_counter() - t0
     # after the run: forecast_many checks the table (static values constant
@@ -786,13 +782,11 @@ def _forecast_panel(args, interrupted, staged, past_cols, static_cols):
         print(f"forecast written to {args.output}")
 
 
-def _panel_season(table):
+def _panel_season(ids, times):
     """The season of the benchmark: from the dates of the first series, else 1."""
-    times = table.get("time")
     if times is None or isinstance(times, np.ndarray):
         return 1
-    first = table["id"][0]
-    labels = [t for i, t in zip(table["id"], times) if i == first]
+    labels = [t for i, t in zip(ids, times) if i == ids[0]]
     try:
         dates = _parse_dates(sorted(labels))
     except _UsageError:

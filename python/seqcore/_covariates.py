@@ -82,13 +82,18 @@ def _is_number(v):
     return isinstance(v, (numbers.Real, np.number)) and not isinstance(v, (bool, np.bool_))
 
 
-def _missing(v):
+def missing_value(v):
+    """Whether one cell is missing: None, NaN, pandas' NA or NaT."""
     if v is None:
         return True
+    if isinstance(v, (float, np.floating)):
+        return bool(np.isnan(v))
     try:
-        return bool(v != v)            # NaN, pandas NA / NaT
-    except (TypeError, ValueError):
+        import pandas as pd
+    except ImportError:
         return False
+    r = pd.isna(v)
+    return isinstance(r, (bool, np.bool_)) and bool(r)
 
 
 class StaticEncoder:
@@ -113,7 +118,12 @@ class StaticEncoder:
                 sd = float(v.std())
                 self.sd_[c] = sd if sd > 0 else 1.0
             else:
-                self.levels_[c] = sorted({v for v in values}, key=lambda v: (str(type(v)), v))
+                try:
+                    self.levels_[c] = sorted(set(values), key=lambda v: (str(type(v)), v))
+                except TypeError:
+                    raise TypeError(f"{name} column {c!r} holds values that cannot be "
+                                    f"categories (e.g. {type(values[0]).__name__}): use "
+                                    "numbers or strings") from None
         self.width_ = sum(1 if k == "numeric" else len(self.levels_[c])
                           for c, k in zip(cols, self.kinds_))
         return self
@@ -200,7 +210,7 @@ class StaticEncoder:
             cols, table = self.columns_, [table[i] for i in order]
         for c, values in zip(cols, table):
             for r, v in enumerate(values):
-                if _missing(v):
+                if missing_value(v):
                     raise ValueError(f"{name} column {c!r} has a missing value (NaN) for "
                                      f"series {r}: static features must be complete")
                 if _is_number(v) and np.isinf(float(v)):

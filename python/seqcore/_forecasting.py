@@ -29,6 +29,14 @@ model space in four steps, each undone in reverse on the forecasts:
   future steps ``[0, 0, X_{t+1}]`` that carry the regressors of the forecast
   period.
 
+Covariates besides X (``_covariates``): past-only covariates P_t (known up
+to now only, standardised per series) and the encoded static row S of a
+series in a list join every input step, ``[u_t, (1,) X_{t+1}, P_t, S]``;
+the direct model's appended future steps carry ``[0, 0, X, 0, S]`` (P is
+unknown there), so a forecast never needs future values of P.  The
+recursive strategy refuses P (it would feed forecasts through steps whose
+P is unknown).
+
 ``n_models`` networks that differ only by their seed are trained on the same
 windows and their forecasts (in u space) averaged.
 

@@ -32,6 +32,12 @@ training windows, drawn at random from its possible ends (each network of
 the ensemble draws its own), so that long series do not outweigh short
 ones.
 
+Covariates (``_covariates``).  With past-only covariates (``X_past``) and
+static features (``static``), each window step also holds the p past-only
+values of that step (standardised per series, 0 in the front padding) and
+the d encoded static features (on every step): inputs (L, 2 + p + d).  The
+targets and the Theta base do not change.
+
 Validation and combination.  The networks are first trained on the series
 without their last H steps, and forecast those H steps; so does Theta
 (``_theta``, on y) and the network's Theta base alone.  The weights

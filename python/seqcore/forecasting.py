@@ -25,6 +25,7 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 
 from . import _global
+from ._covariates import missing_value
 from ._forecasting import RNNForecaster
 from ._theta import ThetaForecaster
 from .model_selection import RollingOrigin, score_origins
@@ -578,7 +579,7 @@ def _table_covariates(cols, names, orders, past, static, kinds):
                 col = cols[c]
                 vals = [col[i] for i in idx]
                 first = vals[0]
-                if any(_missing(v) for v in vals):
+                if any(missing_value(v) for v in vals):
                     raise ValueError(f"static column {c!r} has a missing value for series "
                                      f"{name!r}: static features must be complete")
                 if any(not _same(v, first) for v in vals):
@@ -611,15 +612,6 @@ def _numeric_column(col, idx, c, name):
 
 def _item(v):
     return v.item() if hasattr(v, "item") else v
-
-
-def _missing(v):
-    if v is None:
-        return True
-    try:
-        return bool(v != v)
-    except (TypeError, ValueError):
-        return False
 
 
 def _same(a, b):
