@@ -883,7 +883,7 @@ def test_a_short_quarterly_series_runs_through_the_fallback_in_a_subprocess(tmp_
 def test_main_refuses_a_single_value(tmp_path, capsys):
     path = write_csv(tmp_path / "one.csv", ["x"], [["3.5"]])
     assert main(["forecast", str(path), "--horizon", "2"]) == 2
-    assert "1 observed value: nothing to forecast from" in capsys.readouterr().err
+    assert "1 observed value: too few values to forecast from" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("sep, name", [(";", "semicolon"), ("\t", "tab"), ("|", "bar")])

@@ -434,6 +434,9 @@ def _forecast(args, interrupted, staged):
 
     if args.plot is not None and args.id is None:
         _matplotlib()   # fail before training, not after
+    if args.horizon > RNNForecaster.MAX_STEPS:
+        raise _UsageError(f"argument --horizon: at most {RNNForecaster.MAX_STEPS} steps, got "
+                          f"{args.horizon}")
     past_cols = [c for group in args.past for c in group]
     static_cols = [c for group in args.static for c in group]
     if args.id is not None:
@@ -508,8 +511,8 @@ def _forecast(args, interrupted, staged):
     fallback = not _long_enough(RNNForecaster, params, y)
     if fallback:
         if observed.size < 2:
-            raise _UsageError(f"the series has {observed.size} observed value: nothing to "
-                              "forecast from")
+            raise _UsageError(f"the series has {observed.size} observed value: too few "
+                              "values to forecast from (the Theta method needs 2)")
         # say what the network's run needs, in the user's terms: the
         # forecaster's own rules speak of the backtest's shorter series, not of
         # the file.  They depend on the data too: a differenced series (a
@@ -706,11 +709,11 @@ def _forecast_panel(args, interrupted, staged, past_cols, static_cols):
         strategy=args.strategy, cell=args.cell,
         season=args.season if args.season else "auto", transform=transform,
         max_iter=args.max_iter, n_iter_no_change=args.patience, random_state=args.seed)
-    ids = table[header[ij]]
-    lengths = {}
-    for v in ids:
-        lengths[v] = lengths.get(v, 0) + 1
-    backtest = min(lengths.values()) >= H + season + 1
+    past_names = [header[k] for k in pj] or None
+    static_names = [header[k] for k in sj] or None
+    time_name = None if tj is None else header[tj]
+    backtest = _panel_can_backtest(forecaster, table, header[ij], time_name, name,
+                                   past_names, static_names, H, args.coverage, season)
 
     t0 = time.perf_counter()
     with warnings.catch_warnings():
@@ -718,13 +721,12 @@ def _forecast_panel(args, interrupted, staged, past_cols, static_cols):
         res = _guarded(lambda: forecast_many(
             table, horizon=H, forecaster=forecaster, global_model=True,
             coverage=args.coverage, backtest=backtest, season=season, random_state=args.seed,
-            return_models=True, id_col=header[ij], time_col=None if tj is None else header[tj],
-            value_col=name, past=[header[k] for k in pj] or None,
-            static=[header[k] for k in sj] or None), interrupted)
+            return_models=True, id_col=header[ij], time_col=time_name, value_col=name,
+            past=past_names, static=static_names), interrupted)
     seconds = time.perf_counter() - t0
     # after the run: forecast_many checks the table (static values constant
     # within a series, ...) before it trains, and a refusal prints nothing here
-    print(f"seqcore forecast: {len(lengths)} series of {name} by {header[ij]}, horizon {H}, "
+    print(f"seqcore forecast: {len(res.names)} series of {name} by {header[ij]}, horizon {H}, "
           f"one global {args.cell} network"
           + (f", past-only covariates {', '.join(header[k] for k in pj)}" if pj else "")
           + (f", static features {', '.join(header[k] for k in sj)}" if sj else ""),
@@ -775,11 +777,28 @@ def _forecast_panel(args, interrupted, staged, past_cols, static_cols):
         print(f"  {f'seasonal naive (m={season})':<22}{m['naive_smape']:>10.2f}"
               f"{m['naive_mase']:>10.3f}")
     else:
-        print(f"\nBacktest: none (a series has fewer than horizon + season + 1 = "
-              f"{H + season + 1} values)")
+        print(f"\nBacktest: none (a series is too short to fit on all but its last {H} "
+              f"value{'s' if H > 1 else ''} and score them against the seasonal naive "
+              f"forecast, m={season})")
     print(f"\ntrained in {seconds:.1f}s")
     if output is not None:
         print(f"forecast written to {args.output}")
+
+
+def _panel_can_backtest(forecaster, table, id_col, time_col, value_col, past, static, H,
+                        coverage, season):
+    """Whether forecast_many can backtest every series of the table (its own
+    rules, read before any training; the table's errors show here too)."""
+    from .forecasting import _check_lengths, _read_series
+    from .model_selection import RollingOrigin
+    names, ys, *_ = _read_series(table, id_col, time_col, value_col, None, past or (),
+                                 static or ())
+    try:
+        _check_lengths(forecaster, names, ys, H, coverage, True, True,
+                       RollingOrigin(H, 1, H, min_train=season + 1), season)
+    except ValueError:
+        return False
+    return True
 
 
 def _panel_season(ids, times):

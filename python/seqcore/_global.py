@@ -336,13 +336,12 @@ class GlobalModel:
         return [s.to_y(np.broadcast_to(s.base(len(s.y)), (self.H,)), len(s.y))
                 if len(s.y) >= _MIN_CONTEXT else None for s in self.series_]
 
-    def forecast(self, ys, series=None, warn=True, weights=None, covs=None):
+    def forecast(self, ys, series=None, warn=True, weights=None):
         """Point forecasts (list of (H,) arrays) for series ys (their histories);
-        ``series``: their prepared forms when they are the fitted ones, else
-        ``covs`` their covariates (``SeriesCovariates``) when the model has any."""
+        ``series``: their prepared forms when they are the fitted ones (or
+        new ones with covariates)."""
         if series is None:
-            covs = [None] * len(ys) if covs is None else covs
-            series = [_Prepared(y, self.m, cov=c) for y, c in zip(ys, covs)]
+            series = [_Prepared(y, self.m) for y in ys]
             prefix_theta(series, self.H)
         kinds = [_kind(len(y), self.L) if self.regressors_ else
                  ("theta" if len(y) >= 2 else "naive") for y in ys]
