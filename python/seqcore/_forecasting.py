@@ -444,6 +444,7 @@ verbose, callbacks
         if any((x is None) != (Xs[0] is None) for x in Xs):
             raise ValueError("X must be given for every series or for none")
         Ps, static_rows = self._check_covariates(ys, X_past, static)
+        self._static_rows = static_rows
         from . import _global     # the global model and the short-series fallback
         self._delegate = None
         if _global.applies(self, self._is_list, self._y_ndim, Xs):
@@ -452,7 +453,6 @@ verbose, callbacks
         if (not self._is_list and self._y_ndim == 1 and Xs[0] is None
                 and ys[0].shape[0] < plan.min_fit):
             return _global.fit_fallback(self, ys, plan)
-        self._static_rows = static_rows
         Ps = [None] * len(ys) if Ps is None else Ps
         plan.check([a.shape[0] for a in ys])
         self.global_method_ = "classic" if self._is_list else None
