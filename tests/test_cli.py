@@ -880,6 +880,14 @@ def test_a_short_quarterly_series_runs_through_the_fallback_in_a_subprocess(tmp_
     assert all(lo <= fc <= hi for _, _, fc, lo, hi in rows)
 
 
+def test_a_short_series_with_past_columns_says_theta_does_not_read_them(tmp_path, capsys):
+    path = write_csv(tmp_path / "short.csv", ["month", "sales", "lead"], _lead_rows(9, 3))
+    assert main(["forecast", str(path), "--past", "lead", "--horizon", "3"]) == 0
+    out, err = capsys.readouterr()
+    assert "fallback: theta" in err and "Theta does not read the --past covariates" in err
+    assert len(table(out)) == 3
+
+
 def test_main_refuses_a_single_value(tmp_path, capsys):
     path = write_csv(tmp_path / "one.csv", ["x"], [["3.5"]])
     assert main(["forecast", str(path), "--horizon", "2"]) == 2

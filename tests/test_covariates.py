@@ -122,12 +122,15 @@ def test_predict_never_asks_for_past_covariates(method):
     assert not np.allclose(before, after)
 
 
-def test_update_reads_the_new_covariates():
+@pytest.mark.parametrize("method", ["normalised", "classic"])
+def test_update_reads_the_new_covariates(method):
     """Same fit, same new values, other past covariates for the new steps:
-    other forecasts (the network reads its window's covariates)."""
+    other forecasts (the network reads its window's covariates; alone, not
+    combined with the seasonal naive forecast, which does not)."""
     ys, ps = leading_panel(3, n_series=6, n=40)
-    f = quiet_fit(RNNForecaster(**dict(SMALL, max_iter=20)), [y[:-H] for y in ys],
-                  X_past=[p[:-H] for p in ps])
+    f = quiet_fit(RNNForecaster(global_method=method, combine=False,
+                                **dict(SMALL, max_iter=20)),
+                  [y[:-H] for y in ys], X_past=[p[:-H] for p in ps])
     g = copy.deepcopy(f)
     f.update([y[-H:] for y in ys], X_past_new=[p[-H:] for p in ps])
     g.update([y[-H:] for y in ys], X_past_new=[p[-H:] + 3.0 for p in ps])
