@@ -108,10 +108,11 @@ def default_lookback(season, horizon):
 class _Prepared:
     """One series in the global model's space (see the module's notes)."""
 
+    # covariates (``set_covariates``): none unless attached
+    cov = past = static = None
 
-    def __init__(self, y, m, like=None, cov=None):
+    def __init__(self, y, m, like=None):
         self.y, self.m = y, m
-        self._covariates(cov, like)
         if like is None:
             positive = bool((y > 0).all())
             self.log = _LOG and positive
@@ -146,9 +147,10 @@ class _Prepared:
         s = self.seasonal[np.asarray(t) % self.m]
         return a * s if self.mult else a + s
 
-    def _covariates(self, cov, like):
-        """Past-only covariates standardised per series (with the fitted
-        series' scaling when its history grew) and the static row."""
+    def set_covariates(self, cov, like=None):
+        """Attach the series' covariates (``_covariates.SeriesCovariates``):
+        past-only values standardised per series (with the scaling of
+        ``like``, the fitted form, when its history grew) and the static row."""
         self.cov, self.past, self.static = cov, None, None
         if cov is None:
             return
@@ -278,8 +280,8 @@ class GlobalModel:
         H = self.H
         self.fallback_ = [_kind(len(y), self.L) for y in ys]
         seeds = self.seeds
-        covs = [None] * len(ys) if covs is None else covs
-        series = [_Prepared(y, self.m, cov=c) for y, c in zip(ys, covs)]
+        series = [_Prepared(y, self.m) for y in ys]
+        _with_covariates(series, covs)
         prefix_theta(series, H)
         self.series_ = series
         usable = [i for i, y in enumerate(ys) if len(y) >= _MIN_CONTEXT]
@@ -290,9 +292,9 @@ class GlobalModel:
         self.validation_ = None
         quantile_errors = None
         if val and (self.combine == "auto" or self.calibrate):
-            vseries = [_Prepared(ys[i][:-H], self.m,
-                                 cov=None if covs[i] is None else covs[i].head(len(ys[i]) - H))
-                       for i in val]
+            vseries = [_Prepared(ys[i][:-H], self.m) for i in val]
+            _with_covariates(vseries, None if covs is None else
+                             [covs[i].head(len(ys[i]) - H) for i in val])
             prefix_theta(vseries, H)
             regs = self._train(vseries, 0, seeds)
             parts = np.stack([
@@ -376,6 +378,17 @@ class GlobalModel:
         q = np.stack([_conformal_quantile(self.errors_, a) for a in alphas], axis=-1)
         scales = np.array([_Prepared(y, self.m).mase_scale for y in ys])
         return scales[:, None, None] * q[None]
+
+
+def _with_covariates(series, covs, like=None):
+    """Attach to each prepared series its covariates (``covs``: a list of
+    ``_covariates.SeriesCovariates``, or None for none); ``like``: the
+    fitted forms whose scaling the grown histories keep."""
+    if covs is None:
+        return
+    like = [None] * len(series) if like is None else like
+    for s, c, p in zip(series, covs, like):
+        s.set_covariates(c, p)
 
 
 def _squash(t):
@@ -686,15 +699,16 @@ class _GlobalDelegate(_Delegate):
     def _new_prepared(self, hist, covs):
         if covs is None:
             return None
-        prep = [_Prepared(y, self.model.m, cov=c) for y, c in zip(hist, covs)]
+        prep = [_Prepared(y, self.model.m) for y in hist]
+        _with_covariates(prep, covs)
         prefix_theta(prep, self.model.H)
         return prep
 
     def _updated(self):
-        covs = [None] * len(self.hist) if self.covs is None else self.covs
-        self.prep = [_Prepared(y, self.model.m, like=p, cov=c)
-                     for y, p, c in zip(self.hist, self.prep, covs)]
+        old = self.prep
+        self.prep = [_Prepared(y, self.model.m, like=p) for y, p in zip(self.hist, self.prep)]
         prefix_theta(self.prep, self.model.H)
+        _with_covariates(self.prep, self.covs, like=old)
 
     def _point(self, hist, prep, fitted, h):
         # the fitted series were warned about at fit
