@@ -25,6 +25,7 @@ import pytest
 from conftest import subprocess_env
 from seqcore._cli import main
 from seqcore.datasets import load_airline
+from seqcore.forecasting import ThetaForecaster
 from seqcore.model_selection import mase, seasonal_naive, smape
 
 # "   1     1961-01        449.36        410.82        491.51"
@@ -169,7 +170,7 @@ def test_help_lists_the_options(tmp_path):
     proc = run_cli("forecast", "--help", cwd=tmp_path)
     assert proc.returncode == 0
     for option in ("--column", "--horizon", "--cell", "--window", "--coverage", "--plot",
-                   "--output", "--seed"):
+                   "--output", "--seed", "--past", "--static", "--id", "--time"):
         assert option in proc.stdout
 
 
@@ -223,6 +224,9 @@ def bad_files(tmp_path_factory):
     (d / "empty.csv").write_text("")
     (d / "header_only.csv").write_text("month,value\n")
     (d / "ragged.csv").write_text("month,value\n2010-01,1\n2010-02,2,3\n")
+    write_csv(d / "gappy_price.csv", ["month", "sales", "price"],
+              [[m, str(100 + i), "" if i == 3 else str(5 + i % 3)]
+               for i, m in enumerate(months(2010, n))])
     return d
 
 
@@ -246,8 +250,25 @@ BAD_INPUT = {
     "horizon_zero": (["forecast", "--horizon", "0"], "--horizon.*positive integer"),
     "horizon_not_integer": (["forecast", "--horizon", "1.5"], "--horizon.*positive integer"),
     "horizon_text": (["forecast", "--horizon", "soon"], "--horizon.*positive integer"),
-    "too_short_for_horizon": (["forecast", "{d}/short.csv", "--horizon", "12"],
-                              "20 values.*horizon 12"),
+    "static_without_id": (["forecast", "{two}", "--column", "sales", "--static", "price"],
+                          "--static needs --id"),
+    "past_is_the_target": (["forecast", "{two}", "--column", "sales", "--past", "sales"],
+                           "--past: column 'sales' is the column to forecast"),
+    "past_no_such_column": (["forecast", "{two}", "--column", "sales", "--past", "promo"],
+                            "--past: no column 'promo'"),
+    "past_named_twice": (["forecast", "{two}", "--past", "price,price"],
+                         "--past: column 'price' is named twice"),
+    "past_with_a_missing_value": (["forecast", "{d}/gappy_price.csv", "--column", "sales",
+                                   "--past", "price"],
+                                  "--past: column 'price'.*missing value at line 5"),
+    "past_without_csv": (["forecast", "--past", "price"], "--past needs a CSV"),
+    "past_with_the_recursive_strategy": (["forecast", "{two}", "--column", "sales", "--past",
+                                          "price", "--strategy", "recursive"],
+                                         "--past needs --strategy direct"),
+    "time_without_id": (["forecast", "{two}", "--column", "sales", "--time", "month"],
+                        "--time needs --id"),
+    "id_without_csv": (["forecast", "--id", "store"], "--id needs a CSV"),
+    "id_no_such_column": (["forecast", "{two}", "--id", "store"], "--id: no column 'store'"),
     "coverage_above_one": (["forecast", "--coverage", "1.5"], "--coverage.*\\(0, 1\\)"),
     "coverage_zero": (["forecast", "--coverage", "0"], "--coverage"),
     "unknown_cell": (["forecast", "--cell", "transformer"], "--cell.*invalid choice"),
@@ -260,7 +281,7 @@ BAD_INPUT = {
 # issue names. Every case also runs in-process through main() below.
 SUBPROCESS_CASES = ["no_command", "missing_file", "no_such_column", "non_numeric_values",
                     "several_numeric_columns", "horizon_zero", "horizon_not_integer",
-                    "too_short_for_horizon", "empty_csv", "coverage_above_one"]
+                    "static_without_id", "empty_csv", "coverage_above_one"]
 
 
 @pytest.mark.parametrize("case", SUBPROCESS_CASES)
@@ -800,26 +821,77 @@ def test_quarterly_and_weekly_files_get_their_season(labels, n, season, first_pe
     assert table(out)[0][1] == first_period
 
 
-def test_the_short_series_message_says_what_the_run_needs(tmp_path, capsys):
-    """It said "has 5 values ... has 0 values ... window=2"."""
-    path = write_csv(tmp_path / "five.csv", ["x"], [[v] for v in range(1, 6)])
+def test_a_short_series_gets_the_theta_fallback_with_a_warning(tmp_path, capsys):
+    """It stopped with "the series has 5 values, too few for horizon 12";
+    now, as forecast_many does, the Theta method forecasts it, a warning says
+    why, and the output says which model ran."""
+    values = [10 + np.sin(i) for i in range(5)]
+    path = write_csv(tmp_path / "five.csv", ["x"], [[f"{v:.4f}"] for v in values])
+    out_csv = tmp_path / "out.csv"
     for horizon in (12, 2):
-        assert main(["forecast", str(path), "--horizon", str(horizon)]) == 2
-        err = capsys.readouterr().err.strip()
-        m = re.match(f"seqcore: error: the series has 5 values, too few for horizon "
-                     rf"{horizon}: the run needs at least (\d+) values(?:, (\d+) for a "
-                     r"series with a trend)?: it fits on", err)
-        assert m, err
-        fewest, trend = int(m[1]), int(m[2] or m[1])
-        assert "0 values" not in err and "window=" not in err
+        assert main(["forecast", str(path), "--horizon", str(horizon),
+                     "--output", str(out_csv)]) == 0
+        out, err = capsys.readouterr()
+        warning = [line for line in err.splitlines() if line.startswith("seqcore: warning")]
+        assert len(warning) == 1, err
+        m = re.search(rf"the series has 5 values, too few for the network with horizon "
+                      rf"{horizon} \(its run needs at least (\d+) values(?:, (\d+) for a "
+                      r"series with a trend)?.*fallback: theta", warning[0])
+        assert m, warning[0]
+        assert "Theta method (fallback" in out.splitlines()[0]
+        rows = table(out)
+        assert [r[0] for r in rows] == list(range(1, horizon + 1))
+        expected = ThetaForecaster().fit(np.array(values)).predict_interval(
+            horizon, coverage=0.9)
+        np.testing.assert_allclose([r[2] for r in rows], expected[0], atol=0.006)
+        np.testing.assert_allclose([r[3] for r in rows], expected[1], atol=0.006)
+        written = list(csv.reader(open(out_csv, newline="")))
+        assert written[0] == ["step", "period", "forecast", "lower", "upper"]
+        assert len(written) == horizon + 1
+        if horizon == 2:   # 3 values before the last 2: Theta is backtested too
+            assert scores(out)["theta (fallback)"][0] >= 0
+        else:
+            assert "Backtest: none" in out
         # the numbers it names are right: a series with a trend of that many
-        # values runs; one value fewer than the least never does
+        # values runs the network; one value fewer than the least falls back
+        fewest, trend = int(m[1]), int(m[2] or m[1])
         ok = write_csv(tmp_path / "ok.csv", ["x"], [[v] for v in range(1, trend + 1)])
         assert main(["forecast", str(ok), "--horizon", str(horizon), "--max-iter", "1"]) == 0
+        out, err = capsys.readouterr()
+        assert "fallback" not in out + err
         short = write_csv(tmp_path / "short.csv", ["x"],
                           [[f"{10 + np.sin(i):.3f}"] for i in range(fewest - 1)])
-        assert main(["forecast", str(short), "--horizon", str(horizon)]) == 2
-        capsys.readouterr()
+        assert main(["forecast", str(short), "--horizon", str(horizon), "--max-iter", "1"]) == 0
+        out, err = capsys.readouterr()
+        assert "fallback: theta" in err and "Theta method (fallback" in out
+
+
+def test_a_short_quarterly_series_runs_through_the_fallback_in_a_subprocess(tmp_path):
+    """M1's quarterly series of 10 values with its horizon of 8: the case the
+    issue names.  Its season (4, from the dates) leaves no backtest."""
+    rows = [[f"{2000 + i // 4}Q{i % 4 + 1}", f"{100 + 3 * i + (i % 4):.1f}"] for i in range(10)]
+    path = write_csv(tmp_path / "q.csv", ["quarter", "value"], rows)
+    proc = run_cli("forecast", path, "--horizon", "8", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "fallback: theta" in proc.stderr and "Traceback" not in proc.stderr
+    assert "season 4" in proc.stdout.splitlines()[0]
+    rows = table(proc.stdout)
+    assert len(rows) == 8 and rows[0][1] == "2002-07"
+    assert all(lo <= fc <= hi for _, _, fc, lo, hi in rows)
+
+
+def test_a_short_series_with_past_columns_says_theta_does_not_read_them(tmp_path, capsys):
+    path = write_csv(tmp_path / "short.csv", ["month", "sales", "lead"], _lead_rows(9, 3))
+    assert main(["forecast", str(path), "--past", "lead", "--horizon", "3"]) == 0
+    out, err = capsys.readouterr()
+    assert "fallback: theta" in err and "Theta does not read the --past covariates" in err
+    assert len(table(out)) == 3
+
+
+def test_main_refuses_a_single_value(tmp_path, capsys):
+    path = write_csv(tmp_path / "one.csv", ["x"], [["3.5"]])
+    assert main(["forecast", str(path), "--horizon", "2"]) == 2
+    assert "1 observed value: too few values to forecast from" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("sep, name", [(";", "semicolon"), ("\t", "tab"), ("|", "bar")])
@@ -882,3 +954,114 @@ def test_decimal_commas_are_named_in_the_message(tmp_path, capsys):
                                               for m in range(1, 13)), encoding="utf-8")
     assert main(["forecast", str(path)]) == 2
     assert "values such as '101,5' have a decimal comma" in capsys.readouterr().err
+
+
+# ------------------------------------------------------ covariates (issue 24)
+
+def _lead_rows(n, horizon, seed=0, start_year=2010):
+    """Monthly rows (month, sales, lead) whose 'lead' is the sales' driver
+    ``horizon`` months ahead: a past-only covariate."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n + horizon)
+    return [[m, f"{50 + 3 * x[t]:.4f}", f"{x[t + horizon]:.4f}"]
+            for t, m in enumerate(months(start_year, n))]
+
+
+@pytest.fixture
+def fit_spy(monkeypatch):
+    """Records the keyword arguments of every RNNForecaster.fit (and fits)."""
+    import seqcore
+    calls = []
+    original = seqcore.RNNForecaster.fit
+
+    def spy(self, y, *args, **kwargs):
+        calls.append((y, kwargs))
+        return original(self, y, *args, **kwargs)
+    monkeypatch.setattr(seqcore.RNNForecaster, "fit", spy)
+    return calls
+
+
+def test_past_columns_reach_the_network(tmp_path, capsys, fit_spy):
+    rows = _lead_rows(48, 3)
+    path = write_csv(tmp_path / "lead.csv", ["month", "sales", "lead"], rows)
+    # no --column: the only numeric column besides the --past one
+    assert main(["forecast", str(path), "--past", "lead", "--horizon", "3",
+                 "--max-iter", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("seqcore forecast: sales, 48 values, horizon 3")
+    assert "past-only covariates lead" in out.splitlines()[0]
+    lead = np.array([float(r[2]) for r in rows])
+    (y_bt, kw_bt), (y_all, kw_all) = fit_spy
+    assert len(y_bt) == 45 and len(y_all) == 48
+    np.testing.assert_array_equal(kw_bt["X_past"][:, 0], lead[:45])
+    np.testing.assert_array_equal(kw_all["X_past"][:, 0], lead)
+    assert len(table(out)) == 3
+
+
+def _panel_csv(path, short=True):
+    """Long table: store, month, sales, lead, region, size; store s0 shorter."""
+    rows = []
+    for i in range(6):
+        n = 8 if (short and i == 0) else 30
+        for month, sales, lead in _lead_rows(n, 3, seed=i, start_year=2015):
+            rows.append([f"s{i}", month, sales, lead, "north" if i % 2 else "south", 10 * i])
+    return write_csv(path, ["store", "month", "sales", "lead", "region", "size"], rows)
+
+
+def test_a_long_table_with_past_and_static_columns_end_to_end(tmp_path):
+    path = _panel_csv(tmp_path / "panel.csv")
+    out = tmp_path / "out.csv"
+    proc = run_cli("forecast", path, "--id", "store", "--column", "sales", "--past", "lead",
+                   "--static", "region", "--static", "size", "--horizon", "3",
+                   "--max-iter", "3", "--output", out, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    first = proc.stdout.splitlines()[0]
+    assert first.startswith("seqcore forecast: 6 series of sales by store, horizon 3")
+    assert "past-only covariates lead" in first and "static features region, size" in first
+    written = list(csv.reader(open(out, newline="")))
+    assert written[0] == ["store", "step", "period", "forecast", "lower", "upper", "model"]
+    body = written[1:]
+    assert len(body) == 6 * 3
+    assert [r[0] for r in body[::3]] == [f"s{i}" for i in range(6)]
+    kinds = {r[0]: r[6] for r in body}
+    assert kinds["s0"] == "short_context" and kinds["s1"] == "network"
+    assert body[0][2] == "2015-09-01" and body[3][2] == "2017-07-01"
+    for r in body:
+        assert float(r[4]) <= float(r[3]) <= float(r[5])
+    assert "s0 (short_context)" in proc.stdout
+
+
+def test_static_and_past_columns_reach_the_global_model(tmp_path, capsys, fit_spy):
+    path = _panel_csv(tmp_path / "panel.csv", short=False)
+    assert main(["forecast", str(path), "--id", "store", "--column", "sales", "--past", "lead",
+                 "--static", "region,size", "--horizon", "3", "--max-iter", "2"]) == 0
+    capsys.readouterr()
+    ys, kw = fit_spy[0]          # the final fit on every series (then the backtest's)
+    assert len(ys) == 6
+    static = kw["static"]
+    assert list(np.asarray(static)[:, 0]) == ["south", "north"] * 3
+    assert list(np.asarray(static)[:, 1].astype(float)) == [0, 10, 20, 30, 40, 50]
+    for i, past in enumerate(kw["X_past"]):
+        lead = np.array([float(r[2]) for r in _lead_rows(30, 3, seed=i, start_year=2015)])
+        np.testing.assert_array_equal(past[:, 0], lead)
+    assert len(fit_spy) == 2 and len(fit_spy[1][1]["X_past"][0]) == 27   # the backtest
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--static", "store"], "--static: column 'store' is already the id column"),
+    (["--past", "lead", "--static", "lead"], "--static: column 'lead' is already the past"),
+    (["--time", "store"], "--time: column 'store' is already the id column"),
+    (["--plot", "p.png"], "--plot draws one series"),
+    (["--static", "month,region,size", "--past", "lead"],
+     "static column 'month' changes within series 's0'"),
+    (["--time", "region"], "column 'region' holds strings that are not dates"),
+])
+def test_bad_long_table_options_are_refused_before_training(args, match, tmp_path,
+                                                           no_training, capsys):
+    path = _panel_csv(tmp_path / "panel.csv")
+    assert main(["forecast", str(path), "--id", "store", "--column", "sales", *args,
+                 *LONG]) == 2
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and re.search(match, lines[0]), err
+    assert out == ""

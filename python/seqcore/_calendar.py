@@ -212,7 +212,8 @@ def _is_dates(fh):
 
 
 def _align_X(X, tindex, n, name):
-    """Exogenous regressors of the fit: aligned with y's index when both are pandas."""
+    """Covariates of the fit (future-known X or past-only X_past), one row per
+    step of y: aligned with y's index when both are pandas."""
     if _is_pandas(X) and tindex is not None and hasattr(X, "reindex"):
         import pandas as pd
         frame = X.to_frame() if isinstance(X, pd.Series) else X
@@ -231,7 +232,7 @@ def _align_X(X, tindex, n, name):
         xa = _as_values(X, name, allow_nan=False)
     xa = xa[:, None] if xa.ndim == 1 else xa
     if xa.ndim != 2 or xa.shape[0] != n:
-        raise ValueError(f"X must have one row per time step of y ({n}), got shape "
+        raise ValueError(f"{name} must have one row per time step of y ({n}), got shape "
                          f"{xa.shape}")
     return xa
 
@@ -274,5 +275,5 @@ def _as_values(a, name, allow_nan=True):
     if np.isinf(arr).any():
         raise ValueError(f"{name} contains infinity")
     if not allow_nan and np.isnan(arr).any():
-        raise ValueError(f"{name} contains NaN: exogenous regressors must be complete")
+        raise ValueError(f"{name} contains NaN: covariates must be complete")
     return arr

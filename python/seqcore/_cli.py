@@ -30,8 +30,8 @@ import warnings
 import numpy as np
 
 from . import __version__
-from ._cli_common import (_INTERRUPTED_TRAINING, _destination, _fit, _is_special,  # noqa: F401
-                          _positive_int, _same_file, _seed, _stage, _UsageError)
+from ._cli_common import (_INTERRUPTED_TRAINING, _destination, _fit, _guarded,  # noqa: F401
+                          _is_special, _positive_int, _same_file, _seed, _stage, _UsageError)
 from .nn._cells import CELLS
 
 EXIT_USAGE = 2
@@ -54,7 +54,24 @@ def _parser():
     f.add_argument("csv", nargs="?", help="CSV file with a header row; omit for the "
                                           "bundled airline series")
     f.add_argument("--column", help="column to forecast (name or 0-based index); "
-                                    "default: the only numeric column")
+                                    "default: the only numeric column (besides the "
+                                    "--past and --static ones)")
+    f.add_argument("--past", metavar="COL", action="append", type=_column_names, default=[],
+                   help="a column of past-only covariates: values known up to each row's "
+                        "time only (e.g. a competitor's sales), read by the network over "
+                        "its input window and never needed for the forecast period; "
+                        "repeat the option or give a comma list (COL1,COL2)")
+    f.add_argument("--id", metavar="COL", help="the CSV is a long table of several series, "
+                                               "one per value of COL: one global network "
+                                               "forecasts every series")
+    f.add_argument("--static", metavar="COL", action="append", type=_column_names,
+                   default=[],
+                   help="with --id: a column of static features, one value per series "
+                        "(numbers are standardised, anything else is a category, one-hot "
+                        "encoded); repeat the option or give a comma list")
+    f.add_argument("--time", metavar="COL", help="with --id: the column of times or dates "
+                                                 "(default: the first column not otherwise "
+                                                 "used; none: the rows' order)")
     f.add_argument("--sep", type=_separator, default=None,
                    help="field separator of the CSV: one character, or 'tab' (default: "
                         "found from the file among , ; tab and |)")
@@ -82,6 +99,14 @@ def _parser():
     from ._cli_generate import add_parser   # seqcore generate: its own module
     add_parser(sub)
     return p
+
+
+def _column_names(text):
+    names = [c.strip() for c in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected column names separated by commas, got "
+                                         f"{text!r}")
+    return names
 
 
 def _separator(text):
@@ -121,9 +146,9 @@ def _coverage(text):
 
 
 # --------------------------------------------------------------------- data
-def _read_csv(path, column, sep=None):
-    """(values, period labels or None, column name) from a CSV file whose
-    fields are separated by ``sep`` (None: found from the file)."""
+def _read_rows(path, sep=None):
+    """(header, data rows) of a CSV file whose fields are separated by
+    ``sep`` (None: found from the file)."""
     try:
         # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of the header
         with open(path, newline="", encoding="utf-8-sig") as fh:
@@ -142,9 +167,43 @@ def _read_csv(path, column, sep=None):
     header, body = [h.strip() for h in rows[0]], rows[1:]
     if any(len(r) != len(header) for r in body):
         raise _UsageError(f"{path}: rows have different numbers of fields than the header")
+    return header, body
+
+
+def _column_index(path, header, column, option):
+    """The index of a column named (or numbered, from 0) on the command line."""
+    if column in header:
+        return header.index(column)
+    if column.isdigit() and int(column) < len(header):
+        return int(column)
+    raise _UsageError(f"argument {option}: no column {column!r} in {path} (columns: "
+                      f"{', '.join(header)})")
+
+
+def _covariate_column(path, header, body, j, option):
+    """A column of past-only covariates: numbers, none missing."""
+    bad = [i for i, r in enumerate(body, 2) if not _is_number(r[j])]
+    if bad:
+        cell = body[bad[0] - 2][j]
+        what = "a missing value" if _is_missing(cell) else f"a non-numeric value {cell!r}"
+        raise _UsageError(f"argument {option}: column {header[j]!r} of {path} has {what} at "
+                          f"line {bad[0]}: covariates must be complete numbers")
+    values = np.array([float(r[j]) for r in body])
+    if not np.isfinite(values).all():
+        raise _UsageError(f"argument {option}: column {header[j]!r} of {path} has infinite "
+                          "values")
+    return values
+
+
+def _read_csv(path, column, sep=None, exclude=(), rows=None, dates=True):
+    """(values, period labels or None, column name) from a CSV file whose
+    fields are separated by ``sep`` (None: found from the file); the
+    columns ``exclude`` (indexes) are not candidates for the default column."""
+    header, body = _read_rows(path, sep) if rows is None else rows
     if column is None:
         numeric = [j for j in range(len(header))
-                   if all(_is_number(r[j]) or _is_missing(r[j]) for r in body)
+                   if j not in exclude
+                   and all(_is_number(r[j]) or _is_missing(r[j]) for r in body)
                    and any(_is_number(r[j]) for r in body)]
         if len(numeric) != 1:
             hint = ""
@@ -172,10 +231,10 @@ def _read_csv(path, column, sep=None):
         raise _UsageError(f"column {header[j]!r} of {path} has infinite values")
     if np.isnan(values).all():
         raise _UsageError(f"column {header[j]!r} of {path} has no values, only missing ones")
-    dates = None
-    if j != 0:
-        dates = _parse_dates([r[0].strip() for r in body])
-    return values, dates, header[j]
+    labels = None
+    if dates and j != 0 and 0 not in exclude:
+        labels = _parse_dates([r[0].strip() for r in body])
+    return values, labels, header[j]
 
 
 # Cells read as a missing value (case does not matter), besides an empty one.
@@ -370,20 +429,44 @@ def _quiet_stdout():
 def _forecast(args, interrupted, staged):
     from . import RNNForecaster
     from ._length_rules import _Plan
+    from ._theta import ThetaForecaster
     from .model_selection import mase, seasonal_naive, smape
 
-    if args.plot is not None:
+    if args.plot is not None and args.id is None:
         _matplotlib()   # fail before training, not after
+    if args.horizon > RNNForecaster.MAX_STEPS:
+        raise _UsageError(f"argument --horizon: at most {RNNForecaster.MAX_STEPS} steps, got "
+                          f"{args.horizon}")
+    past_cols = [c for group in args.past for c in group]
+    static_cols = [c for group in args.static for c in group]
+    if args.id is not None:
+        return _forecast_panel(args, interrupted, staged, past_cols, static_cols)
+    if static_cols:
+        raise _UsageError("argument --static needs --id: static features describe each "
+                          "series of a long table; a single series' static feature is a "
+                          "constant, which nothing can learn from")
+    if args.time is not None:
+        raise _UsageError("argument --time needs --id (a single series' dates are its "
+                          "first column)")
+    past = None
     if args.csv is None:
         from .datasets import load_airline
-        if args.column is not None or args.sep is not None:
-            raise _UsageError(f"{'--column' if args.column is not None else '--sep'} needs "
-                              "a CSV file")
+        for option, value in (("--column", args.column), ("--sep", args.sep),
+                              ("--past", past_cols or None)):
+            if value is not None:
+                raise _UsageError(f"{option} needs a CSV file")
         y, dates = load_airline(return_dates=True)
         name = "passengers (airline, 1949-1960, thousands)"
         source = _bundled_airline_path()
     else:
-        y, dates, name = _read_csv(args.csv, args.column, args.sep)
+        header, body = _read_rows(args.csv, args.sep)
+        pj = _distinct_columns(args.csv, header, past_cols, "--past")
+        y, dates, name = _read_csv(args.csv, args.column, rows=(header, body), exclude=pj)
+        if header.index(name) in pj:
+            raise _UsageError(f"argument --past: column {name!r} is the column to forecast")
+        if pj:
+            past = np.column_stack([_covariate_column(args.csv, header, body, j, "--past")
+                                    for j in pj])
         source = args.csv
 
     # every path and option, before any training
@@ -400,6 +483,9 @@ def _forecast(args, interrupted, staged):
                  "log": "log"}[args.transform]
     if transform == "log" and (observed <= 0).any():
         raise _UsageError("--transform log needs a positive series")
+    if past is not None and args.strategy == "recursive":
+        raise _UsageError("argument --past needs --strategy direct: the recursive strategy "
+                          "would need the covariates' future values")
     params = dict(window="auto", horizon=H, strategy=args.strategy, cell=args.cell,
                   season=season if (args.season or dates is not None) else "auto",
                   transform=transform, max_iter=args.max_iter,
@@ -416,11 +502,21 @@ def _forecast(args, interrupted, staged):
     longest = max(2, (n - 2 * H) // 3)
     window = window_for(n)
     params["window"] = window
-    if not _long_enough(RNNForecaster, params, y):
-        # say what the run needs, in the user's terms: the forecaster's own
-        # rules speak of the backtest's shorter series, not of the file.  They
-        # depend on the data too: a differenced series (a trend; a test on the
-        # values decides) needs one value more per fit
+    if args.window is not None and args.window > longest:
+        raise _UsageError(f"argument --window: {args.window} is too long for {n} values "
+                          f"and horizon {H} (at most {longest})")
+    # A series too short for the network's run (a backtest, then a fit with a
+    # tail held out to calibrate the intervals) gets the Theta method, as
+    # forecast_many and RNNForecaster give a series too short for the network
+    fallback = not _long_enough(RNNForecaster, params, y)
+    if fallback:
+        if observed.size < 2:
+            raise _UsageError(f"the series has {observed.size} observed value: too few "
+                              "values to forecast from (the Theta method needs 2)")
+        # say what the network's run needs, in the user's terms: the
+        # forecaster's own rules speak of the backtest's shorter series, not of
+        # the file.  They depend on the data too: a differenced series (a
+        # trend; a test on the values decides) needs one value more per fit
         fewest = []
         for d in (0, 1):
             plan.differencing = d
@@ -429,15 +525,18 @@ def _forecast(args, interrupted, staged):
         need = (f"at least {fewest[0]} values" + (f", {fewest[1]} for a series with a trend"
                                                   if fewest[1] != fewest[0] else "")
                 if fewest[0] else "more values")
-        raise _UsageError(f"the series has {n} values, too few for horizon {H}: the run "
-                          f"needs {need}: it fits on all but the last "
-                          f"{H} value{'s' if H > 1 else ''} to backtest, then on all of "
-                          "them with a tail held out to calibrate the intervals; lower "
-                          "--horizon or use a longer series")
-    if args.window is not None and args.window > longest:
-        raise _UsageError(f"argument --window: {args.window} is too long for {n} values "
-                          f"and horizon {H} (at most {longest})")
-    if season >= n - H:   # the seasonal naive benchmark and MASE need a season and one more value
+        print(f"seqcore: warning: the series has {n} values, too few for the network with "
+              f"horizon {H} (its run needs {need}: it fits on all but the last {H} "
+              f"value{'s' if H > 1 else ''} to backtest, then on all of them with a tail "
+              "held out to calibrate the intervals); forecasting with the Theta method "
+              "instead (fallback: theta), as forecast_many does"
+              + ("; Theta does not read the --past covariates" if past is not None else ""),
+              file=sys.stderr, flush=True)
+    # the seasonal naive benchmark and MASE need a season and one more value
+    # before the held-out ones: a --season too long is refused; the season of
+    # the dates of a series too short for the network skips the backtest
+    can_backtest = season < n - H and np.isfinite(y[:-H]).sum() >= 2
+    if not can_backtest and (args.season or not fallback):
         origin, hint = ("argument --season", "") if args.season else (
             "the season inferred from the dates", "; set --season")
         raise _UsageError(f"{origin}: {season} is too long for {n} values and horizon {H} "
@@ -446,26 +545,43 @@ def _forecast(args, interrupted, staged):
     def progress(msg):
         print(msg, file=sys.stderr, flush=True)
 
-    print(f"seqcore forecast: {name}, {n} values, horizon {H}, {args.cell}, "
-          f"window {window}, season {season}", flush=True)
+    model_name = "Theta method (fallback: too few values for the network)" if fallback else (
+        f"{args.cell}, window {window}")
+    print(f"seqcore forecast: {name}, {n} values, horizon {H}, {model_name}, "
+          f"season {season}"
+          + (f", past-only covariates {', '.join(header[j] for j in pj)}"
+             if past is not None and not fallback else ""), flush=True)
     if n_missing:
         print(f"filled {n_missing} missing value{'s' if n_missing > 1 else ''} (interpolated "
-              "in the network's inputs, left out of its training targets)", flush=True)
+              + ("before the Theta method)" if fallback else
+                 "in the network's inputs, left out of its training targets)"), flush=True)
+    filled = _interpolated(y)                # the benchmark and the scales need every value
+    fit_kw = {} if past is None else {"X_past": past}
+    back_kw = {} if past is None else {"X_past": past[:-H]}
+    bt_pred = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t0 = time.perf_counter()
-        progress(f"[1/2] backtest: training on the first {n - H} values ...")
-        bt = _fit(RNNForecaster(calibration_size=0, **params), y[:-H], interrupted)
-        bt_pred = bt.predict(H)
-        progress(f"[2/2] training on all {n} values, calibrating the intervals ...")
-        model = _fit(RNNForecaster(**params), y, interrupted)
-        fc, lo, hi = model.predict_interval(H, coverage=args.coverage)
+        if fallback:
+            if can_backtest:
+                progress(f"[1/2] backtest: the Theta method on the first {n - H} values ...")
+                bt_pred = ThetaForecaster(season=season).fit(filled[:-H]).predict(H)
+            progress(f"[2/2] the Theta method on all {n} values ...")
+            fc, lo, hi = ThetaForecaster(season=season).fit(filled).predict_interval(
+                H, coverage=args.coverage)
+        else:
+            progress(f"[1/2] backtest: training on the first {n - H} values ...")
+            bt = _fit(RNNForecaster(calibration_size=0, **params), y[:-H], interrupted,
+                      **back_kw)
+            bt_pred = bt.predict(H)
+            progress(f"[2/2] training on all {n} values, calibrating the intervals ...")
+            model = _fit(RNNForecaster(**params), y, interrupted, **fit_kw)
+            fc, lo, hi = model.predict_interval(H, coverage=args.coverage)
         seconds = time.perf_counter() - t0
 
-    filled = _interpolated(y)                # the benchmark and the scales need every value
-    naive = seasonal_naive(filled[:-H], H, season)
-    seen = np.isfinite(y[-H:])              # scored on the observed values of the test
-    test = y[-H:][seen]
+    seen = np.isfinite(y[-H:]) if can_backtest else None   # scored on the observed values
+    test = y[-H:][seen] if can_backtest else None
+    naive = seasonal_naive(filled[:-H], H, season) if can_backtest else None
 
     def scaled(pred):
         try:
@@ -501,20 +617,209 @@ def _forecast(args, interrupted, staged):
         period = str(future[h]) if future is not None else "-"
         lines.append(f"{h + 1:>4}  {period:>10}  {fc[h]:>12.2f}  {lo[h]:>12.2f}  {hi[h]:>12.2f}")
     print("\n".join(lines))
-    print(f"\nBacktest on the last {H} values (model fit on the values before them):")
-    print(f"  {'':<22}{'sMAPE %':>10}{'MASE':>10}")
-    if not seen.any():
-        print("  (the last values are all missing: nothing to score)")
+    label = "theta (fallback)" if fallback else f"seqcore ({args.cell})"
+    if not can_backtest:
+        print(f"\nBacktest: none (the series is too short to hold out its last {H} "
+              f"value{'s' if H > 1 else ''} and fit on the rest)")
     else:
-        print(f"  {'seqcore (' + args.cell + ')':<22}{smape(test, bt_pred[seen]):>10.2f}"
-              f"{scaled(bt_pred)}")
-        print(f"  {f'seasonal naive (m={season})':<22}{smape(test, naive[seen]):>10.2f}"
-              f"{scaled(naive)}")
+        print(f"\nBacktest on the last {H} values (model fit on the values before them):")
+        print(f"  {'':<22}{'sMAPE %':>10}{'MASE':>10}")
+        if not seen.any():
+            print("  (the last values are all missing: nothing to score)")
+        else:
+            print(f"  {label:<22}{smape(test, bt_pred[seen]):>10.2f}{scaled(bt_pred)}")
+            print(f"  {f'seasonal naive (m={season})':<22}{smape(test, naive[seen]):>10.2f}"
+                  f"{scaled(naive)}")
+    if fallback:
+        print("\nmodel: the Theta method (fallback: the series is too short for the network)")
     print(f"\ntrained in {seconds:.1f}s")
     if output is not None:
         print(f"forecast written to {args.output}")
     if plot is not None:
         print(f"plot written to {args.plot}")
+
+
+def _forecast_panel(args, interrupted, staged, past_cols, static_cols):
+    """``seqcore forecast FILE --id COL``: every series of a long table, by one
+    global network (``forecast_many(global_model=True)``)."""
+    from . import RNNForecaster
+    from .forecasting import forecast_many
+
+    if args.csv is None:
+        raise _UsageError("argument --id needs a CSV file (a long table of several series)")
+    if args.plot is not None:
+        raise _UsageError("argument --plot draws one series; with --id write the forecasts "
+                          "with --output")
+    header, body = _read_rows(args.csv, args.sep)
+    ij = _column_index(args.csv, header, args.id, "--id")
+    pj = _distinct_columns(args.csv, header, past_cols, "--past")
+    sj = _distinct_columns(args.csv, header, static_cols, "--static")
+    roles = {ij: "--id"}
+    for option, idx in (("--past", pj), ("--static", sj)):
+        for j in idx:
+            if j in roles:
+                raise _UsageError(f"argument {option}: column {header[j]!r} is already "
+                                  f"the {roles[j][2:]} column")
+            roles[j] = option
+    y, _, name = _read_csv(args.csv, args.column, rows=(header, body), exclude=set(roles),
+                           dates=False)
+    j = header.index(name)
+    if j in roles:
+        raise _UsageError(f"argument {roles[j]}: column {name!r} is the column to forecast")
+    roles[j] = "--column"
+    if args.time is not None:
+        tj = _column_index(args.csv, header, args.time, "--time")
+        if tj in roles:
+            raise _UsageError(f"argument --time: column {header[tj]!r} is already the "
+                              f"{roles[tj][2:]} column")
+    else:
+        tj = next((k for k in range(len(header)) if k not in roles), None)
+    if np.isnan(y).any():
+        line = int(np.flatnonzero(np.isnan(y))[0]) + 2
+        raise _UsageError(f"column {name!r} of {args.csv} has a missing value (line {line}): "
+                          "a table of several series must be complete")
+    output = None if args.output is None else _destination(args.output, "--output", args.csv)
+    H = args.horizon
+    # the table's columns keep the file's names: forecast_many's messages name them
+    table = {header[ij]: [r[ij].strip() for r in body], name: y}
+    times = None
+    if tj is not None:
+        labels = [r[tj].strip() for r in body]
+        if all(_is_number(v) for v in labels):
+            times = np.array([float(v) for v in labels])
+        else:   # quarters written 2010Q1 or 2010-Q1 read as their first month
+            quarters = [re.fullmatch(r"(\d{4})-?[Qq]([1-4])", v) for v in labels]
+            times = ([f"{m[1]}-{3 * int(m[2]) - 2:02d}" for m in quarters] if all(quarters)
+                     else labels)
+        table[header[tj]] = times
+    for k in pj:
+        table[header[k]] = _covariate_column(args.csv, header, body, k, "--past")
+    for k in sj:
+        cells = [r[k].strip() for r in body]
+        numbers = all(_is_number(v) for v in cells)
+        table[header[k]] = [float(v) if numbers else (None if _is_missing(v) else v)
+                            for v in cells]
+    season = args.season or _panel_season(table[header[ij]],
+                                          None if tj is None else table[header[tj]])
+    if args.transform == "log" and (y <= 0).any():
+        raise _UsageError("--transform log needs positive series")
+    transform = {"auto": "auto", "none": None, "log": "log"}[args.transform]
+    forecaster = RNNForecaster(
+        window="auto" if args.window is None else args.window, horizon=H,
+        strategy=args.strategy, cell=args.cell,
+        season=args.season if args.season else "auto", transform=transform,
+        max_iter=args.max_iter, n_iter_no_change=args.patience, random_state=args.seed)
+    past_names = [header[k] for k in pj] or None
+    static_names = [header[k] for k in sj] or None
+    time_name = None if tj is None else header[tj]
+    backtest = _panel_can_backtest(forecaster, table, header[ij], time_name, name,
+                                   past_names, static_names, H, args.coverage, season)
+
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = _guarded(lambda: forecast_many(
+            table, horizon=H, forecaster=forecaster, global_model=True,
+            coverage=args.coverage, backtest=backtest, season=season, random_state=args.seed,
+            return_models=True, id_col=header[ij], time_col=time_name, value_col=name,
+            past=past_names, static=static_names), interrupted)
+    seconds = time.perf_counter() - t0
+    # after the run: forecast_many checks the table (static values constant
+    # within a series, ...) before it trains, and a refusal prints nothing here
+    print(f"seqcore forecast: {len(res.names)} series of {name} by {header[ij]}, horizon {H}, "
+          f"one global {args.cell} network"
+          + (f", past-only covariates {', '.join(header[k] for k in pj)}" if pj else "")
+          + (f", static features {', '.join(header[k] for k in sj)}" if sj else ""),
+          flush=True)
+    model = res.models[res.names[0]]
+    kinds = dict(zip(res.names, model.fallback_))
+    periods = {k: ([str(t)[:10] for t in res.times[k]] if res.times is not None
+                   else ["-"] * H) for k in res.names}
+    pct = int(round(args.coverage * 100))
+
+    if output is not None:
+        def write_table(fh):
+            w = csv.writer(fh)
+            w.writerow([header[ij], "step", "period", "forecast", "lower", "upper", "model"])
+            for k in res.names:
+                for h in range(H):
+                    w.writerow([k, h + 1, "" if periods[k][h] == "-" else periods[k][h],
+                                f"{res.forecasts[k][h]:.6g}", f"{res.lower[k][h]:.6g}",
+                                f"{res.upper[k][h]:.6g}", kinds[k]])
+        _stage(staged, output, args.output, write_table)
+    try:
+        staged.commit()
+    except OSError as exc:
+        raise _UsageError(f"cannot write the output files: {exc}") from None
+
+    width = max(len(str(k)) for k in res.names + [header[ij]])
+    lines = [f"{header[ij]:>{width}}  {'step':>4}  {'period':>10}  {'forecast':>12}  "
+             f"{f'lower {pct}%':>12}  {f'upper {pct}%':>12}  model"]
+    for k in res.names:
+        for h in range(H):
+            lines.append(f"{str(k):>{width}}  {h + 1:>4}  {periods[k][h]:>10}  "
+                         f"{res.forecasts[k][h]:>12.2f}  {res.lower[k][h]:>12.2f}  "
+                         f"{res.upper[k][h]:>12.2f}  {kinds[k]}")
+    print("\n".join(lines))
+    short = [k for k in res.names if kinds[k] != "network"]
+    if short:
+        print(f"\n{len(short)} series too short for the network's lookback: "
+              + ", ".join(f"{k} ({kinds[k]})" for k in short[:10])
+              + (", ..." if len(short) > 10 else "")
+              + " (short_context: the network from a shorter window; theta: the Theta "
+                "method; naive: the last value)")
+    if backtest:
+        m = res.mean_scores
+        print(f"\nBacktest on the last {H} values of every series (mean over the series):")
+        print(f"  {'':<22}{'sMAPE %':>10}{'MASE':>10}")
+        print(f"  {'seqcore (global ' + args.cell + ')':<22}{m['smape']:>10.2f}"
+              f"{m['mase']:>10.3f}")
+        print(f"  {f'seasonal naive (m={season})':<22}{m['naive_smape']:>10.2f}"
+              f"{m['naive_mase']:>10.3f}")
+    else:
+        print(f"\nBacktest: none (a series is too short to fit on all but its last {H} "
+              f"value{'s' if H > 1 else ''} and score them against the seasonal naive "
+              f"forecast, m={season})")
+    print(f"\ntrained in {seconds:.1f}s")
+    if output is not None:
+        print(f"forecast written to {args.output}")
+
+
+def _panel_can_backtest(forecaster, table, id_col, time_col, value_col, past, static, H,
+                        coverage, season):
+    """Whether forecast_many can backtest every series of the table (its own
+    rules, read before any training; the table's errors show here too)."""
+    from .forecasting import _check_lengths, _read_series
+    from .model_selection import RollingOrigin
+    names, ys, *_ = _read_series(table, id_col, time_col, value_col, None, past or (),
+                                 static or ())
+    try:
+        _check_lengths(forecaster, names, ys, H, coverage, True, True,
+                       RollingOrigin(H, 1, H, min_train=season + 1), season)
+    except ValueError:
+        return False
+    return True
+
+
+def _panel_season(ids, times):
+    """The season of the benchmark: from the dates of the first series, else 1."""
+    if times is None or isinstance(times, np.ndarray):
+        return 1
+    labels = [t for i, t in zip(ids, times) if i == ids[0]]
+    try:
+        dates = _parse_dates(sorted(labels))
+    except _UsageError:
+        return 1
+    return _infer_season(dates)
+
+
+def _distinct_columns(path, header, names, option):
+    """The indexes of the columns an option names, each once."""
+    idx = [_column_index(path, header, c, option) for c in names]
+    if len(set(idx)) != len(idx):
+        dup = next(header[j] for j in idx if idx.count(j) > 1)
+        raise _UsageError(f"argument {option}: column {dup!r} is named twice")
+    return idx
 
 
 def _long_enough(forecaster, params, y, like=None):

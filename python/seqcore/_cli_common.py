@@ -90,19 +90,27 @@ def _destination(path, option, source):
     return real
 
 
-def _fit(model, y, interrupted):
-    """``model.fit(y)``, ending the run on Ctrl-C even if the estimator caught it."""
+def _fit(model, y, interrupted, **fit_kw):
+    """``model.fit(y, **fit_kw)``, ending the run on Ctrl-C even if the
+    estimator caught it."""
+    _guarded(lambda: model.fit(y, **fit_kw), interrupted)
+    return model
+
+
+def _guarded(call, interrupted):
+    """``call()`` (anything that trains: a fit, ``forecast_many``), ending the
+    run on Ctrl-C even if the estimator caught it; returns what it returns."""
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=_INTERRUPTED_TRAINING, category=RuntimeWarning)
         try:
-            model.fit(y)
+            out = call()
         except RuntimeWarning as exc:
             if str(exc).startswith(_INTERRUPTED_TRAINING):
                 raise KeyboardInterrupt from None
             raise
     if interrupted["hit"]:
         raise KeyboardInterrupt
-    return model
+    return out
 
 
 def _stage(staged, dest, shown, write, binary=False):

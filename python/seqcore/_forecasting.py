@@ -29,6 +29,14 @@ model space in four steps, each undone in reverse on the forecasts:
   future steps ``[0, 0, X_{t+1}]`` that carry the regressors of the forecast
   period.
 
+Covariates besides X (``_covariates``): past-only covariates P_t (known up
+to now only, standardised per series) and the encoded static row S of a
+series in a list join every input step, ``[u_t, (1,) X_{t+1}, P_t, S]``;
+the direct model's appended future steps carry ``[0, 0, X, 0, S]`` (P is
+unknown there), so a forecast never needs future values of P.  The
+recursive strategy refuses P (it would feed forecasts through steps whose
+P is unknown).
+
 ``n_models`` networks that differ only by their seed are trained on the same
 windows and their forecasts (in u space) averaged.
 
@@ -73,6 +81,7 @@ from . import _distributed, _engine
 from ._base import SeqcoreEstimator, consistent, fit_then_publish, training
 from ._calendar import (_align_X, _as_values, _from_pandas, _future_X_frame, _gap_before,
                         _is_dates, _is_pandas, _named)
+from ._covariates import PastScaler, StaticEncoder, past_arrays, series_covariates, update_past
 from ._estimators import RNNRegressor
 from ._intervals import _check_levels, _smooth_spread
 from ._length_rules import _Plan
@@ -345,12 +354,21 @@ verbose, callbacks
 
     def _season_of(self, ys, tindex=None):
         if self.season != "auto":
+            seasons = _calendar_seasons(tindex or [])
+            if len(seasons) > 1:
+                warn_user(f"the series have different frequencies ({', '.join(seasons.values())})"
+                          f": every one is modelled with season={self.season}", UserWarning)
             return int(self.season)
         if tindex is not None:   # a calendar frequency says it (1 for yearly data)
-            for ti in tindex:
-                m = None if ti is None else ti.season()
-                if m is not None:
-                    return m
+            seasons = _calendar_seasons(tindex)
+            if len(seasons) > 1:
+                raise ValueError(
+                    "the series have different frequencies ("
+                    + ", ".join(f"{f} -> season {m}" for m, f in seasons.items())
+                    + "): one model reads one season; fit one forecaster per frequency, "
+                    "or set season= to use one period for all of them")
+            if seasons:
+                return next(iter(seasons))
         found = [detect_season(a[:, 0]) for a in ys]
         values, counts = np.unique(found, return_counts=True)
         return int(values[np.argmax(counts)])
@@ -374,7 +392,7 @@ verbose, callbacks
         return plan
 
     # -------------------------------------------------------------- fitting
-    def fit(self, y, X=None):
+    def fit(self, y, X=None, X_past=None, static=None):
         """Fit on a series (1-D), several target columns (2-D) or a list of series.
 
         Parameters
@@ -386,6 +404,22 @@ verbose, callbacks
         X : array of shape (n_timesteps, n_regressors), a DataFrame (aligned
             with y by its index), or a list of them, optional: exogenous
             regressors, whose future values must be passed to ``predict``.
+        X_past : array of shape (n_timesteps, n_past), a DataFrame (aligned
+            with y by its index), or a list of them, optional: past-only
+            covariates, known up to the present only (a competitor's sales,
+            yesterday's weather).  The networks read them over their input
+            window only, so ``predict`` never needs them; ``update`` takes
+            their values at the new steps (``X_past_new``).  Each column is
+            standardised per series.  Needs the direct strategy.
+        static : DataFrame or array of shape (n_series, n_static), optional
+            Static per-series features of a list of series, one row per
+            series in the order of y.  Numeric columns are standardised
+            across the series; categorical ones (strings, booleans, pandas
+            'category' or object columns) are one-hot encoded; a level not
+            seen at fit is read at predict as an "unknown" level (an
+            all-zero block, with a warning).  The network reads the encoded
+            row at every step of its window.  A single series' fit has
+            nothing to learn from a constant, and refuses them.
 
         Returns
         -------
@@ -401,10 +435,14 @@ verbose, callbacks
         """
         self._validate_params()
         with training(self), _engine.interrupts_propagate():
-            return fit_then_publish(self, lambda work: work._fit(y, X))
+            return fit_then_publish(self, lambda work: work._fit(y, X, X_past, static))
 
-    def _fit(self, y, X):
+    def _fit(self, y, X, X_past=None, static=None):
         if _distributed.is_dask_collection(y):   # a long table, trained on the cluster
+            if X_past is not None or static is not None:
+                raise ValueError("X_past and static are not supported with a Dask table yet: "
+                                 "fit on a list of series (or forecast_many on a pandas "
+                                 "long table) to use covariates")
             from ._cluster_forecast import fit_table
             return fit_table(self, y, X)
         ys, Xs, self._is_list, self._y_ndim, self._tindex = self._check_series(y, X, reset=True)
@@ -412,14 +450,17 @@ verbose, callbacks
         self._n_exog = None if Xs[0] is None else Xs[0].shape[1]
         if any((x is None) != (Xs[0] is None) for x in Xs):
             raise ValueError("X must be given for every series or for none")
+        Ps, static_rows = self._check_covariates(ys, X_past, static)
+        self._static_rows = static_rows
         from . import _global     # the global model and the short-series fallback
         self._delegate = None
         if _global.applies(self, self._is_list, self._y_ndim, Xs):
-            return _global.fit_global(self, ys)
+            return _global.fit_global(self, ys, series_covariates(len(ys), Ps, static_rows))
         plan = self._plan(ys, self._tindex)
         if (not self._is_list and self._y_ndim == 1 and Xs[0] is None
                 and ys[0].shape[0] < plan.min_fit):
             return _global.fit_fallback(self, ys, plan)
+        Ps = [None] * len(ys) if Ps is None else Ps
         plan.check([a.shape[0] for a in ys])
         self.global_method_ = "classic" if self._is_list else None
         self.fallback_ = ["network"] * len(ys) if self._is_list else "network"
@@ -431,17 +472,38 @@ verbose, callbacks
         self._scores = None
         n_cal = plan.calibration
         if all(c > 0 for c in n_cal):
-            heads = [(a[:-c], None if x is None else x[:-c]) for a, x, c in zip(ys, Xs, n_cal)]
+            heads = [(a[:-c], None if x is None else x[:-c], None if q is None else q[:-c])
+                     for a, x, q, c in zip(ys, Xs, Ps, n_cal)]
             self._fit_model(*zip(*heads))
-            self._calibrate(ys, Xs, n_cal)
+            self._calibrate(ys, Xs, n_cal, Ps)
             if self.refit:
-                self._fit_model(ys, Xs)
+                self._fit_model(ys, Xs, Ps)
             else:   # the full history, with the scaling the model was trained with
-                self._series = [self._make_series(a, x, i, like=s)
-                                for i, (a, x, s) in enumerate(zip(ys, Xs, self._series))]
+                self._series = [self._make_series(a, x, i, like=s, P=q)
+                                for i, (a, x, q, s) in enumerate(zip(ys, Xs, Ps,
+                                                                     self._series))]
         else:
-            self._fit_model(ys, Xs)
+            self._fit_model(ys, Xs, Ps)
         return self
+
+    def _check_covariates(self, ys, X_past, static):
+        """Past-only covariates (list of (n, p) arrays or None) and encoded
+        static rows ((n_series, d) or None) of a fit, checked before any work."""
+        Ps = past_arrays(X_past, ys, self._tindex, self._is_list)
+        self._n_past = None if Ps is None else Ps[0].shape[1]
+        if Ps is not None and self.strategy == "recursive":
+            raise ValueError("X_past (past-only covariates) needs strategy='direct': the "
+                             "recursive strategy would need their future values to feed "
+                             "its forecasts back")
+        self._static_encoder, rows = None, None
+        if static is not None:
+            if not self._is_list:
+                raise ValueError("static features describe each series of a list (one "
+                                 "row per series); a single series' fit has nothing to "
+                                 "learn from a constant: fit on a list of series")
+            self._static_encoder = StaticEncoder().fit(static, len(ys))
+            rows, _ = self._static_encoder.transform(static, len(ys))
+        return Ps, rows
 
     def _wants_seasonal(self, a, m, log):
         if m < 2 or self.deseasonalize is False:
@@ -457,10 +519,18 @@ verbose, callbacks
         z = np.log(a[:, 0]) if log else a[:, 0]
         return seasonality_test(z, m)
 
-    def _make_series(self, y, X, i, like=None):
+    def _make_series(self, y, X, i, like=None, P=None):
         s = _Series(y, X, self.log_, self.season_, self.deseasonalized_[i], self.differencing_)
         if like is not None:  # keep the scaling and season the model was trained with
             s.mean, s.scale, s.seasonal = like.mean, like.scale, like.seasonal
+        # covariates beside the model space: past-only values standardised per
+        # series (P_raw as given, P scaled) and the static row
+        s.P_raw, s.P, s.past_scaler = P, None, None
+        if P is not None:
+            s.past_scaler = like.past_scaler if like is not None else PastScaler(P)
+            s.P = s.past_scaler(P)
+        rows = getattr(self, "_static_rows", None)
+        s.static = None if rows is None else rows[i]
         return s
 
     def _seeds(self):
@@ -469,8 +539,10 @@ verbose, callbacks
         rng = check_random_state(self.random_state)
         return [int(s) for s in rng.randint(np.iinfo(np.int32).max, size=self.n_models)]
 
-    def _fit_model(self, ys, Xs):
-        self._series = [self._make_series(a, x, i) for i, (a, x) in enumerate(zip(ys, Xs))]
+    def _fit_model(self, ys, Xs, Ps=None):
+        Ps = [None] * len(ys) if Ps is None else Ps
+        self._series = [self._make_series(a, x, i, P=q)
+                        for i, (a, x, q) in enumerate(zip(ys, Xs, Ps))]
         inputs, targets = [], []
         for s in self._series:
             I, Y = self._windows(s)
@@ -502,20 +574,32 @@ verbose, callbacks
 
     def _features(self, s, u, start, stop):
         """Input features of steps start..stop-1: [u_t, X_{t+1}] (recursive) or
-        [u_t, 1, X_{t+1}] (direct)."""
+        [u_t, 1, X_{t+1}] (direct), then the past-only covariates P_t and the
+        static row S."""
         parts = [u[start:stop]]
         if self.strategy == "direct":
             parts.append(np.ones((stop - start, 1)))
         if s.X is not None:
             parts.append(s.X[start + 1:stop + 1])
+        if s.P is not None:
+            parts.append(s.P[start:stop])
+        if s.static is not None:
+            parts.append(np.repeat(s.static[None], stop - start, axis=0))
         return np.hstack(parts)
 
-    def _future_steps(self, X_future):
-        """Direct strategy: the appended steps [0, 0, X] for horizons 2..H."""
+    def _future_steps(self, X_future, s=None):
+        """Direct strategy: the appended steps [0, 0, X, 0, S] for horizons
+        2..H (the past-only covariates are unknown there)."""
         if self._n_exog is None:
             return None
         h = self.horizon - 1
-        return np.hstack([np.zeros((h, self.n_targets_ + 1)), X_future[1:self.horizon]])
+        parts = [np.zeros((h, self.n_targets_ + 1)), X_future[1:self.horizon]]
+        P, static = (None, None) if s is None else (s.P, s.static)
+        if P is not None:
+            parts.append(np.zeros((h, P.shape[1])))
+        if static is not None:
+            parts.append(np.repeat(static[None], h, axis=0))
+        return np.hstack(parts)
 
     def _windows(self, s):
         """Training inputs and targets of one series (windows whose targets are
@@ -534,7 +618,7 @@ verbose, callbacks
                 if not ok[e:e + H].all():
                     continue
                 seq = self._features(s, u, e - W, e)
-                fut = self._future_steps(s.X[e:e + H] if s.X is not None else None)
+                fut = self._future_steps(s.X[e:e + H] if s.X is not None else None, s)
                 inputs.append(seq if fut is None else np.vstack([seq, fut]))
                 targets.append(u[e:e + H].ravel())
         if not inputs:
@@ -542,28 +626,33 @@ verbose, callbacks
         return np.stack(inputs), np.stack(targets)
 
     # ------------------------------------------------------------ forecasting
-    def _forecast_u(self, s, z_hist, X_hist, X_future, steps):
+    def _forecast_u(self, s, z_hist, X_hist, X_future, steps, P_hist=None):
         """Forecast ``steps`` values of u after a history (model space), the
-        mean over the networks."""
+        mean over the networks; ``P_hist``: the past-only covariates of that
+        history (default: the series')."""
         hist = _Series.__new__(_Series)
         hist.__dict__.update(s.__dict__)
         hist.y = np.exp(z_hist) if self.log_ else z_hist
+        if P_hist is not None:
+            hist.P = s.past_scaler(P_hist)
         hist.X = X_hist
         if X_hist is not None:
             hist.X = np.vstack([X_hist, X_future])   # X_{t+1} of the last step is X_future[0]
         u, _ = hist.u(z_hist)
         n, W = z_hist.shape[0], self.window_
         feats = self._features(hist, u, n - W, n)
-        return np.mean([self._forecast_one(reg, feats, X_future, steps)
+        return np.mean([self._forecast_one(reg, feats, X_future, steps, hist)
                         for reg in self.regressors_], axis=0)
 
-    def _forecast_one(self, reg, feats, X_future, steps):
+    def _forecast_one(self, reg, feats, X_future, steps, s=None):
+        """One network's forecast of ``steps`` values of u from the features of
+        a window (``s``: the series, for its static row)."""
         dt = np.float32 if reg.dtype == "float32" else np.float64
         if self.strategy == "direct":
             if steps > self.horizon:
                 raise ValueError(f"the direct strategy forecasts up to horizon={self.horizon} "
                                  f"steps; asked for {steps}")
-            fut = self._future_steps(X_future)
+            fut = self._future_steps(X_future, s)
             seq = feats if fut is None else np.vstack([feats, fut])
             out = reg.predict(seq[None].astype(dt))[0]
             return out.reshape(self.horizon, self.n_targets_)[:steps]
@@ -583,24 +672,26 @@ verbose, callbacks
             step = [out[h]]
             if X_future is not None:
                 step.append(X_future[h + 1])
+            if s is not None and s.static is not None:
+                step.append(s.static)
             Z, state = net.stream(np.hstack(step)[None, None].astype(dt), state)
         return out
 
-    def _forecast_z(self, s, z_hist, X_hist, X_future, steps, weight=None):
+    def _forecast_z(self, s, z_hist, X_hist, X_future, steps, weight=None, P_hist=None):
         """The forecast in z: w * network + (1 - w) * seasonal naive."""
         w = self.combination_weight_ if weight is None else weight
-        net = s.to_z(self._forecast_u(s, z_hist, X_hist, X_future, steps), z_hist)
+        net = s.to_z(self._forecast_u(s, z_hist, X_hist, X_future, steps, P_hist), z_hist)
         if w == 1:
             return net
         return w * net + (1 - w) * _naive_z(z_hist, self.season_, steps)
 
-    def _calibrate(self, ys, Xs, n_cal):
+    def _calibrate(self, ys, Xs, n_cal, Ps):
         """Signed errors z - z_hat per horizon from every origin in each held-out
         tail; their smoothed spread per horizon and the pooled scaled errors."""
         H, k = self.horizon, self.n_targets_
         errors = [[] for _ in range(H)]
         naive = [[] for _ in range(H)]
-        for s, a, x, c in zip(self._series, ys, Xs, n_cal):
+        for s, a, x, c, q in zip(self._series, ys, Xs, n_cal, Ps):
             z = np.log(a) if self.log_ else a
             n = a.shape[0]
             for o in range(n - c, n):            # forecast times o .. o+H-1
@@ -611,7 +702,7 @@ verbose, callbacks
                 if Xf is not None and Xf.shape[0] < H:   # pad unused future rows
                     Xf = np.vstack([Xf, np.repeat(Xf[-1:], H - Xf.shape[0], axis=0)])
                 zh = self._forecast_z(s, z[:o], None if x is None else x[:o], Xf, steps,
-                                      weight=1.0)
+                                      weight=1.0, P_hist=None if q is None else q[:o])
                 zn = _naive_z(z[:o], self.season_, steps)
                 for h in range(steps):
                     errors[h].append(z[o + h] - zh[h])
@@ -729,7 +820,7 @@ verbose, callbacks
         return pd.DataFrame(a.reshape(a.shape[0], -1), index=ti.future(steps), columns=cols)
 
     @consistent
-    def predict(self, fh, X=None, y=None):
+    def predict(self, fh, X=None, y=None, X_past=None, static=None):
         """Forecast ``fh`` steps ahead.
 
         Parameters
@@ -748,6 +839,16 @@ verbose, callbacks
             fit), forecast from their own ends with the fitted global model
             (``global_method_ == 'normalised'``) or Theta fallback;
             ``fh`` times then follow their index.
+        X_past : array, DataFrame or list of them, optional
+            Only with ``y``, for a model fit with past-only covariates: those
+            of the new series, one row per value of its history (without
+            them the network reads the covariates at their mean, with a
+            warning).  The fitted series' are kept from fit and ``update``:
+            predict never asks for them.
+        static : DataFrame, array, Series or dict, optional
+            Only with ``y``, for a model fit with static features: the new
+            series' rows (a 1-D row, a pandas Series or a dict column ->
+            value for a single new series).
 
         Returns
         -------
@@ -756,18 +857,19 @@ verbose, callbacks
         for pandas input, or a list of them for a list of series.
         """
         if getattr(self, "_delegate", None) is not None:
-            return self._delegate.predict(self, fh, X, y)
-        _no_new_series(y)
+            return self._delegate.predict(self, fh, X, y, X_past, static)
+        _no_new_series(y, X_past, static)
         steps, out = self._predict_z(fh, X)
         return self._shape([s.to_y(z) for s, z in out], steps)
 
     @consistent
-    def predict_quantiles(self, fh, X=None, alpha=(0.05, 0.5, 0.95), y=None):
+    def predict_quantiles(self, fh, X=None, alpha=(0.05, 0.5, 0.95), y=None, X_past=None,
+                          static=None):
         """Forecast quantiles (see the module's notes on calibration).
 
         Parameters
         ----------
-        fh, X, y : as for ``predict``
+        fh, X, y, X_past, static : as for ``predict``
         alpha : float or sequence of floats in (0, 1)
 
         Returns
@@ -792,21 +894,21 @@ verbose, callbacks
         """
         alphas = _check_levels(alpha, "alpha")
         if getattr(self, "_delegate", None) is not None:
-            steps, _, out, tix, is_list, ndim = self._delegate.quantiles(self, fh, X, y,
-                                                                         alphas)
+            steps, _, out, tix, is_list, ndim = self._delegate.quantiles(
+                self, fh, X, y, alphas, X_past, static)
             return self._delegate._shape(self, out, steps, tix, is_list, ndim,
                                          columns=list(alphas))
-        _no_new_series(y)
+        _no_new_series(y, X_past, static)
         steps, out = self._quantile_z(fh, X, alphas)
         return self._shape([s.to_y(q) for s, q in out], steps, columns=list(alphas))
 
     @consistent
-    def predict_interval(self, fh, X=None, coverage=0.9, y=None):
+    def predict_interval(self, fh, X=None, coverage=0.9, y=None, X_past=None, static=None):
         """Forecast with calibrated prediction intervals.
 
         Parameters
         ----------
-        fh, X, y : as for ``predict``
+        fh, X, y, X_past, static : as for ``predict``
         coverage : float or sequence of floats in (0, 1), default=0.9
 
         Returns
@@ -832,8 +934,8 @@ verbose, callbacks
         levels = _check_levels([coverage] if scalar else coverage, "coverage")
         alphas = np.concatenate([(1 - levels) / 2, (1 + levels) / 2])
         if getattr(self, "_delegate", None) is not None:
-            return _delegate_interval(self, fh, X, y, alphas, levels, scalar)
-        _no_new_series(y)
+            return _delegate_interval(self, fh, X, y, alphas, levels, scalar, X_past, static)
+        _no_new_series(y, X_past, static)
         steps, out = self._quantile_z(fh, X, alphas, point=True)
         c = len(levels)
         fc, lo, hi = [], [], []
@@ -893,21 +995,24 @@ verbose, callbacks
                                       method="higher" if a >= 0.5 else "lower")
         return q
 
-    def update(self, y_new, X_new=None):
+    def update(self, y_new, X_new=None, X_past_new=None):
         """Append new observations to the history, without refitting.
 
         ``y_new`` has the form of ``y`` at fit; a pandas object must follow
         the end of the series on its grid (a gap becomes missing values).
+        ``X_new``: the future-known regressors of the new steps, and
+        ``X_past_new`` the past-only covariates of the new steps (one row
+        per row of ``y_new``), each exactly when it was given at fit.
         Refused (``RuntimeError``) while another thread fits or updates it.
         """
         with training(self):
-            return self._update(y_new, X_new)
+            return self._update(y_new, X_new, X_past_new)
 
-    def _update(self, y_new, X_new):
+    def _update(self, y_new, X_new, X_past_new=None):
         if getattr(self, "_delegate", None) is not None:
-            return self._delegate.update(self, y_new, X_new)
+            return self._delegate.update(self, y_new, X_new, X_past_new)
         check_is_fitted(self, "regressors_")
-        ys, Xs, _, _, tix = self._check_series(y_new, X_new, reset=False)
+        ys, Xs, is_list, _, tix = self._check_series(y_new, X_new, reset=False)
         if len(ys) != self.n_series_:
             raise ValueError(f"y_new has {len(ys)} series, the model {self.n_series_}")
         pads = []
@@ -925,13 +1030,19 @@ verbose, callbacks
                 raise ValueError("y_new has values <= 0; the model works in logs and needs "
                                  "a positive series")
             pads.append(_gap_before(old, ti))
-        for s, a, x, ti, old, pad in zip(self._series, ys, Xs, tix, self._tindex, pads):
+        new_past = update_past(self, X_past_new, ys, tix, is_list, pads)
+        new_past = [None] * len(ys) if new_past is None else new_past
+        for s, a, x, q, ti, old, pad in zip(self._series, ys, Xs, new_past, tix, self._tindex,
+                                            pads):
             if pad and x is not None:
                 raise ValueError("X_new must follow the end of the series without a gap")
             blank = np.full((pad, a.shape[1]), np.nan)
             s.y = np.vstack([s.y, blank, a])
             if x is not None:
                 s.X = np.vstack([s.X, x])
+            if q is not None:
+                s.P_raw = np.vstack([s.P_raw, q])
+                s.P = s.past_scaler(s.P_raw)
             if old is not None and ti is not None:
                 old.extend(old.future(np.arange(1, pad + 1)).append(ti.index)
                            if pad else ti.index)
@@ -940,16 +1051,31 @@ verbose, callbacks
         return self
 
 
-def _no_new_series(y):
+def _calendar_seasons(tindex):
+    """The seasons of the calendar frequencies of time indexes -> a frequency
+    name of each."""
+    out = {}
+    for ti in tindex:
+        m = None if ti is None else ti.season()
+        if m is not None:
+            out.setdefault(m, getattr(ti.freq, "freqstr", str(ti.freq)))
+    return out
+
+
+def _no_new_series(y, X_past=None, static=None):
     if y is not None:
         raise ValueError("predict(y=...) forecasts new series with a global model: fit "
                          "on a list of 1-D series (global_method 'auto' or 'normalised')")
+    if X_past is not None or static is not None:
+        raise ValueError("the past-only covariates and static features of the fitted "
+                         "series are kept from fit (and update): predict takes X_past and "
+                         "static only with y= (new series, global model)")
 
 
-def _delegate_interval(est, fh, X, y, alphas, levels, scalar):
+def _delegate_interval(est, fh, X, y, alphas, levels, scalar, X_past=None, static=None):
     """predict_interval of a global model or of the Theta fallback."""
     d = est._delegate
-    steps, point, q, tix, is_list, ndim = d.quantiles(est, fh, X, y, alphas)
+    steps, point, q, tix, is_list, ndim = d.quantiles(est, fh, X, y, alphas, X_past, static)
     c = len(levels)
     fc = d._shape(est, [p[steps - 1] for p in point], steps, tix, is_list, ndim)
     if scalar:

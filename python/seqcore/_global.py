@@ -32,6 +32,12 @@ training windows, drawn at random from its possible ends (each network of
 the ensemble draws its own), so that long series do not outweigh short
 ones.
 
+Covariates (``_covariates``).  With past-only covariates (``X_past``) and
+static features (``static``), each window step also holds the p past-only
+values of that step (standardised per series, 0 in the front padding) and
+the d encoded static features (on every step): inputs (L, 2 + p + d).  The
+targets and the Theta base do not change.
+
 Validation and combination.  The networks are first trained on the series
 without their last H steps, and forecast those H steps; so does Theta
 (``_theta``, on y) and the network's Theta base alone.  The weights
@@ -102,6 +108,8 @@ def default_lookback(season, horizon):
 class _Prepared:
     """One series in the global model's space (see the module's notes)."""
 
+    # covariates (``set_covariates``): none unless attached
+    cov = past = static = None
 
     def __init__(self, y, m, like=None):
         self.y, self.m = y, m
@@ -139,13 +147,34 @@ class _Prepared:
         s = self.seasonal[np.asarray(t) % self.m]
         return a * s if self.mult else a + s
 
+    def set_covariates(self, cov, like=None):
+        """Attach the series' covariates (``_covariates.SeriesCovariates``):
+        past-only values standardised per series (with the scaling of
+        ``like``, the fitted form, when its history grew) and the static row."""
+        self.cov, self.past, self.static = cov, None, None
+        if cov is None:
+            return
+        if cov.past is not None:
+            from ._covariates import PastScaler
+            self.past_scaler = like.past_scaler if like is not None else PastScaler(cov.past)
+            self.past = np.clip(self.past_scaler(cov.past), -_CLIP, _CLIP)
+        self.static = cov.static
+
     def inputs(self, end, L):
-        """The window of steps end-L .. end-1 (L, 2), padded in front."""
+        """The window of steps end-L .. end-1 (L, 2 + p + d), padded in front:
+        the scaled value and an observed flag, then the p past-only covariates
+        (0 in the padding) and the d static features (on every step)."""
         lo = max(0, end - L)
-        x = np.zeros((L, 2))
+        p = 0 if self.past is None else self.past.shape[1]
+        d = 0 if self.static is None else len(self.static)
+        x = np.zeros((L, 2 + p + d))
         seg = (self.a[lo:end] - self.a[end - 1]) / self.scale
         x[L - len(seg):, 0] = np.clip(seg, -_CLIP, _CLIP)
         x[L - len(seg):, 1] = 1.0
+        if p:
+            x[L - len(seg):, 2:2 + p] = self.past[lo:end]
+        if d:
+            x[:, 2 + p:] = self.static
         return x
 
     def base(self, end):
@@ -235,12 +264,14 @@ class GlobalModel:
         out = base + np.mean(outs, axis=0)
         return [s.to_y(o, len(s.y) - cut) for s, o in zip(series, out)]
 
-    def fit(self, ys):
-        """ys: list of 1-D float arrays without NaN."""
+    def fit(self, ys, covs=None):
+        """ys: list of 1-D float arrays without NaN; covs: their
+        ``_covariates.SeriesCovariates`` (or None)."""
         H = self.H
         self.fallback_ = [_kind(len(y), self.L) for y in ys]
         seeds = self.seeds
         series = [_Prepared(y, self.m) for y in ys]
+        _with_covariates(series, covs)
         prefix_theta(series, H)
         self.series_ = series
         usable = [i for i, y in enumerate(ys) if len(y) >= _MIN_CONTEXT]
@@ -252,6 +283,8 @@ class GlobalModel:
         quantile_errors = None
         if val and (self.combine == "auto" or self.calibrate):
             vseries = [_Prepared(ys[i][:-H], self.m) for i in val]
+            _with_covariates(vseries, None if covs is None else
+                             [covs[i].head(len(ys[i]) - H) for i in val])
             prefix_theta(vseries, H)
             regs = self._train(vseries, 0, seeds)
             parts = np.stack([
@@ -297,7 +330,8 @@ class GlobalModel:
 
     def forecast(self, ys, series=None, warn=True, weights=None):
         """Point forecasts (list of (H,) arrays) for series ys (their histories);
-        ``series``: their prepared forms when they are the fitted ones."""
+        ``series``: their prepared forms when they are the fitted ones (or
+        new ones with covariates)."""
         if series is None:
             series = [_Prepared(y, self.m) for y in ys]
             prefix_theta(series, self.H)
@@ -362,6 +396,17 @@ def no_windows(H, cut):
         f"{_MIN_CONTEXT + H + cut} values (horizon={H}"
         + (", and as many again held out to choose the combination" if cut else "")
         + ")")
+
+
+def _with_covariates(series, covs, like=None):
+    """Attach to each prepared series its covariates (``covs``: a list of
+    ``_covariates.SeriesCovariates``, or None for none); ``like``: the
+    fitted forms whose scaling the grown histories keep."""
+    if covs is None:
+        return
+    like = [None] * len(series) if like is None else like
+    for s, c, p in zip(series, covs, like):
+        s.set_covariates(c, p)
 
 
 def _squash(t):
@@ -495,13 +540,16 @@ def _network_params(est):
 # that its predict methods and ``update`` call.
 
 def applies(est, is_list, y_ndim, Xs):
-    """Whether ``est.fit`` on these inputs trains the global model."""
+    """Whether ``est.fit`` on these inputs trains the global model (past-only
+    covariates and static features go with either; future-known X only
+    with 'classic')."""
     if est.global_method == "classic":
         return False
     fits = is_list and y_ndim == 1 and all(x is None for x in Xs) and est.strategy == "direct"
     if est.global_method == "normalised" and not fits:
         raise ValueError("global_method='normalised' needs a list of 1-D series, the direct "
-                         "strategy and no X; use global_method='classic' for the others")
+                         "strategy and no X (future-known regressors; X_past and static "
+                         "are read); use global_method='classic' for the others")
     return fits
 
 
@@ -514,13 +562,15 @@ def _filled(a):
     return np.interp(t, t[ok], a[ok])
 
 
-def fit_global(est, ys):
-    """Fit the global model of ``est`` on ys (list of (n, 1) arrays); set its attributes."""
+def fit_global(est, ys, covs=None):
+    """Fit the global model of ``est`` on ys (list of (n, 1) arrays) and their
+    covariates (list of ``_covariates.SeriesCovariates`` or None); set its
+    attributes."""
     season = est._season_of(ys, est._tindex)
     hist = [_filled(a[:, 0]) for a in ys]
-    model = GlobalModel(est, season).fit(hist)
+    model = GlobalModel(est, season).fit(hist, covs)
     _warn_short(model.fallback_)
-    est._delegate = _GlobalDelegate(model, hist)
+    est._delegate = _GlobalDelegate(model, hist, covs)
     est.global_method_ = "normalised"
     est.season_, est.window_, est.differencing_ = season, model.L, 0
     est.regressors_ = model.regressors_
@@ -564,23 +614,33 @@ def fit_fallback(est, ys, plan):
 class _Delegate:
     """What the predict methods share: input checks and the shape of the output."""
 
-    def _inputs(self, est, fh, X, y):
+    def _inputs(self, est, fh, X, y, X_past=None, static=None):
         """-> (steps, histories, prepared-or-None, time indexes, is_list, ndim)."""
+        from ._covariates import new_series_covariates
         check_is_fitted(est, "regressors_")
         if X is not None:
             raise ValueError("this forecaster was fit without exogenous regressors: "
                              "predict takes no X")
         if y is None:
+            if X_past is not None or static is not None:
+                raise ValueError("the past-only covariates and static features of the "
+                                 "fitted series are kept from fit (and update): predict "
+                                 "takes X_past and static only with y= (new series)")
             steps = est._check_fh(fh)
             return (steps, self.hist, self._prepared(), est._tindex, est._is_list,
                     est._y_ndim)
         ys, _, is_list, ndim, tix = est._check_series(y, None, reset=True)
         if any(a.shape[1] != 1 for a in ys):
             raise ValueError("y must hold 1-D series, as the model was fit on")
+        covs = new_series_covariates(est, ys, tix, is_list, X_past, static)
         steps = _steps(est, fh, tix)
-        return steps, [_filled(a[:, 0]) for a in ys], None, tix, is_list, ndim
+        hist = [_filled(a[:, 0]) for a in ys]
+        return steps, hist, self._new_prepared(hist, covs), tix, is_list, ndim
 
     def _prepared(self):
+        return None
+
+    def _new_prepared(self, hist, covs):
         return None
 
     def _shape(self, est, arrays, steps, tix, is_list, ndim, columns=None):
@@ -593,29 +653,33 @@ class _Delegate:
             out.append(a)
         return out if is_list else out[0]
 
-    def predict(self, est, fh, X, y):
-        steps, hist, prep, tix, is_list, ndim = self._inputs(est, fh, X, y)
+    def predict(self, est, fh, X, y, X_past=None, static=None):
+        steps, hist, prep, tix, is_list, ndim = self._inputs(est, fh, X, y, X_past, static)
         point = self._point(hist, prep, y is None, int(steps.max()))
         return self._shape(est, [p[steps - 1] for p in point], steps, tix, is_list, ndim)
 
-    def quantiles(self, est, fh, X, y, alphas):
-        steps, hist, prep, tix, is_list, ndim = self._inputs(est, fh, X, y)
+    def quantiles(self, est, fh, X, y, alphas, X_past=None, static=None):
+        steps, hist, prep, tix, is_list, ndim = self._inputs(est, fh, X, y, X_past, static)
         h = int(steps.max())
         point = self._point(hist, prep, y is None, h)
         q = self._offsets(hist, alphas, h)
         out = [(p[:, None] + o)[steps - 1] for p, o in zip(point, q)]
         return steps, point, out, tix, is_list, ndim
 
-    def update(self, est, y_new, X_new):
+    def update(self, est, y_new, X_new, X_past_new=None):
         from ._calendar import _gap_before
+        from ._covariates import update_past
         check_is_fitted(est, "regressors_")
-        ys, Xs, _, _, tix = est._check_series(y_new, X_new, reset=False)
+        ys, Xs, is_list, _, tix = est._check_series(y_new, X_new, reset=False)
         if len(ys) != len(self.hist):
             raise ValueError(f"y_new has {len(ys)} series, the model {len(self.hist)}")
         if any(x is not None for x in Xs):
             raise ValueError("this forecaster was fit without exogenous regressors: "
                              "update takes no X_new")
         pads = [_gap_before(old, ti) for old, ti in zip(est._tindex, tix)]
+        new_past = update_past(est, X_past_new, ys, tix, is_list, pads)
+        if new_past is not None and getattr(self, "covs", None) is not None:
+            self.covs = [c.extended(p) for c, p in zip(self.covs, new_past)]
         for i, (a, ti, pad) in enumerate(zip(ys, tix, pads)):
             old = est._tindex[i]
             joined = np.concatenate([self.hist[i], np.full(pad, np.nan), a[:, 0]])
@@ -643,16 +707,26 @@ def _steps(est, fh, tix):
 
 
 class _GlobalDelegate(_Delegate):
-    def __init__(self, model, hist):
-        self.model, self.hist = model, hist
+    def __init__(self, model, hist, covs=None):
+        self.model, self.hist, self.covs = model, hist, covs
         self.prep = list(model.series_)
 
     def _prepared(self):
         return self.prep
 
+    def _new_prepared(self, hist, covs):
+        if covs is None:
+            return None
+        prep = [_Prepared(y, self.model.m) for y in hist]
+        _with_covariates(prep, covs)
+        prefix_theta(prep, self.model.H)
+        return prep
+
     def _updated(self):
+        old = self.prep
         self.prep = [_Prepared(y, self.model.m, like=p) for y, p in zip(self.hist, self.prep)]
         prefix_theta(self.prep, self.model.H)
+        _with_covariates(self.prep, self.covs, like=old)
 
     def _point(self, hist, prep, fitted, h):
         # the fitted series were warned about at fit

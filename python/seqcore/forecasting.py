@@ -25,6 +25,7 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 
 from . import _global
+from ._covariates import missing_value
 from ._forecasting import RNNForecaster
 from ._theta import ThetaForecaster
 from .model_selection import RollingOrigin, score_origins
@@ -141,7 +142,8 @@ class ManyForecasts:
 def forecast_many(series, *, horizon, forecaster=None, global_model=False, coverage=None,
                   backtest=True, n_origins=1, step=None, season=1, random_state=None,
                   n_jobs=None, blas_threads=1, return_models=False, id_col="id",
-                  time_col="time", value_col="value", time_format=None, verbose=0):
+                  time_col="time", value_col="value", time_format=None, past=None,
+                  static=None, verbose=0):
     """Forecast many series, one model per series or one global model, in parallel.
 
     Parameters
@@ -205,6 +207,18 @@ def forecast_many(series, *, horizon, forecaster=None, global_model=False, cover
         Column names of a long table; ``time_col=None`` keeps the row order.
     time_format : str, optional
         The ``strftime`` format of string times (e.g. ``"%d/%m/%Y"``).
+    past : str or list of str, optional
+        Columns of a long table holding past-only covariates (known up to
+        each row's time only): the forecaster's ``X_past``, one value per
+        row, no missing values.  Never needed for the forecast period.
+    static : str or list of str, optional
+        Columns of a long table holding static features of each series
+        (numeric, or categorical: strings, booleans, 'category'): the
+        forecaster's ``static``.  A static column must hold one value per
+        series (refused when it changes within a series, or is missing).
+        Learnt by the global model (``global_model=True``); one model per
+        series has nothing to learn from a constant and ignores them, with
+        a warning.
     verbose : int, default=0
         joblib's progress messages.
 
@@ -222,7 +236,10 @@ def forecast_many(series, *, horizon, forecaster=None, global_model=False, cover
         too short for the forecaster, its intervals or its backtest origins,
         or whose MASE is undefined (constant up to an origin); a direct
         ``RNNForecaster`` whose ``horizon`` is below ``horizon``; a long
-        table with missing columns or repeated (id, time) pairs.
+        table with missing columns or repeated (id, time) pairs; ``past`` or
+        ``static`` columns that are missing, hold NaN, or (``static``)
+        change within a series; a global model over series whose dates have
+        different frequencies.
 
     Examples
     --------
@@ -250,8 +267,17 @@ def forecast_many(series, *, horizon, forecaster=None, global_model=False, cover
     if coverage is not None and not (isinstance(coverage, numbers.Real) and 0 < coverage < 1):
         raise ValueError(f"coverage must be None or a number in (0, 1), got {coverage!r}")
 
-    names, ys, id_name, times = _read_series(series, id_col, time_col, value_col, time_format)
+    past, static = _column_list(past, "past"), _column_list(static, "static")
+    names, ys, id_name, times, covs = _read_series(series, id_col, time_col, value_col,
+                                                   time_format, past, static)
     template = RNNForecaster(horizon=horizon) if forecaster is None else _copy(forecaster)
+    fit_kw = _covariate_fits(template, covs, len(ys), global_model)
+    if times is not None and times.mixed:
+        if global_model:
+            raise ValueError(f"the series' dates have different frequencies "
+                             f"({', '.join(sorted(times.mixed))}): one global model reads "
+                             "one season; call forecast_many once per frequency")
+        times = None          # each series is then read as plain values
     if random_state is not None:
         if not hasattr(template, "get_params") or "random_state" not in template.get_params():
             raise ValueError(f"{type(template).__name__} has no random_state parameter")
@@ -271,17 +297,23 @@ def forecast_many(series, *, horizon, forecaster=None, global_model=False, cover
     jobs = []
     if global_model:
         jobs.append(delayed(_fit_predict)(template, inputs, horizon, coverage, blas_threads,
-                                          return_models))
+                                          return_models, fit_kw))
     else:
         jobs += [delayed(_fit_predict)(template, y, horizon, coverage, blas_threads,
-                                       return_models) for y in inputs]
+                                       return_models, _one(fit_kw, i))
+                 for i, y in enumerate(inputs)]
     if backtest:
         if global_model:
             cuts = [splitter.origins(len(y)) for y in ys]
             bt_template = _without_calibration(template)
             jobs += [delayed(_fit_predict)(bt_template, [y[:c[k]] for y, c in zip(inputs, cuts)],
-                                           horizon, None, blas_threads, False)
+                                           horizon, None, blas_threads, False,
+                                           _cut(fit_kw, [c[k] for c in cuts]))
                      for k in range(n_origins)]
+        elif "X_past" in fit_kw:
+            jobs += [delayed(_backtest_past)(template, y, fit_kw["X_past"][i], horizon,
+                                             splitter.origins(len(y)), season, blas_threads)
+                     for i, y in enumerate(inputs)]
         else:
             jobs += [delayed(_backtest_one)(template, y, horizon, n_origins, step, season,
                                             blas_threads) for y in inputs]
@@ -321,10 +353,11 @@ def _array(a):
 
 # ------------------------------------------------------------------ jobs
 
-def _fit_predict(template, y, horizon, coverage, blas_threads, return_model):
-    """Fit a clone on y (a series or a list of them) and forecast ``horizon`` steps."""
+def _fit_predict(template, y, horizon, coverage, blas_threads, return_model, fit_kw=None):
+    """Fit a clone on y (a series or a list of them; ``fit_kw``: its
+    covariates) and forecast ``horizon`` steps."""
     with _blas_threads(blas_threads):
-        model = _copy(template).fit(y)
+        model = _copy(template).fit(y, **(fit_kw or {}))
         if coverage is None:
             fc, lo, hi = model.predict(horizon), None, None
         else:
@@ -336,6 +369,53 @@ def _backtest_one(template, y, horizon, n_origins, step, season, blas_threads):
     with _blas_threads(blas_threads):
         return _backtest(template, y, horizon=horizon, n_origins=n_origins, step=step,
                          season=season)
+
+
+def _backtest_past(template, y, X_past, horizon, origins, season, blas_threads):
+    """``backtest`` of one series with past-only covariates (cut at each origin)."""
+    forecasts = []
+    with _blas_threads(blas_threads):
+        for o in origins:
+            model = _without_calibration(template).fit(y[:o], X_past=X_past[:o])
+            forecasts.append(_array(model.predict(horizon)))
+    return score_origins(_array(y), origins, forecasts, horizon=horizon, season=season)
+
+
+def _one(fit_kw, i):
+    """The covariates of series i for its own fit (static ones are for a global model)."""
+    return {"X_past": fit_kw["X_past"][i]} if "X_past" in fit_kw else {}
+
+
+def _cut(fit_kw, cuts):
+    """The covariates of every series cut at its backtest origin."""
+    out = dict(fit_kw)
+    if "X_past" in out:
+        out["X_past"] = [x[:c] for x, c in zip(out["X_past"], cuts)]
+    return out
+
+
+def _covariate_fits(template, covs, n_series, global_model):
+    """The fit keywords (X_past, static) of the table's covariate columns."""
+    past, static = covs
+    if past is None and static is None:
+        return {}
+    if not isinstance(template, RNNForecaster):
+        raise TypeError(f"past and static columns need an RNNForecaster; "
+                        f"{type(template).__name__} takes no covariates")
+    out = {}
+    if past is not None:
+        if template.strategy != "direct":
+            raise ValueError("past-only covariates need the direct strategy: the recursive "
+                             "one would need their future values")
+        out["X_past"] = past
+    if static is not None:
+        if global_model:
+            out["static"] = static
+        else:
+            from ._validation import warn_user
+            warn_user("static columns describe series for a global model; one model per "
+                      "series (global_model=False) ignores them", UserWarning)
+    return out
 
 
 def _without_calibration(template):
@@ -376,18 +456,38 @@ def _is_dataframe(obj):
     return type(obj).__module__.split(".")[0] == "pandas" and hasattr(obj, "columns")
 
 
-def _read_series(series, id_col, time_col, value_col, time_format=None):
+def _column_list(cols, what):
+    if cols is None:
+        return []
+    cols = [cols] if isinstance(cols, str) else list(cols)
+    if not cols:
+        return []
+    if len(set(cols)) != len(cols):
+        raise ValueError(f"{what} names a column twice: {cols}")
+    return cols
+
+
+def _read_series(series, id_col, time_col, value_col, time_format=None, past=(),
+                 static=()):
     """series -> (names, list of float64 1-D arrays, name of the id column,
-    _Times or None)."""
+    _Times or None, (past-only covariates: list of (n_i, p) arrays or None,
+    static features: a DataFrame or (n_series, k) object array or None))."""
+    extra = list(past) + list(static)
     if _is_dataframe(series):
+        wanted = (id_col, time_col, value_col, *extra)
         cols = {c: series[c].tolist() if series[c].dtype == object else series[c].to_numpy()
-                for c in (id_col, time_col, value_col)
-                if c is not None and c in series.columns}
+                for c in wanted if c is not None and c in series.columns}
+        kinds = {c: series[c].dtype for c in static if c in series.columns}
         return _read_long(cols, id_col, time_col, value_col, list(series.columns),
-                          time_format)
+                          time_format, past, static, kinds)
     if isinstance(series, Mapping):
         if id_col in series and value_col in series:
-            return _read_long(series, id_col, time_col, value_col, list(series), time_format)
+            return _read_long(series, id_col, time_col, value_col, list(series), time_format,
+                              past, static)
+    if extra:
+        raise ValueError("past and static name columns of a long table (a DataFrame or a "
+                         "dict of columns with id and value columns)")
+    if isinstance(series, Mapping):
         names, arrays = list(series.keys()), list(series.values())
     elif isinstance(series, (list, tuple)):
         names, arrays = list(range(len(series))), list(series)
@@ -397,7 +497,7 @@ def _read_series(series, id_col, time_col, value_col, time_format=None):
                         f"got {type(series).__name__}")
     if not names:
         raise ValueError("series is empty: there is nothing to forecast")
-    return names, [_as_series(a, k) for k, a in zip(names, arrays)], "id", None
+    return names, [_as_series(a, k) for k, a in zip(names, arrays)], "id", None, (None, None)
 
 
 def _id_key(value):
@@ -409,8 +509,17 @@ def _id_key(value):
     return (type(value).__name__, value), value
 
 
-def _read_long(cols, id_col, time_col, value_col, available, time_format=None):
-    missing = [c for c in (id_col, time_col, value_col) if c is not None and c not in cols]
+def _read_long(cols, id_col, time_col, value_col, available, time_format=None, past=(),
+               static=(), kinds=None):
+    used = (id_col, time_col, value_col)
+    clash = [c for c in (*past, *static) if c in used]
+    if clash:
+        raise ValueError(f"column {clash[0]!r} is the id, time or value column; it cannot "
+                         "also be a covariate")
+    both = set(past) & set(static)
+    if both:
+        raise ValueError(f"column {sorted(both)[0]!r} is named in both past and static")
+    missing = [c for c in (*used, *past, *static) if c is not None and c not in cols]
     if missing:
         hint = "; pass time_col=None to keep the row order" if missing == [time_col] else ""
         raise ValueError(f"the long-format table has no column {missing[0]!r} (columns: "
@@ -432,7 +541,7 @@ def _read_long(cols, id_col, time_col, value_col, available, time_format=None):
     for row, v in enumerate(ids.tolist() if isinstance(ids, np.ndarray) else ids):
         key, name = _id_key(v)
         groups.setdefault(key, (name, []))[1].append(row)
-    names, arrays, stamps = [], [], {}
+    names, arrays, stamps, orders = [], [], {}, []
     for name, rows in groups.values():
         idx = np.array(rows)
         if times is not None:
@@ -445,7 +554,71 @@ def _read_long(cols, id_col, time_col, value_col, available, time_format=None):
             stamps[len(names)] = t
         names.append(name)
         arrays.append(_as_series(values[idx], name))
-    return names, arrays, id_col, _Times.make(names, stamps, times, tz)
+        orders.append(idx)
+    covs = _table_covariates(cols, names, orders, past, static, kinds or {})
+    return names, arrays, id_col, _Times.make(names, stamps, times, tz), covs
+
+
+def _table_covariates(cols, names, orders, past, static, kinds):
+    """The past-only covariates (one (n_i, p) array per series, in time order)
+    and the static features (one row per series) of a long table."""
+    P = None
+    if past:
+        P = []
+        for name, idx in zip(names, orders):
+            block = np.empty((len(idx), len(past)))
+            for j, c in enumerate(past):
+                block[:, j] = _numeric_column(cols[c], idx, c, name)
+            P.append(block)
+    S = None
+    if static:
+        rows = []
+        for name, idx in zip(names, orders):
+            row = []
+            for c in static:
+                col = cols[c]
+                vals = [col[i] for i in idx]
+                first = vals[0]
+                if any(missing_value(v) for v in vals):
+                    raise ValueError(f"static column {c!r} has a missing value for series "
+                                     f"{name!r}: static features must be complete")
+                if any(not _same(v, first) for v in vals):
+                    other = next(v for v in vals if not _same(v, first))
+                    raise ValueError(f"static column {c!r} changes within series {name!r} "
+                                     f"({_item(first)!r} and {_item(other)!r}): a static "
+                                     "feature holds one value per series (use past for "
+                                     "values that change over time)")
+                row.append(_item(first))
+            rows.append(row)
+        pd = None
+        if kinds:
+            pd = _import_pandas("forecast_many with static columns of a DataFrame")
+        S = (pd.DataFrame(rows, columns=list(static)).astype(
+                {c: kinds[c] for c in static if c in kinds}) if pd is not None
+             else np.array(rows, dtype=object))
+    return P, S
+
+
+def _numeric_column(col, idx, c, name):
+    try:
+        v = np.asarray([col[i] for i in idx], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"past column {c!r} must be numeric (series {name!r})") from None
+    if not np.isfinite(v).all():
+        raise ValueError(f"past column {c!r} has a missing or infinite value for series "
+                         f"{name!r}: past-only covariates must be complete")
+    return v
+
+
+def _item(v):
+    return v.item() if hasattr(v, "item") else v
+
+
+def _same(a, b):
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
 
 
 def _show(raw, i):
@@ -520,8 +693,10 @@ class _Times:
     """The dates of each series of a long table, with their common frequency
     and time zone (stamps in UTC when there is one, read in the zone)."""
 
-    def __init__(self, names, stamps, freq, tz=None):
+    def __init__(self, names, stamps, freq, tz=None, mixed=None):
         self.stamps, self.freq, self.tz = dict(zip(names, stamps)), freq, tz
+        # the frequencies found when the series do not share one (freq None)
+        self.mixed = mixed
 
     @classmethod
     def make(cls, names, stamps, times, tz=None):
@@ -536,7 +711,7 @@ class _Times:
                 return None
             freqs.add(f.freqstr)
         if len(freqs) != 1:
-            return None
+            return cls(names, [stamps[i] for i in range(len(names))], None, tz, mixed=freqs)
         freq = pd.tseries.frequencies.to_offset(freqs.pop())
         return cls(names, [stamps[i] for i in range(len(names))], freq, tz)
 
