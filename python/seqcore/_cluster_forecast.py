@@ -302,9 +302,12 @@ class _TableDelegate(_Delegate):
     def __init__(self, model):
         self.model, self.hist = model, None
 
-    def _inputs(self, est, fh, X, y):
+    def _inputs(self, est, fh, X, y, X_past=None, static=None):
         if y is not None:
-            return super()._inputs(est, fh, X, y)
+            return super()._inputs(est, fh, X, y, X_past, static)
+        if X_past is not None or static is not None:
+            raise ValueError("this forecaster was fit on a Dask table without covariates: "
+                             "predict takes X_past and static only with y= (new series)")
         if X is not None:
             raise ValueError("this forecaster was fit without exogenous regressors: "
                              "predict takes no X")
@@ -313,7 +316,7 @@ class _TableDelegate(_Delegate):
     def _point(self, hist, prep, fitted, h):
         if fitted:
             return list(self.model.forecasts_)
-        return self.model.forecast(hist, None, warn=True)[0]
+        return self.model.forecast(hist, prep, warn=True)[0]
 
     def _offsets(self, hist, alphas, h):
         if hist is not None or self.model.errors_ is None:
@@ -321,7 +324,7 @@ class _TableDelegate(_Delegate):
         q = np.stack([_conformal_quantile(self.model.errors_, a) for a in alphas], axis=-1)
         return self.model.scales_[:, None, None] * q[None]
 
-    def update(self, est, y_new, X_new):
+    def update(self, est, y_new, X_new, X_past_new=None):
         raise ValueError("this forecaster was fit on a Dask table: the histories stayed on "
                          "the workers, so update cannot extend them; fit again on the "
                          "grown table, or forecast new histories with predict(fh, y=...)")
