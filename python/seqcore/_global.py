@@ -80,10 +80,27 @@ _STEP_BUDGET = 9_000_000
 # Scaled inputs and targets are clipped here: one jump of a hundred typical
 # differences teaches nothing the others do not.
 _CLIP = 50.0
-# The weights (network, its Theta base, Theta) tried: tenths summing to 1,
-# Theta alone last.
-_WEIGHTS = np.array([(a / 10, b / 10, (10 - a - b) / 10)
-                     for a in range(10, -1, -1) for b in range(10 - a, -1, -1)])
+# The forecasts the combination weighs (see "Validation and combination"):
+# the network, its Theta base (Theta in logs, deseasonalised), Theta on y,
+# and damped Holt (``_smoothing``) on the deseasonalised y and in logs.
+COMPONENTS = ("network", "theta_log", "theta", "damped", "damped_log")
+_THETA = COMPONENTS.index("theta")
+
+
+def _weight_grid(k, steps=10):
+    """Every k-tuple of multiples of 1/steps summing to 1 (rows), the
+    first component's weight decreasing."""
+    def counts(k, total):
+        if k == 1:
+            yield (total,)
+            return
+        for a in range(total, -1, -1):
+            for rest in counts(k - 1, total - a):
+                yield (a,) + rest
+    return np.array(list(counts(k, steps)), dtype=np.float64) / steps
+
+
+_WEIGHTS = _weight_grid(len(COMPONENTS))
 # Switches of the choices above (see "What was measured"): asinh targets,
 # the correction to Theta as target, logs of positive series, and the
 # lookback of every other network as a fraction of L (1: all equal).
@@ -91,6 +108,12 @@ _SQUASH = True
 _RESIDUAL = True
 _LOG = True
 _LOOKBACK_MIX = 1
+# Held-out origins the combination weights are chosen on: the last horizon
+# of each series, and with 2 the horizon before it too (networks trained on
+# the series without their last 2 horizons).
+_VAL_ORIGINS = 1
+# The networks' training loss (sMAPE and MASE are absolute errors).
+_LOSS = "squared_error"
 
 
 def default_lookback(season, horizon):
@@ -228,6 +251,7 @@ class GlobalModel:
             budget = _STEP_BUDGET // len(seeds)
             p["max_iter"] = int(min(p["max_iter"], max(5, budget // (len(X) * L))))
             p["early_stopping"] = bool(p["early_stopping"] and len(X) >= 20)
+            p.setdefault("loss", _LOSS)
             reg = RNNRegressor(random_state=int(seed), **p)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
@@ -257,20 +281,29 @@ class GlobalModel:
         # held-out windows: the last H steps of every series long enough to train
         # on what is left
         val = [i for i in usable if len(ys[i]) >= _MIN_CONTEXT + 2 * H]
-        self.weights_ = (1.0, 0.0, 0.0)    # network, its Theta base, Theta
+        self.weights_ = (1.0,) + (0.0,) * (len(COMPONENTS) - 1)   # the network alone
         self.validation_ = None
         quantile_errors = None
         if val and (self.combine == "auto" or self.calibrate):
-            vseries = [_Prepared(ys[i][:-H], self.m) for i in val]
-            prefix_theta(vseries, H)
-            regs = self._train(vseries, 0, seeds)
-            parts = np.stack([
-                np.stack(self._network(regs, vseries, 0)),
-                np.stack([s.to_y(np.broadcast_to(s.base(len(s.y)), (H,)), len(s.y))
-                          for s in vseries]),
-                np.stack([f.point(H) for f in theta_fits([ys[i][:-H] for i in val], self.m)])])
-            truth = np.stack([ys[i][-H:] for i in val])
-            scales = np.array([s.mase_scale for s in vseries])
+            parts, truth, scales = [], [], []
+            for r in range(_VAL_ORIGINS):
+                cut = (r + 1) * H
+                rows = [i for i in val if len(ys[i]) >= _MIN_CONTEXT + H + cut]
+                if not rows:
+                    break
+                vseries = [_Prepared(ys[i][:-cut], self.m) for i in rows]
+                prefix_theta(vseries, H)
+                vregs = self._train(vseries, 0, seeds)
+                if r == 0:
+                    regs = vregs
+                parts.append(np.stack(
+                    [np.stack(self._network(vregs, vseries, 0))]
+                    + self._statistical([ys[i][:-cut] for i in rows], vseries)))
+                truth.append(np.stack([ys[i][len(ys[i]) - cut:len(ys[i]) - cut + H]
+                                       for i in rows]))
+                scales.append(np.array([s.mase_scale for s in vseries]))
+            parts = np.concatenate(parts, axis=1)
+            truth, scales = np.concatenate(truth), np.concatenate(scales)
             self.validation_ = _score_weights(truth, parts, scales)
             if self.combine == "auto":
                 best = int(np.argmin(self.validation_["owa"]))
@@ -295,7 +328,7 @@ class GlobalModel:
         that it forecasts, None for the others: to report it beside the
         combination."""
         out, kinds = self.forecast([s.y for s in self.series_], self.series_, warn=False,
-                                   weights=(1.0, 0.0, 0.0))
+                                   weights=(1.0,) + (0.0,) * (len(COMPONENTS) - 1))
         return [f if k in ("network", "short_context") else None
                 for f, k in zip(out, kinds)]
 
@@ -321,18 +354,36 @@ class GlobalModel:
             net = self._network(self.regressors_, [series[i] for i in net_rows], 0)
         else:
             net_rows, net = [], []
-        theta_rows = [i for i, y in enumerate(ys) if len(y) >= 2]
+        theta_rows = [i for i, y in enumerate(ys) if len(y) >= 2 and i not in net_rows]
         theta = dict(zip(theta_rows, (f.point(self.H) for f in
                                       theta_fits([ys[i] for i in theta_rows], self.m))))
-        w = self.weights_ if weights is None else weights
-        for i, f in zip(net_rows, net):
-            s = series[i]
-            base = s.to_y(np.broadcast_to(s.base(len(s.y)), (self.H,)), len(s.y))
-            out[i] = (w[0] * f + w[1] * base + w[2] * theta[i]) if i in theta else f
+        w = np.asarray(self.weights_ if weights is None else weights)
+        if net_rows:
+            used = np.flatnonzero(w[1:]) + 1     # the statistical forecasts weighed
+            stat = self._statistical([ys[i] for i in net_rows], [series[i] for i in net_rows],
+                                     only=used)
+            for r, (i, f) in enumerate(zip(net_rows, net)):
+                out[i] = w[0] * f + sum(w[k] * stat[k - 1][r] for k in used)
         for i in range(len(ys)):
             if out[i] is None:
                 out[i] = theta[i] if i in theta else np.repeat(ys[i][-1], self.H)
         return out, kinds
+
+    def _statistical(self, ys, series, only=None):
+        """The forecasts (S, H) of the statistical components (``COMPONENTS``
+        after the network) of series ys (at least _MIN_CONTEXT values each)
+        and their prepared forms; zeros for those not in ``only``."""
+        from ._smoothing import stat_forecasts
+        H, m = self.H, self.m
+        makers = {
+            "theta_log": lambda: np.stack([
+                s.to_y(np.broadcast_to(s.base(len(s.y)), (H,)), len(s.y)) for s in series]),
+            "theta": lambda: np.stack([f.point(H) for f in theta_fits(ys, m)]),
+            "damped": lambda: stat_forecasts(ys, H, m, "damped"),
+            "damped_log": lambda: stat_forecasts(ys, H, m, "damped_log"),
+        }
+        return [makers[name]() if only is None or k in only else np.zeros((len(ys), H))
+                for k, name in enumerate(COMPONENTS[1:], start=1)]
 
     def spread(self, ys, alphas):
         """Quantile offsets (len(ys), H, len(alphas)) of each series' forecast."""
@@ -416,8 +467,8 @@ def _conformal_quantile(errors, alpha):
 
 def _score_weights(truth, parts, scales):
     """sMAPE and MASE (lag-1 scale) of each combination of the forecasts
-    ``parts`` (3, S, H): network, its Theta base, Theta, weights on a grid
-    of tenths summing to 1; their OWA relative to Theta alone."""
+    ``parts`` (len(COMPONENTS), S, H), weights on a grid of tenths summing
+    to 1; their OWA relative to Theta alone."""
     smape, mase = [], []
     for w in _WEIGHTS:
         f = np.tensordot(w, parts, axes=1)
@@ -426,7 +477,7 @@ def _score_weights(truth, parts, scales):
         smape.append(float(sm.mean()))
         mase.append(float((np.abs(truth - f) / scales[:, None]).mean()))
     smape, mase = np.array(smape), np.array(mase)
-    ref = len(_WEIGHTS) - 1                  # (0, 0, 1): Theta alone
+    ref = int(np.flatnonzero(_WEIGHTS[:, _THETA] == 1)[0])     # Theta alone
     owa = 0.5 * (smape / max(smape[ref], 1e-12) + mase / max(mase[ref], 1e-12))
     return {"weights": _WEIGHTS.copy(), "smape": smape, "mase": mase, "owa": owa}
 
@@ -509,7 +560,7 @@ def fit_global(est, ys):
     est.regressor_ = model.regressors_[0] if model.regressors_ else None
     est.fallback_ = list(model.fallback_)
     est.combination_weight_ = model.weights_[0]
-    est.combination_weights_ = dict(zip(("network", "theta_log", "theta"), model.weights_))
+    est.combination_weights_ = dict(zip(COMPONENTS, model.weights_))
     est.deseasonalized_ = [s.seasonal is not None for s in model.series_]
     est.log_ = [s.log for s in model.series_]
     est.interval_scale_ = None
@@ -520,20 +571,23 @@ def fit_global(est, ys):
 
 
 def fit_fallback(est, ys, plan):
-    """Theta in place of the network for one series too short for it."""
+    """The statistical forecast (``_smoothing.stat_forecasts``) in place of
+    the network for one series too short for it."""
     from ._theta import ThetaForecaster
     y = _filled(ys[0][:, 0])
-    kind = "theta" if len(y) >= 2 else "naive"
+    kind = "statistical" if len(y) >= 2 else "naive"
     warn_user(f"the series has {len(y)} values: shorter than {plan.what} = {plan.min_fit} "
               f"(window={plan.window}); it gets the "
-              + ("Theta forecast" if kind == "theta" else "last value as its forecast")
+              + ("statistical forecast (the mean of Theta and damped Holt, "
+                 "seqcore._smoothing)" if len(y) >= 2 else "last value as its forecast")
               + " instead of the network's (fallback_)", UserWarning)
-    est._delegate = _ThetaDelegate(plan.season, [y])
+    est._delegate = _StatDelegate(plan.season, [y])
     est.global_method_ = None
     est.season_, est.window_, est.differencing_ = plan.season, plan.window, 0
     est.regressors_, est.regressor_ = [], None
     est.fallback_ = kind
     est.combination_weight_ = 0.0
+    est.combination_weights_ = {"network": 0.0, "naive": 0.0, "statistical": 1.0}
     est.deseasonalized_ = [False]
     est.log_ = False
     est.interval_scale_ = None
@@ -666,3 +720,13 @@ class _ThetaDelegate(_Delegate):
                 sd = sd * f.seasonal[(f.n + np.arange(h)) % f.m]
             out.append(sd[:, None] * z[None, :])
         return out
+
+
+class _StatDelegate(_ThetaDelegate):
+    """A single short series: the statistical forecast, with Theta's
+    Gaussian interval widths around it."""
+
+    def _point(self, hist, prep, fitted, h):
+        from ._smoothing import stat_forecasts
+        return [stat_forecasts([y], h, self.m)[0] if len(y) >= 2 else
+                np.repeat(y[-1], h) for y in hist]
