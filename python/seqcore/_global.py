@@ -355,6 +355,19 @@ class GlobalModel:
         return [f if k in ("network", "short_context") else None
                 for f, k in zip(out, kinds)]
 
+    def statistical_forecasts(self):
+        """The fitted series' forecasts by the statistical components alone,
+        weighted as the best combination without the network on the same
+        held-out windows (None without them): to report beside the network."""
+        if self.validation_ is None:
+            return [None] * len(self.series_)
+        v = self.validation_
+        rows = np.flatnonzero(v["weights"][:, 0] == 0)
+        w = v["weights"][rows[np.argmin(v["owa"][rows])]]
+        out, _ = self.forecast([s.y for s in self.series_], self.series_, warn=False,
+                               weights=tuple(w))
+        return out
+
     def base_forecasts(self):
         """What the network corrects: the Theta forecast of each fitted series
         in the network's space (logs, deseasonalised), None where it has none."""
