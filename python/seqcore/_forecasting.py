@@ -146,11 +146,16 @@ class RNNForecaster(SeqcoreEstimator):
     n_models : int, default=5
         Networks trained with different seeds; their forecasts are averaged.
     combine : {'auto', False}, default='auto'
-        'auto': the forecast is ``w * network + (1 - w) * seasonal naive``
-        (in model space, before the inverse transform), with w in 0, 0.1,
-        ..., 1 the weight of lowest mean absolute error over the calibration
-        tail (so w = 1 without calibration); the intervals are calibrated
-        on the errors of that combination.  False: the network alone.
+        'auto': the forecast is ``w_1 * network + w_2 * seasonal naive +
+        w_3 * statistical`` (in model space, before the inverse transform;
+        statistical: ``seqcore._smoothing.stat_forecasts``, Holt, damped
+        Holt and Theta without a season, damped Holt and Theta with one),
+        with the weights (tenths summing to 1) of lowest mean absolute
+        error over the calibration tail; the intervals are calibrated on
+        the errors of that combination.  A single series too short for a
+        calibration tail (``calibration_size`` > 0) gets the statistical
+        forecast alone (``fallback_ = 'statistical'``, with a warning).
+        False: the network alone.
     calibration_size : float, default=0.5
         Fraction of each series held out to calibrate the intervals
         (at least ``horizon + 2`` steps); 0 skips calibration.  A long tail
@@ -181,8 +186,10 @@ verbose, callbacks
         seasonal, every window scaled by the series' typical step and
         taken relative to its last value, at most 16 windows per series;
         the network's ``horizon`` outputs correct each window's Theta
-        forecast, and its forecast is combined with Theta's by weights
-        chosen on each series' last ``horizon`` values held out; series
+        forecast (every other network of the ensemble without logs), and
+        its forecast is combined with Theta and damped Holt by weights
+        chosen on each series' last ``horizon`` values held out, when that
+        beats the network alone there by 5%; series
         shorter than the lookback are read from a shorter context
         (``fallback_``).  The calibration tail is then the last
         ``horizon`` values (``calibration_size`` > 0 only turns it on).
@@ -213,16 +220,20 @@ verbose, callbacks
     n_calibration_errors_ : int
         How many signed errors each interval rests on (0: not calibrated).
     combination_weight_ : float
-        The network's weight w in the forecast (see ``combine``; with the
-        'normalised' global model, ``combination_weights_`` gives all three
-        weights: 'network', 'theta_log' (its Theta base) and 'theta').
+        The network's weight in the forecast (see ``combine``).
+    combination_weights_ : dict
+        Every weight: 'network', 'naive' and 'statistical'; with the
+        'normalised' global model 'network', 'theta_log' (its Theta base),
+        'theta', 'damped' and 'damped_log' (``seqcore._global.COMPONENTS``).
     fallback_ : str, or list of str per series for a list
         What forecasts each series: 'network'; 'short_context' (the global
-        network from a window shorter than its lookback); 'theta' (the
-        Theta method, ``seqcore.forecasting.ThetaForecaster``, for a single
-        series shorter than ``window + differencing + horizon``, or a
-        series of a list with fewer than 3 values); 'naive' (a single
-        value, repeated).  Each fallback warns at fit.
+        network from a window shorter than its lookback); 'statistical'
+        (``seqcore._smoothing.stat_forecasts`` for a single series shorter
+        than ``window + differencing + horizon``, or too short for its
+        calibration tail: see ``combine``); 'theta' (the Theta method,
+        ``seqcore.forecasting.ThetaForecaster``, for a series of a list
+        with fewer than 3 values); 'naive' (a single value, repeated).
+        Each fallback warns at fit.
     global_method_ : {'normalised', 'classic'} or None
         The global model used (None for a single series).
 
