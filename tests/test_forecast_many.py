@@ -16,7 +16,8 @@ from sklearn.base import BaseEstimator, clone
 from threadpoolctl import threadpool_info
 
 from seqcore import RNNForecaster as RNNForecasterTop
-from seqcore.forecasting import ManyForecasts, RNNForecaster, ThetaForecaster, forecast_many
+from seqcore._smoothing import stat_forecasts
+from seqcore.forecasting import ManyForecasts, RNNForecaster, forecast_many
 from seqcore.model_selection import backtest, mae, mase, seasonal_naive, smape
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -361,14 +362,14 @@ def test_bad_type_and_arguments():
 
 def test_rnn_forecaster_length_checks():
     rnn = RNNForecaster(**FAST)        # fit needs window + differencing + horizon = 13
-    # shorter: the Theta forecast in place of the network's, with a warning (issue 24)
-    with pytest.warns(UserWarning, match="has 12 values: shorter than .* = 13.*Theta"):
+    # shorter: the statistical forecast in place of the network's, with a warning
+    # (issue 24)
+    with pytest.warns(UserWarning, match="has 12 values: shorter than .* = 13.*statistical"):
         r = forecast_many({"short": np.arange(12.0)}, horizon=H, forecaster=rnn,
                           backtest=False, return_models=True)
-    assert r.models["short"].fallback_ == "theta"
-    theta = ThetaForecaster().fit(np.arange(12.0)).predict(H)   # a line: half its slope
-    np.testing.assert_allclose(r.forecasts["short"], theta)
-    np.testing.assert_allclose(theta, 11.5 + 0.5 * np.arange(H), atol=0.01)
+    assert r.models["short"].fallback_ == "statistical"
+    stat = stat_forecasts([np.arange(12.0)], H, 1)[0]
+    np.testing.assert_allclose(r.forecasts["short"], stat)
     with pytest.raises(ValueError, match="horizon=4 .direct strategy. is below horizon=6"):
         forecast_many(make_series(1), horizon=6, forecaster=rnn)
     # 20 values fit, but leave no tail to calibrate intervals on

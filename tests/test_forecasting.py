@@ -232,7 +232,8 @@ def test_update_equals_model_with_same_weights_and_longer_history():
     refit=False: the same weights (trained on y[:120]), the same history."""
     y = seasonal_series(np.random.default_rng(8), 130)
     updated = RNNForecaster(calibration_size=0, **FAST).fit(y[:120]).update(y[120:])
-    held_out = RNNForecaster(calibration_size=10 / 130, refit=False, **FAST).fit(y)
+    held_out = RNNForecaster(calibration_size=10 / 130, refit=False, combine=False,
+                             **FAST).fit(y)
     np.testing.assert_array_equal(held_out.regressor_.network_.flat_params,
                                   updated.regressor_.network_.flat_params)
     np.testing.assert_allclose(updated.predict(6), held_out.predict(6), rtol=1e-10)

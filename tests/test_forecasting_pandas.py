@@ -12,6 +12,7 @@ import pytest
 
 from seqcore import RNNForecaster
 from seqcore._seasonality import detect_season, season_from_freq, seasonality_test
+from seqcore._smoothing import stat_forecasts
 
 pd = pytest.importorskip("pandas")
 
@@ -257,9 +258,12 @@ def test_ensemble_averages_the_networks():
     each = [f._forecast_one(r, feats, None, 4) for r in f.regressors_]
     net = s.to_z(np.mean(each, axis=0), s.z)[:, 0]
     naive = s.z[-12:-8, 0]                                   # seasonal naive, in logs
-    w = f.combination_weight_
-    assert f.log_ and w in np.arange(11) / 10
-    np.testing.assert_allclose(f.predict(4), np.exp(w * net + (1 - w) * naive), rtol=1e-12)
+    stat = np.log(stat_forecasts([y], 4, 12)[0])             # the statistical forecast
+    w = f.combination_weights_
+    assert f.log_ and sum(w.values()) == pytest.approx(1.0)
+    np.testing.assert_allclose(
+        f.predict(4), np.exp(w["network"] * net + w["naive"] * naive
+                             + w["statistical"] * stat), rtol=1e-12)
     alone = RNNForecaster(**dict(FAST, n_models=3, combine=False)).fit(y)
     assert alone.combination_weight_ == 1.0
     np.testing.assert_allclose(alone.predict(4), np.exp(net), rtol=1e-12)

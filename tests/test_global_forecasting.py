@@ -6,7 +6,9 @@ import warnings
 import numpy as np
 import pytest
 
-from seqcore import RNNRegressor
+from seqcore import RNNRegressor, _smoothing
+from seqcore._global import COMPONENTS, _score_weights
+from seqcore._smoothing import stat_forecasts
 from seqcore.forecasting import RNNForecaster, ThetaForecaster, forecast_many
 
 SMALL = dict(hidden_size=8, n_models=1, max_iter=30, random_state=0)
@@ -145,14 +147,127 @@ def test_update_moves_the_global_forecast():
     assert np.max(np.abs(after[0] - fresh) / fresh) < 0.05
 
 
+# ------------------------------------------------------------------ exponential smoothing
+
+def test_damped_trend_recursion_by_hand():
+    """x = 10, 12, 13, 15 with alpha = 0.5, beta = 0.4 (alpha * beta = 0.2),
+    phi = 0.9, from l_0 = 10 and b_0 = 12 - 10 = 2:
+
+        t  f = l + phi b                e = x - f   l = f + alpha e   b = phi b + 0.2 e
+        1  10 + 1.8 = 11.8              0.2         11.9              1.84
+        2  11.9 + 1.656 = 13.556       -0.556       13.278            1.5448
+        3  13.278 + 1.39032 = 14.66832  0.33168     14.83416          1.456656
+
+    SSE = 0.04 + 0.309136 + 0.1100116224; forecasts l + (phi + ... + phi^h) b:
+    14.83416 + 0.9 * 1.456656 = 16.1451504 and + 1.71 * 1.456656 = 17.32504176.
+    A second series, 5 and 6, in the same pass keeps its own final state:
+    f = 5.9, e = 0.1, l = 5.95, b = 0.92."""
+    X = np.array([[10.0, 12, 13, 15], [5.0, 6, 0, 0]])
+    sse, level, trend = _smoothing._recursion(
+        X, np.array([4, 2]), np.array([2.0, 1.0]), np.array([0.5]), np.array([0.4]),
+        np.array([0.9]))
+    np.testing.assert_allclose(sse[:, 0], [0.04 + 0.309136 + 0.1100116224, 0.01])
+    np.testing.assert_allclose(level[:, 0], [14.83416, 5.95])
+    np.testing.assert_allclose(trend[:, 0], [1.456656, 0.9 + 0.2 * 0.1])
+    f = level[0, 0] + np.cumsum(0.9 ** np.arange(1, 3)) * trend[0, 0]
+    np.testing.assert_allclose(f, [16.1451504, 17.32504176])
+
+
+def test_smoothing_methods_on_exact_cases():
+    line = 3.0 + 2.0 * np.arange(12)
+    # Holt: no one-step error on a line (l_0, b_0 from the first two values)
+    p = _smoothing.smooth([line], "holt")
+    assert p["mse"][0] == pytest.approx(0.0, abs=1e-20)
+    np.testing.assert_allclose(_smoothing.smooth_forecasts([line], 4, "holt")[0],
+                               3.0 + 2.0 * np.arange(12, 16))
+    # damped: the trend fades, so the forecast bends below the line
+    damped = _smoothing.smooth_forecasts([line], 4, "damped")[0]
+    assert np.all(damped < 3.0 + 2.0 * np.arange(12, 16) + 1e-9)
+    assert np.all(np.diff(damped) > 0)
+    # SES of a constant is the constant; of a step, it follows the step
+    np.testing.assert_allclose(_smoothing.smooth_forecasts([np.full(8, 4.0)], 3, "ses"), 4.0)
+    p = _smoothing.smooth([np.r_[np.zeros(5), np.ones(5)]], "ses")
+    assert p["alpha"][0] == 0.99
+    # series of different lengths in one pass give what each gives alone
+    rng = np.random.default_rng(0)
+    ys = [rng.normal(size=n).cumsum() + 50 for n in (7, 30, 12)]
+    together = _smoothing.stat_forecasts(ys, 5, 1)
+    alone = np.stack([_smoothing.stat_forecasts([y], 5, 1)[0] for y in ys])
+    np.testing.assert_allclose(together, alone, rtol=1e-12)
+    with pytest.raises(ValueError, match="unknown statistical method"):
+        _smoothing.stat_forecasts(ys, 5, 1, method="arima")
+
+
+def test_statistical_forecast_deseasonalises_and_reseasonalises():
+    t = np.arange(48)
+    y = 100 * (1 + 0.3 * np.sin(2 * np.pi * t / 12)) * 1.01 ** t
+    f = _smoothing.stat_forecasts([y], 12, 12)[0]
+    t = np.arange(48, 60)
+    truth = 100 * (1 + 0.3 * np.sin(2 * np.pi * t / 12)) * 1.01 ** t
+    assert np.mean(np.abs(f - truth) / truth) < 0.03
+    # in a forecaster's log space, a forecast that crosses zero is floored
+    z = np.log(np.array([[40.0], [30], [20], [10], [5]]))
+    out = _smoothing.stat_z([z], 1, 8, log=True)[0]
+    assert np.all(np.isfinite(out)) and np.all(out >= np.log(5 / 100) - 1e-12)
+
+
+# ------------------------------------------------------------------ combination
+
+def test_score_weights_finds_the_exact_component():
+    rng = np.random.default_rng(1)
+    truth = rng.uniform(10, 20, size=(30, 4))
+    parts = truth[None] + rng.normal(scale=3.0, size=(len(COMPONENTS), 30, 4))
+    k = COMPONENTS.index("damped")
+    parts[k] = truth
+    v = _score_weights(truth, parts, np.ones(30))
+    best = v["weights"][np.argmin(v["owa"])]
+    np.testing.assert_array_equal(best, np.eye(len(COMPONENTS))[k])
+    # Theta alone is the reference: its OWA is 1
+    theta = np.flatnonzero(v["weights"][:, COMPONENTS.index("theta")] == 1)[0]
+    assert v["owa"][theta] == pytest.approx(1.0)
+    assert np.allclose(v["weights"].sum(axis=1), 1.0) and len(v["weights"]) == 1001
+
+
+def test_combination_weights_are_chosen_on_held_out_windows():
+    """The weights minimise the OWA of forecasts of each series' last horizon
+    made from the values before it: the statistical components' scores are
+    recomputed here from the training series cut by the horizon."""
+    rng = np.random.default_rng(5)
+    ys = shared_cycle(rng, 8, 40)
+    f = RNNForecaster(**SMALL, horizon=5, season=1).fit(ys)
+    g = f.global_model_
+    v = g.validation_
+    best = int(np.argmin(v["owa"]))
+    # the network alone (row 0) unless a combination is 5% better held out
+    chosen = best if v["owa"][best] <= 0.95 * v["owa"][0] else 0
+    assert tuple(v["weights"][chosen]) == g.weights_
+    assert tuple(v["weights"][0]) == (1.0, 0.0, 0.0, 0.0, 0.0)
+    assert f.combination_weights_ == dict(zip(COMPONENTS, g.weights_))
+    cut = [y[:-5] for y in ys]
+    truth = np.stack([y[-5:] for y in ys])
+    theta = np.stack([ThetaForecaster().fit(y).predict(5) for y in cut])
+    row = np.flatnonzero(v["weights"][:, COMPONENTS.index("theta")] == 1)[0]
+    assert v["smape"][row] == pytest.approx(
+        np.mean(200 * np.abs(truth - theta) / (np.abs(truth) + np.abs(theta))))
+    damped = _smoothing.stat_forecasts(cut, 5, 1, "damped")
+    row = np.flatnonzero(v["weights"][:, COMPONENTS.index("damped")] == 1)[0]
+    scales = np.array([np.abs(np.diff(y)).mean() for y in cut])
+    assert v["mase"][row] == pytest.approx(np.mean(np.abs(truth - damped) / scales[:, None]))
+    # the forecast is the weighted sum of the components
+    net = np.stack(g.network_forecasts())
+    stat = g._statistical(ys, g.series_)
+    expected = g.weights_[0] * net + sum(w * p for w, p in zip(g.weights_[1:], stat))
+    np.testing.assert_allclose(np.stack(f.predict(5)), expected, rtol=1e-10)
+
+
 # ------------------------------------------------------------------ short series
 
-def test_single_short_series_gets_theta_with_a_warning():
+def test_single_short_series_gets_the_statistical_forecast_with_a_warning():
     y = 20 + np.arange(10.0) + np.r_[0, 1].repeat(5)
-    with pytest.warns(UserWarning, match="10 values: shorter than .*Theta forecast"):
+    with pytest.warns(UserWarning, match="10 values: shorter than .*statistical forecast"):
         f = RNNForecaster(window=8, horizon=6, random_state=0).fit(y)
-    assert f.fallback_ == "theta" and f.regressors_ == []
-    np.testing.assert_allclose(f.predict(6), ThetaForecaster().fit(y).predict(6))
+    assert f.fallback_ == "statistical" and f.regressors_ == []
+    np.testing.assert_allclose(f.predict(6), stat_forecasts([y], 6, 1)[0])
     fc, lo, hi = f.predict_interval(6)
     assert np.all(lo < fc) and np.all(fc < hi)
     with pytest.warns(UserWarning, match="last value"):
@@ -190,11 +305,19 @@ def test_forecast_many_runs_through_short_series():
                           backtest=False, coverage=0.9, return_models=True)
     assert g.models["s0"].fallback_[-1] == "short_context"
     assert all(np.all(np.isfinite(g.forecasts[k])) for k in g.names)
-    with pytest.warns(UserWarning, match="Theta"):
+    with pytest.warns(UserWarning, match="statistical"):
         p = forecast_many(series, horizon=6, forecaster=fast, backtest=False,
                           return_models=True)
-    assert p.models["short"].fallback_ == "theta"
+    assert p.models["short"].fallback_ == "statistical"
     assert p.models["s0"].fallback_ == "network"
+    # 16 values fit the network but leave no calibration tail to weigh it on
+    with pytest.warns(UserWarning):
+        q = forecast_many({"a": series["s0"][:16]}, horizon=6, forecaster=fast,
+                          backtest=False, return_models=True)
+    assert q.models["a"].fallback_ == "statistical"
+    assert q.models["a"].combination_weights_ == {"network": 0.0, "naive": 0.0,
+                                                  "statistical": 1.0}
+    np.testing.assert_allclose(q.forecasts["a"], stat_forecasts([series["s0"][:16]], 6, 1)[0])
 
 
 # ------------------------------------------------------------------ errors

@@ -38,11 +38,10 @@ them), and H numbers per series back (held-out errors and forecasts).
 import numpy as np
 
 from . import _distributed
-from ._global import (_MIN_CONTEXT, GlobalModel, _conformal_quantile, _Delegate, _filled,
-                      _kind, _Prepared, _score_weights, _squash, _warn_short, cut_windows,
-                      no_windows, prefix_theta)
+from ._global import (_MARGIN, _MIN_CONTEXT, COMPONENTS, GlobalModel, _conformal_quantile,
+                      _Delegate, _filled, _kind, _prepare, _score_weights, _space, _squash,
+                      _warn_short, cut_windows, no_windows)
 from ._seasonality import detect_season
-from ._theta import theta_fits
 
 ID, TIME, VALUE = "id", "time", "value"
 
@@ -112,17 +111,15 @@ def prepare(part, first, m, H):
     """The partition's series in the global model's space (see the notes)."""
     out = _Part(part.ids, part.ys, None)
     out.first = first
-    out.series = [_Prepared(y, m) for y in part.ys]
-    prefix_theta(out.series, H)
+    out.series = _prepare(part.ys, m, H)
     out.held = [i for i, y in enumerate(part.ys) if len(y) >= _MIN_CONTEXT + 2 * H]
-    out.vseries = [_Prepared(part.ys[i][:-H], m) for i in out.held]
-    prefix_theta(out.vseries, H)
+    out.vseries = _prepare([part.ys[i][:-H] for i in out.held], m, H)
     return out
 
 
-def windows(part, held, seed, L, H):
-    """One network's windows of the partition: (X (N, L, 2) float32, Y (N, H))."""
-    series = part.vseries if held else part.series
+def windows(part, held, seed, L, H, k):
+    """Network k's windows of the partition: (X (N, L, 2) float32, Y (N, H))."""
+    series = [_space(s, k) for s in (part.vseries if held else part.series)]
     number = part.first + (np.asarray(part.held, dtype=np.int64) if held
                            else np.arange(len(series)))
     X, Y = cut_windows(series, 0, L, H,
@@ -133,18 +130,17 @@ def windows(part, held, seed, L, H):
 
 
 def evaluate(part, model, regs):
-    """The held-out forecasts (3, S, H) (network, its Theta base, Theta),
-    truths (S, H) and MASE scales (S,) of the partition's long series."""
+    """The held-out forecasts (C, S, H) of the ``COMPONENTS`` (the network,
+    then the statistical ones), truths (S, H) and MASE scales (S,) of the
+    partition's long series."""
     H, vs = model.H, part.vseries
     if not vs:
-        return np.zeros((3, 0, H)), np.zeros((0, H)), np.zeros(0)
+        return np.zeros((len(COMPONENTS), 0, H)), np.zeros((0, H)), np.zeros(0)
     net = np.stack(model._network(regs, vs, 0))
-    base = np.stack([s.to_y(np.broadcast_to(s.base(len(s.y)), (H,)), len(s.y)) for s in vs])
-    theta = np.stack([f.point(H) for f in
-                      theta_fits([part.ys[i][:-H] for i in part.held], model.m)])
+    stat = model._statistical([part.ys[i][:-H] for i in part.held], vs)
     truth = np.stack([part.ys[i][-H:] for i in part.held])
     scales = np.array([s.mase_scale for s in vs])
-    return np.stack([net, base, theta]), truth, scales
+    return np.stack([net] + stat), truth, scales
 
 
 def forecast(part, model):
@@ -184,8 +180,8 @@ class _InProcess:
     def map(self, fn, *args):
         return [fn(p, *args) for p in self.parts]
 
-    def windows(self, held, seed, L, H):
-        blocks = [b for b in self.map(windows, held, seed, L, H) if len(b[0])]
+    def windows(self, held, seed, L, H, k):
+        blocks = [b for b in self.map(windows, held, seed, L, H, k) if len(b[0])]
         if not blocks:
             return None
         return (np.concatenate([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks]),
@@ -210,12 +206,13 @@ class _OnCluster:
         return self.client.gather([self.client.submit(fn, p, *args, pure=False)
                                    for p in self.parts])
 
-    def windows(self, held, seed, L, H):
+    def windows(self, held, seed, L, H, k):
         import dask
         import dask.array as da
 
         client = self.client
-        pairs = [client.submit(windows, p, held, seed, L, H, pure=False) for p in self.parts]
+        pairs = [client.submit(windows, p, held, seed, L, H, k, pure=False)
+                 for p in self.parts]
         sizes = client.gather([client.submit(_rows, f, pure=False) for f in pairs])
         pairs = [f for f, n in zip(pairs, sizes) if n]
         sizes = [n for n in sizes if n]
@@ -252,8 +249,8 @@ class ShardedGlobalModel(GlobalModel):
         state["parts"] = None
         return state
 
-    def windows(self, series, cut, seed, L):
-        out = self.parts.windows(series == "held", seed, L, self.H)
+    def windows(self, series, cut, seed, L, k):
+        out = self.parts.windows(series == "held", seed, L, self.H, k)
         if out is None:
             raise no_windows(self.H, cut)
         X, Y, shards = out
@@ -262,7 +259,7 @@ class ShardedGlobalModel(GlobalModel):
     def fit(self):
         H, n = self.H, self.lengths
         self.fallback_ = [_kind(int(k), self.L) for k in n]
-        self.weights_ = (1.0, 0.0, 0.0)    # network, its Theta base, Theta
+        self.weights_ = (1.0,) + (0.0,) * (len(COMPONENTS) - 1)   # the network alone
         self.validation_ = None
         quantile_errors = None
         if (n >= _MIN_CONTEXT + 2 * H).any() and (self.combine == "auto" or self.calibrate):
@@ -272,8 +269,11 @@ class ShardedGlobalModel(GlobalModel):
             truth = np.concatenate([r[1] for r in got])
             scales = np.concatenate([r[2] for r in got])
             self.validation_ = _score_weights(truth, parts, scales)
-            if self.combine == "auto":
-                best = int(np.argmin(self.validation_["owa"]))
+            if self.combine == "auto":   # as GlobalModel.fit: the network unless clearly beaten
+                owa = self.validation_["owa"]
+                best = int(np.argmin(owa))
+                if owa[best] > (1 - _MARGIN) * owa[0]:
+                    best = 0
                 self.weights_ = tuple(float(w) for w in self.validation_["weights"][best])
             combined = np.tensordot(np.array(self.weights_), parts, axes=1)
             quantile_errors = (truth - combined) / scales[:, None]
@@ -387,7 +387,7 @@ def fit_table(est, table, X):
     est.regressor_ = model.regressors_[0] if model.regressors_ else None
     est.fallback_ = list(model.fallback_)
     est.combination_weight_ = model.weights_[0]
-    est.combination_weights_ = dict(zip(("network", "theta_log", "theta"), model.weights_))
+    est.combination_weights_ = dict(zip(COMPONENTS, model.weights_))
     est.deseasonalized_ = model.deseasonalized_
     est.log_ = model.log_
     est.interval_scale_ = None
