@@ -823,7 +823,7 @@ def test_quarterly_and_weekly_files_get_their_season(labels, n, season, first_pe
 
 def test_a_short_series_gets_the_theta_fallback_with_a_warning(tmp_path, capsys):
     """It stopped with "the series has 5 values, too few for horizon 12";
-    now, as forecast_many does, the Theta method forecasts it, a warning says
+    now the Theta method forecasts it, a warning says
     why, and the output says which model ran."""
     values = [10 + np.sin(i) for i in range(5)]
     path = write_csv(tmp_path / "five.csv", ["x"], [[f"{v:.4f}"] for v in values])

@@ -335,12 +335,14 @@ def test_bad_covariates_at_predict_and_update():
         g.update([y[:2] for y in ys], X_past_new=[p[:2] for p in ps])
 
 
-def test_a_short_series_with_past_covariates_gets_the_theta_fallback():
+def test_a_short_series_with_past_covariates_gets_the_statistical_fallback():
+    from seqcore._smoothing import stat_forecasts
+
     ys, ps = _panel(n_series=1, n=6)
-    with pytest.warns(UserWarning, match="Theta forecast"):
+    with pytest.warns(UserWarning, match="statistical forecast"):
         f = RNNForecaster(**SMALL).fit(ys[0], X_past=ps[0])
-    assert f.fallback_ == "theta"
-    np.testing.assert_allclose(f.predict(H), ThetaForecaster().fit(ys[0]).predict(H))
+    assert f.fallback_ == "statistical"
+    np.testing.assert_allclose(f.predict(H), stat_forecasts([ys[0]], H, 1)[0])
     f.update(ys[0][:2], X_past_new=ps[0][:2])
     assert np.isfinite(f.predict(H)).all()
 

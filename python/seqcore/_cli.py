@@ -529,7 +529,7 @@ def _forecast(args, interrupted, staged):
               f"horizon {H} (its run needs {need}: it fits on all but the last {H} "
               f"value{'s' if H > 1 else ''} to backtest, then on all of them with a tail "
               "held out to calibrate the intervals); forecasting with the Theta method "
-              "instead (fallback: theta), as forecast_many does"
+              "instead (fallback: theta)"
               + ("; Theta does not read the --past covariates" if past is not None else ""),
               file=sys.stderr, flush=True)
     # the seasonal naive benchmark and MASE need a season and one more value
