@@ -74,7 +74,8 @@ from ._base import SeqcoreEstimator, consistent, fit_then_publish, training
 from ._calendar import (_align_X, _as_values, _from_pandas, _future_X_frame, _gap_before,
                         _is_dates, _is_pandas, _named)
 from ._estimators import RNNRegressor
-from ._intervals import _check_levels, _smooth_spread
+from ._intervals import (HEAD_LOSSES, _check_levels, _smooth_spread, head_params, head_point,
+                         head_samples, pit, recalibrated_levels)
 from ._length_rules import _Plan
 from ._model_space import _naive_z, _Series
 from ._seasonality import _stationary, detect_season, seasonality_test
@@ -178,6 +179,31 @@ verbose, callbacks
         'classic': the one-series pipeline above, shared.  'auto':
         'normalised' for a list of 1-D series without X and the direct
         strategy, else 'classic'.
+    distribution : {None, 'normal', 'student_t', 'quantile'}, default=None
+        The networks' head.  None: a point forecast trained on the squared
+        error.  'normal', 'student_t' (learnt degrees of freedom > 2): a
+        likelihood head trained by the negative log-likelihood of each
+        step of the horizon (``RNNRegressor(loss='gaussian')``,
+        'student_t'); its mean is the forecast.  'quantile': a quantile
+        head trained by the pinball loss at the levels 0.02, 0.05, 0.1,
+        0.2, ..., 0.9, 0.95, 0.98 (other levels interpolated, flat beyond
+        the ends); its median is the forecast.  Needs the direct strategy.
+        'negative_binomial' (counts) is refused: the networks learn
+        transformed values (logs, differences, scaled), which are not
+        counts; ``RNNRegressor(loss='negative_binomial')`` trains on counts.
+        See ``predict_samples`` for how the head's draws form sample paths.
+    interval_method : {'auto', 'conformal', 'head', 'head+conformal'}, default='auto'
+        What ``predict_interval`` and ``predict_quantiles`` read.
+        'conformal': the split-conformal quantiles of the calibration
+        errors (see the module's notes).  'head': the head's own quantiles
+        (from its sample paths, centred on the forecast, which may combine
+        the network with another forecast).  'head+conformal': the head's
+        quantiles read at recalibrated levels: the level whose quantile
+        covered a share alpha of the calibration tail's values (their
+        probability integral transforms under the head, pooled over the
+        horizons), so a head too narrow or too wide is corrected.
+        'auto': 'conformal' without a head; with one, 'head+conformal'
+        when there is calibration data, else 'head'.
 
     Attributes
     ----------
@@ -237,6 +263,8 @@ verbose, callbacks
         "refit": ["boolean"],
         "random_state": ["random_state"],
         "global_method": [StrOptions({"auto", "normalised", "classic"})],
+        "distribution": [StrOptions(set(HEAD_LOSSES)), None],
+        "interval_method": [StrOptions({"auto", "conformal", "head", "head+conformal"})],
         # the network's options, declared once (by RNNRegressor): checked at
         # fit's start, in messages that name RNNForecaster
         **{p: RNNRegressor._parameter_constraints[p] for p in _TRAINING_PARAMS},
@@ -251,7 +279,8 @@ verbose, callbacks
                  clip_norm=5.0, clip_value=None, bptt_steps=None, alpha=0.0,
                  early_stopping=True, validation_fraction=0.1, n_iter_no_change=10,
                  tol=1e-4, shuffle=True, random_state=None, dtype="float32", verbose=0,
-                 callbacks=None, global_method="auto"):
+                 callbacks=None, global_method="auto", distribution=None,
+                 interval_method="auto"):
         self.window = window
         self.strategy = strategy
         self.horizon = horizon
@@ -290,6 +319,8 @@ verbose, callbacks
         self.verbose = verbose
         self.callbacks = callbacks
         self.global_method = global_method
+        self.distribution = distribution
+        self.interval_method = interval_method
 
     # ---------------------------------------------------------------- input
     def _check_series(self, y, X, reset):
@@ -400,8 +431,23 @@ verbose, callbacks
         fit (``KeyboardInterrupt``): the forecaster stays as it was.
         """
         self._validate_params()
+        self._check_head()
         with training(self), _engine.interrupts_propagate():
             return fit_then_publish(self, lambda work: work._fit(y, X))
+
+    def _check_head(self):
+        """What the declarative constraints cannot say about ``distribution``."""
+        if self.distribution == "negative_binomial":
+            raise ValueError("distribution='negative_binomial' is not available in the "
+                             "forecaster: its networks learn transformed values (logs, "
+                             "differences, scaled), which are not counts; use 'normal', "
+                             "'student_t' or 'quantile' (or RNNRegressor(loss="
+                             "'negative_binomial') on count windows)")
+        if self.distribution is not None and self.strategy != "direct":
+            raise ValueError(f"distribution={self.distribution!r} needs strategy='direct'")
+        if self.distribution is None and self.interval_method in ("head", "head+conformal"):
+            raise ValueError(f"interval_method={self.interval_method!r} reads the "
+                             "distribution head: set distribution (e.g. 'normal')")
 
     def _fit(self, y, X):
         ys, Xs, self._is_list, self._y_ndim, self._tindex = self._check_series(y, X, reset=True)
@@ -411,6 +457,10 @@ verbose, callbacks
             raise ValueError("X must be given for every series or for none")
         from . import _global     # the global model and the short-series fallback
         self._delegate = None
+        # the head's draws behind its quantiles: a seed fixed with the fit
+        self._head_seed = (int(self.random_state)
+                           if isinstance(self.random_state, numbers.Integral)
+                           else int(np.random.SeedSequence().entropy % (2 ** 63)))
         if _global.applies(self, self._is_list, self._y_ndim, Xs):
             return _global.fit_global(self, ys)
         plan = self._plan(ys, self._tindex)
@@ -426,6 +476,7 @@ verbose, callbacks
         self.n_calibration_errors_ = 0
         self.combination_weight_ = 1.0
         self._scores = None
+        self._pits = None
         n_cal = plan.calibration
         if all(c > 0 for c in n_cal):
             heads = [(a[:-c], None if x is None else x[:-c]) for a, x, c in zip(ys, Xs, n_cal)]
@@ -490,7 +541,7 @@ verbose, callbacks
         self.regressors_ = []
         for seed in self._seeds():
             reg = RNNRegressor(return_sequences=self.strategy == "recursive",
-                               random_state=seed, **params)
+                               random_state=seed, **params, **head_params(self.distribution))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 reg.fit(inputs, targets)
@@ -551,6 +602,8 @@ verbose, callbacks
         u, _ = hist.u(z_hist)
         n, W = z_hist.shape[0], self.window_
         feats = self._features(hist, u, n - W, n)
+        if steps is None:   # the inputs only (the head's samples read them)
+            return feats
         return np.mean([self._forecast_one(reg, feats, X_future, steps)
                         for reg in self.regressors_], axis=0)
 
@@ -562,7 +615,7 @@ verbose, callbacks
                                  f"steps; asked for {steps}")
             fut = self._future_steps(X_future)
             seq = feats if fut is None else np.vstack([feats, fut])
-            out = reg.predict(seq[None].astype(dt))[0]
+            out = head_point(reg, seq[None].astype(dt))[0]
             return out.reshape(self.horizon, self.n_targets_)[:steps]
         net = reg.network_
         out = np.empty((steps, self.n_targets_))
@@ -597,6 +650,8 @@ verbose, callbacks
         H, k = self.horizon, self.n_targets_
         errors = [[] for _ in range(H)]
         naive = [[] for _ in range(H)]
+        devs = [[] for _ in range(H)] if self.distribution is not None else None
+        rng = self._head_rng(1)
         for s, a, x, c in zip(self._series, ys, Xs, n_cal):
             z = np.log(a) if self.log_ else a
             n = a.shape[0]
@@ -613,6 +668,11 @@ verbose, callbacks
                 for h in range(steps):
                     errors[h].append(z[o + h] - zh[h])
                     naive[h].append(z[o + h] - zn[h])
+                if devs is not None:
+                    dev = self._head_deviations(s, z[:o], None if x is None else x[:o], Xf,
+                                                steps, self._CALIBRATION_SAMPLES, rng)
+                    for h in range(steps):
+                        devs[h].append(dev[:, h])
         errors = [np.array(e).reshape(-1, k) for e in errors]
         naive = [np.array(e).reshape(-1, k) for e in naive]
         if self.combine == "auto":     # the weight of lowest mean |error| on the tail
@@ -632,6 +692,8 @@ verbose, callbacks
         self.interval_scale_ = sigma
         self._scores = scores
         self.n_calibration_errors_ = int(min(len(sc) for sc in scores))
+        if devs is not None:
+            self._pits = _calibration_pits(errors, devs, k)
 
     MAX_STEPS = 100_000
 
@@ -849,6 +911,8 @@ verbose, callbacks
 
     def _quantile_z(self, fh, X, alphas, point=False):
         check_is_fitted(self, "regressors_")
+        if self._interval_source() != "conformal":
+            return self._head_quantile_z(fh, X, alphas, point)
         if self._scores is None:
             raise ValueError("no calibration data: fit with calibration_size > 0 on series "
                              "long enough to hold out a tail")
@@ -889,6 +953,116 @@ verbose, callbacks
                 q[j, i] = np.quantile(sc, min(max(level, 0.0), 1.0),
                                       method="higher" if a >= 0.5 else "lower")
         return q
+
+    # ------------------------------------------------------------- the head
+    # (``distribution`` and ``interval_method``; the maths in ``_intervals``)
+    _HEAD_SAMPLES = 1000          # draws behind the head's quantiles
+    _CALIBRATION_SAMPLES = 200    # draws per calibration origin (for the PITs)
+
+    def _interval_source(self):
+        method = self.interval_method
+        if method == "auto":
+            if self.distribution is None:
+                return "conformal"
+            return "head+conformal" if getattr(self, "_pits", None) is not None else "head"
+        return method
+
+    def _head_rng(self, stream=0):
+        return np.random.default_rng([getattr(self, "_head_seed", 0), stream])
+
+    def _head_deviations(self, s, z_hist, X_hist, X_future, steps, n, rng):
+        """n draws (n, steps, k) of the head's paths in z minus the networks'
+        mean forecast: the draws of each step of u independent, mapped to z
+        (u is affine in z; with differencing a path sums its steps)."""
+        feats = self._forecast_u(s, z_hist, X_hist, X_future, None)
+        fut = self._future_steps(X_future)
+        seq = (feats if fut is None else np.vstack([feats, fut]))[None]
+        seq = seq.astype(np.float32 if self.dtype == "float32" else np.float64)
+        H, k = self.horizon, self.n_targets_
+        U = head_samples(self.regressors_, seq, n, rng)[0].reshape(H, k, n)[:steps]
+        mean = np.mean([head_point(r, seq)[0] for r in self.regressors_], axis=0)
+        D = np.moveaxis(U - mean.reshape(H, k)[:steps, :, None], -1, 0) * s.scale
+        return np.cumsum(D, axis=1) if s.d else D
+
+    def _head_quantile_z(self, fh, X, alphas, point):
+        """The head's quantiles (at recalibrated levels for 'head+conformal')
+        around the forecast, in z: per series (h, k, A)."""
+        recalibrate = self._interval_source() == "head+conformal"
+        if recalibrate and getattr(self, "_pits", None) is None:
+            raise ValueError("interval_method='head+conformal' needs calibration data: fit "
+                             "with calibration_size > 0 on series long enough to hold out "
+                             "a tail, or use interval_method='head'")
+        steps = self._check_fh(fh)
+        Xf = self._check_future_X(X, steps)
+        h, k = int(steps.max()), self.n_targets_
+        levels = [recalibrated_levels(self._pits[j], alphas) if recalibrate else alphas
+                  for j in range(k)]
+        rng = self._head_rng()
+        res = []
+        for s, xf in zip(self._series, Xf):
+            z = self._forecast_z(s, s.z, s.X, xf, h)
+            dev = self._head_deviations(s, s.z, s.X, xf, h, self._HEAD_SAMPLES, rng)
+            zq = np.stack([np.quantile(dev[:, steps - 1, j], levels[j], axis=0).T
+                           for j in range(k)], axis=1)                  # (len(steps), k, A)
+            zq = zq + z[steps - 1][:, :, None]
+            res.append((s, (z[steps - 1], zq)) if point else (s, zq))
+        return steps, res
+
+    @consistent
+    def predict_samples(self, fh, n_samples=1000, random_state=None, X=None, y=None):
+        """Sample paths of the forecast.
+
+        With a head (``distribution``), each path draws every step of the
+        horizon from the head's distribution of that step (the networks'
+        mixture), independently of the other steps given the history,
+        shifted by the difference between the forecast and the networks'
+        mean (when ``combine`` mixed in another forecast), and maps it back
+        through the model space (with differencing, a path in levels sums
+        its steps' draws, so its spread grows with the horizon).  The draws
+        are the head's own (``interval_method`` does not recalibrate them).
+        Without a head, each step is the forecast plus a calibration error
+        drawn at random (scaled to the horizon as the conformal intervals
+        are), independently per step.
+
+        Parameters
+        ----------
+        fh, X, y : as for ``predict``
+        n_samples : int, default=1000
+        random_state : int, Generator, RandomState or None
+
+        Returns
+        -------
+        ndarray of shape (len(fh), n_samples) for a 1-D series, (len(fh),
+        n_targets, n_samples) for 2-D; for pandas input a DataFrame indexed
+        by the forecast times with one column per path; a list for a list
+        of series.
+        """
+        from ._estimators import _check_n_samples, _generator
+        n = _check_n_samples(n_samples)
+        rng = _generator(random_state)
+        if getattr(self, "_delegate", None) is not None:
+            steps, out, tix, is_list, ndim = self._delegate.samples(self, fh, X, y, n, rng)
+            return self._delegate._shape(self, out, steps, tix, is_list, ndim,
+                                         columns=list(range(n)))
+        _no_new_series(y)
+        check_is_fitted(self, "regressors_")
+        steps = self._check_fh(fh)
+        Xf = self._check_future_X(X, steps)
+        h = int(steps.max())
+        if self.distribution is None and self._scores is None:
+            raise ValueError("no calibration data to draw errors from: fit with "
+                             "calibration_size > 0, or with a distribution head")
+        out = []
+        for s, xf in zip(self._series, Xf):
+            z = self._forecast_z(s, s.z, s.X, xf, h)[steps - 1]             # (len, k)
+            if self.distribution is not None:
+                dev = self._head_deviations(s, s.z, s.X, xf, h, n, rng)[:, steps - 1]
+            else:
+                sigma = self._sigma(steps)
+                dev = np.stack([sigma[:, j] * rng.choice(sc, size=(n, len(steps)))
+                                for j, sc in enumerate(self._scores)], axis=-1)
+            out.append(s.to_y(z[:, :, None] + np.moveaxis(dev, 0, -1)))
+        return self._shape(out, steps, columns=list(range(n)))
 
     def update(self, y_new, X_new=None):
         """Append new observations to the history, without refitting.
@@ -935,6 +1109,23 @@ verbose, callbacks
             elif old is not None:
                 old.extend(old.future(np.arange(1, a.shape[0] + 1)))
         return self
+
+
+def _calibration_pits(errors, devs, k):
+    """Per target column, the PITs of the calibration tail's values under the
+    head: errors[h] (N_h, k) of the forecast, devs[h] N_h draws (n, k) of the
+    head around it; pooled over the horizons."""
+    pits = [[] for _ in range(k)]
+    for e, d in zip(errors, devs):
+        if not len(d):
+            continue
+        D = np.moveaxis(np.stack(d), 1, -1)                  # (N_h, k, n)
+        p = pit(D, e)
+        for j in range(k):
+            ok = np.isfinite(e[:, j])
+            pits[j].append(p[ok, j])
+    pits = [np.concatenate(p) if p else np.empty(0) for p in pits]
+    return pits if all(p.size for p in pits) else None
 
 
 def _no_new_series(y):
