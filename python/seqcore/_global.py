@@ -66,6 +66,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._estimators import RNNRegressor
+from ._intervals import (head_params, head_point, head_quantiles, head_samples,
+                         recalibrated_levels)
 from ._theta import theta_fits, theta_seasonal
 from ._validation import warn_user
 
@@ -186,6 +188,8 @@ class GlobalModel:
         self.refit = est.refit
         self.seeds = _seeds(est)
         self.params = _network_params(est)
+        self.distribution = getattr(est, "distribution", None)
+        self.interval_method = getattr(est, "interval_method", "auto")
 
     # ------------------------------------------------------------ training
     def lookback(self, k):
@@ -228,7 +232,7 @@ class GlobalModel:
             budget = _STEP_BUDGET // len(seeds)
             p["max_iter"] = int(min(p["max_iter"], max(5, budget // (len(X) * L))))
             p["early_stopping"] = bool(p["early_stopping"] and len(X) >= 20)
-            reg = RNNRegressor(random_state=int(seed), **p)
+            reg = RNNRegressor(random_state=int(seed), **p, **head_params(self.distribution))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 reg.fit(X, Y)
@@ -241,7 +245,8 @@ class GlobalModel:
         outs = []
         for k, r in enumerate(regs):
             X = np.stack([s.inputs(len(s.y) - cut, self.lookback(k)) for s in series])
-            outs.append(_unsquash(r.predict(X.astype(np.float32)).reshape(len(series), self.H)))
+            outs.append(_unsquash(head_point(r, X.astype(np.float32)).reshape(len(series),
+                                                                             self.H)))
         out = base + np.mean(outs, axis=0)
         return [s.to_y(o, len(s.y) - cut) for s, o in zip(series, out)]
 
@@ -258,6 +263,7 @@ class GlobalModel:
         # on what is left
         val = [i for i in usable if len(ys[i]) >= _MIN_CONTEXT + 2 * H]
         self.weights_ = (1.0, 0.0, 0.0)    # network, its Theta base, Theta
+        self.pits_ = None
         self.validation_ = None
         quantile_errors = None
         if val and (self.combine == "auto" or self.calibrate):
@@ -277,6 +283,7 @@ class GlobalModel:
                 self.weights_ = tuple(float(w) for w in self.validation_["weights"][best])
             combined = np.tensordot(np.array(self.weights_), parts, axes=1)
             quantile_errors = (truth - combined) / scales[:, None]
+            self.pits_ = self._held_out_pits(regs, vseries, truth, combined)
         else:
             regs = None
         trainable = [i for i in usable if len(ys[i]) >= _MIN_CONTEXT + H]
@@ -334,8 +341,16 @@ class GlobalModel:
                 out[i] = theta[i] if i in theta else np.repeat(ys[i][-1], self.H)
         return out, kinds
 
-    def spread(self, ys, alphas):
-        """Quantile offsets (len(ys), H, len(alphas)) of each series' forecast."""
+    def spread(self, ys, alphas, series=None, method=None):
+        """Quantile offsets (len(ys), H, len(alphas)) of each series' forecast
+        (``series``: their prepared forms when they are the fitted ones;
+        ``method``: the forecaster's ``interval_method`` now, else at fit)."""
+        source = self.interval_source(method)
+        if source != "conformal":
+            return self._head_spread(ys, alphas, series, source == "head+conformal")
+        return self._conformal_spread(ys, alphas)
+
+    def _conformal_spread(self, ys, alphas):
         if self.errors_ is None:
             raise ValueError("no calibration data: the global model holds out the last "
                              "horizon of each series to calibrate (calibration_size > 0), "
@@ -344,6 +359,107 @@ class GlobalModel:
         q = np.stack([_conformal_quantile(self.errors_, a) for a in alphas], axis=-1)
         scales = np.array([_Prepared(y, self.m).mase_scale for y in ys])
         return scales[:, None, None] * q[None]
+
+    # ------------------------------------------------------------- the head
+    # (``RNNForecaster(distribution=...)``; the maths in ``_intervals``).
+    # The head's quantiles, in the network's space, are mapped to y step by
+    # step (every map there is increasing) and taken relative to the
+    # network's own forecast: added to the combined forecast, they centre
+    # the head's distribution on it.
+    _PIT_LEVELS = np.linspace(0.01, 0.99, 99)
+
+    def interval_source(self, method=None):
+        method = self.interval_method if method is None else method
+        if self.distribution is None or method == "conformal":
+            return "conformal"
+        if method == "auto":
+            return "head+conformal" if self.pits_ is not None else "head"
+        return method
+
+    def _head_offsets(self, regs, series, cut, levels):
+        """The head's quantiles at ``levels`` minus the network's forecast, in
+        y: (len(series), H, len(levels)), from each series' end minus cut."""
+        q = []
+        for k, r in enumerate(regs):
+            X = np.stack([s.inputs(len(s.y) - cut, self.lookback(k)) for s in series])
+            q.append(head_quantiles([r], X.astype(np.float32), levels))
+        q = _unsquash(np.mean(q, axis=0))                                  # (S, H, A)
+        point = self._network(regs, series, cut)
+        out = np.empty(q.shape)
+        for i, s in enumerate(series):
+            end = len(s.y) - cut
+            base = np.broadcast_to(s.base(end), (self.H,))
+            for a in range(q.shape[2]):
+                out[i, :, a] = s.to_y(base + q[i, :, a], end) - point[i]
+        return out
+
+    def _held_out_pits(self, regs, vseries, truth, combined):
+        """PITs (pooled) of the held-out values under the head around the
+        combined forecast, read on a grid of its quantiles."""
+        if self.distribution is None:
+            return None
+        grid = combined[:, :, None] + self._head_offsets(regs, vseries, 0, self._PIT_LEVELS)
+        grid = np.maximum.accumulate(grid, axis=-1)        # rounding never breaks the order
+        return np.array([np.interp(t, g, self._PIT_LEVELS, left=0.0, right=1.0)
+                         for t, g in zip(truth.ravel(), grid.reshape(-1, grid.shape[-1]))])
+
+    def _head_spread(self, ys, alphas, series, recalibrate):
+        if recalibrate and self.pits_ is None:
+            raise ValueError("interval_method='head+conformal' needs held-out values: no "
+                             f"series had the {_MIN_CONTEXT + 2 * self.H} values to hold out "
+                             "a horizon; use interval_method='head'")
+        levels = recalibrated_levels(self.pits_, alphas) if recalibrate else np.asarray(alphas)
+        series = self._prepared_for(ys, series)
+        kinds = self._kinds(ys)
+        rows = [i for i, k in enumerate(kinds) if k in ("network", "short_context")]
+        out = np.empty((len(ys), self.H, len(levels)))
+        if rows:
+            out[rows] = self._head_offsets(self.regressors_, [series[i] for i in rows], 0,
+                                           levels)
+        others = [i for i in range(len(ys)) if i not in set(rows)]
+        if others:   # not forecast by the network: the conformal spread
+            out[others] = self._conformal_spread([ys[i] for i in others], alphas)
+        return out
+
+    def _prepared_for(self, ys, series):
+        if series is None:
+            series = [_Prepared(y, self.m) for y in ys]
+            prefix_theta(series, self.H)
+        return series
+
+    def _kinds(self, ys):
+        return [_kind(len(y), self.L) if self.regressors_ else
+                ("theta" if len(y) >= 2 else "naive") for y in ys]
+
+    def sample_offsets(self, ys, n, rng, series=None):
+        """n draws (len(ys), H, n) around each series' forecast: the head's
+        paths (each step drawn independently), or, without a head,
+        held-out errors drawn per step."""
+        series = self._prepared_for(ys, series)
+        kinds = self._kinds(ys)
+        rows = ([i for i, k in enumerate(kinds) if k in ("network", "short_context")]
+                if self.distribution is not None else [])
+        out = np.empty((len(ys), self.H, n))
+        if rows:
+            sub = [series[i] for i in rows]
+            X = np.stack([s.inputs(len(s.y), self.L) for s in sub]).astype(np.float32)
+            draws = _unsquash(head_samples(self.regressors_, X, n, rng))        # (S, H, n)
+            point = self._network(self.regressors_, sub, 0)
+            for i, s, d, p in zip(rows, sub, draws, point):
+                base = np.broadcast_to(s.base(len(s.y)), (self.H,))
+                out[i] = np.stack([s.to_y(base + d[:, j], len(s.y)) for j in range(n)],
+                                  axis=1) - p[:, None]
+        others = [i for i in range(len(ys)) if i not in set(rows)]
+        if others:
+            if self.errors_ is None:
+                raise ValueError("no held-out errors to draw from (and no distribution "
+                                 "head): fit with calibration_size > 0 on series of "
+                                 f"{_MIN_CONTEXT + 2 * self.H} values or more")
+            scales = np.array([_Prepared(ys[i], self.m).mase_scale for i in others])
+            pick = rng.integers(0, self.errors_.shape[0], (len(others), self.H, n))
+            e = self.errors_[pick, np.arange(self.H)[None, :, None]]
+            out[others] = scales[:, None, None] * e
+        return out
 
 
 def _squash(t):
@@ -584,9 +700,18 @@ class _Delegate:
         steps, hist, prep, tix, is_list, ndim = self._inputs(est, fh, X, y)
         h = int(steps.max())
         point = self._point(hist, prep, y is None, h)
-        q = self._offsets(hist, alphas, h)
+        q = self._offsets(hist, alphas, h, prep, est.interval_method)
         out = [(p[:, None] + o)[steps - 1] for p, o in zip(point, q)]
         return steps, point, out, tix, is_list, ndim
+
+    def samples(self, est, fh, X, y, n, rng):
+        """n sample paths of every series: (steps, paths, time indexes, is_list, ndim)."""
+        steps, hist, prep, tix, is_list, ndim = self._inputs(est, fh, X, y)
+        h = int(steps.max())
+        point = self._point(hist, prep, y is None, h)
+        draws = self._draws(hist, prep, h, n, rng)
+        out = [(p[:h, None] + d[:h])[steps - 1] for p, d in zip(point, draws)]
+        return steps, out, tix, is_list, ndim
 
     def update(self, est, y_new, X_new):
         from ._calendar import _gap_before
@@ -640,8 +765,11 @@ class _GlobalDelegate(_Delegate):
         # the fitted series were warned about at fit
         return self.model.forecast(hist, prep, warn=not fitted)[0]
 
-    def _offsets(self, hist, alphas, h):
-        return self.model.spread(hist, alphas)
+    def _offsets(self, hist, alphas, h, prep=None, method=None):
+        return self.model.spread(hist, alphas, prep, method)
+
+    def _draws(self, hist, prep, h, n, rng):
+        return self.model.sample_offsets(hist, n, rng, prep)
 
 
 class _ThetaDelegate(_Delegate):
@@ -652,7 +780,12 @@ class _ThetaDelegate(_Delegate):
         return [theta_fits([y], self.m)[0].point(h) if len(y) >= 2 else
                 np.repeat(y[-1], h) for y in hist]
 
-    def _offsets(self, hist, alphas, h):
+    def _draws(self, hist, prep, h, n, rng):
+        """Theta's Gaussian spread, each step drawn independently."""
+        sd = self._offsets(hist, [0.8413447460685429], h)     # norm.cdf(1): one sd
+        return [s[:, :1] * rng.standard_normal((h, n)) for s in sd]
+
+    def _offsets(self, hist, alphas, h, prep=None, method=None):
         from scipy.stats import norm
         z = norm.ppf(np.asarray(alphas))
         out = []
