@@ -287,7 +287,7 @@ def test_global_model_heads_cover_near_nominal():
     ys = [_series(96 + 4 * i, seed=i) for i in range(24)]
     with _quiet():
         f = RNNForecaster(distribution="normal", **dict(FAST, horizon=6)).fit(ys)
-    assert f.global_method_ == "normalised" and f.global_model_.pits_ is not None
+    assert f.global_method_ == "normalised" and f.global_model_.head_scores_ is not None
     cover = []
     for method in ("head", "head+conformal"):
         f.set_params(interval_method=method)

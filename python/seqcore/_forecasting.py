@@ -74,8 +74,8 @@ from ._base import SeqcoreEstimator, consistent, fit_then_publish, training
 from ._calendar import (_align_X, _as_values, _from_pandas, _future_X_frame, _gap_before,
                         _is_dates, _is_pandas, _named)
 from ._estimators import RNNRegressor
-from ._intervals import (HEAD_LOSSES, _check_levels, _smooth_spread, head_params, head_point,
-                         head_samples, pit, recalibrated_levels)
+from ._intervals import (CAL_LEVELS, HEAD_LOSSES, _check_levels, _smooth_spread, conformal_shift,
+                         head_params, head_point, head_samples, monotone)
 from ._length_rules import _Plan
 from ._model_space import _naive_z, _Series
 from ._seasonality import _stationary, detect_season, seasonality_test
@@ -197,11 +197,12 @@ verbose, callbacks
         'conformal': the split-conformal quantiles of the calibration
         errors (see the module's notes).  'head': the head's own quantiles
         (from its sample paths, centred on the forecast, which may combine
-        the network with another forecast).  'head+conformal': the head's
-        quantiles read at recalibrated levels: the level whose quantile
-        covered a share alpha of the calibration tail's values (their
-        probability integral transforms under the head, pooled over the
-        horizons), so a head too narrow or too wide is corrected.
+        the network with another forecast).  'head+conformal':
+        conformalised quantile regression: each of the head's quantiles
+        moved by the conformal quantile of the calibration values' signed
+        distances to it (pooled over the horizons, each divided by that
+        horizon's ``interval_scale_``), so that a head too narrow or too
+        wide is corrected.
         'auto': 'conformal' without a head; with one, 'head+conformal'
         when there is calibration data, else 'head'.
 
@@ -476,7 +477,7 @@ verbose, callbacks
         self.n_calibration_errors_ = 0
         self.combination_weight_ = 1.0
         self._scores = None
-        self._pits = None
+        self._head_scores = None
         n_cal = plan.calibration
         if all(c > 0 for c in n_cal):
             heads = [(a[:-c], None if x is None else x[:-c]) for a, x, c in zip(ys, Xs, n_cal)]
@@ -693,7 +694,7 @@ verbose, callbacks
         self._scores = scores
         self.n_calibration_errors_ = int(min(len(sc) for sc in scores))
         if devs is not None:
-            self._pits = _calibration_pits(errors, devs, k)
+            self._head_scores = _head_scores(errors, devs, sigma)
 
     MAX_STEPS = 100_000
 
@@ -957,14 +958,15 @@ verbose, callbacks
     # ------------------------------------------------------------- the head
     # (``distribution`` and ``interval_method``; the maths in ``_intervals``)
     _HEAD_SAMPLES = 1000          # draws behind the head's quantiles
-    _CALIBRATION_SAMPLES = 200    # draws per calibration origin (for the PITs)
+    _CALIBRATION_SAMPLES = 200    # draws per calibration origin
 
     def _interval_source(self):
         method = self.interval_method
         if method == "auto":
             if self.distribution is None:
                 return "conformal"
-            return "head+conformal" if getattr(self, "_pits", None) is not None else "head"
+            return ("head+conformal" if getattr(self, "_head_scores", None) is not None
+                    else "head")
         return method
 
     def _head_rng(self, stream=0):
@@ -985,26 +987,27 @@ verbose, callbacks
         return np.cumsum(D, axis=1) if s.d else D
 
     def _head_quantile_z(self, fh, X, alphas, point):
-        """The head's quantiles (at recalibrated levels for 'head+conformal')
-        around the forecast, in z: per series (h, k, A)."""
+        """The head's quantiles (moved by the conformal correction for
+        'head+conformal') around the forecast, in z: per series (h, k, A)."""
         recalibrate = self._interval_source() == "head+conformal"
-        if recalibrate and getattr(self, "_pits", None) is None:
+        if recalibrate and getattr(self, "_head_scores", None) is None:
             raise ValueError("interval_method='head+conformal' needs calibration data: fit "
                              "with calibration_size > 0 on series long enough to hold out "
                              "a tail, or use interval_method='head'")
         steps = self._check_fh(fh)
         Xf = self._check_future_X(X, steps)
-        h, k = int(steps.max()), self.n_targets_
-        levels = [recalibrated_levels(self._pits[j], alphas) if recalibrate else alphas
-                  for j in range(k)]
+        h = int(steps.max())
+        shift = 0.0
+        if recalibrate:   # (k, A) in units of interval_scale_, times its value per step
+            shift = conformal_shift(self._head_scores, alphas)[None] * self._sigma(steps)[
+                :, :, None]
         rng = self._head_rng()
         res = []
         for s, xf in zip(self._series, Xf):
             z = self._forecast_z(s, s.z, s.X, xf, h)
             dev = self._head_deviations(s, s.z, s.X, xf, h, self._HEAD_SAMPLES, rng)
-            zq = np.stack([np.quantile(dev[:, steps - 1, j], levels[j], axis=0).T
-                           for j in range(k)], axis=1)                  # (len(steps), k, A)
-            zq = zq + z[steps - 1][:, :, None]
+            zq = np.moveaxis(np.quantile(dev[:, steps - 1], alphas, axis=0), 0, -1)
+            zq = monotone(zq + z[steps - 1][:, :, None] + shift, alphas)   # (len(steps), k, A)
             res.append((s, (z[steps - 1], zq)) if point else (s, zq))
         return steps, res
 
@@ -1111,21 +1114,23 @@ verbose, callbacks
         return self
 
 
-def _calibration_pits(errors, devs, k):
-    """Per target column, the PITs of the calibration tail's values under the
-    head: errors[h] (N_h, k) of the forecast, devs[h] N_h draws (n, k) of the
-    head around it; pooled over the horizons."""
-    pits = [[] for _ in range(k)]
-    for e, d in zip(errors, devs):
+def _head_scores(errors, devs, sigma):
+    """The calibration values' signed distances to the head's quantiles at
+    ``CAL_LEVELS``, divided by the horizon's spread sigma_h and pooled over
+    the horizons: (N, k, len(CAL_LEVELS)).  errors[h] (N_h, k): value minus
+    forecast; devs[h]: N_h draws (n, k) of the head around the forecast.
+    Rows with a missing value are left out; None when none is left."""
+    out = []
+    for h, (e, d) in enumerate(zip(errors, devs)):
         if not len(d):
             continue
-        D = np.moveaxis(np.stack(d), 1, -1)                  # (N_h, k, n)
-        p = pit(D, e)
-        for j in range(k):
-            ok = np.isfinite(e[:, j])
-            pits[j].append(p[ok, j])
-    pits = [np.concatenate(p) if p else np.empty(0) for p in pits]
-    return pits if all(p.size for p in pits) else None
+        q = np.moveaxis(np.quantile(np.stack(d), CAL_LEVELS, axis=1), 0, -1)  # (N_h, k, L)
+        out.append((e[:, :, None] - q) / sigma[h][None, :, None])
+    if not out:
+        return None
+    scores = np.concatenate(out)
+    ok = np.isfinite(scores).all(axis=(1, 2))
+    return scores[ok] if ok.any() else None
 
 
 def _no_new_series(y):

@@ -66,8 +66,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._estimators import RNNRegressor
-from ._intervals import (head_params, head_point, head_quantiles, head_samples,
-                         recalibrated_levels)
+from ._intervals import (CAL_LEVELS, conformal_shift, head_params, head_point,
+                         head_quantiles, head_samples, monotone)
 from ._theta import theta_fits, theta_seasonal
 from ._validation import warn_user
 
@@ -263,7 +263,7 @@ class GlobalModel:
         # on what is left
         val = [i for i in usable if len(ys[i]) >= _MIN_CONTEXT + 2 * H]
         self.weights_ = (1.0, 0.0, 0.0)    # network, its Theta base, Theta
-        self.pits_ = None
+        self.head_scores_ = None
         self.validation_ = None
         quantile_errors = None
         if val and (self.combine == "auto" or self.calibrate):
@@ -283,7 +283,7 @@ class GlobalModel:
                 self.weights_ = tuple(float(w) for w in self.validation_["weights"][best])
             combined = np.tensordot(np.array(self.weights_), parts, axes=1)
             quantile_errors = (truth - combined) / scales[:, None]
-            self.pits_ = self._held_out_pits(regs, vseries, truth, combined)
+            self.head_scores_ = self._held_out_scores(regs, vseries, truth, combined, scales)
         else:
             regs = None
         trainable = [i for i in usable if len(ys[i]) >= _MIN_CONTEXT + H]
@@ -366,14 +366,12 @@ class GlobalModel:
     # step (every map there is increasing) and taken relative to the
     # network's own forecast: added to the combined forecast, they centre
     # the head's distribution on it.
-    _PIT_LEVELS = np.linspace(0.01, 0.99, 99)
-
     def interval_source(self, method=None):
         method = self.interval_method if method is None else method
         if self.distribution is None or method == "conformal":
             return "conformal"
         if method == "auto":
-            return "head+conformal" if self.pits_ is not None else "head"
+            return "head+conformal" if self.head_scores_ is not None else "head"
         return method
 
     def _head_offsets(self, regs, series, cut, levels):
@@ -393,22 +391,21 @@ class GlobalModel:
                 out[i, :, a] = s.to_y(base + q[i, :, a], end) - point[i]
         return out
 
-    def _held_out_pits(self, regs, vseries, truth, combined):
-        """PITs (pooled) of the held-out values under the head around the
-        combined forecast, read on a grid of its quantiles."""
+    def _held_out_scores(self, regs, vseries, truth, combined, scales):
+        """The held-out values' signed distances to the head's quantiles at
+        ``CAL_LEVELS`` around the combined forecast, divided by each series'
+        mean absolute difference: (S, H, len(CAL_LEVELS)), float32."""
         if self.distribution is None:
             return None
-        grid = combined[:, :, None] + self._head_offsets(regs, vseries, 0, self._PIT_LEVELS)
-        grid = np.maximum.accumulate(grid, axis=-1)        # rounding never breaks the order
-        return np.array([np.interp(t, g, self._PIT_LEVELS, left=0.0, right=1.0)
-                         for t, g in zip(truth.ravel(), grid.reshape(-1, grid.shape[-1]))])
+        q = combined[:, :, None] + self._head_offsets(regs, vseries, 0, CAL_LEVELS)
+        return ((truth[:, :, None] - q) / scales[:, None, None]).astype(np.float32)
 
     def _head_spread(self, ys, alphas, series, recalibrate):
-        if recalibrate and self.pits_ is None:
+        if recalibrate and self.head_scores_ is None:
             raise ValueError("interval_method='head+conformal' needs held-out values: no "
                              f"series had the {_MIN_CONTEXT + 2 * self.H} values to hold out "
                              "a horizon; use interval_method='head'")
-        levels = recalibrated_levels(self.pits_, alphas) if recalibrate else np.asarray(alphas)
+        levels = np.asarray(alphas)
         series = self._prepared_for(ys, series)
         kinds = self._kinds(ys)
         rows = [i for i, k in enumerate(kinds) if k in ("network", "short_context")]
@@ -416,6 +413,10 @@ class GlobalModel:
         if rows:
             out[rows] = self._head_offsets(self.regressors_, [series[i] for i in rows], 0,
                                            levels)
+            if recalibrate:   # per horizon, in units of each series' mean absolute difference
+                scales = np.array([series[i].mase_scale for i in rows])
+                out[rows] = monotone(out[rows] + scales[:, None, None] * conformal_shift(
+                    self.head_scores_, levels)[None], levels)
         others = [i for i in range(len(ys)) if i not in set(rows)]
         if others:   # not forecast by the network: the conformal spread
             out[others] = self._conformal_spread([ys[i] for i in others], alphas)

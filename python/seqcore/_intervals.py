@@ -2,7 +2,7 @@
 (checking the quantile levels asked for, and smoothing the calibration
 errors' spread over the horizon, ``sigma_h = a * h**b``; see
 ``seqcore._forecasting``'s notes), its probabilistic heads (quantiles and
-samples of an ensemble, recalibration), and the probabilistic scores
+samples of an ensemble, conformal correction), and the probabilistic scores
 (``scaled_pinball_loss``, ``crps``).
 """
 
@@ -61,9 +61,14 @@ def _smooth_spread(errors, H):
 # * samples: a mixture, each draw from one network picked at random; draws
 #   of the different steps of the horizon are independent given the inputs.
 #
-# ``recalibrated_levels`` is the 'head+conformal' interval method: the
-# probability integral transforms (PIT) of held-out truths under the head
-# say at which level the head's quantile covers a fraction alpha of them.
+# 'head+conformal' is conformalised quantile regression (Romano, Patterson
+# and Candes, 2019), one level at a time: on the calibration values, the
+# signed distances ``y - q_a`` to the head's a-quantile (kept for a grid of
+# levels, ``CAL_LEVELS``, and read between them by interpolation); the
+# head's a-quantile is moved by their a-quantile at the finite-sample
+# conformal level (``conformal_shift``), so that it covers a share a of
+# them.  An additive move: a head too narrow or too wide is widened or
+# narrowed without reading its far tails.
 
 # distribution= of a forecaster -> the RNNRegressor loss that trains it
 HEAD_LOSSES = {"normal": "gaussian", "student_t": "student_t",
@@ -136,26 +141,44 @@ def head_samples(regs, X, n, rng):
     return out
 
 
-def pit(samples, truth):
-    """The probability integral transform of truth under draws (..., n): the
-    share of draws below it (half the ties)."""
-    below = (samples < truth[..., None]).mean(axis=-1)
-    ties = (samples == truth[..., None]).mean(axis=-1)
-    return below + 0.5 * ties
+# the levels at which the calibration values' distances to the head's
+# quantiles are kept
+CAL_LEVELS = np.linspace(0.01, 0.99, 99)
 
 
-def recalibrated_levels(pits, alphas):
-    """The level at which to read the head's quantile so that it covers a
-    fraction alpha of the held-out truths: the alpha-quantile of their PITs,
-    at the finite-sample conformal level (as the split-conformal intervals)."""
-    pits = np.sort(np.asarray(pits, dtype=np.float64).ravel())
-    N = pits.size
-    out = np.empty(len(alphas))
-    for i, a in enumerate(alphas):
+def monotone(q, alphas):
+    """Quantiles (..., len(alphas)) made non-decreasing in the level: their
+    values sorted, in the order of the levels (monotone rearrangement; the
+    per-level corrections of 'head+conformal' may cross)."""
+    order = np.argsort(alphas)
+    q = np.array(q, dtype=np.float64)
+    q[..., order] = np.sort(q[..., order], axis=-1)
+    return q
+
+
+def conformal_shift(scores, alphas):
+    """Per level a of ``alphas``, the a-quantile of the scores read at a.
+
+    ``scores`` (N, ..., len(CAL_LEVELS)): signed distances ``y - q_l`` of N
+    calibration values to the head's quantiles at ``CAL_LEVELS`` (in any
+    common unit); the N axis is pooled.  Returns (..., len(alphas)): what to
+    add to the head's a-quantile, at the finite-sample conformal level
+    (``ceil((N + 1) a) / N`` above the median, ``floor`` below, as the
+    split-conformal intervals).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    N = scores.shape[0]
+    out = []
+    for a in alphas:
+        pos = np.clip((a - CAL_LEVELS[0]) / (CAL_LEVELS[1] - CAL_LEVELS[0]), 0,
+                      len(CAL_LEVELS) - 1)
+        j = int(min(np.floor(pos), len(CAL_LEVELS) - 2))
+        t = pos - j
+        at = scores[..., j] * (1 - t) + scores[..., j + 1] * t
         level = np.ceil((N + 1) * a) / N if a >= 0.5 else np.floor((N + 1) * a) / N
-        out[i] = np.quantile(pits, min(max(level, 0.0), 1.0),
-                             method="higher" if a >= 0.5 else "lower")
-    return np.clip(out, _EDGE, 1 - _EDGE)
+        out.append(np.quantile(at, min(max(level, 0.0), 1.0), axis=0,
+                               method="higher" if a >= 0.5 else "lower"))
+    return np.stack(out, axis=-1)
 
 
 # ----------------------------------------------------------------- scores
