@@ -178,6 +178,10 @@ class GlobalModel:
     season : int
     """
 
+    # the head (RNNForecaster's distribution and interval_method): none in
+    # models pickled before the heads existed
+    distribution, interval_method, head_scores_ = None, "auto", None
+
     def __init__(self, est, season):
         self.H = int(est.horizon)
         self.m = int(season)
