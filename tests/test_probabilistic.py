@@ -296,6 +296,12 @@ def test_global_model_heads_cover_near_nominal():
     assert all(0.8 <= c <= 0.99 for c in cover), cover
     paths = f.predict_samples(6, n_samples=50, random_state=0)
     assert len(paths) == 24 and paths[0].shape == (6, 50)
+    # the head's far quantiles stay inside the squashed training targets' range
+    lo, hi = f.global_model_.head_range_
+    assert (lo < 0).all() and (hi > 0).all()
+    far = f.predict_quantiles(6, alpha=[1e-4, 1 - 1e-4])
+    for q, y in zip(far, ys):
+        assert np.isfinite(q).all() and (np.abs(q - y[-1]) < 20 * np.ptp(y)).all()
 
 
 def test_forecaster_sample_means_converge_to_the_forecast():
