@@ -47,6 +47,18 @@ through exp for a log transform; the interval of coverage c spans the
 quantiles (1 - c) / 2 and (1 + c) / 2.  The model is then refit on the
 whole series.
 
+Probabilistic heads (``distribution``, direct strategy): the networks are
+trained by the likelihood of u (or the pinball loss on a grid of levels)
+instead of the squared error.  A sample path draws each step's u from the
+head (the networks' mixture), independently across the steps, and maps it
+to z like a forecast (u is affine in z; with differencing the path sums its
+steps); quantiles are those of 1,000 such paths (a seed fixed at fit),
+around the forecast.  ``interval_method='head+conformal'`` keeps, for each
+calibration value, its signed distance to the head's quantiles at the
+levels 0.01..0.99 (divided by sigma_h), and moves the head's a-quantile by
+their a-quantile at the finite-sample level (conformalised quantile
+regression), the quantiles then rearranged to stay monotone.
+
 Where each part lives: seasonality statistics in ``_seasonality``, calendars
 and pandas in ``_calendar``, the model space in ``_model_space``, the length
 rules in ``_length_rules``, the interval maths in ``_intervals``; this

@@ -42,7 +42,13 @@ The networks are then refit on every window (``refit``) and each series is
 forecast from its last L steps.  Intervals: split conformal, the held-out
 errors of the combination divided by each series' mean absolute
 difference, their quantiles per horizon (pooled over the series) added to
-the forecast.
+the forecast.  With a head (``RNNForecaster(distribution=...)``) the
+networks learn a distribution of the squashed targets: its quantiles
+(averaged over the networks), mapped to y step by step, minus the
+network's forecast, are added to the combined forecast ('head'); the
+held-out horizons give each quantile a conformal correction
+('head+conformal', see ``_intervals``).  A likelihood head is kept inside
+the range of the squashed training targets (``_target_range``).
 
 What was measured on M1 (``benchmarks/README.md``): learning the correction
 to Theta rather than the values took the monthly sMAPE from 0.98 to 0.91 of
