@@ -409,3 +409,23 @@ def test_crps_by_hand_and_against_the_gaussian_formula():
         crps(np.array([y]))
     with pytest.raises(ValueError, match="alpha"):
         crps(np.array([y]), quantiles=q)
+
+
+def test_pinball_validation_score_matches_scikit_learn():
+    """The pinball head's score (each epoch's validation) is computed at
+    once in NumPy: it equals the mean of scikit-learn's d2_pinball_score."""
+    from sklearn.metrics import d2_pinball_score
+
+    from seqcore._estimators import _d2_pinball
+    rng = np.random.default_rng(6)
+    levels = np.array([0.02, 0.1, 0.5, 0.9, 0.98, 0.33])
+    for N, K in ((2, 1), (7, 3), (60, 2)):
+        true = rng.normal(size=(N, K))
+        true[:, 0] = np.round(true[:, 0])          # ties in the baseline quantile
+        pred = rng.normal(size=(N, K, len(levels)))
+        ref = np.mean([d2_pinball_score(true, pred[..., j], alpha=a)
+                       for j, a in enumerate(levels)])
+        assert _d2_pinball(true, pred, levels) == pytest.approx(ref, rel=1e-12, abs=1e-14)
+    same = np.ones((4, 1))
+    assert _d2_pinball(same, np.ones((4, 1, 2)), levels[:2]) == 1.0
+    assert _d2_pinball(same, 2 * np.ones((4, 1, 2)), levels[:2]) == 0.0

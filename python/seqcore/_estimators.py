@@ -424,6 +424,26 @@ def _d2_poisson(true, pred, sample_weight):
     return 1.0 - model / null
 
 
+def _d2_pinball(true, pred, quantiles):
+    """The mean over the quantiles of scikit-learn's ``d2_pinball_score``
+    (unweighted, outputs averaged), computed at once: true (N, K), pred
+    (N, K, Q).  The baseline is each column's empirical quantile (the
+    average of the two inverted-CDF ones at a tie, as scikit-learn's), and a
+    zero baseline loss scores 1 for a perfect prediction, else 0."""
+    base = np.percentile(true, quantiles * 100, axis=0, method="averaged_inverted_cdf")
+
+    def loss(P):                                     # (Q, K): mean over the rows
+        R = true[None] - P
+        q = quantiles[:, None, None]
+        return np.maximum(q * R, (q - 1) * R).mean(axis=1)
+
+    num = loss(np.moveaxis(pred, -1, 0))
+    den = loss(base[:, None, :])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d2 = np.where(den > 0, 1 - num / np.where(den > 0, den, 1), np.where(num == 0, 1.0, 0.0))
+    return float(d2.mean())
+
+
 def _check_n_samples(n):
     if not isinstance(n, Integral) or isinstance(n, bool):
         raise TypeError(f"n_samples must be an int, got {type(n).__name__}")
@@ -1024,6 +1044,8 @@ default='squared_error'
         true = np.asarray(true, dtype=np.float64).reshape(len(true), -1)
         if isinstance(loss, Pinball):
             pred = pred.reshape(true.shape + (len(loss.quantiles),))
+            if sample_weight is None and len(true) >= 2:   # each epoch's validation: at once
+                return _d2_pinball(true, pred, np.asarray(loss.quantiles))
             return float(np.mean([d2_pinball_score(true, pred[..., j], alpha=q,
                                                    sample_weight=sample_weight)
                                   for j, q in enumerate(loss.quantiles)]))
