@@ -424,8 +424,9 @@ class GlobalModel:
         q = []
         for k, r in enumerate(regs):
             X = np.stack([s.inputs(len(s.y) - cut, self.lookback(k)) for s in series])
-            q.append(head_quantiles([r], X.astype(np.float32), levels))
-        q = _unsquash(self._bounded(np.mean(q, axis=0)))                   # (S, H, A)
+            # each network's quantiles kept inside the range, as its draws are
+            q.append(self._bounded(head_quantiles([r], X.astype(np.float32), levels)))
+        q = _unsquash(np.mean(q, axis=0))                                  # (S, H, A)
         point = self._network(regs, series, cut)
         out = np.empty(q.shape)
         for i, s in enumerate(series):
