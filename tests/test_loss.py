@@ -21,17 +21,17 @@ def _targets(loss, N, K, rng):
         return rng.integers(0, K, N)
     if loss.name == "sigmoid":
         return rng.integers(0, 2, (N, K)).astype(float)
-    if loss.name == "poisson":
-        return rng.poisson(2.0, (N, K)).astype(float)
+    if loss.name in ("poisson", "negative_binomial"):
+        return rng.poisson(2.0, (N, K // loss.n_outputs(1))).astype(float)
     if loss.name == "pinball":
         return rng.normal(size=(N, K // len(loss.quantiles)))
-    return rng.normal(size=(N, K))
+    return rng.normal(size=(N, K // loss.n_outputs(1)))
 
 
 @pytest.mark.parametrize("loss", ALL, ids=repr)
 def test_value_and_gradient_against_finite_differences(loss):
     rng = np.random.default_rng(0)
-    N, K = 5, 3 * (len(loss.quantiles) if loss.name == "pinball" else 1)
+    N, K = 5, loss.n_outputs(3)      # 3 targets
     Z = rng.normal(size=(N, K))
     Y = _targets(loss, N, K, rng)
     w = rng.random(N) + 0.1

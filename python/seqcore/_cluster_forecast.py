@@ -318,11 +318,21 @@ class _TableDelegate(_Delegate):
             return list(self.model.forecasts_)
         return self.model.forecast(hist, prep, warn=True)[0]
 
-    def _offsets(self, hist, alphas, h):
+    def _offsets(self, hist, alphas, h, prep=None, method=None):
         if hist is not None or self.model.errors_ is None:
-            return self.model.spread([] if hist is None else hist, alphas)
+            return self.model.spread([] if hist is None else hist, alphas, prep, method)
         q = np.stack([_conformal_quantile(self.model.errors_, a) for a in alphas], axis=-1)
         return self.model.scales_[:, None, None] * q[None]
+
+    def _draws(self, hist, prep, h, n, rng):
+        m = self.model
+        if hist is not None:
+            return m.sample_offsets(hist, n, rng, prep)
+        if m.errors_ is None:   # the fitted series: held-out errors, scaled, per step
+            raise ValueError("no held-out errors to draw from: fit with calibration_size > 0 "
+                             f"on series of {_MIN_CONTEXT + 2 * m.H} values or more")
+        pick = rng.integers(0, m.errors_.shape[0], (len(m.scales_), m.H, n))
+        return m.scales_[:, None, None] * m.errors_[pick, np.arange(m.H)[None, :, None]]
 
     def update(self, est, y_new, X_new, X_past_new=None):
         raise ValueError("this forecaster was fit on a Dask table: the histories stayed on "
@@ -341,6 +351,9 @@ def fit_table(est, table, X):
                         f"{TIME!r}), partitioned by series")
     if X is not None:
         raise ValueError("a fit on a Dask table takes no X (exogenous regressors)")
+    if getattr(est, "distribution", None) is not None:
+        raise ValueError(f"distribution={est.distribution!r}: a fit on a Dask table trains "
+                         "point forecasts with conformal intervals only (distribution=None)")
     if est.global_method == "classic" or est.strategy != "direct":
         raise ValueError("a Dask table trains the global model (global_method='auto' or "
                          "'normalised', strategy='direct'), got global_method="

@@ -31,7 +31,8 @@ from ._sklearn_compat import Interval, StrOptions
 from ._validation import check_real, mean_and_scale, warn_user
 from .nn import SequenceNetwork
 from .nn._cells import CELLS, all_options
-from .nn._loss import LOSSES, REGRESSION_LOSSES, Huber, Pinball, Poisson, get_loss
+from .nn._loss import (LOSSES, REGRESSION_LOSSES, Distribution, Huber, NegativeBinomial, Pinball,
+                       Poisson, get_loss)
 from .nn._optim import make_optimizer, state_copies
 
 # Copies of the parameters that training keeps besides the optimizer's own
@@ -422,6 +423,54 @@ def _d2_poisson(true, pred, sample_weight):
     if not null > 0:
         return 1.0 if model == 0 else 0.0
     return 1.0 - model / null
+
+
+def _d2_pinball(true, pred, quantiles):
+    """The mean over the quantiles of scikit-learn's ``d2_pinball_score``
+    (unweighted, outputs averaged), computed at once: true (N, K), pred
+    (N, K, Q).  The baseline is each column's empirical quantile (the
+    average of the two inverted-CDF ones at a tie, as scikit-learn's), and a
+    zero baseline loss scores 1 for a perfect prediction, else 0."""
+    base = np.percentile(true, quantiles * 100, axis=0, method="averaged_inverted_cdf")
+
+    def loss(P):                                     # (Q, K): mean over the rows
+        R = true[None] - P
+        q = quantiles[:, None, None]
+        return np.maximum(q * R, (q - 1) * R).mean(axis=1)
+
+    num = loss(np.moveaxis(pred, -1, 0))
+    den = loss(base[:, None, :])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d2 = np.where(den > 0, 1 - num / np.where(den > 0, den, 1), np.where(num == 0, 1.0, 0.0))
+    return float(d2.mean())
+
+
+def _check_n_samples(n):
+    if not isinstance(n, Integral) or isinstance(n, bool):
+        raise TypeError(f"n_samples must be an int, got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"n_samples must be >= 1, got {n}")
+    return int(n)
+
+
+def _generator(random_state):
+    """A NumPy Generator from an int, None, a Generator or a RandomState."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
+    return np.random.default_rng(random_state)
+
+
+def _check_counts(values):
+    """The negative binomial's targets: counts (integers >= 0)."""
+    if (values < 0).any():
+        raise ValueError("loss='negative_binomial' models counts: y must be integers >= 0, "
+                         f"got negative values (the smallest {values.min():g})")
+    if (values != np.round(values)).any():
+        bad = values[values != np.round(values)]
+        raise ValueError("loss='negative_binomial' models counts: y must be integers >= 0, "
+                         f"got non-integer values such as {bad[0]:g}")
 
 
 def _as_targets(y):
@@ -841,12 +890,19 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
 
     Parameters
     ----------
-    loss : {'squared_error', 'absolute_error', 'huber', 'poisson', 'pinball'} \
-            or a loss object of ``seqcore.nn``, default='squared_error'
+    loss : {'squared_error', 'absolute_error', 'huber', 'poisson', 'pinball', \
+'gaussian', 'student_t', 'negative_binomial'} or a loss object of ``seqcore.nn``, \
+default='squared_error'
         'huber' uses delta=1 standard deviation of the targets
         (``seqcore.nn.Huber(delta)`` for another); 'poisson' needs targets
         >= 0 and predicts ``exp`` of the output; 'pinball' trains one
-        output per quantile of ``quantiles``.
+        output per quantile of ``quantiles``.  The likelihood heads
+        ('gaussian', 'student_t' with a learnt df > 2, 'negative_binomial'
+        for counts: integers >= 0, refused otherwise) train by the negative
+        log-likelihood; ``predict`` returns the distribution's mean, and
+        ``predict_distribution``, ``predict_samples`` and
+        ``predict_quantiles`` the rest (``seqcore.nn.Gaussian`` and the
+        others say how each parameter is linked to the outputs).
     quantiles : sequence of floats in (0, 1), default=None
         With ``loss='pinball'``: the quantiles to predict (None: the median).
         With several, ``predict`` returns them on a last axis, in this order.
@@ -864,7 +920,7 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
 
     _parameter_constraints = {
         **_BaseRNN._parameter_constraints,
-        "loss": [StrOptions(set(REGRESSION_LOSSES)), Huber, Pinball],
+        "loss": [StrOptions(set(REGRESSION_LOSSES)), Huber, Pinball, Distribution],
         "quantiles": ["array-like", None],
     }
 
@@ -906,6 +962,8 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
             return Pinball(self.quantiles if self.quantiles is not None else (0.5,))
         if self.quantiles is not None:
             raise ValueError(f"quantiles are for loss='pinball', got loss={self.loss!r}")
+        if self.loss == "negative_binomial":   # its mean in the counts' range (see _encode_y)
+            return NegativeBinomial(getattr(self, "_count_scale", 1.0))
         return LOSSES[self.loss]()
 
     def _n_quantiles(self):
@@ -944,12 +1002,20 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
             values = Y
         if not np.isfinite(values).all():
             raise ValueError("y contains NaN or infinity")
+        if get_loss(self._loss).name == "negative_binomial":
+            _check_counts(values)
         if first:
             # weighted, so that samples of weight 0 have no influence at all
             vw = (np.broadcast_to(w[:, None], valid.shape)[valid] if self.return_sequences
                   else w)
             self.n_outputs_ = Y.shape[-1]
-            if get_loss(self._loss).name == "poisson":
+            if get_loss(self._loss).name == "negative_binomial":
+                # counts, not standardised: the head's mean is their mean times
+                # softplus of its output
+                m = np.average(values, axis=0, weights=vw)
+                self._count_scale = np.where(m > 0, m, 1.0)
+                self._y_mean, self._y_scale = np.zeros_like(m), np.ones_like(m)
+            elif get_loss(self._loss).name == "poisson":
                 if (values < 0).any():
                     raise ValueError("loss='poisson' needs targets >= 0; y has negative values")
                 # a log link: scale only (a shift would change the model)
@@ -982,6 +1048,8 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
         true = np.asarray(true, dtype=np.float64).reshape(len(true), -1)
         if isinstance(loss, Pinball):
             pred = pred.reshape(true.shape + (len(loss.quantiles),))
+            if sample_weight is None and len(true) >= 2:   # each epoch's validation: at once
+                return _d2_pinball(true, pred, np.asarray(loss.quantiles))
             return float(np.mean([d2_pinball_score(true, pred[..., j], alpha=q,
                                                    sample_weight=sample_weight)
                                   for j, q in enumerate(loss.quantiles)]))
@@ -1053,4 +1121,97 @@ class RNNRegressor(RegressorMixin, _BaseRNN):
             y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
             return self._score(y, np.asarray(pred), sample_weight)
         return r2_score(y, pred, sample_weight=sample_weight)
+
+    # ------------------------------------------- likelihood and quantile heads
+    # (separate from predict's path: they read the head's outputs through the
+    # loss object, which knows its distribution)
+    def _head_params(self, X):
+        """The likelihood head's parameters in the targets' units, each (N, [T,]
+        n_outputs); the loss, lengths and input form."""
+        check_is_fitted(self, "network_")
+        loss = self.network_._loss_fn
+        if not isinstance(loss, Distribution):
+            raise ValueError("this method needs a likelihood head (loss 'gaussian', "
+                             "'student_t' or 'negative_binomial'); the model was fit with "
+                             f"loss={loss.name!r}")
+        Z, lengths, mode = self._raw(X)
+        params = loss.rescale(loss.distribution(Z), self._y_mean, self._y_scale)
+        return loss, params, lengths, mode
+
+    def _head_shape(self, A, lengths, mode, last_axis):
+        """predict's shapes: the target axis dropped for a 1-D y (before a
+        ``last_axis`` of quantiles or samples), per-step results unpadded."""
+        if self._y_ndim == (2 if self.return_sequences else 1):
+            A = A[..., 0, :] if last_axis else A[..., 0]
+        return self._unpad(A, lengths, mode) if self.return_sequences else A
+
+    @consistent
+    def predict_distribution(self, X):
+        """The likelihood head's distribution of each target.
+
+        Returns
+        -------
+        dict
+            Parameter name -> array shaped like ``predict``'s output, in the
+            targets' units: 'loc', 'scale' ('gaussian'; 'student_t' adds
+            'df'), or 'mu' (the mean) and 'alpha' (the dispersion: variance
+            ``mu + alpha * mu**2``) for 'negative_binomial'.
+        """
+        _, params, lengths, mode = self._head_params(X)
+        return {k: self._head_shape(v, lengths, mode, False) for k, v in params.items()}
+
+    @consistent
+    def predict_samples(self, X, n_samples=100, random_state=None):
+        """Draws from the likelihood head's distribution of each target.
+
+        Parameters
+        ----------
+        X : as for ``predict``
+        n_samples : int, default=100
+        random_state : int, RandomState or Generator instance, or None
+
+        Returns
+        -------
+        ndarray (or list, per step for ragged input) shaped like ``predict``'s
+        output plus a last axis of ``n_samples`` draws.  Their mean tends to
+        ``predict``'s value (the distribution's mean) as ``n_samples`` grows.
+        """
+        n = _check_n_samples(n_samples)
+        loss, params, lengths, mode = self._head_params(X)
+        draws = loss.sample(params, n, _generator(random_state))
+        return self._head_shape(draws, lengths, mode, True)
+
+    @consistent
+    def predict_quantiles(self, X, q=(0.05, 0.5, 0.95)):
+        """Quantiles of each target: the likelihood head's, in closed form
+        (the negative binomial's are integers, its exact discrete
+        quantiles), or those a pinball head was trained for.
+
+        Parameters
+        ----------
+        X : as for ``predict``
+        q : float or sequence of floats in (0, 1)
+            With ``loss='pinball'``, a subset of its ``quantiles``.
+
+        Returns
+        -------
+        ndarray (or list) shaped like ``predict``'s output plus a last axis
+        of len(q) quantiles, non-decreasing along it when q is increasing.
+        """
+        from ._intervals import _check_levels
+        levels = _check_levels(q, "q")
+        check_is_fitted(self, "network_")
+        loss = self.network_._loss_fn
+        if isinstance(loss, Pinball):
+            trained = np.asarray(loss.quantiles)
+            missing = [float(v) for v in levels if not np.isclose(trained, v).any()]
+            if missing:
+                raise ValueError(f"the pinball head was trained for the quantiles "
+                                 f"{loss.quantiles}; asked for {missing}")
+            Z, lengths, mode = self._raw(X)
+            Y = self._decode_outputs(Z)                         # (..., n_outputs, Q)
+            cols = [int(np.argmin(np.abs(trained - v))) for v in levels]
+            return self._head_shape(Y[..., cols], lengths, mode, True)
+        loss, params, lengths, mode = self._head_params(X)
+        return self._head_shape(loss.quantile(params, levels), lengths, mode, True)
 

@@ -55,6 +55,18 @@ through exp for a log transform; the interval of coverage c spans the
 quantiles (1 - c) / 2 and (1 + c) / 2.  The model is then refit on the
 whole series.
 
+Probabilistic heads (``distribution``, direct strategy): the networks are
+trained by the likelihood of u (or the pinball loss on a grid of levels)
+instead of the squared error.  A sample path draws each step's u from the
+head (the networks' mixture), independently across the steps, and maps it
+to z like a forecast (u is affine in z; with differencing the path sums its
+steps); quantiles are those of 1,000 such paths (a seed fixed at fit),
+around the forecast.  ``interval_method='head+conformal'`` keeps, for each
+calibration value, its signed distance to the head's quantiles at the
+levels 0.01..0.99 (divided by sigma_h), and moves the head's a-quantile by
+their a-quantile at the finite-sample level (conformalised quantile
+regression), the quantiles then rearranged to stay monotone.
+
 Where each part lives: seasonality statistics in ``_seasonality``, calendars
 and pandas in ``_calendar``, the model space in ``_model_space``, the length
 rules in ``_length_rules``, the interval maths in ``_intervals``; this
@@ -83,7 +95,8 @@ from ._calendar import (_align_X, _as_values, _from_pandas, _future_X_frame, _ga
                         _is_dates, _is_pandas, _named)
 from ._covariates import PastScaler, StaticEncoder, past_arrays, series_covariates, update_past
 from ._estimators import RNNRegressor
-from ._intervals import _check_levels, _smooth_spread
+from ._intervals import (CAL_LEVELS, HEAD_LOSSES, _check_levels, _smooth_spread, conformal_shift,
+                         head_params, head_point, head_samples, monotone)
 from ._length_rules import _Plan
 from ._model_space import _naive_z, _Series
 from ._seasonality import _stationary, detect_season, seasonality_test
@@ -205,6 +218,32 @@ verbose, callbacks
         'classic': the one-series pipeline above, shared.  'auto':
         'normalised' for a list of 1-D series without X and the direct
         strategy, else 'classic'.
+    distribution : {None, 'normal', 'student_t', 'quantile'}, default=None
+        The networks' head.  None: a point forecast trained on the squared
+        error.  'normal', 'student_t' (learnt degrees of freedom > 2): a
+        likelihood head trained by the negative log-likelihood of each
+        step of the horizon (``RNNRegressor(loss='gaussian')``,
+        'student_t'); its mean is the forecast.  'quantile': a quantile
+        head trained by the pinball loss at the levels 0.02, 0.05, 0.1,
+        0.2, ..., 0.9, 0.95, 0.98 (other levels interpolated, flat beyond
+        the ends); its median is the forecast.  Needs the direct strategy.
+        'negative_binomial' (counts) is refused: the networks learn
+        transformed values (logs, differences, scaled), which are not
+        counts; ``RNNRegressor(loss='negative_binomial')`` trains on counts.
+        See ``predict_samples`` for how the head's draws form sample paths.
+    interval_method : {'auto', 'conformal', 'head', 'head+conformal'}, default='auto'
+        What ``predict_interval`` and ``predict_quantiles`` read.
+        'conformal': the split-conformal quantiles of the calibration
+        errors (see the module's notes).  'head': the head's own quantiles
+        (from its sample paths, centred on the forecast, which may combine
+        the network with another forecast).  'head+conformal':
+        conformalised quantile regression: each of the head's quantiles
+        moved by the conformal quantile of the calibration values' signed
+        distances to it (pooled over the horizons, each divided by that
+        horizon's ``interval_scale_``), so that a head too narrow or too
+        wide is corrected.
+        'auto': 'conformal' without a head; with one, 'head+conformal'
+        when there is calibration data, else 'head'.
 
     Attributes
     ----------
@@ -268,6 +307,8 @@ verbose, callbacks
         "refit": ["boolean"],
         "random_state": ["random_state"],
         "global_method": [StrOptions({"auto", "normalised", "classic"})],
+        "distribution": [StrOptions(set(HEAD_LOSSES)), None],
+        "interval_method": [StrOptions({"auto", "conformal", "head", "head+conformal"})],
         # the network's options, declared once (by RNNRegressor): checked at
         # fit's start, in messages that name RNNForecaster
         **{p: RNNRegressor._parameter_constraints[p] for p in _TRAINING_PARAMS},
@@ -282,7 +323,8 @@ verbose, callbacks
                  clip_norm=5.0, clip_value=None, bptt_steps=None, alpha=0.0,
                  early_stopping=True, validation_fraction=0.1, n_iter_no_change=10,
                  tol=1e-4, shuffle=True, random_state=None, dtype="float32", verbose=0,
-                 callbacks=None, global_method="auto"):
+                 callbacks=None, global_method="auto", distribution=None,
+                 interval_method="auto"):
         self.window = window
         self.strategy = strategy
         self.horizon = horizon
@@ -321,6 +363,8 @@ verbose, callbacks
         self.verbose = verbose
         self.callbacks = callbacks
         self.global_method = global_method
+        self.distribution = distribution
+        self.interval_method = interval_method
 
     # ---------------------------------------------------------------- input
     def _check_series(self, y, X, reset):
@@ -456,8 +500,23 @@ verbose, callbacks
         fit (``KeyboardInterrupt``): the forecaster stays as it was.
         """
         self._validate_params()
+        self._check_head()
         with training(self), _engine.interrupts_propagate():
             return fit_then_publish(self, lambda work: work._fit(y, X, X_past, static))
+
+    def _check_head(self):
+        """What the declarative constraints cannot say about ``distribution``."""
+        if self.distribution == "negative_binomial":
+            raise ValueError("distribution='negative_binomial' is not available in the "
+                             "forecaster: its networks learn transformed values (logs, "
+                             "differences, scaled), which are not counts; use 'normal', "
+                             "'student_t' or 'quantile' (or RNNRegressor(loss="
+                             "'negative_binomial') on count windows)")
+        if self.distribution is not None and self.strategy != "direct":
+            raise ValueError(f"distribution={self.distribution!r} needs strategy='direct'")
+        if self.distribution is None and self.interval_method in ("head", "head+conformal"):
+            raise ValueError(f"interval_method={self.interval_method!r} reads the "
+                             "distribution head: set distribution (e.g. 'normal')")
 
     def _fit(self, y, X, X_past=None, static=None):
         if _distributed.is_dask_collection(y):   # a long table, trained on the cluster
@@ -476,6 +535,10 @@ verbose, callbacks
         self._static_rows = static_rows
         from . import _global     # the global model and the short-series fallback
         self._delegate = None
+        # the head's draws behind its quantiles: a seed fixed with the fit
+        self._head_seed = (int(self.random_state)
+                           if isinstance(self.random_state, numbers.Integral)
+                           else int(np.random.SeedSequence().entropy % (2 ** 63)))
         if _global.applies(self, self._is_list, self._y_ndim, Xs):
             return _global.fit_global(self, ys, series_covariates(len(ys), Ps, static_rows))
         plan = self._plan(ys, self._tindex)
@@ -492,6 +555,7 @@ verbose, callbacks
         self.n_calibration_errors_ = 0
         self._set_weights((1.0, 0.0, 0.0))
         self._scores = None
+        self._head_scores = None
         n_cal = plan.calibration
         if all(c > 0 for c in n_cal):
             heads = [(a[:-c], None if x is None else x[:-c], None if q is None else q[:-c])
@@ -602,7 +666,7 @@ verbose, callbacks
         self.regressors_ = []
         for seed in self._seeds():
             reg = RNNRegressor(return_sequences=self.strategy == "recursive",
-                               random_state=seed, **params)
+                               random_state=seed, **params, **head_params(self.distribution))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 reg.fit(inputs, targets)
@@ -678,6 +742,8 @@ verbose, callbacks
         u, _ = hist.u(z_hist)
         n, W = z_hist.shape[0], self.window_
         feats = self._features(hist, u, n - W, n)
+        if steps is None:   # the inputs only (the head's samples read them)
+            return feats
         return np.mean([self._forecast_one(reg, feats, X_future, steps, hist)
                         for reg in self.regressors_], axis=0)
 
@@ -691,7 +757,7 @@ verbose, callbacks
                                  f"steps; asked for {steps}")
             fut = self._future_steps(X_future, s)
             seq = feats if fut is None else np.vstack([feats, fut])
-            out = reg.predict(seq[None].astype(dt))[0]
+            out = head_point(reg, seq[None].astype(dt))[0]
             return out.reshape(self.horizon, self.n_targets_)[:steps]
         net = reg.network_
         out = np.empty((steps, self.n_targets_))
@@ -733,6 +799,8 @@ verbose, callbacks
         errors = [[] for _ in range(H)]
         naive = [[] for _ in range(H)]
         stat = [[] for _ in range(H)]
+        devs = [[] for _ in range(H)] if self.distribution is not None else None
+        rng = self._head_rng(1)
         for s, a, x, c, q in zip(self._series, ys, Xs, n_cal, Ps):
             z = np.log(a) if self.log_ else a
             n = a.shape[0]
@@ -753,6 +821,12 @@ verbose, callbacks
                     errors[h].append(z[o + h] - zh[h])
                     naive[h].append(z[o + h] - zn[h])
                     stat[h].append(z[o + h] - (zn[h] if zst is None else zst[h]))
+                if devs is not None:
+                    dev = self._head_deviations(s, z[:o], None if x is None else x[:o], Xf,
+                                                steps, self._CALIBRATION_SAMPLES, rng,
+                                                 P_hist=None if q is None else q[:o])
+                    for h in range(steps):
+                        devs[h].append(dev[:, h])
         errors = [np.array(e).reshape(-1, k) for e in errors]
         naive = [np.array(e).reshape(-1, k) for e in naive]
         stat = [np.array(e).reshape(-1, k) for e in stat]
@@ -775,6 +849,8 @@ verbose, callbacks
         self.interval_scale_ = sigma
         self._scores = scores
         self.n_calibration_errors_ = int(min(len(sc) for sc in scores))
+        if devs is not None:
+            self._head_scores = _head_scores(errors, devs, sigma)
 
     MAX_STEPS = 100_000
 
@@ -1003,6 +1079,8 @@ verbose, callbacks
 
     def _quantile_z(self, fh, X, alphas, point=False):
         check_is_fitted(self, "regressors_")
+        if self._interval_source() != "conformal":
+            return self._head_quantile_z(fh, X, alphas, point)
         if self._scores is None:
             raise ValueError("no calibration data: fit with calibration_size > 0 on series "
                              "long enough to hold out a tail")
@@ -1043,6 +1121,120 @@ verbose, callbacks
                 q[j, i] = np.quantile(sc, min(max(level, 0.0), 1.0),
                                       method="higher" if a >= 0.5 else "lower")
         return q
+
+    # ------------------------------------------------------------- the head
+    # (``distribution`` and ``interval_method``; the maths in ``_intervals``)
+    _HEAD_SAMPLES = 1000          # draws behind the head's quantiles
+    _CALIBRATION_SAMPLES = 200    # draws per calibration origin
+
+    def _interval_source(self):
+        method = self.interval_method
+        if method == "auto":
+            if self.distribution is None:
+                return "conformal"
+            return ("head+conformal" if getattr(self, "_head_scores", None) is not None
+                    else "head")
+        return method
+
+    def _head_rng(self, stream=0):
+        return np.random.default_rng([getattr(self, "_head_seed", 0), stream])
+
+    def _head_deviations(self, s, z_hist, X_hist, X_future, steps, n, rng, P_hist=None):
+        """n draws (n, steps, k) of the head's paths in z minus the networks'
+        mean forecast: the draws of each step of u independent, mapped to z
+        (u is affine in z; with differencing a path sums its steps)."""
+        feats = self._forecast_u(s, z_hist, X_hist, X_future, None, P_hist)
+        fut = self._future_steps(X_future, s)
+        seq = (feats if fut is None else np.vstack([feats, fut]))[None]
+        seq = seq.astype(np.float32 if self.dtype == "float32" else np.float64)
+        H, k = self.horizon, self.n_targets_
+        U = head_samples(self.regressors_, seq, n, rng)[0].reshape(H, k, n)[:steps]
+        mean = np.mean([head_point(r, seq)[0] for r in self.regressors_], axis=0)
+        D = np.moveaxis(U - mean.reshape(H, k)[:steps, :, None], -1, 0) * s.scale
+        return np.cumsum(D, axis=1) if s.d else D
+
+    def _head_quantile_z(self, fh, X, alphas, point):
+        """The head's quantiles (moved by the conformal correction for
+        'head+conformal') around the forecast, in z: per series (h, k, A)."""
+        recalibrate = self._interval_source() == "head+conformal"
+        if recalibrate and getattr(self, "_head_scores", None) is None:
+            raise ValueError("interval_method='head+conformal' needs calibration data: fit "
+                             "with calibration_size > 0 on series long enough to hold out "
+                             "a tail, or use interval_method='head'")
+        steps = self._check_fh(fh)
+        Xf = self._check_future_X(X, steps)
+        h = int(steps.max())
+        shift = 0.0
+        if recalibrate:   # (k, A) in units of interval_scale_, times its value per step
+            shift = conformal_shift(self._head_scores, alphas)[None] * self._sigma(steps)[
+                :, :, None]
+        rng = self._head_rng()
+        res = []
+        for s, xf in zip(self._series, Xf):
+            z = self._forecast_z(s, s.z, s.X, xf, h)
+            dev = self._head_deviations(s, s.z, s.X, xf, h, self._HEAD_SAMPLES, rng)
+            zq = np.moveaxis(np.quantile(dev[:, steps - 1], alphas, axis=0), 0, -1)
+            zq = monotone(zq + z[steps - 1][:, :, None] + shift, alphas)   # (len(steps), k, A)
+            res.append((s, (z[steps - 1], zq)) if point else (s, zq))
+        return steps, res
+
+    @consistent
+    def predict_samples(self, fh, n_samples=1000, random_state=None, X=None, y=None,
+                        X_past=None, static=None):
+        """Sample paths of the forecast.
+
+        With a head (``distribution``), each path draws every step of the
+        horizon from the head's distribution of that step (the networks'
+        mixture), independently of the other steps given the history,
+        shifted by the difference between the forecast and the networks'
+        mean (when ``combine`` mixed in another forecast), and maps it back
+        through the model space (with differencing, a path in levels sums
+        its steps' draws, so its spread grows with the horizon).  The draws
+        are the head's own (``interval_method`` does not recalibrate them).
+        Without a head, each step is the forecast plus a calibration error
+        drawn at random (scaled to the horizon as the conformal intervals
+        are), independently per step.
+
+        Parameters
+        ----------
+        fh, X, y, X_past, static : as for ``predict``
+        n_samples : int, default=1000
+        random_state : int, Generator, RandomState or None
+
+        Returns
+        -------
+        ndarray of shape (len(fh), n_samples) for a 1-D series, (len(fh),
+        n_targets, n_samples) for 2-D; for pandas input a DataFrame indexed
+        by the forecast times with one column per path; a list for a list
+        of series.
+        """
+        from ._estimators import _check_n_samples, _generator
+        n = _check_n_samples(n_samples)
+        rng = _generator(random_state)
+        if getattr(self, "_delegate", None) is not None:
+            steps, out, tix, is_list, ndim = self._delegate.samples(self, fh, X, y, n, rng,
+                                                                    X_past, static)
+            return self._delegate._shape(self, out, steps, tix, is_list, ndim,
+                                         columns=list(range(n)))
+        _no_new_series(y, X_past, static)
+        check_is_fitted(self, "regressors_")
+        steps = self._check_fh(fh)
+        Xf = self._check_future_X(X, steps)
+        h = int(steps.max())
+        if self.distribution is None and self._scores is None:
+            raise ValueError("no calibration data to draw errors from: fit with "
+                             "calibration_size > 0, or with a distribution head")
+        out = []
+        for s, xf in zip(self._series, Xf):
+            z = self._forecast_z(s, s.z, s.X, xf, h)[steps - 1]             # (len, k)
+            if self.distribution is not None:
+                dev = self._head_deviations(s, s.z, s.X, xf, h, n, rng)[:, steps - 1]
+            else:
+                sigma = self._sigma(steps)
+                dev = np.stack([sigma[:, j] * rng.choice(sc, size=(n, len(steps)))
+                                for j, sc in enumerate(self._scores)], axis=-1)
+            out.append(s.to_y(z[:, :, None] + np.moveaxis(dev, 0, -1)))
+        return self._shape(out, steps, columns=list(range(n)))
 
     def update(self, y_new, X_new=None, X_past_new=None):
         """Append new observations to the history, without refitting.
@@ -1109,6 +1301,25 @@ def _calendar_seasons(tindex):
         if m is not None:
             out.setdefault(m, getattr(ti.freq, "freqstr", str(ti.freq)))
     return out
+
+
+def _head_scores(errors, devs, sigma):
+    """The calibration values' signed distances to the head's quantiles at
+    ``CAL_LEVELS``, divided by the horizon's spread sigma_h and pooled over
+    the horizons: (N, k, len(CAL_LEVELS)).  errors[h] (N_h, k): value minus
+    forecast; devs[h]: N_h draws (n, k) of the head around the forecast.
+    Rows with a missing value are left out; None when none is left."""
+    out = []
+    for h, (e, d) in enumerate(zip(errors, devs)):
+        if not len(d):
+            continue
+        q = np.moveaxis(np.quantile(np.stack(d), CAL_LEVELS, axis=1), 0, -1)  # (N_h, k, L)
+        out.append((e[:, :, None] - q) / sigma[h][None, :, None])
+    if not out:
+        return None
+    scores = np.concatenate(out)
+    ok = np.isfinite(scores).all(axis=(1, 2))
+    return scores[ok] if ok.any() else None
 
 
 def _no_new_series(y, X_past=None, static=None):

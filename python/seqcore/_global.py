@@ -56,7 +56,13 @@ networks are then refit on every window (``refit``) and each series is
 forecast from its last L steps.  Intervals: split conformal, the held-out
 errors of the combination divided by each series' mean absolute
 difference, their quantiles per horizon (pooled over the series) added to
-the forecast.
+the forecast.  With a head (``RNNForecaster(distribution=...)``) the
+networks learn a distribution of the squashed targets: its quantiles
+(averaged over the networks), mapped to y step by step, minus the
+network's forecast, are added to the combined forecast ('head'); the
+held-out horizons give each quantile a conformal correction
+('head+conformal', see ``_intervals``).  A likelihood head is kept inside
+the range of the squashed training targets (``_target_range``).
 
 What was measured on M1 (``benchmarks/README.md``): learning the correction
 to Theta rather than the values took the monthly sMAPE from 0.98 to 0.91 of
@@ -85,6 +91,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._estimators import RNNRegressor
+from ._intervals import (CAL_LEVELS, conformal_shift, head_params, head_point,
+                         head_quantiles, head_samples, monotone)
 from ._theta import theta_fits, theta_seasonal
 from ._validation import warn_user
 
@@ -253,6 +261,11 @@ class GlobalModel:
     season : int
     """
 
+    # the head (RNNForecaster's distribution and interval_method): none in
+    # models pickled before the heads existed
+    distribution, interval_method, head_scores_, head_range_ = None, "auto", None, None
+    spaces = _SPACES
+
     def __init__(self, est, season):
         self.H = int(est.horizon)
         self.m = int(season)
@@ -263,6 +276,11 @@ class GlobalModel:
         self.refit = est.refit
         self.seeds = _seeds(est)
         self.params = _network_params(est)
+        self.distribution = getattr(est, "distribution", None)
+        # a head's quantiles map back through one transform: its networks all
+        # work in one space (logs where positive)
+        self.spaces = _SPACES if self.distribution is None else 1
+        self.interval_method = getattr(est, "interval_method", "auto")
 
     # ------------------------------------------------------------ training
     def lookback(self, k):
@@ -285,6 +303,7 @@ class GlobalModel:
             p["max_iter"] = int(min(p["max_iter"], max(5, budget // (len(X) * L))))
             p["early_stopping"] = bool(p["early_stopping"] and len(X) >= 20)
             p.setdefault("loss", _LOSS)
+            p.update(head_params(self.distribution))   # a head sets its own loss
             reg = RNNRegressor(random_state=int(seed), gradient_shards=shards, **p)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
@@ -299,7 +318,8 @@ class GlobalModel:
         table replaces (``seqcore._cluster_forecast``: the windows are cut on
         the workers)."""
         rng = np.random.default_rng(seed)
-        X, Y = cut_windows([_space(s, k) for s in series], cut, L, self.H, lambda i: rng)
+        X, Y = cut_windows([_space(s, k, self.spaces) for s in series], cut, L, self.H,
+                           lambda i: rng)
         if not X:
             raise no_windows(self.H, cut)
         return np.stack(X).astype(np.float32), _squash(np.stack(Y)), None
@@ -308,15 +328,15 @@ class GlobalModel:
         """Network forecast (S, H) of y from each series' end minus cut: the
         members' mean in their space, averaged over the spaces (``_SPACES``)."""
         by_space = []
-        for space in range(min(len(regs), _SPACES)):
-            group = [(k, r) for k, r in enumerate(regs) if k % _SPACES == space]
-            sp = [_space(s, space) for s in series]
+        for space in range(min(len(regs), self.spaces)):
+            group = [(k, r) for k, r in enumerate(regs) if k % self.spaces == space]
+            sp = [_space(s, space, self.spaces) for s in series]
             base = np.stack([np.broadcast_to(s.base(len(s.y) - cut), (self.H,)) for s in sp])
             outs = []
             for k, r in group:
                 X = np.stack([s.inputs(len(s.y) - cut, self.lookback(k)) for s in sp])
-                outs.append(_unsquash(r.predict(X.astype(np.float32)).reshape(len(sp),
-                                                                              self.H)))
+                outs.append(_unsquash(head_point(r, X.astype(np.float32)).reshape(
+                    len(sp), self.H)))
             out = base + np.mean(outs, axis=0)
             by_space.append([s.to_y(o, len(s.y) - cut) for s, o in zip(sp, out)])
         return [np.mean(f, axis=0) for f in zip(*by_space)]
@@ -334,6 +354,7 @@ class GlobalModel:
         # on what is left
         val = [i for i in usable if len(ys[i]) >= _MIN_CONTEXT + 2 * H]
         self.weights_ = (1.0,) + (0.0,) * (len(COMPONENTS) - 1)   # the network alone
+        self.head_scores_ = None
         self.validation_ = None
         quantile_errors = None
         if val and (self.combine == "auto" or self.calibrate):
@@ -343,11 +364,14 @@ class GlobalModel:
                 rows = [i for i in val if len(ys[i]) >= _MIN_CONTEXT + H + cut]
                 if not rows:
                     break
-                vseries = _prepare([ys[i][:-cut] for i in rows], self.m, H, covs=None if covs is None
-                                   else [covs[i].head(len(ys[i]) - cut) for i in rows])
+                vseries = _prepare([ys[i][:-cut] for i in rows], self.m, H,
+                                   covs=None if covs is None else
+                                   [covs[i].head(len(ys[i]) - cut) for i in rows])
+                if r == 0:
+                    self.head_range_ = self._target_range(vseries)
                 vregs = self._train(vseries, 0, seeds)
                 if r == 0:
-                    regs = vregs
+                    regs, held = vregs, vseries
                 parts.append(np.stack(
                     [np.stack(self._network(vregs, vseries, 0))]
                     + self._statistical([ys[i][:-cut] for i in rows], vseries)))
@@ -367,8 +391,12 @@ class GlobalModel:
                 self.weights_ = tuple(float(w) for w in self.validation_["weights"][best])
             combined = np.tensordot(np.array(self.weights_), parts, axes=1)
             quantile_errors = (truth - combined) / scales[:, None]
+            n0 = len(held)   # the head's scores: the last horizon's origin
+            self.head_scores_ = self._held_out_scores(regs, held, truth[:n0], combined[:n0],
+                                                      scales[:n0])
         else:
             regs = None
+        self.head_range_ = self._target_range(series)
         trainable = [i for i in usable if len(ys[i]) >= _MIN_CONTEXT + H]
         if not trainable:     # no window to learn from: Theta forecasts every series
             self.fallback_ = ["theta" if len(y) >= 2 else "naive" for y in ys]
@@ -455,8 +483,16 @@ class GlobalModel:
         return [makers[name]() if only is None or k in only else np.zeros((len(ys), H))
                 for k, name in enumerate(COMPONENTS[1:], start=1)]
 
-    def spread(self, ys, alphas):
-        """Quantile offsets (len(ys), H, len(alphas)) of each series' forecast."""
+    def spread(self, ys, alphas, series=None, method=None):
+        """Quantile offsets (len(ys), H, len(alphas)) of each series' forecast
+        (``series``: their prepared forms when they are the fitted ones;
+        ``method``: the forecaster's ``interval_method`` now, else at fit)."""
+        source = self.interval_source(method)
+        if source != "conformal":
+            return self._head_spread(ys, alphas, series, source == "head+conformal")
+        return self._conformal_spread(ys, alphas)
+
+    def _conformal_spread(self, ys, alphas):
         if self.errors_ is None:
             raise ValueError("no calibration data: the global model holds out the last "
                              "horizon of each series to calibrate (calibration_size > 0), "
@@ -465,6 +501,141 @@ class GlobalModel:
         q = np.stack([_conformal_quantile(self.errors_, a) for a in alphas], axis=-1)
         scales = np.array([_Prepared(y, self.m).mase_scale for y in ys])
         return scales[:, None, None] * q[None]
+
+    # ------------------------------------------------------------- the head
+    # (``RNNForecaster(distribution=...)``; the maths in ``_intervals``).
+    # The head's quantiles, in the network's space, are mapped to y step by
+    # step (every map there is increasing) and taken relative to the
+    # network's own forecast: added to the combined forecast, they centre
+    # the head's distribution on it.
+    def interval_source(self, method=None):
+        method = self.interval_method if method is None else method
+        if self.distribution is None or method == "conformal":
+            return "conformal"
+        if method == "auto":
+            return "head+conformal" if self.head_scores_ is not None else "head"
+        return method
+
+    def _target_range(self, series):
+        """Per step of the horizon, the smallest and the largest (squashed)
+        target of every training window of the series: a likelihood head's
+        quantiles and draws are kept inside it.  (A Gaussian or t in the
+        squashed space, mapped back through sinh and, in logs, exp, puts
+        its far quantiles orders of magnitude beyond anything a series did
+        on volatile series: on M1 monthly, a few series' 95% quantiles
+        reached 1e12.)  None without a likelihood head."""
+        if self.distribution not in ("normal", "student_t"):
+            return None
+        H = self.H
+        lo, hi = np.full(H, np.inf), np.full(H, -np.inf)
+        for s in series:
+            ends = np.arange(_MIN_CONTEXT, len(s.a) - H + 1)
+            if not len(ends):
+                continue
+            last = s.a[ends - 1][:, None]
+            t = np.clip((np.lib.stride_tricks.sliding_window_view(s.a, H)[ends] - last)
+                        / s.scale, -_CLIP, _CLIP)
+            if s.theta is not None:   # minus the Theta base, as in s.targets - s.base
+                t = t - np.clip((s.theta[ends] - last) / s.scale, -_CLIP, _CLIP)
+            t = _squash(t)
+            lo, hi = np.minimum(lo, t.min(axis=0)), np.maximum(hi, t.max(axis=0))
+        return (lo, hi) if np.isfinite(lo).all() else None
+
+    def _bounded(self, t):
+        """Squashed quantiles or draws (S, H, ...) kept inside ``head_range_``."""
+        if self.head_range_ is None:
+            return t
+        lo, hi = self.head_range_
+        return np.clip(t, lo[:, None], hi[:, None])
+
+    def _head_offsets(self, regs, series, cut, levels):
+        """The head's quantiles at ``levels`` minus the network's forecast, in
+        y: (len(series), H, len(levels)), from each series' end minus cut."""
+        q = []
+        for k, r in enumerate(regs):
+            X = np.stack([s.inputs(len(s.y) - cut, self.lookback(k)) for s in series])
+            # each network's quantiles kept inside the range, as its draws are
+            q.append(self._bounded(head_quantiles([r], X.astype(np.float32), levels)))
+        q = _unsquash(np.mean(q, axis=0))                                  # (S, H, A)
+        point = self._network(regs, series, cut)
+        out = np.empty(q.shape)
+        for i, s in enumerate(series):
+            end = len(s.y) - cut
+            base = np.broadcast_to(s.base(end), (self.H,))
+            for a in range(q.shape[2]):
+                out[i, :, a] = s.to_y(base + q[i, :, a], end) - point[i]
+        return out
+
+    def _held_out_scores(self, regs, vseries, truth, combined, scales):
+        """The held-out values' signed distances to the head's quantiles at
+        ``CAL_LEVELS`` around the combined forecast, divided by each series'
+        mean absolute difference: (S, H, len(CAL_LEVELS)), float32."""
+        if self.distribution is None:
+            return None
+        q = combined[:, :, None] + self._head_offsets(regs, vseries, 0, CAL_LEVELS)
+        return ((truth[:, :, None] - q) / scales[:, None, None]).astype(np.float32)
+
+    def _head_spread(self, ys, alphas, series, recalibrate):
+        if recalibrate and self.head_scores_ is None:
+            raise ValueError("interval_method='head+conformal' needs held-out values: no "
+                             f"series had the {_MIN_CONTEXT + 2 * self.H} values to hold out "
+                             "a horizon; use interval_method='head'")
+        levels = np.asarray(alphas)
+        series = self._prepared_for(ys, series)
+        kinds = self._kinds(ys)
+        rows = [i for i, k in enumerate(kinds) if k in ("network", "short_context")]
+        out = np.empty((len(ys), self.H, len(levels)))
+        if rows:
+            out[rows] = self._head_offsets(self.regressors_, [series[i] for i in rows], 0,
+                                           levels)
+            if recalibrate:   # per horizon, in units of each series' mean absolute difference
+                scales = np.array([series[i].mase_scale for i in rows])
+                out[rows] = monotone(out[rows] + scales[:, None, None] * conformal_shift(
+                    self.head_scores_, levels)[None], levels)
+        others = [i for i in range(len(ys)) if i not in set(rows)]
+        if others:   # not forecast by the network: the conformal spread
+            out[others] = self._conformal_spread([ys[i] for i in others], alphas)
+        return out
+
+    def _prepared_for(self, ys, series):
+        if series is None:
+            series = [_Prepared(y, self.m) for y in ys]
+            prefix_theta(series, self.H)
+        return series
+
+    def _kinds(self, ys):
+        return [_kind(len(y), self.L) if self.regressors_ else
+                ("theta" if len(y) >= 2 else "naive") for y in ys]
+
+    def sample_offsets(self, ys, n, rng, series=None):
+        """n draws (len(ys), H, n) around each series' forecast: the head's
+        paths (each step drawn independently), or, without a head,
+        held-out errors drawn per step."""
+        series = self._prepared_for(ys, series)
+        kinds = self._kinds(ys)
+        rows = ([i for i, k in enumerate(kinds) if k in ("network", "short_context")]
+                if self.distribution is not None else [])
+        out = np.empty((len(ys), self.H, n))
+        if rows:
+            sub = [series[i] for i in rows]
+            X = np.stack([s.inputs(len(s.y), self.L) for s in sub]).astype(np.float32)
+            draws = _unsquash(self._bounded(head_samples(self.regressors_, X, n, rng)))
+            point = self._network(self.regressors_, sub, 0)
+            for i, s, d, p in zip(rows, sub, draws, point):
+                base = np.broadcast_to(s.base(len(s.y)), (self.H,))
+                out[i] = np.stack([s.to_y(base + d[:, j], len(s.y)) for j in range(n)],
+                                  axis=1) - p[:, None]
+        others = [i for i in range(len(ys)) if i not in set(rows)]
+        if others:
+            if self.errors_ is None:
+                raise ValueError("no held-out errors to draw from (and no distribution "
+                                 "head): fit with calibration_size > 0 on series of "
+                                 f"{_MIN_CONTEXT + 2 * self.H} values or more")
+            scales = np.array([_Prepared(ys[i], self.m).mase_scale for i in others])
+            pick = rng.integers(0, self.errors_.shape[0], (len(others), self.H, n))
+            e = self.errors_[pick, np.arange(self.H)[None, :, None]]
+            out[others] = scales[:, None, None] * e
+        return out
 
 
 def cut_windows(series, cut, L, H, rng_of):
@@ -527,10 +698,10 @@ def _prepare(ys, m, H, like=None, covs=None):
     return series
 
 
-def _space(s, k):
+def _space(s, k, spaces=_SPACES):
     """The prepared form network k reads: in logs (even k) or not (odd k,
-    with ``_SPACES = 2``)."""
-    return s.raw if _SPACES == 2 and k % 2 and s.raw is not None else s
+    with two spaces)."""
+    return s.raw if spaces == 2 and k % 2 and s.raw is not None else s
 
 
 def prefix_theta(series, H):
@@ -781,9 +952,18 @@ class _Delegate:
         steps, hist, prep, tix, is_list, ndim = self._inputs(est, fh, X, y, X_past, static)
         h = int(steps.max())
         point = self._point(hist, prep, y is None, h)
-        q = self._offsets(hist, alphas, h)
+        q = self._offsets(hist, alphas, h, prep, est.interval_method)
         out = [(p[:, None] + o)[steps - 1] for p, o in zip(point, q)]
         return steps, point, out, tix, is_list, ndim
+
+    def samples(self, est, fh, X, y, n, rng, X_past=None, static=None):
+        """n sample paths of every series: (steps, paths, time indexes, is_list, ndim)."""
+        steps, hist, prep, tix, is_list, ndim = self._inputs(est, fh, X, y, X_past, static)
+        h = int(steps.max())
+        point = self._point(hist, prep, y is None, h)
+        draws = self._draws(hist, prep, h, n, rng)
+        out = [(p[:h, None] + d[:h])[steps - 1] for p, d in zip(point, draws)]
+        return steps, out, tix, is_list, ndim
 
     def update(self, est, y_new, X_new, X_past_new=None):
         from ._calendar import _gap_before
@@ -846,8 +1026,11 @@ class _GlobalDelegate(_Delegate):
         # the fitted series were warned about at fit
         return self.model.forecast(hist, prep, warn=not fitted)[0]
 
-    def _offsets(self, hist, alphas, h):
-        return self.model.spread(hist, alphas)
+    def _offsets(self, hist, alphas, h, prep=None, method=None):
+        return self.model.spread(hist, alphas, prep, method)
+
+    def _draws(self, hist, prep, h, n, rng):
+        return self.model.sample_offsets(hist, n, rng, prep)
 
 
 class _ThetaDelegate(_Delegate):
@@ -858,7 +1041,12 @@ class _ThetaDelegate(_Delegate):
         return [theta_fits([y], self.m)[0].point(h) if len(y) >= 2 else
                 np.repeat(y[-1], h) for y in hist]
 
-    def _offsets(self, hist, alphas, h):
+    def _draws(self, hist, prep, h, n, rng):
+        """Theta's Gaussian spread, each step drawn independently."""
+        sd = self._offsets(hist, [0.8413447460685429], h)     # norm.cdf(1): one sd
+        return [s[:, :1] * rng.standard_normal((h, n)) for s in sd]
+
+    def _offsets(self, hist, alphas, h, prep=None, method=None):
         from scipy.stats import norm
         z = norm.ppf(np.asarray(alphas))
         out = []

@@ -27,12 +27,14 @@ from sklearn.base import clone
 from . import _global
 from ._covariates import missing_value
 from ._forecasting import RNNForecaster
+from ._intervals import crps, scaled_pinball_loss
 from ._theta import ThetaForecaster
 from .model_selection import RollingOrigin, score_origins
 from .model_selection import backtest as _backtest
 from .parallel import blas_threads as _blas_threads
 
-__all__ = ["RNNForecaster", "ThetaForecaster", "forecast_many", "ManyForecasts"]
+__all__ = ["RNNForecaster", "ThetaForecaster", "forecast_many", "ManyForecasts",
+           "scaled_pinball_loss", "crps"]
 
 _SCORES = ("mae", "smape", "mase", "naive_mae", "naive_smape", "naive_mase")
 

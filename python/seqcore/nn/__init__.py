@@ -17,7 +17,8 @@ from ._layers import GRU, LSTM, MGU, RNN
 from ._linear import Linear
 from ._network import SequenceNetwork
 from ._seq2seq import Seq2Seq
-from ._loss import CTC, AbsoluteError, Huber, Loss, Pinball, Poisson, SquaredError
+from ._loss import (CTC, AbsoluteError, Distribution, Gaussian, Huber, Loss, NegativeBinomial,
+                    Pinball, Poisson, SquaredError, StudentT)
 from ._optim import SGD, Adam, AdamW, ExponentialLR, RMSprop, clip_grad_norm, clip_grad_value
 from ._schedules import (ConstantSchedule, CosineSchedule, ExponentialSchedule,
                          PlateauSchedule, Schedule)
@@ -26,5 +27,6 @@ __all__ = ["RNN", "GRU", "LSTM", "MGU", "CELLS", "Embedding", "Linear", "Sequenc
            "clip_grad_norm", "clip_grad_value", "SGD", "Adam", "AdamW", "RMSprop",
            "ExponentialLR", "Schedule", "ConstantSchedule", "ExponentialSchedule",
            "CosineSchedule", "PlateauSchedule", "Loss", "SquaredError", "AbsoluteError",
-           "Huber", "Poisson", "Pinball", "CTC",
+           "Huber", "Poisson", "Pinball", "Distribution", "Gaussian", "StudentT",
+           "NegativeBinomial", "CTC",
            "Attention", "Seq2Seq", "ctc_loss", "ctc_decode", "language_model_prior"]
