@@ -19,7 +19,11 @@ LSTM_CODE = 2   # CELL_LSTM in src/seqcore/_cells.pxd
 
 @pytest.fixture
 def share_every_job(monkeypatch):
+    """Share every job, and split by units from the default threshold on."""
     monkeypatch.setattr(_layers, "MIN_SHARED_WORK", 0)
+    old = _recurrent.unit_split_work(_recurrent.DEFAULT_UNIT_SPLIT_WORK)
+    yield
+    _recurrent.unit_split_work(old)
 
 
 def _run(threads, monkeypatch, dtype, kw, lengths, training, X):
@@ -59,7 +63,7 @@ def test_units_split_gives_the_bits_of_the_row_split(dtype, kw, padded, training
     assert all(np.isfinite(a).all() for a in two)
 
 
-def test_units_split_only_where_it_applies():
+def test_units_split_only_where_it_applies(share_every_job):
     f32, f64 = np.float32, np.float64
     big = 64
     assert _recurrent.unit_parts(LSTM_CODE, 0, big, 128, 128, f32, True, 2) == 2
@@ -76,3 +80,15 @@ def test_units_split_only_where_it_applies():
         assert _recurrent.unit_parts(code, 0, big, 128, 128, f32, True, 2) == 0
     with pytest.raises(ValueError, match="unknown cell kind"):
         _recurrent.unit_parts(9, 0, big, 128, 128, f32, True, 2)
+
+
+def test_unit_split_work_is_a_knob():
+    old = _recurrent.unit_split_work(0)
+    try:
+        assert _recurrent.unit_parts(LSTM_CODE, 0, 1, 128, 128, np.float32, True, 2) == 2
+        assert _recurrent.unit_split_work(1 << 62) == 0
+        assert _recurrent.unit_parts(LSTM_CODE, 0, 64, 128, 128, np.float32, True, 2) == 0
+        with pytest.raises(ValueError, match="min_work"):
+            _recurrent.unit_split_work(-1)
+    finally:
+        _recurrent.unit_split_work(old)

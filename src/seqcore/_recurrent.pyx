@@ -47,6 +47,7 @@ trust them.  Sizes, offsets and index products are Py_ssize_t throughout.
 
 from cython cimport floating
 from libc.string cimport memcpy, memset
+from cpython.pyport cimport PY_SSIZE_T_MAX
 
 from seqcore._blas cimport (gemm, colsum, NoTrans, Transpose, run_parts,
                             serial_blas_begin, serial_blas_end)
@@ -379,8 +380,14 @@ def forward_steps(int kind, int flags, bint training,
 # A time loop whose step has at least this many multiply-adds in its hidden
 # product (B * G*H * P) splits each step's units across the threads
 # (forward_by_units) rather than its rows: a step then waits for the slowest
-# thread, so it must be long enough to pay for that hand-off.
-cdef Py_ssize_t MIN_UNIT_SPLIT_WORK = 1 << 21
+# thread, so it must be long enough to pay for that hand-off.  Off by default
+# (unit_split_work() sets it): on this project's shared 2-vCPU machine the
+# per-step barrier made inference 1.4-1.8x slower under load, where the row
+# split's claimed parts let the caller finish a late worker's share
+# (benchmarks/README.md, "Round three").
+cdef Py_ssize_t MIN_UNIT_SPLIT_WORK = PY_SSIZE_T_MAX
+# the threshold that makes the split worth its hand-offs when both threads run
+DEFAULT_UNIT_SPLIT_WORK = 1 << 21
 
 
 cdef Py_ssize_t units_split(const CellSpec* s, bint dbl, Py_ssize_t B,
@@ -402,6 +409,20 @@ cdef Py_ssize_t units_split(const CellSpec* s, bint dbl, Py_ssize_t B,
         return 0
     blocks = s.H // NR
     return min(blocks, threads) if blocks >= 2 else 0
+
+
+def unit_split_work(min_work=None):
+    """The smallest hidden product per step (B * G*H * P multiply-adds) whose
+    time loop splits its steps' units across threads; with ``min_work``, set
+    it (a benchmark's knob: results are the same bits either way) and return
+    the previous value."""
+    global MIN_UNIT_SPLIT_WORK
+    old = MIN_UNIT_SPLIT_WORK
+    if min_work is not None:
+        if min_work < 0:
+            raise ValueError(f"unit_split_work: min_work must be >= 0, got {min_work}")
+        MIN_UNIT_SPLIT_WORK = min_work
+    return old
 
 
 def unit_parts(int kind, int flags, Py_ssize_t B, Py_ssize_t H, Py_ssize_t P, dtype,
