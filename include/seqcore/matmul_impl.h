@@ -169,7 +169,7 @@ SC_MM(sc_matmul_any)(const int ta, ptrdiff_t m, ptrdiff_t N, ptrdiff_t K,
             }
             i = tail;
             /* the last rows: a block of `rows` rows over np panels at a time,
-             * then the panels left one by one; each size a constant */
+             * then the panels left in fewer at a time; each size a constant */
 #define SC_MM_PANELS(rows, np)                                              \
             for (; p + (np) <= n_panels; p += (np))                        \
                 SC_MM(sc_block)(rows, np, ta, kc, SC_MM_AT(i), lda,          \
@@ -180,6 +180,10 @@ SC_MM(sc_matmul_any)(const int ta, ptrdiff_t m, ptrdiff_t N, ptrdiff_t K,
             if (SC_MM_MR > rows && i1 - i >= rows) {                       \
                 p = 0;                                                      \
                 SC_MM_PANELS(rows, SC_MM_NP(rows))                          \
+                if (SC_MM_NP(rows) > 4)                                     \
+                    SC_MM_PANELS(rows, 4)                                   \
+                if (SC_MM_NP(rows) > 2)                                     \
+                    SC_MM_PANELS(rows, 2)                                   \
                 SC_MM_PANELS(rows, 1)                                       \
                 i += rows;                                                  \
             }
