@@ -12,7 +12,11 @@ dtype and mode the script
    median of each;
 3. times the GEMM-bound limit of the step: every matrix product the step
    needs, in its exact shape and count, run on ``scipy.linalg.blas``
-   ``sgemm``/``dgemm`` (the BLAS seqcore itself calls), see ``GemmLimit``.
+   ``sgemm``/``dgemm`` (the BLAS seqcore itself calls), see ``GemmLimit``;
+4. for float32 LSTM beyond the small and streaming problems (``peak_case``),
+   reports the step's multiply-adds per second as a fraction of the
+   machine's peak FMA rate on the same threads, measured once per run by
+   ``benchmarks/peak_fma.py`` (a register-only loop; the ``%peak`` column).
 
 Modes::
 

@@ -15,6 +15,13 @@ is built at install time.
 Run ``python benchmarks/peak_fma.py`` (``--threads N``, ``--seconds S``,
 ``--json PATH``).  On a shared machine the best of several short rounds is
 kept (another process can only slow a round down).
+
+``--step ROWS,H[,STEPS]`` (repeatable) also profiles one float32 LSTM time
+step of ROWS rows and hidden size H on one thread (``peak_fma_step.c``,
+compiled against the core's headers in ``include/``): the hidden product on
+the packed W_hh and the gate math, each as a fraction of the peak, e.g.
+``--step 32,128 --step 64,512 --step 1,128,1000`` (a row range of the
+(64, 100, 32, 128) and (128, 50, 128, 512) benchmarks, and streaming).
 """
 
 import argparse
@@ -30,6 +37,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.join(HERE, "peak_fma.c")
+STEP_SOURCE = os.path.join(HERE, "peak_fma_step.c")
+INCLUDE = os.path.join(os.path.dirname(HERE), "include")
 
 _lib = None
 
@@ -105,6 +114,31 @@ def rate(kind, threads=1, seconds=0.05, rounds=7):
     return best
 
 
+def profile_step(rows, H, steps=50):
+    """One float32 LSTM step's product and gate math on one thread, timed by
+    peak_fma_step.c (best of 5 rounds of ``steps`` steps): a dict of
+    seconds per step, the product's multiply-adds per second and the kernels
+    used."""
+    tmp = tempfile.mkdtemp(prefix="seqcore_peak_step_")
+    try:
+        exe = os.path.join(tmp, "step")
+        cmd = [_compiler(), "-O2", "-std=gnu11", "-D_GNU_SOURCE", f"-I{INCLUDE}", STEP_SOURCE,
+               "-o", exe, "-lm"]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"peak_fma: {' '.join(cmd)} failed:\n{done.stderr}")
+        out = subprocess.run([exe, str(rows), str(H), str(steps)], capture_output=True,
+                             text=True, check=True).stdout
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    kv = dict(item.split("=", 1) for item in out.split())
+    product, gates = float(kv["product_s"]), float(kv["gates_s"])
+    return {"kernels": kv["kernels"], "rows": rows, "H": H,
+            "product_s_per_step": product / steps, "gates_s_per_step": gates / steps,
+            "product_madds_per_s": float(kv["madds"]) / product,
+            "gates_over_product": gates / product}
+
+
 def measure(threads=2, seconds=0.05, rounds=7):
     """The peak float32 multiply-add rates of this machine, as a dict:
     ``kind`` ("zmm" with AVX-512, "ymm" with AVX2 + FMA, None without either),
@@ -131,9 +165,20 @@ def main(argv=None):
     p.add_argument("--seconds", type=float, default=0.05, help="length of one round")
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--json", metavar="PATH")
+    p.add_argument("--step", metavar="ROWS,H[,STEPS]", action="append", default=[],
+                   help="also profile one float32 LSTM step (repeatable)")
     args = p.parse_args(argv)
     if args.threads < 1:
         p.error("--threads must be at least 1")
+    steps = []
+    for spec in args.step:
+        try:
+            vals = [int(v) for v in spec.split(",")]
+        except ValueError:
+            vals = []
+        if len(vals) not in (2, 3) or min(vals) < 1:
+            p.error(f"--step {spec!r}: expected ROWS,H or ROWS,H,STEPS (positive integers)")
+        steps.append(vals)
     res = measure(args.threads, args.seconds, args.rounds)
     if res["kind"] is None:
         print("no AVX2 + FMA or AVX-512 on this CPU: nothing to measure")
@@ -147,6 +192,16 @@ def main(argv=None):
     print(f"peak: {res['per_core'] / 1e9:.1f} G/s per core ({res['kind']}), "
           f"{res['all_threads'] / 1e9:.1f} G/s on {args.threads} threads; "
           f"load average {os.getloadavg()[0]:.2f}")
+    res["steps"] = []
+    for vals in steps:
+        st = profile_step(*vals)
+        res["steps"].append(st)
+        print(f"LSTM step, {st['rows']} rows, H = {st['H']} ({st['kernels']}, one thread): "
+              f"product {st['product_s_per_step'] * 1e6:.2f} us "
+              f"({st['product_madds_per_s'] / 1e9:.1f} G/s, "
+              f"{100 * st['product_madds_per_s'] / res['per_core']:.0f}% of the peak), "
+              f"gate math {st['gates_s_per_step'] * 1e6:.2f} us "
+              f"({100 * st['gates_over_product']:.0f}% of the product)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=1)
