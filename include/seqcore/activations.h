@@ -40,17 +40,6 @@
 #define SC_CAT(a, b) SC_CAT2(a, b)
 #define SC_FN(name) SC_CAT(name, SC_ISA)
 
-/* Under GCC the kernels compile without trapping math.  Why: with it (the
- * default), GCC if-converts the clamps of exp into masked code and may not
- * run a division on lanes the source would not divide, so the logistic's
- * 1 / (1 + e) ran as two masked divisions per vector, one per path; without
- * it, one.  Only the floating-point exception flags can differ, never a
- * value: the results are the same bits (tests/c's checksums), and the
- * logistic took 0.4 ns per value instead of 0.7 here (float32, AVX-512). */
-#if SC_GNU && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC optimize("no-trapping-math")
-#endif
 #define SC_ISA generic
 #include "activations_impl.h"
 #undef SC_ISA
@@ -86,11 +75,6 @@
 #pragma GCC pop_options
 #endif
 
-#endif /* SC_X86 */
-#if SC_GNU && !defined(__clang__)
-#pragma GCC pop_options
-#endif
-#if SC_X86
 #define SC_DISPATCH(name, T)                                                \
     static inline void name(T *x, ptrdiff_t n)                              \
     {                                                                       \
