@@ -1,6 +1,7 @@
 /* One LSTM time step's parts, timed on one thread, for peak_fma.py --step.
  *
- * Compiled at run time with the system C compiler against include/seqcore
+ * Compiled at run time with the system C compiler and the extension's flags
+ * (-O3 -fno-trapping-math) against include/seqcore
  * (the core's own packed kernels and activations, as the time loop calls
  * them): the hidden product h @ W_hh.T on the packed W_hh (n rows, K = H,
  * N = 4H, accumulated into the gates as in _cells.lstm_forward) and the gate
