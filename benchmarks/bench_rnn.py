@@ -12,7 +12,11 @@ dtype and mode the script
    median of each;
 3. times the GEMM-bound limit of the step: every matrix product the step
    needs, in its exact shape and count, run on ``scipy.linalg.blas``
-   ``sgemm``/``dgemm`` (the BLAS seqcore itself calls), see ``GemmLimit``.
+   ``sgemm``/``dgemm`` (the BLAS seqcore itself calls), see ``GemmLimit``;
+4. for float32 LSTM beyond the small and streaming problems (``peak_case``),
+   reports the step's multiply-adds per second as a fraction of the
+   machine's peak FMA rate on the same threads, measured once per run by
+   ``benchmarks/peak_fma.py`` (a register-only loop; the ``%peak`` column).
 
 Modes::
 
@@ -169,6 +173,9 @@ def target(cfg, dtype, mode):
 
 
 LIMIT_TARGET = 1.15  # seqcore within 1.15x of the GEMM limit at H >= 256
+# issue 26: float32 LSTM inference at H >= 256 at >= 90% of the measured peak
+# FMA rate (benchmarks/peak_fma.py, on the same threads)
+PEAK_TARGET = 0.9
 ORT_TARGET = 1.0     # inference at least as fast as onnxruntime
 DIGITS_TARGET = 0.2  # RNNClassifier.fit on load_digits against the PyTorch loop
 SLOWDOWN_TARGET = 1.2  # contended: default threads / 1 thread
@@ -991,7 +998,8 @@ def run_contention(args):
 
 COLUMNS = [("config", 24), ("cell", 4), ("dtype", 7), ("mode", 9), ("seqcore ms", 10),
            ("torch ms", 9), ("sc/torch", 8), ("(mins)", 6), ("target", 6), ("ort ms", 8),
-           ("sc/ort", 6), ("limit ms", 9), ("sc/limit", 8), ("torch/lim", 9)]
+           ("sc/ort", 6), ("limit ms", 9), ("sc/limit", 8), ("torch/lim", 9),
+           ("%peak", 6)]
 
 
 def fmt_row(values):
@@ -1121,8 +1129,17 @@ def case_key(row):
     return (row["config"], row["cell"], row["dtype"], row["mode"])
 
 
-def run_case(cfg, dtype_name, mode, args, limiter, monitor, budget, min_reps):
-    """Time one case (the libraries and the GEMM limit); return its result row."""
+def peak_case(cfg, dtype_name):
+    """Whether a case is reported against the peak FMA rate: float32 LSTM
+    beyond the streaming and small problems (issue 26)."""
+    return (cfg.cell == "lstm" and dtype_name == "float32" and not cfg.streaming
+            and not cfg.small)
+
+
+def run_case(cfg, dtype_name, mode, args, limiter, monitor, budget, min_reps, peak=None):
+    """Time one case (the libraries and the GEMM limit); return its result row.
+    ``peak``: benchmarks/peak_fma.py's ``measure()`` on the same threads, for
+    the fraction of the peak FMA rate the case reaches (``peak_case``)."""
     dtype = np.dtype(dtype_name).type
     X, dout = make_data(cfg, dtype)
     with threadpool_limits(args.threads, user_api="blas"):
@@ -1168,6 +1185,17 @@ def run_case(cfg, dtype_name, mode, args, limiter, monitor, budget, min_reps):
         "gflop": gemm_flops(gemms) / 1e9,
         "seqcore_over_limit": t_sc / lim,
         "torch_over_limit": t_th / lim if t_th else None,
+        # multiply-adds of the step's products per second, and that rate as a
+        # fraction of the register-only FMA peak on the same threads (median
+        # and fastest call)
+        "madds_per_s": gemm_flops(gemms) / 2 / t_sc,
+        "peak_fraction": (gemm_flops(gemms) / 2 / t_sc / peak["all_threads"]
+                          if peak and peak.get("all_threads") and peak_case(cfg, dtype_name)
+                          else None),
+        "peak_fraction_of_min": (gemm_flops(gemms) / 2 / fastest["seqcore"]
+                                 / peak["all_threads"]
+                                 if peak and peak.get("all_threads")
+                                 and peak_case(cfg, dtype_name) else None),
         "reps": reps, "max_abs_diff": diff, "other_load": load,
         "rounds_set_aside": rejected,
         "timestamp": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -1186,7 +1214,9 @@ def set_targets(row):
         target=tgt, meets_target=(ratio <= tgt) if ratio is not None else None,
         ort_target=ORT_TARGET if row["mode"] == "inference" else None,
         meets_ort_target=(ort_ratio <= ORT_TARGET) if ort_ratio is not None else None,
-        limit_target=LIMIT_TARGET if cfg.H >= 256 else None)
+        limit_target=LIMIT_TARGET if cfg.H >= 256 else None,
+        peak_target=(PEAK_TARGET if row.get("peak_fraction") is not None and cfg.H >= 256
+                     and row["mode"] == "inference" else None))
     return row
 
 
@@ -1204,7 +1234,11 @@ def print_row(row, threshold, note=""):
               else r["sc_over_ort"] <= ORT_TARGET),
         fmt_ms(r["limit_ms"] / 1e3),
         fmt_x(lim_x, None if not r["limit_target"] else lim_x <= r["limit_target"]),
-        fmt_x(r["torch_over_limit"])])
+        fmt_x(r["torch_over_limit"]),
+        "-" if r.get("peak_fraction") is None else
+        f"{100 * r['peak_fraction']:.0f}" + ("" if not r.get("peak_target") else
+                                             " " if r["peak_fraction"] >= r["peak_target"]
+                                             else "!")])
         + (f"  * other load {r['other_load']:.2f} CPU" if r["other_load"] > threshold else "")
         + note, flush=True)
     tol = 1e-3 if r["dtype"] == "float32" else 1e-9
@@ -1271,11 +1305,27 @@ def main(argv=None):
                         threshold=args.idle_threshold)
     info = machine_info(args.threads)
     print_banner(info, args.threads)
+    peak = None
+    if any(peak_case(c, d) for c in configs for d in dtypes):
+        try:
+            import peak_fma   # beside this script
+            monitor.wait_idle(args.idle_threshold, args.max_wait)
+            peak = peak_fma.measure(args.threads)
+            info["peak_fma"] = peak
+            if peak["kind"] is not None:
+                print(f"peak float32 FMA rate (benchmarks/peak_fma.py, {peak['kind']}): "
+                      f"{peak['per_core'] / 1e9:.1f} G multiply-adds/s on one thread, "
+                      f"{peak['all_threads'] / 1e9:.1f} G on {args.threads}")
+        except (ImportError, RuntimeError, OSError) as exc:
+            print(f"no peak FMA rate: {exc}")
     print("sc/torch = ratio of medians, (mins) = ratio of the fastest calls; target = "
           "issue 18's ceiling on sc/torch ('!' = missed);\nort = onnxruntime's native "
           f"operator, inference only; sc/ort '!' = above {ORT_TARGET:g};\nlimit = fastest "
           "scipy ?gemm time of the step's exact products; sc/limit '!' = above "
-          f"{LIMIT_TARGET:g}x at H >= 256\n")
+          f"{LIMIT_TARGET:g}x at H >= 256;\n%peak = the step's multiply-adds per second as a "
+          "percentage of the register-only FMA peak on the same threads (float32 LSTM\n"
+          f"beyond the small and streaming problems; '!' = below {100 * PEAK_TARGET:g}% in "
+          "inference at H >= 256)\n")
     print(fmt_row([c for c, _ in COLUMNS]))
     print(fmt_row(["-" * w for _, w in COLUMNS]))
 
@@ -1305,7 +1355,7 @@ def main(argv=None):
                     print_row(row, args.idle_threshold, f"  (from {row['timestamp']})")
                 else:
                     row = run_case(cfg, dtype_name, mode, args, limiter, monitor,
-                                   budget, min_reps)
+                                   budget, min_reps, peak)
                     row["threads"] = args.threads
                     print_row(row, args.idle_threshold)
                 results.append(row)
@@ -1346,6 +1396,11 @@ def main(argv=None):
     if big:
         ok = sum(r["seqcore_over_limit"] <= LIMIT_TARGET for r in big)
         print(f"within {LIMIT_TARGET:g}x of the GEMM limit at H >= 256: {ok}/{len(big)}")
+    at_peak = [r for r in results if r.get("peak_target")]
+    if at_peak:
+        ok = sum(r["peak_fraction"] >= r["peak_target"] for r in at_peak)
+        print(f"at {100 * PEAK_TARGET:g}% of the peak FMA rate (float32 LSTM inference, "
+              f"H >= 256): {ok}/{len(at_peak)}")
     noisy = [r for r in results if r["other_load"] > args.idle_threshold]
     if noisy:
         print(f"{len(noisy)} case(s) ran while other processes used CPU (*); "

@@ -23,6 +23,8 @@ ctypedef struct CellSpec:
     int separate_bias # gate block whose b_hh stays out of the folded bias, or -1
     int extra_rows    # rows of its extra (rows, H) weights (LSTM peepholes)
     bint proj_ok      # its h may be projected to P < H (h = W_hr h_full)
+    bint unitwise     # cell_forward_units takes any range of units (the
+                      # driver may split a step's units across threads)
     Py_ssize_t split  # (G - gated_blocks) * H: rows of W_hh that multiply h
     # W_hh[:split] and W_hh[split:] packed for the per-step products (see
     # include/seqcore/matmul.h), or NULL to call the BLAS: Wf/Wf2 for
@@ -42,6 +44,15 @@ cdef void cell_forward(const CellSpec* s, Py_ssize_t n, floating* gates,
                        const floating* b_sep,
                        const floating* extra) noexcept nogil
 
+cdef void cell_forward_units(const CellSpec* s, Py_ssize_t n, floating* gates,
+                             const floating* h_prev, const floating* h_in, floating* h,
+                             const floating* c_prev, floating* c,
+                             floating* aux, floating* work,
+                             const floating* W_hh, const floating* bias,
+                             const floating* b_sep,
+                             const floating* extra,
+                             Py_ssize_t u0, Py_ssize_t u1) noexcept nogil
+
 cdef void cell_backward(const CellSpec* s, Py_ssize_t n, const floating* gates,
                         const floating* dy, floating* dh, floating* dhin, floating* dc,
                         const floating* h_prev, const floating* h_in, const floating* h,
@@ -51,6 +62,7 @@ cdef void cell_backward(const CellSpec* s, Py_ssize_t n, const floating* gates,
                         const floating* extra, floating* dextra) noexcept nogil
 
 cdef size_t packed_size(Py_ssize_t K, Py_ssize_t N, bint double_precision) noexcept nogil
+cdef Py_ssize_t panel_width(bint double_precision) noexcept nogil
 cdef void pack(Py_ssize_t K, Py_ssize_t N, const floating* B, Py_ssize_t rs,
                Py_ssize_t cs, floating* P) noexcept nogil
 cdef void matmul_packed(bint a_transposed, Py_ssize_t m, Py_ssize_t N, Py_ssize_t K,

@@ -115,6 +115,13 @@ cdef size_t packed_size(Py_ssize_t K, Py_ssize_t N, bint double_precision) noexc
     return sc_packed_size_d(K, N) if double_precision else sc_packed_size_f(K, N)
 
 
+cdef Py_ssize_t panel_width(bint double_precision) noexcept nogil:
+    """Columns of one panel of a packed matrix (include/seqcore/matmul.h): a
+    column range of the packed matrix that starts at a multiple of it starts
+    a panel."""
+    return packed_size(1, 1, double_precision)
+
+
 cdef void pack(Py_ssize_t K, Py_ssize_t N, const floating* B, Py_ssize_t rs,
                Py_ssize_t cs, floating* P) noexcept nogil:
     """P <- the (K, N) matrix with entries B[k * rs + j * cs], packed."""
@@ -150,7 +157,7 @@ cdef int kernel_layout(int kind, int flags, CellSpec* s) noexcept nogil:
     unknown kind."""
     s.kind, s.flags = kind, flags
     s.n_states, s.aux, s.gated_blocks, s.separate_bias, s.extra_rows = 1, True, 0, -1, 0
-    s.proj_ok = False
+    s.proj_ok = s.unitwise = False
     if kind == CELL_RNN:             # flags & 1: relu
         s.G, s.aux = 1, False
     elif kind == CELL_GRU:           # flags & 1: reset_after
@@ -163,6 +170,7 @@ cdef int kernel_layout(int kind, int flags, CellSpec* s) noexcept nogil:
         s.G, s.n_states = 4, 2
         s.extra_rows = 3 if flags & 1 else 0
         s.proj_ok = True             # h = W_hr (o * tanh(c)) (PyTorch's proj_size)
+        s.unitwise = True            # a step runs by unit ranges (cell_forward_units)
     elif kind == CELL_MGU:
         s.G, s.gated_blocks = 2, 1   # n reads W_hn (f * h)
     else:
@@ -204,6 +212,25 @@ cdef inline void forward_product(const CellSpec* s, Py_ssize_t n, const floating
         sc_matmul_packed_f(n, N, s.P, A, s.P, <const float*> W, C, ldc, accumulate)
     else:
         sc_matmul_packed_d(n, N, s.P, A, s.P, <const double*> W, C, ldc, accumulate)
+
+
+cdef inline void forward_columns(const CellSpec* s, Py_ssize_t n, const floating* A,
+                                 const floating* W_hh, Py_ssize_t r0, Py_ssize_t N,
+                                 floating* C, Py_ssize_t ldc) noexcept nogil:
+    """C (n, N) += A (n, P) @ W_hh[r0:r0 + N].T, rows of W_hh that multiply h.
+    On the packed W_hh, r0 must start a panel (a multiple of
+    ``panel_width``): the driver only asks for such ranges.  Each entry is the
+    same dot product as in the whole ``forward_product``, summed in the same
+    order: the result does not depend on the range."""
+    cdef Py_ssize_t NR = panel_width(floating is double)
+    if s.Wf == NULL:
+        gemm(NoTrans, Transpose, n, N, s.P, 1, A, s.P, W_hh + r0 * s.P, s.P, 1, C, ldc)
+    elif floating is float:
+        sc_matmul_packed_f(n, N, s.P, A, s.P, <const float*> s.Wf + (r0 // NR) * s.P * NR,
+                           C, ldc, True)
+    else:
+        sc_matmul_packed_d(n, N, s.P, A, s.P, <const double*> s.Wf + (r0 // NR) * s.P * NR,
+                           C, ldc, True)
 
 
 cdef inline void backward_product(const CellSpec* s, Py_ssize_t n, const floating* A,
@@ -409,35 +436,47 @@ cdef void gru_backward(const CellSpec* s, Py_ssize_t n, const floating* gates,
 cdef void lstm_forward(const CellSpec* s, Py_ssize_t n, floating* gates,
                        const floating* h_in, floating* h,
                        const floating* c_prev, floating* c, floating* aux,
-                       const floating* W_hh, const floating* peep) noexcept nogil:
-    cdef Py_ssize_t H = s.H, G4 = 4 * s.H, b, j
+                       const floating* W_hh, const floating* peep,
+                       Py_ssize_t u0, Py_ssize_t u1) noexcept nogil:
+    """Units u0 .. u1-1 of the step (all of them: 0, H): the gate columns of
+    those units, their cell and hidden values.  A part of the units reads
+    all of h_in and writes only its own columns, so parts of a step may run
+    at once (the driver's column split); every value is computed as with
+    the whole range."""
+    cdef Py_ssize_t H = s.H, G4 = 4 * s.H, U = u1 - u0, b, j, q
     cdef bint peephole = s.flags & 1
     cdef floating* g
     cdef const floating* cp
     cdef floating* cn
     cdef floating* tc
-    # gates += h_in @ W_hh.T      (n, 4H) += (n, P)(P, 4H)
-    forward_product(s, n, h_in, W_hh, gates, G4, True, False)
+    if U == H:
+        # gates += h_in @ W_hh.T      (n, 4H) += (n, P)(P, 4H)
+        forward_product(s, n, h_in, W_hh, gates, G4, True, False)
+    else:
+        # the four gate blocks' columns of these units
+        for q in range(4):
+            forward_columns(s, n, h_in, W_hh, q * H + u0, U, gates + q * H + u0, G4)
     for b in range(n):
         g = gates + b * G4
         cp = c_prev + b * H
         cn = c + b * H
         tc = aux + b * H
         if peephole:
-            for j in range(H):
+            for j in range(u0, u1):
                 g[j] += peep[j] * cp[j]
                 g[H + j] += peep[H + j] * cp[j]
-        sigmoid_(g, 2 * H)                           # i, f
-        tanh_(g + 2 * H, H)                          # g
-        for j in range(H):
+        sigmoid_(g + u0, U)                          # i
+        sigmoid_(g + H + u0, U)                      # f
+        tanh_(g + 2 * H + u0, U)                     # g
+        for j in range(u0, u1):
             cn[j] = g[H + j] * cp[j] + g[j] * g[2 * H + j]
         if peephole:
-            for j in range(H):
+            for j in range(u0, u1):
                 g[3 * H + j] += peep[2 * H + j] * cn[j]
-        sigmoid_(g + 3 * H, H)                       # o
-        memcpy(tc, cn, H * sizeof(floating))
-        tanh_(tc, H)
-        for j in range(H):
+        sigmoid_(g + 3 * H + u0, U)                  # o
+        memcpy(tc + u0, cn + u0, U * sizeof(floating))
+        tanh_(tc + u0, U)
+        for j in range(u0, u1):
             h[b * H + j] = g[3 * H + j] * tc[j]
 
 
@@ -581,18 +620,37 @@ cdef void cell_forward(const CellSpec* s, Py_ssize_t n, floating* gates,
                        const floating* W_hh, const floating* bias,
                        const floating* b_sep,
                        const floating* extra) noexcept nogil:
-    cdef Py_ssize_t GH = s.G * s.H, b, j
+    cell_forward_units(s, n, gates, h_prev, h_in, h, c_prev, c, aux, work, W_hh, bias,
+                       b_sep, extra, 0, s.H)
+
+
+cdef void cell_forward_units(const CellSpec* s, Py_ssize_t n, floating* gates,
+                             const floating* h_prev, const floating* h_in, floating* h,
+                             const floating* c_prev, floating* c,
+                             floating* aux, floating* work,
+                             const floating* W_hh, const floating* bias,
+                             const floating* b_sep,
+                             const floating* extra,
+                             Py_ssize_t u0, Py_ssize_t u1) noexcept nogil:
+    """cell_forward on units u0 .. u1-1 of every gate block; a part of the
+    units only for kinds with ``s.unitwise`` (the others take 0, H)."""
+    cdef Py_ssize_t GH = s.G * s.H, H = s.H, b, j, q
     cdef floating* row
     for b in range(n):
         row = gates + b * GH
-        for j in range(GH):
-            row[j] += bias[j]
+        if u1 - u0 == H:
+            for j in range(GH):
+                row[j] += bias[j]
+        else:
+            for q in range(s.G):
+                for j in range(q * H + u0, q * H + u1):
+                    row[j] += bias[j]
     if s.kind == CELL_RNN:
         rnn_forward(s, n, gates, h_in, h, W_hh)
     elif s.kind == CELL_GRU:
         gru_forward(s, n, gates, h_prev, h_in, h, aux, work, W_hh, b_sep)
     elif s.kind == CELL_LSTM:
-        lstm_forward(s, n, gates, h_in, h, c_prev, c, aux, W_hh, extra)
+        lstm_forward(s, n, gates, h_in, h, c_prev, c, aux, W_hh, extra, u0, u1)
     elif s.kind == CELL_MGU:
         mgu_forward(s, n, gates, h_prev, h_in, h, aux, W_hh)
 

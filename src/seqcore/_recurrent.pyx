@@ -47,11 +47,12 @@ trust them.  Sizes, offsets and index products are Py_ssize_t throughout.
 
 from cython cimport floating
 from libc.string cimport memcpy, memset
+from cpython.pyport cimport PY_SSIZE_T_MAX
 
 from seqcore._blas cimport (gemm, colsum, NoTrans, Transpose, run_parts,
                             serial_blas_begin, serial_blas_end)
-from seqcore._cells cimport (CellSpec, kernel_layout, cell_forward, cell_backward,
-                             packed_size, pack, matmul_packed)
+from seqcore._cells cimport (CellSpec, kernel_layout, cell_forward, cell_forward_units,
+                             cell_backward, packed_size, panel_width, pack, matmul_packed)
 from seqcore._checks cimport check_shape, check_blas_ld
 
 import numpy as np
@@ -138,7 +139,7 @@ def packed_entries(Py_ssize_t K, Py_ssize_t N, dtype):
 
 # What a job of the pool does with a Scan (run_job)
 cdef enum Job:
-    PROJECT, FORWARD, BACKWARD, PACK, WEIGHTS
+    PROJECT, FORWARD, BACKWARD, PACK, WEIGHTS, STEP_UNITS
 
 
 cdef struct Scan:
@@ -149,6 +150,9 @@ cdef struct Scan:
     const int* n_active
     const Py_ssize_t* ranges   # (parts, 2) rows of the batch, or NULL
     Py_ssize_t parts
+    # a step split by units (forward_by_units): the step, its rows, and the
+    # unit blocks (of panel_width units) cut into `parts`
+    Py_ssize_t t, n, blocks
     # forward and backward
     const void* W_hh
     const void* extra
@@ -239,6 +243,8 @@ cdef void job_part(Scan* a, Py_ssize_t part, floating* tag) noexcept nogil:
         backward_rows(a, part, tag)
     elif a.job == PACK:
         pack_share(a, part, tag)
+    elif a.job == STEP_UNITS:
+        step_units(a, part, tag)
     else:
         weights_share(a, part, tag)
 
@@ -363,8 +369,176 @@ def forward_steps(int kind, int flags, bint training,
     a.b_sep = (<const floating*> ptr(b_hh) + s.separate_bias * H if s.separate_bias >= 0
                else NULL)
     a.h_n, a.c_n = ptr2(h_n), ptr2(c_n)
+    cdef Py_ssize_t unit_parts = units_split(&s, floating is double, B, threads)
     with nogil:
-        run(FORWARD, &a, threads)
+        if unit_parts > 1:
+            forward_by_units(&a, unit_parts, threads)
+        else:
+            run(FORWARD, &a, threads)
+
+
+# A time loop whose step has at least this many multiply-adds in its hidden
+# product (B * G*H * P) splits each step's units across the threads
+# (forward_by_units) rather than its rows: a step then waits for the slowest
+# thread, so it must be long enough to pay for that hand-off.  Off by default
+# (unit_split_work() sets it): on this project's shared 2-vCPU machine the
+# per-step barrier made inference 1.4-1.8x slower under load, where the row
+# split's claimed parts let the caller finish a late worker's share
+# (benchmarks/README.md, "Round three").
+cdef Py_ssize_t MIN_UNIT_SPLIT_WORK = PY_SSIZE_T_MAX
+# the threshold that makes the split worth its hand-offs when both threads run
+DEFAULT_UNIT_SPLIT_WORK = 1 << 21
+
+
+cdef Py_ssize_t units_split(const CellSpec* s, bint dbl, Py_ssize_t B,
+                            int threads) noexcept nogil:
+    """How many parts forward_by_units cuts each step's units into, or 0 for
+    the row ranges.  Why: with the rows split, every thread reads all of the
+    packed W_hh at every step (4 MB at H = 512 in float32, beyond a core's
+    L2); with the units split, each reads the panels of its own units, which
+    stay in its cache from step to step, and runs every row against them.
+    For kinds whose step works unit by unit (``unitwise``), without a
+    projection, on the packed W_hh whose gate blocks start panels (H a
+    multiple of the panel width), in steps of at least MIN_UNIT_SPLIT_WORK.
+    Every value is computed as with the rows split, whatever the parts:
+    results are the same bits as the row ranges', for any threads.  One part
+    per thread (at most one per unit block)."""
+    cdef Py_ssize_t NR = panel_width(dbl), blocks
+    if (threads < 2 or not s.unitwise or s.P != s.H or s.Wf == NULL or s.H % NR
+            or B * s.G * s.H * s.P < MIN_UNIT_SPLIT_WORK):
+        return 0
+    blocks = s.H // NR
+    return min(blocks, threads) if blocks >= 2 else 0
+
+
+def unit_split_work(min_work=None):
+    """The smallest hidden product per step (B * G*H * P multiply-adds) whose
+    time loop splits its steps' units across threads; with ``min_work``, set
+    it (a benchmark's knob: results are the same bits either way) and return
+    the previous value."""
+    global MIN_UNIT_SPLIT_WORK
+    old = MIN_UNIT_SPLIT_WORK
+    if min_work is not None:
+        if min_work < 0:
+            raise ValueError(f"unit_split_work: min_work must be >= 0, got {min_work}")
+        MIN_UNIT_SPLIT_WORK = min_work
+    return old
+
+
+def unit_parts(int kind, int flags, Py_ssize_t B, Py_ssize_t H, Py_ssize_t P, dtype,
+               bint packed, int threads):
+    """How many parts ``forward_steps`` cuts each step's units into for a
+    layer of this kind, batch B, hidden size H, state size P and dtype, with
+    a packed W_hh (``packed``) on ``threads`` threads: 0 when it splits the
+    batch's rows instead (see units_split).  For tests and benchmarks."""
+    cdef CellSpec s = make_spec("unit_parts", kind, flags, H * layout_G(kind, flags), P,
+                                "H", "P")
+    s.Wf = <const void*> 1 if packed else NULL
+    return units_split(&s, np.dtype(dtype) == np.float64, B, threads)
+
+
+cdef Py_ssize_t layout_G(int kind, int flags) except -1:
+    cdef CellSpec s
+    s.H = 1
+    if kernel_layout(kind, flags, &s) < 0:
+        raise ValueError(f"unknown cell kind {kind}")
+    return s.G
+
+
+cdef void forward_by_units(Scan* a, Py_ssize_t parts, int threads) noexcept nogil:
+    """forward_steps with each step's units cut into ``parts`` (of whole
+    panels), all running rows at once: one job of the pool per step, whose
+    end is the step's barrier (the next step reads all of h)."""
+    cdef Py_ssize_t T = a.T, t, n, ended
+    a.blocks = a.s.H // panel_width(a.dbl)
+    a.parts = parts
+    serial_blas_begin()
+    for t in range(T):
+        n = a.n_active[t]
+        if n == 0:
+            break   # sorted by length: every later step is padding too
+        a.t, a.n = t, n
+        ended = a.n_active[t + 1] if t + 1 < T else 0
+        if a.dbl:
+            step_prepare(a, <double*> NULL)
+        else:
+            step_prepare(a, <float*> NULL)
+        a.job = STEP_UNITS
+        run_parts(run_job, a, parts, threads)
+        if n > ended:
+            if a.dbl:
+                keep_final(a, ended, <double*> NULL)
+            else:
+                keep_final(a, ended, <float*> NULL)
+    serial_blas_end()
+
+
+cdef void step_prepare(Scan* a, floating* tag) noexcept nogil:
+    """Before step a.t of forward_by_units: the masked state its products
+    read (recurrent dropout), all rows."""
+    cdef Py_ssize_t P = a.s.P, BP = a.B * P, t = a.t, i
+    cdef const floating* Hp = <const floating*> a.Hs
+    cdef const floating* mk = <const floating*> a.mask
+    cdef floating* Mp = <floating*> a.Hm
+    if a.masked:
+        for i in range(a.n * P):
+            Mp[t * BP + i] = Hp[t * BP + i] * mk[i]
+
+
+cdef void keep_final(Scan* a, Py_ssize_t ended, floating* tag) noexcept nogil:
+    """After step a.t of forward_by_units: rows ended .. a.n - 1 took their
+    last step; keep their states."""
+    cdef Py_ssize_t H = a.s.H, P = a.s.P, B = a.B, t = a.t, n = a.n
+    cdef const floating* Hp = <const floating*> a.Hs
+    cdef const floating* c
+    memcpy(<floating*> a.h_n + ended * P, Hp + (t + 1) * B * P + ended * P,
+           (n - ended) * P * sizeof(floating))
+    if a.two:
+        c = <const floating*> a.Cs + ((t + 1) if a.training else (t + 1) % 2) * B * H
+        memcpy(<floating*> a.c_n + ended * H, c + ended * H,
+               (n - ended) * H * sizeof(floating))
+
+
+cdef void step_units(const Scan* a, Py_ssize_t part, floating* tag) noexcept nogil:
+    """Part ``part`` of step a.t's units (whole unit blocks of panel_width),
+    for its a.n running rows, in pieces of SUB_BLOCKS unit blocks: the gate
+    math of a piece runs while its products are still in cache."""
+    cdef const CellSpec* s = &a.s
+    cdef Py_ssize_t T = a.T, B = a.B, H = s.H, P = s.P, GH = s.G * s.H
+    cdef Py_ssize_t BH = B * H, BP = B * P, t = a.t, n = a.n
+    cdef Py_ssize_t NR = panel_width(floating is double)
+    cdef Py_ssize_t b0 = share(a.blocks, part, a.parts), b1 = share(a.blocks, part + 1, a.parts)
+    cdef Py_ssize_t u, u_end
+    cdef floating* Hp = <floating*> a.Hs
+    cdef floating* Cp = <floating*> a.Cs
+    cdef floating* c_prev = NULL
+    cdef floating* c = NULL
+    cdef floating* ap = <floating*> a.aux
+    cdef const floating* h_in = <const floating*> (a.Hm if a.masked else a.Hs) + t * BP
+    if a.two:
+        if a.training:
+            c_prev = Cp + t * BH
+            c = c_prev + BH
+        else:
+            c_prev = Cp + (t % 2) * BH
+            c = Cp + ((t + 1) % 2) * BH
+    if a.training and ap != NULL:
+        ap = ap + t * BH
+    u = b0 * NR
+    while u < b1 * NR:
+        u_end = min(u + SUB_BLOCKS * NR, b1 * NR)
+        cell_forward_units(s, n, <floating*> a.gates + t * B * GH,
+                           Hp + t * BP, h_in, Hp + (t + 1) * BP,
+                           c_prev, c, ap, <floating*> a.work + 0, <const floating*> a.W_hh,
+                           <const floating*> a.bias, <const floating*> a.b_sep,
+                           <const floating*> a.extra, u, u_end)
+        u = u_end
+
+
+# forward_by_units runs a part's units in pieces of this many unit blocks
+# (panel_width units each): a piece's gates for every row, 4 * 64 units of
+# 64 rows in float32, stay in L2 between their products and their math
+cdef Py_ssize_t SUB_BLOCKS = 2
 
 
 cdef void forward_rows(const Scan* a, Py_ssize_t row0, Py_ssize_t row1,
