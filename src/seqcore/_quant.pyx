@@ -273,8 +273,8 @@ cdef void qproduct(const QMat* W, Py_ssize_t n, const floating* A, Py_ssize_t ld
     cdef const int32_t* acc
     cdef const float* accf
     cdef floating* c
-    cdef floating si, y
-    cdef int64_t z
+    cdef floating si
+    cdef int32_t z
     r0 = 0
     while r0 < n:
         m = min(w.rows, n - r0)
@@ -288,9 +288,14 @@ cdef void qproduct(const QMat* W, Py_ssize_t n, const floating* A, Py_ssize_t ld
                 c = C + (r0 + i) * ldc
                 si = sa[i]
                 z = w.zp[i]
-                for j in range(N):
-                    y = <floating> (<int64_t> acc[j] - z * W.wsum[j]) * (si * sw[j])
-                    c[j] = c[j] + y if accumulate else y
+                # sum((q - zp) * w) = acc - zp * rowsum(w): no term leaves
+                # int32 while Kp <= SC_Q8_MAX_K (checked where W is packed)
+                if accumulate:
+                    for j in range(N):
+                        c[j] += <floating> (acc[j] - z * W.wsum[j]) * (si * sw[j])
+                else:
+                    for j in range(N):
+                        c[j] = <floating> (acc[j] - z * W.wsum[j]) * (si * sw[j])
         else:
             to_bf16(m, W.K, Kp, A + r0 * lda, lda, <uint16_t*> w.qa)
             # acc = bf16(A) @ W_b.T   (m, N) = (m, Kp)(Kp, N), float sums

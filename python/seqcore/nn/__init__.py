@@ -16,6 +16,7 @@ from ._embedding import Embedding
 from ._layers import GRU, LSTM, MGU, RNN
 from ._linear import Linear
 from ._network import SequenceNetwork
+from ._quantized import QuantizedLayer
 from ._seq2seq import Seq2Seq
 from ._loss import CTC, AbsoluteError, Huber, Loss, Pinball, Poisson, SquaredError
 from ._optim import SGD, Adam, AdamW, ExponentialLR, RMSprop, clip_grad_norm, clip_grad_value
@@ -27,4 +28,5 @@ __all__ = ["RNN", "GRU", "LSTM", "MGU", "CELLS", "Embedding", "Linear", "Sequenc
            "ExponentialLR", "Schedule", "ConstantSchedule", "ExponentialSchedule",
            "CosineSchedule", "PlateauSchedule", "Loss", "SquaredError", "AbsoluteError",
            "Huber", "Poisson", "Pinball", "CTC",
-           "Attention", "Seq2Seq", "ctc_loss", "ctc_decode", "language_model_prior"]
+           "Attention", "Seq2Seq", "ctc_loss", "ctc_decode", "language_model_prior",
+           "QuantizedLayer"]

@@ -218,7 +218,7 @@ class QuantizedLayer:
     --------
     >>> import numpy as np
     >>> from seqcore.nn import LSTM
-    >>> from seqcore.nn._quantized import QuantizedLayer
+    >>> from seqcore.nn import QuantizedLayer
     >>> lstm = LSTM(3, 16, random_state=0)
     >>> X = np.random.default_rng(0).normal(size=(4, 5, 3)).astype(np.float32)
     >>> out, (h, c) = QuantizedLayer(lstm, "int8").forward(X)
