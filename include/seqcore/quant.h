@@ -40,7 +40,9 @@
 #include "portable.h"
 
 #define SC_Q_NR 32          /* columns of a panel */
+#ifndef SC_Q_MR
 #define SC_Q_MR 12          /* rows of a register block */
+#endif
 #define SC_Q_MC 96          /* rows of a chunk (its A stays in L2) */
 /* the largest Kp whose int8 sums cannot leave int32: Kp * 255 * 128 < 2^31 */
 #define SC_Q8_MAX_K 65792
@@ -77,6 +79,40 @@ static inline void sc_q8_gemm_generic(ptrdiff_t m, ptrdiff_t N, ptrdiff_t Kp,
     }
 }
 
+/* The rescale of an int8 product into float, one output entry:
+ * (float) (sum - zp * wsum) * (sa * sw), added to c when accumulating.
+ * Every path computes exactly these operations (the AVX-512 kernel with
+ * explicitly rounded ones, which the compiler cannot fuse). */
+static inline float sc_q8_rescale(int32_t sum, int32_t zp, int32_t wsum, float sa, float sw)
+{
+    float scale = sa * sw;
+    return (float) (sum - zp * wsum) * scale;
+}
+
+/* C (m, N) float (+)= rescaled A @ W.T: the product and the rescale in one
+ * pass (sa, zp per row of A; sw, wsum per column, padded to whole panels). */
+static inline void sc_q8_gemm_f_generic(ptrdiff_t m, ptrdiff_t N, ptrdiff_t Kp,
+                                        const uint8_t *A, ptrdiff_t lda, const int8_t *P,
+                                        float *C, ptrdiff_t ldc, int accumulate,
+                                        const float *sa, const int32_t *zp, const float *sw,
+                                        const int32_t *wsum)
+{
+    ptrdiff_t n_panels = (N + SC_Q_NR - 1) / SC_Q_NR;
+    int32_t acc[SC_Q_NR];
+    for (ptrdiff_t p = 0; p < n_panels; p++) {
+        ptrdiff_t nc = N - p * SC_Q_NR < SC_Q_NR ? N - p * SC_Q_NR : SC_Q_NR;
+        for (ptrdiff_t i = 0; i < m; i++) {
+            float *c = C + i * ldc + p * SC_Q_NR;
+            sc_q8_row_generic(Kp, A + i * lda, P + p * Kp * SC_Q_NR, acc);
+            for (ptrdiff_t jj = 0; jj < nc; jj++) {
+                ptrdiff_t j = p * SC_Q_NR + jj;
+                float y = sc_q8_rescale(acc[jj], zp[i], wsum[j], sa[i], sw[j]);
+                c[jj] = accumulate ? c[jj] + y : y;
+            }
+        }
+    }
+}
+
 /* bfloat16 bits -> float (exact: the bits are the float's upper half) */
 static inline float sc_bf16_to_float(uint16_t b)
 {
@@ -88,7 +124,7 @@ static inline float sc_bf16_to_float(uint16_t b)
 
 static inline void sc_bf16_gemm_generic(ptrdiff_t m, ptrdiff_t N, ptrdiff_t Kp,
                                         const uint16_t *A, ptrdiff_t lda, const uint16_t *P,
-                                        float *C, ptrdiff_t ldc)
+                                        float *C, ptrdiff_t ldc, int accumulate)
 {
     ptrdiff_t n_panels = (N + SC_Q_NR - 1) / SC_Q_NR;
     float acc[SC_Q_NR];
@@ -109,7 +145,9 @@ static inline void sc_bf16_gemm_generic(ptrdiff_t m, ptrdiff_t N, ptrdiff_t Kp,
                     acc[jj] = t + a0 * sc_bf16_to_float(w[2 * jj]);
                 }
             }
-            memcpy(C + i * ldc + p * SC_Q_NR, acc, (size_t) nc * sizeof(float));
+            float *c = C + i * ldc + p * SC_Q_NR;
+            for (ptrdiff_t jj = 0; jj < nc; jj++)
+                c[jj] = accumulate ? c[jj] + acc[jj] : acc[jj];
         }
     }
 }
@@ -127,11 +165,45 @@ static inline void sc_bf16_gemm_generic(ptrdiff_t m, ptrdiff_t N, ptrdiff_t Kp,
 #pragma GCC target("avx512f,avx512bw,avx512vnni,avx512bf16")
 #endif
 
-/* C[0:mr, 0:nc] = A[0:mr] @ panel; mr is a constant after inlining, so the
- * mr x 2 accumulators stay in registers. */
+#define SC_Q_RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+
+/* the columns of a partial panel */
+static inline __mmask16 sc_q_mask(ptrdiff_t nc, int v)
+{
+    ptrdiff_t k = nc - 16 * v;
+    return k >= 16 ? (__mmask16) 0xFFFF : k <= 0 ? (__mmask16) 0 : (__mmask16) ((1u << k) - 1);
+}
+
+/* 16 entries of C (+)= sc_q8_rescale of the sums acc; the columns in k. */
+static SC_ALWAYS_INLINE void sc_q8_store(__m512i acc, float *c, __mmask16 k, __m512i z,
+                                         __m512 s, const int32_t *wsum, const float *sw,
+                                         int accumulate)
+{
+    const __m512 scale = _mm512_mul_round_ps(s, _mm512_loadu_ps(sw), SC_Q_RNE);
+    const __m512i sum = _mm512_sub_epi32(acc, _mm512_mullo_epi32(z, _mm512_loadu_si512(
+        (const void *) wsum)));
+    __m512 y = _mm512_mul_round_ps(_mm512_cvtepi32_ps(sum), scale, SC_Q_RNE);
+    if (accumulate)
+        y = _mm512_add_round_ps(_mm512_maskz_loadu_ps(k, c), y, SC_Q_RNE);
+    _mm512_mask_storeu_ps(c, k, y);
+}
+
+static SC_ALWAYS_INLINE void sc_bf16_store(__m512 y, float *c, __mmask16 k, int accumulate)
+{
+    if (accumulate)
+        y = _mm512_add_round_ps(_mm512_maskz_loadu_ps(k, c), y, SC_Q_RNE);
+    _mm512_mask_storeu_ps(c, k, y);
+}
+
+/* C[0:mr, 0:nc] (+)= rescaled A[0:mr] @ panel (sc_q8_rescale per entry); mr
+ * is a constant after inlining, so the mr x 2 accumulators stay in
+ * registers.  sw and wsum point at the panel's columns. */
 static SC_ALWAYS_INLINE void sc_q8_block_vnni(const int mr, ptrdiff_t Kp, const uint8_t *A,
                                               ptrdiff_t lda, const int8_t *panel,
-                                              int32_t *C, ptrdiff_t ldc, ptrdiff_t nc)
+                                              float *C, ptrdiff_t ldc, ptrdiff_t nc,
+                                              int accumulate, const float *sa,
+                                              const int32_t *zp, const float *sw,
+                                              const int32_t *wsum)
 {
     __m512i acc[SC_Q_MR][2];
     for (int i = 0; i < mr; i++)
@@ -147,23 +219,27 @@ static SC_ALWAYS_INLINE void sc_q8_block_vnni(const int mr, ptrdiff_t Kp, const 
             acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], a, b1);
         }
     }
+    /* the sums go through L1: rescaling them straight from the registers
+     * made GCC copy every accumulator on every k */
+    int32_t sums[SC_Q_MR][SC_Q_NR] __attribute__((aligned(64)));
     for (int i = 0; i < mr; i++) {
-        int32_t *c = C + i * ldc;
-        if (nc == SC_Q_NR) {
-            _mm512_storeu_si512((void *) c, acc[i][0]);
-            _mm512_storeu_si512((void *) (c + 16), acc[i][1]);
-        } else {
-            int32_t tmp[SC_Q_NR];
-            _mm512_storeu_si512((void *) tmp, acc[i][0]);
-            _mm512_storeu_si512((void *) (tmp + 16), acc[i][1]);
-            memcpy(c, tmp, (size_t) nc * sizeof(int32_t));
-        }
+        _mm512_store_si512((void *) sums[i], acc[i][0]);
+        _mm512_store_si512((void *) (sums[i] + 16), acc[i][1]);
+    }
+    for (int i = 0; i < mr; i++) {
+        const __m512i z = _mm512_set1_epi32(zp[i]);
+        const __m512 s = _mm512_set1_ps(sa[i]);
+        for (int v = 0; v < 2; v++)
+            sc_q8_store(_mm512_load_si512((const void *) (sums[i] + 16 * v)),
+                        C + i * ldc + 16 * v, sc_q_mask(nc, v), z, s, wsum + 16 * v,
+                        sw + 16 * v, accumulate);
     }
 }
 
 static SC_ALWAYS_INLINE void sc_bf16_block_avx512(const int mr, ptrdiff_t Kp, const uint16_t *A,
                                                   ptrdiff_t lda, const uint16_t *panel,
-                                                  float *C, ptrdiff_t ldc, ptrdiff_t nc)
+                                                  float *C, ptrdiff_t ldc, ptrdiff_t nc,
+                                                  int accumulate)
 {
     __m512 acc[SC_Q_MR][2];
     for (int i = 0; i < mr; i++)
@@ -180,25 +256,19 @@ static SC_ALWAYS_INLINE void sc_bf16_block_avx512(const int mr, ptrdiff_t Kp, co
         }
     }
     for (int i = 0; i < mr; i++) {
-        float *c = C + i * ldc;
-        if (nc == SC_Q_NR) {
-            _mm512_storeu_ps(c, acc[i][0]);
-            _mm512_storeu_ps(c + 16, acc[i][1]);
-        } else {
-            float tmp[SC_Q_NR];
-            _mm512_storeu_ps(tmp, acc[i][0]);
-            _mm512_storeu_ps(tmp + 16, acc[i][1]);
-            memcpy(c, tmp, (size_t) nc * sizeof(float));
-        }
+        sc_bf16_store(acc[i][0], C + i * ldc, sc_q_mask(nc, 0), accumulate);
+        sc_bf16_store(acc[i][1], C + i * ldc + 16, sc_q_mask(nc, 1), accumulate);
     }
 }
 
 /* Rows in chunks of SC_Q_MC (A's chunk stays in L2 while the panels pass),
  * then panels (one stays in L1 across the chunk's row blocks), then row
- * blocks of SC_Q_MR and a tail of 8, 4, 2, 1 rows. */
-#define SC_Q_DRIVER(name, block, TA, TP, TC, KG)                                  \
+ * blocks of SC_Q_MR and a tail of 8, 4, 2, 1 rows.  EXTRA: the block's
+ * arguments after nc, with i the block's first row and p the panel. */
+#define SC_Q_DRIVER(name, block, TA, TP, PARAMS, EXTRA)                             \
     static SC_NOINLINE void name(ptrdiff_t m, ptrdiff_t N, ptrdiff_t Kp, const TA *A,  \
-                                 ptrdiff_t lda, const TP *P, TC *C, ptrdiff_t ldc)     \
+                                 ptrdiff_t lda, const TP *P, float *C, ptrdiff_t ldc,  \
+                                 int accumulate PARAMS)                                \
     {                                                                              \
         ptrdiff_t n_panels = (N + SC_Q_NR - 1) / SC_Q_NR;                          \
         for (ptrdiff_t i0 = 0; i0 < m; i0 += SC_Q_MC) {                            \
@@ -206,31 +276,71 @@ static SC_ALWAYS_INLINE void sc_bf16_block_avx512(const int mr, ptrdiff_t Kp, co
             for (ptrdiff_t p = 0; p < n_panels; p++) {                             \
                 const TP *panel = P + p * Kp * SC_Q_NR;                            \
                 ptrdiff_t nc = N - p * SC_Q_NR < SC_Q_NR ? N - p * SC_Q_NR : SC_Q_NR; \
-                TC *Cp = C + p * SC_Q_NR;                                          \
+                float *Cp = C + p * SC_Q_NR;                                       \
                 ptrdiff_t i = i0;                                                  \
                 for (; i + SC_Q_MR <= i1; i += SC_Q_MR)                            \
-                    block(SC_Q_MR, Kp, A + i * lda, lda, panel, Cp + i * ldc, ldc, nc); \
+                    block(SC_Q_MR, Kp, A + i * lda, lda, panel, Cp + i * ldc, ldc, nc, \
+                          accumulate EXTRA);                                       \
                 if (i1 - i >= 8) {                                                 \
-                    block(8, Kp, A + i * lda, lda, panel, Cp + i * ldc, ldc, nc);  \
+                    block(8, Kp, A + i * lda, lda, panel, Cp + i * ldc, ldc, nc,   \
+                          accumulate EXTRA);                                       \
                     i += 8;                                                        \
                 }                                                                  \
                 if (i1 - i >= 4) {                                                 \
-                    block(4, Kp, A + i * lda, lda, panel, Cp + i * ldc, ldc, nc);  \
+                    block(4, Kp, A + i * lda, lda, panel, Cp + i * ldc, ldc, nc,   \
+                          accumulate EXTRA);                                       \
                     i += 4;                                                        \
                 }                                                                  \
                 if (i1 - i >= 2) {                                                 \
-                    block(2, Kp, A + i * lda, lda, panel, Cp + i * ldc, ldc, nc);  \
+                    block(2, Kp, A + i * lda, lda, panel, Cp + i * ldc, ldc, nc,   \
+                          accumulate EXTRA);                                       \
                     i += 2;                                                        \
                 }                                                                  \
                 if (i1 - i >= 1)                                                   \
-                    block(1, Kp, A + i * lda, lda, panel, Cp + i * ldc, ldc, nc);  \
+                    block(1, Kp, A + i * lda, lda, panel, Cp + i * ldc, ldc, nc,   \
+                          accumulate EXTRA);                                       \
             }                                                                      \
         }                                                                          \
     }
 
-SC_Q_DRIVER(sc_q8_gemm_vnni, sc_q8_block_vnni, uint8_t, int8_t, int32_t, 4)
-SC_Q_DRIVER(sc_bf16_gemm_avx512, sc_bf16_block_avx512, uint16_t, uint16_t, float, 2)
+#define SC_Q8_PARAMS , const float *sa, const int32_t *zp, const float *sw, const int32_t *wsum
+#define SC_Q8_EXTRA , sa + i, zp + i, sw + p * SC_Q_NR, wsum + p * SC_Q_NR
+SC_Q_DRIVER(sc_q8_gemm_f_vnni, sc_q8_block_vnni, uint8_t, int8_t, SC_Q8_PARAMS, SC_Q8_EXTRA)
+#define SC_Q_NOTHING
+SC_Q_DRIVER(sc_bf16_gemm_avx512, sc_bf16_block_avx512, uint16_t, uint16_t, SC_Q_NOTHING,
+            SC_Q_NOTHING)
+#undef SC_Q_NOTHING
+#undef SC_Q8_PARAMS
+#undef SC_Q8_EXTRA
 #undef SC_Q_DRIVER
+
+/* The int32 sums alone (float64 models rescale them themselves): the
+ * same register blocks, stored without the rescale. */
+static SC_NOINLINE void sc_q8_gemm_vnni(ptrdiff_t m, ptrdiff_t N, ptrdiff_t Kp,
+                                        const uint8_t *A, ptrdiff_t lda, const int8_t *P,
+                                        int32_t *C, ptrdiff_t ldc)
+{
+    ptrdiff_t n_panels = (N + SC_Q_NR - 1) / SC_Q_NR;
+    for (ptrdiff_t p = 0; p < n_panels; p++) {
+        const int8_t *panel = P + p * Kp * SC_Q_NR;
+        ptrdiff_t nc = N - p * SC_Q_NR < SC_Q_NR ? N - p * SC_Q_NR : SC_Q_NR;
+        for (ptrdiff_t i = 0; i < m; i++) {
+            __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
+            for (ptrdiff_t g = 0; g < Kp / 4; g++) {
+                int32_t q;
+                memcpy(&q, A + i * lda + 4 * g, sizeof q);
+                const __m512i a = _mm512_set1_epi32(q);
+                acc0 = _mm512_dpbusd_epi32(acc0, a, _mm512_loadu_si512(
+                    (const void *) (panel + g * 128)));
+                acc1 = _mm512_dpbusd_epi32(acc1, a, _mm512_loadu_si512(
+                    (const void *) (panel + g * 128 + 64)));
+            }
+            int32_t *c = C + i * ldc + p * SC_Q_NR;
+            _mm512_mask_storeu_epi32(c, sc_q_mask(nc, 0), acc0);
+            _mm512_mask_storeu_epi32(c + 16, sc_q_mask(nc, 1), acc1);
+        }
+    }
+}
 
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -277,17 +387,31 @@ static inline void sc_q8_gemm(ptrdiff_t m, ptrdiff_t N, ptrdiff_t Kp, const uint
     sc_q8_gemm_generic(m, N, Kp, A, lda, P, C, ldc);
 }
 
-static inline void sc_bf16_gemm(ptrdiff_t m, ptrdiff_t N, ptrdiff_t Kp, const uint16_t *A,
-                                ptrdiff_t lda, const uint16_t *P, float *C, ptrdiff_t ldc,
-                                int force_generic)
+static inline void sc_q8_gemm_f(ptrdiff_t m, ptrdiff_t N, ptrdiff_t Kp, const uint8_t *A,
+                                ptrdiff_t lda, const int8_t *P, float *C, ptrdiff_t ldc,
+                                int accumulate, const float *sa, const int32_t *zp,
+                                const float *sw, const int32_t *wsum, int force_generic)
 {
 #if SC_X86
-    if (!force_generic && (sc_q_features() & 2)) {
-        sc_bf16_gemm_avx512(m, N, Kp, A, lda, P, C, ldc);
+    if (!force_generic && (sc_q_features() & 1)) {
+        sc_q8_gemm_f_vnni(m, N, Kp, A, lda, P, C, ldc, accumulate, sa, zp, sw, wsum);
         return;
     }
 #endif
-    sc_bf16_gemm_generic(m, N, Kp, A, lda, P, C, ldc);
+    sc_q8_gemm_f_generic(m, N, Kp, A, lda, P, C, ldc, accumulate, sa, zp, sw, wsum);
+}
+
+static inline void sc_bf16_gemm(ptrdiff_t m, ptrdiff_t N, ptrdiff_t Kp, const uint16_t *A,
+                                ptrdiff_t lda, const uint16_t *P, float *C, ptrdiff_t ldc,
+                                int accumulate, int force_generic)
+{
+#if SC_X86
+    if (!force_generic && (sc_q_features() & 2)) {
+        sc_bf16_gemm_avx512(m, N, Kp, A, lda, P, C, ldc, accumulate);
+        return;
+    }
+#endif
+    sc_bf16_gemm_generic(m, N, Kp, A, lda, P, C, ldc, accumulate);
 }
 
 #endif /* SEQCORE_QUANT_H */

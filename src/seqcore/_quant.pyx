@@ -53,9 +53,13 @@ cdef extern from "seqcore/quant.h" nogil:
     void sc_q8_gemm(Py_ssize_t m, Py_ssize_t N, Py_ssize_t Kp, const uint8_t* A,
                     Py_ssize_t lda, const int8_t* P, int32_t* C, Py_ssize_t ldc,
                     int force_generic)
+    void sc_q8_gemm_f(Py_ssize_t m, Py_ssize_t N, Py_ssize_t Kp, const uint8_t* A,
+                      Py_ssize_t lda, const int8_t* P, float* C, Py_ssize_t ldc,
+                      int accumulate, const float* sa, const int32_t* zp, const float* sw,
+                      const int32_t* wsum, int force_generic)
     void sc_bf16_gemm(Py_ssize_t m, Py_ssize_t N, Py_ssize_t Kp, const uint16_t* A,
                       Py_ssize_t lda, const uint16_t* P, float* C, Py_ssize_t ldc,
-                      int force_generic)
+                      int accumulate, int force_generic)
 
 
 PANEL_COLUMNS = SC_Q_NR
@@ -86,8 +90,9 @@ cdef struct QMat:
     bint int8                  # int8 (else bfloat16)
     Py_ssize_t N, K, Kp        # W is (N, K); rows of A padded to Kp
     const void* packed         # int8_t or uint16_t, quant.h's layout
-    const void* scale          # int8: (N,) scale per row, in the model's dtype
-    const int32_t* wsum        # int8: (N,) row sums of the int8 weights
+    const void* scale          # int8: scale per row, in the model's dtype
+    const int32_t* wsum        # int8: row sums of the int8 weights
+                               # (both zero-padded to whole panels)
 
 
 cdef struct QWork:
@@ -165,11 +170,13 @@ cdef int fill_qmat(QMat* q, dict m, object dtype, str name) except -1:
                              f"{SC_Q8_MAX_K}")
         p8 = m["packed"]
         check_shape(name, "packed", p8.shape, (n_panels * SC_Q_NR * q.Kp,), "N, Kp")
-        ws = m["wsum"]
-        check_shape(name, "wsum", ws.shape, (q.N,), "N")
-        scale = m["scale"]
-        if scale.dtype != dtype or scale.shape != (q.N,) or not scale.flags.c_contiguous:
-            raise ValueError(f"{name}: scale must be a contiguous ({q.N},) array of {dtype}")
+        ws = m["wsum_panels"]
+        check_shape(name, "wsum_panels", ws.shape, (n_panels * SC_Q_NR,), "N")
+        scale = m["scale_panels"]
+        if (scale.dtype != dtype or scale.shape != (n_panels * SC_Q_NR,)
+                or not scale.flags.c_contiguous):
+            raise ValueError(f"{name}: scale_panels must be a contiguous "
+                             f"({n_panels * SC_Q_NR},) array of {dtype}")
         sc = scale.view(np.int8)
         q.packed, q.wsum, q.scale = &p8[0], &ws[0], <const void*> &sc[0]
     else:
@@ -278,7 +285,20 @@ cdef void qproduct(const QMat* W, Py_ssize_t n, const floating* A, Py_ssize_t ld
     r0 = 0
     while r0 < n:
         m = min(w.rows, n - r0)
-        if W.int8:
+        if floating is float:
+            # float32 models: the kernels rescale and add into C themselves
+            if W.int8:
+                quantise_u8(m, W.K, Kp, A + r0 * lda, lda, <uint8_t*> w.qa, sa, w.zp)
+                # C (+)= rescaled Q @ W_q.T   (m, N) = (m, Kp)(Kp, N)
+                sc_q8_gemm_f(m, N, Kp, <const uint8_t*> w.qa, Kp, <const int8_t*> W.packed,
+                             C + r0 * ldc, ldc, accumulate, sa, w.zp, sw, W.wsum, generic)
+            else:
+                to_bf16(m, W.K, Kp, A + r0 * lda, lda, <uint16_t*> w.qa)
+                # C (+)= bf16(A) @ W_b.T   (m, N) = (m, Kp)(Kp, N), float sums
+                sc_bf16_gemm(m, N, Kp, <const uint16_t*> w.qa, Kp,
+                             <const uint16_t*> W.packed, C + r0 * ldc, ldc, accumulate,
+                             generic)
+        elif W.int8:
             quantise_u8(m, W.K, Kp, A + r0 * lda, lda, <uint8_t*> w.qa, sa, w.zp)
             # acc = Q @ W_q.T      (m, N) = (m, Kp)(Kp, N), int32
             sc_q8_gemm(m, N, Kp, <const uint8_t*> w.qa, Kp, <const int8_t*> W.packed,
@@ -300,7 +320,7 @@ cdef void qproduct(const QMat* W, Py_ssize_t n, const floating* A, Py_ssize_t ld
             to_bf16(m, W.K, Kp, A + r0 * lda, lda, <uint16_t*> w.qa)
             # acc = bf16(A) @ W_b.T   (m, N) = (m, Kp)(Kp, N), float sums
             sc_bf16_gemm(m, N, Kp, <const uint16_t*> w.qa, Kp, <const uint16_t*> W.packed,
-                         <float*> w.acc, N, generic)
+                         <float*> w.acc, N, False, generic)
             for i in range(m):
                 accf = <const float*> w.acc + i * N
                 c = C + (r0 + i) * ldc

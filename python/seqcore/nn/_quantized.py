@@ -124,8 +124,11 @@ def quantize_matrix(W, precision):
     scale = np.where(amax > 0, amax / 127, 1.0).astype(W.dtype)
     q = np.clip(np.rint(W64 / scale.astype(np.float64)[:, None]), -127, 127).astype(np.int8)
     packed, Kp = _pack(q, 4)
-    return dict(precision=precision, N=N, K=K, Kp=Kp, packed=packed, scale=scale,
-                wsum=q.sum(axis=1, dtype=np.int32), q=q)
+    wsum = q.sum(axis=1, dtype=np.int32)
+    Np = packed.size // Kp
+    return dict(precision=precision, N=N, K=K, Kp=Kp, packed=packed, scale=scale, wsum=wsum,
+                q=q, scale_panels=np.concatenate([scale, np.zeros(Np - N, scale.dtype)]),
+                wsum_panels=np.concatenate([wsum, np.zeros(Np - N, np.int32)]))
 
 
 def _scan_weights(layer, precision, k, d, W_ih, W_hh):
