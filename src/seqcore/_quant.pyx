@@ -203,16 +203,31 @@ cdef void quantise_u8(Py_ssize_t m, Py_ssize_t K, Py_ssize_t Kp, const floating*
                       Py_ssize_t lda, uint8_t* Q, floating* sa, int32_t* zp) noexcept nogil:
     """Q[i] = clamp(round(A[i] / sa[i]) + zp[i], 0, 255), sa[i] and zp[i] from
     the row's range widened to hold 0 (so 0 is exact)."""
-    cdef Py_ssize_t i, k
+    cdef Py_ssize_t i, k, u, K8 = K - K % 8
     cdef floating lo, hi, v, inv, scale, z
+    cdef floating lo8[8]
+    cdef floating hi8[8]
     cdef const floating* a
     cdef uint8_t* q
     for i in range(m):
         a = A + i * lda
         q = Q + i * Kp
+        # the range in 8 independent lanes (a loop-carried min would not
+        # vectorise: the compiler may not reorder it), then across them
+        for u in range(8):
+            lo8[u] = 0
+            hi8[u] = 0
+        for k in range(0, K8, 8):
+            for u in range(8):
+                v = a[k + u]
+                lo8[u] = v if v < lo8[u] else lo8[u]
+                hi8[u] = v if v > hi8[u] else hi8[u]
         lo = 0
         hi = 0
-        for k in range(K):
+        for u in range(8):
+            lo = lo8[u] if lo8[u] < lo else lo
+            hi = hi8[u] if hi8[u] > hi else hi
+        for k in range(K8, K):
             v = a[k]
             lo = v if v < lo else lo
             hi = v if v > hi else hi
