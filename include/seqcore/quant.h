@@ -113,6 +113,76 @@ static inline void sc_q8_gemm_f_generic(ptrdiff_t m, ptrdiff_t N, ptrdiff_t Kp,
     }
 }
 
+/* ------------------------------------------------------- int8 activations
+ *
+ * Each row of A on its own asymmetric scale: the range [lo, hi] of the row,
+ * widened to hold 0 (so 0 is exact), maps to 0..255:
+ *   scale = (hi - lo) / 255, zp = round(-lo / scale),
+ *   q = clamp(round(a * (1 / scale)) + zp, 0, 255)   (round: to even);
+ * a row of zeros gets scale 1, zp 0.  Entries k >= K of a padded row are zp
+ * (they meet zero weights).  The row's parameters come from one out-of-line
+ * function of plain code, so every path computes them alike; the entries
+ * are exact operations (a product, clamps, a rounding to an integer, an
+ * integer sum), which every path computes alike too. */
+
+#define SC_Q_MAGIC 12582912.0f   /* 1.5 * 2^23: x + it - it rounds x to even */
+
+static SC_NOINLINE void sc_q8_params(float lo, float hi, float *scale, float *inv,
+                                     int32_t *zp)
+{
+    if (hi == lo) {
+        *scale = 1.0f;
+        *inv = 0.0f;
+        *zp = 0;
+        return;
+    }
+    float s = (hi - lo) / 255.0f;
+    float i = 1.0f / s;
+    float t = -lo * i;
+    float z = (t + SC_Q_MAGIC) - SC_Q_MAGIC;
+    *scale = s;
+    *inv = i;
+    *zp = z < 0.0f ? 0 : z > 255.0f ? 255 : (int32_t) z;
+}
+
+static inline void sc_q8_quantise_generic(ptrdiff_t m, ptrdiff_t K, ptrdiff_t Kp,
+                                          const float *A, ptrdiff_t lda, uint8_t *Q,
+                                          float *sa, int32_t *zp)
+{
+    ptrdiff_t K8 = K - K % 8;
+    for (ptrdiff_t i = 0; i < m; i++) {
+        const float *a = A + i * lda;
+        uint8_t *q = Q + i * Kp;
+        /* the range in 8 independent lanes: a loop-carried min would not
+         * vectorise (the compiler may not reorder it) */
+        float lo8[8] = {0}, hi8[8] = {0}, lo = 0.0f, hi = 0.0f, inv;
+        for (ptrdiff_t k = 0; k < K8; k += 8)
+            for (int u = 0; u < 8; u++) {
+                float v = a[k + u];
+                lo8[u] = v < lo8[u] ? v : lo8[u];
+                hi8[u] = v > hi8[u] ? v : hi8[u];
+            }
+        for (int u = 0; u < 8; u++) {
+            lo = lo8[u] < lo ? lo8[u] : lo;
+            hi = hi8[u] > hi ? hi8[u] : hi;
+        }
+        for (ptrdiff_t k = K8; k < K; k++) {
+            lo = a[k] < lo ? a[k] : lo;
+            hi = a[k] > hi ? a[k] : hi;
+        }
+        sc_q8_params(lo, hi, sa + i, &inv, zp + i);
+        const float z = (float) zp[i];
+        for (ptrdiff_t k = 0; k < K; k++) {
+            float v = a[k] * inv;
+            v = v < -256.0f ? -256.0f : v > 256.0f ? 256.0f : v;
+            v = (v + SC_Q_MAGIC) - SC_Q_MAGIC + z;
+            q[k] = (uint8_t) (v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v);
+        }
+        for (ptrdiff_t k = K; k < Kp; k++)
+            q[k] = (uint8_t) zp[i];
+    }
+}
+
 /* bfloat16 bits -> float (exact: the bits are the float's upper half) */
 static inline float sc_bf16_to_float(uint16_t b)
 {
@@ -314,6 +384,40 @@ SC_Q_DRIVER(sc_bf16_gemm_avx512, sc_bf16_block_avx512, uint16_t, uint16_t, SC_Q_
 #undef SC_Q8_EXTRA
 #undef SC_Q_DRIVER
 
+/* sc_q8_quantise_generic on AVX-512: the same operations, 16 entries at
+ * a time (the rounding by VRNDSCALEPS, to even, as the generic magic sum) */
+static SC_NOINLINE void sc_q8_quantise_avx512(ptrdiff_t m, ptrdiff_t K, ptrdiff_t Kp,
+                                              const float *A, ptrdiff_t lda, uint8_t *Q,
+                                              float *sa, int32_t *zp)
+{
+    for (ptrdiff_t i = 0; i < m; i++) {
+        const float *a = A + i * lda;
+        uint8_t *q = Q + i * Kp;
+        __m512 lo16 = _mm512_setzero_ps(), hi16 = _mm512_setzero_ps();
+        for (ptrdiff_t k = 0; k < K; k += 16) {
+            const __mmask16 mk = sc_q_mask(K - k, 0);
+            const __m512 v = _mm512_maskz_loadu_ps(mk, a + k);   /* 0 outside: in range */
+            lo16 = _mm512_min_ps(v, lo16);     /* v < lo ? v : lo */
+            hi16 = _mm512_max_ps(v, hi16);     /* v > hi ? v : hi */
+        }
+        float lo = _mm512_reduce_min_ps(lo16), hi = _mm512_reduce_max_ps(hi16), inv;
+        sc_q8_params(lo, hi, sa + i, &inv, zp + i);
+        const __m512 vinv = _mm512_set1_ps(inv), z = _mm512_set1_ps((float) zp[i]);
+        const __m512 lim = _mm512_set1_ps(256.0f), top = _mm512_set1_ps(255.0f);
+        for (ptrdiff_t k = 0; k < K; k += 16) {
+            const __mmask16 mk = sc_q_mask(K - k, 0);
+            __m512 v = _mm512_mul_round_ps(_mm512_maskz_loadu_ps(mk, a + k), vinv, SC_Q_RNE);
+            v = _mm512_min_ps(_mm512_max_ps(v, _mm512_sub_ps(_mm512_setzero_ps(), lim)), lim);
+            v = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            v = _mm512_add_round_ps(v, z, SC_Q_RNE);
+            v = _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), top);
+            _mm512_mask_cvtepi32_storeu_epi8(q + k, mk, _mm512_cvttps_epi32(v));
+        }
+        for (ptrdiff_t k = K; k < Kp; k++)
+            q[k] = (uint8_t) zp[i];
+    }
+}
+
 /* The int32 sums alone (float64 models rescale them themselves): the
  * same register blocks, stored without the rescale. */
 static SC_NOINLINE void sc_q8_gemm_vnni(ptrdiff_t m, ptrdiff_t N, ptrdiff_t Kp,
@@ -385,6 +489,19 @@ static inline void sc_q8_gemm(ptrdiff_t m, ptrdiff_t N, ptrdiff_t Kp, const uint
     }
 #endif
     sc_q8_gemm_generic(m, N, Kp, A, lda, P, C, ldc);
+}
+
+static inline void sc_q8_quantise(ptrdiff_t m, ptrdiff_t K, ptrdiff_t Kp, const float *A,
+                                  ptrdiff_t lda, uint8_t *Q, float *sa, int32_t *zp,
+                                  int force_generic)
+{
+#if SC_X86
+    if (!force_generic && (sc_q_features() & 1)) {
+        sc_q8_quantise_avx512(m, K, Kp, A, lda, Q, sa, zp);
+        return;
+    }
+#endif
+    sc_q8_quantise_generic(m, K, Kp, A, lda, Q, sa, zp);
 }
 
 static inline void sc_q8_gemm_f(ptrdiff_t m, ptrdiff_t N, ptrdiff_t Kp, const uint8_t *A,

@@ -53,6 +53,9 @@ cdef extern from "seqcore/quant.h" nogil:
     void sc_q8_gemm(Py_ssize_t m, Py_ssize_t N, Py_ssize_t Kp, const uint8_t* A,
                     Py_ssize_t lda, const int8_t* P, int32_t* C, Py_ssize_t ldc,
                     int force_generic)
+    void sc_q8_quantise(Py_ssize_t m, Py_ssize_t K, Py_ssize_t Kp, const float* A,
+                        Py_ssize_t lda, uint8_t* Q, float* sa, int32_t* zp,
+                        int force_generic)
     void sc_q8_gemm_f(Py_ssize_t m, Py_ssize_t N, Py_ssize_t Kp, const uint8_t* A,
                       Py_ssize_t lda, const int8_t* P, float* C, Py_ssize_t ldc,
                       int accumulate, const float* sa, const int32_t* zp, const float* sw,
@@ -303,7 +306,8 @@ cdef void qproduct(const QMat* W, Py_ssize_t n, const floating* A, Py_ssize_t ld
         if floating is float:
             # float32 models: the kernels rescale and add into C themselves
             if W.int8:
-                quantise_u8(m, W.K, Kp, A + r0 * lda, lda, <uint8_t*> w.qa, sa, w.zp)
+                sc_q8_quantise(m, W.K, Kp, A + r0 * lda, lda, <uint8_t*> w.qa, sa, w.zp,
+                               generic)
                 # C (+)= rescaled Q @ W_q.T   (m, N) = (m, Kp)(Kp, N)
                 sc_q8_gemm_f(m, N, Kp, <const uint8_t*> w.qa, Kp, <const int8_t*> W.packed,
                              C + r0 * ldc, ldc, accumulate, sa, w.zp, sw, W.wsum, generic)
