@@ -364,3 +364,17 @@ def test_inference_precision_is_a_parameter():
     clf.set_params(inference_precision="fp8")
     with pytest.raises(ValueError, match="precision"):
         clf.predict(X[:5])
+
+
+def test_threads_may_predict_at_once():
+    from concurrent.futures import ThreadPoolExecutor
+
+    layer = _layer("lstm", hidden_size=64)
+    X = np.random.default_rng(11).normal(size=(40, 12, 5)).astype(np.float32)
+    expected = {p: QuantizedLayer(layer, p).forward(X)[0] for p in PRECISIONS}
+    Q._CACHE.pop(layer, None)   # the threads build the cache among themselves
+    with ThreadPoolExecutor(4) as pool:
+        jobs = [(p, pool.submit(lambda p=p: QuantizedLayer(layer, p).forward(X)[0]))
+                for p in PRECISIONS * 4]
+        for p, job in jobs:
+            np.testing.assert_array_equal(job.result(), expected[p])
