@@ -482,6 +482,7 @@ static inline void sc_q8_gemm(ptrdiff_t m, ptrdiff_t N, ptrdiff_t Kp, const uint
                               ptrdiff_t lda, const int8_t *P, int32_t *C, ptrdiff_t ldc,
                               int force_generic)
 {
+    (void) force_generic;   /* unused where only the generic kernels are built */
 #if SC_X86
     if (!force_generic && (sc_q_features() & 1)) {
         sc_q8_gemm_vnni(m, N, Kp, A, lda, P, C, ldc);
@@ -495,6 +496,7 @@ static inline void sc_q8_quantise(ptrdiff_t m, ptrdiff_t K, ptrdiff_t Kp, const 
                                   ptrdiff_t lda, uint8_t *Q, float *sa, int32_t *zp,
                                   int force_generic)
 {
+    (void) force_generic;   /* unused where only the generic kernels are built */
 #if SC_X86
     if (!force_generic && (sc_q_features() & 1)) {
         sc_q8_quantise_avx512(m, K, Kp, A, lda, Q, sa, zp);
@@ -509,6 +511,7 @@ static inline void sc_q8_gemm_f(ptrdiff_t m, ptrdiff_t N, ptrdiff_t Kp, const ui
                                 int accumulate, const float *sa, const int32_t *zp,
                                 const float *sw, const int32_t *wsum, int force_generic)
 {
+    (void) force_generic;   /* unused where only the generic kernels are built */
 #if SC_X86
     if (!force_generic && (sc_q_features() & 1)) {
         sc_q8_gemm_f_vnni(m, N, Kp, A, lda, P, C, ldc, accumulate, sa, zp, sw, wsum);
@@ -522,6 +525,7 @@ static inline void sc_bf16_gemm(ptrdiff_t m, ptrdiff_t N, ptrdiff_t Kp, const ui
                                 ptrdiff_t lda, const uint16_t *P, float *C, ptrdiff_t ldc,
                                 int accumulate, int force_generic)
 {
+    (void) force_generic;   /* unused where only the generic kernels are built */
 #if SC_X86
     if (!force_generic && (sc_q_features() & 2)) {
         sc_bf16_gemm_avx512(m, N, Kp, A, lda, P, C, ldc, accumulate);
