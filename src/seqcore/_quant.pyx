@@ -135,18 +135,21 @@ cdef Workspace make_workspace(Py_ssize_t parts, Py_ssize_t rows, Py_ssize_t Kp,
     cdef float[:, ::1] accf
     cdef int32_t[::1] zp
     cdef int8_t[::1] sa
+    # the sums pass through ``acc`` only for float64 models (float32 ones
+    # have them rescaled, or added, inside the kernels)
+    cdef Py_ssize_t acc_rows = rows if np.dtype(dtype) == np.float64 else 1
     for i in range(parts):
-        zp = np.zeros(rows, np.int32)
-        sa = np.zeros(rows * np.dtype(dtype).itemsize, np.int8)
+        zp = np.empty(rows, np.int32)
+        sa = np.empty(rows * np.dtype(dtype).itemsize, np.int8)
         if int8:
-            qa8 = np.zeros((rows, Kp), np.uint8)
-            acc32 = np.zeros((rows, N), np.int32)
+            qa8 = np.empty((rows, Kp), np.uint8)
+            acc32 = np.empty((acc_rows, N), np.int32)
             w.arrays += [qa8, acc32, zp, sa]
             w.works[i].qa = &qa8[0, 0]
             w.works[i].acc = &acc32[0, 0]
         else:
-            qa16 = np.zeros((rows, Kp), np.uint16)
-            accf = np.zeros((rows, N), np.float32)
+            qa16 = np.empty((rows, Kp), np.uint16)
+            accf = np.empty((acc_rows, N), np.float32)
             w.arrays += [qa16, accf, zp, sa]
             w.works[i].qa = &qa16[0, 0]
             w.works[i].acc = &accf[0, 0]
