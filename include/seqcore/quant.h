@@ -1,24 +1,32 @@
 /* Reduced-precision matrix products for inference: int8 and bfloat16.
  *
- * Only the integer (int8) or bfloat16 dot products live here, one kernel per
- * instruction set; quantising the activations and rescaling the sums are
- * plain code in src/seqcore/_quant.pyx, shared by every path, so that the
- * paths differ in nothing but the instructions that form the sums.
+ * The instruction-set-specific parts of src/seqcore/_quant.pyx's products,
+ * one kernel per instruction set, each with a generic twin of plain C:
  *
- *   sc_q8_gemm(m, N, Kp, A, lda, P, C, ldc):
- *       C (m, N) int32 = A (m, Kp) uint8 @ W.T, W (N, Kp) int8, packed in P.
- *       Integer sums: every path gives the same C, exactly, while no sum
- *       leaves int32 (|C| <= Kp * 255 * 128; the caller keeps Kp below
- *       SC_Q8_MAX_K).
- *   sc_bf16_gemm(m, N, Kp, A, lda, P, C, ldc):
- *       C (m, N) float = A (m, Kp) bfloat16 @ W.T, W (N, Kp) bfloat16, packed
- *       in P.  The product of two bfloat16 numbers is exact in float, so each
- *       path adds the same exact products in the same order (pairs k = 2q,
- *       2q+1, the odd one first, as VDPBF16PS does); they differ only where
- *       the instruction flushes a subnormal (below 2^-126) to zero.
+ *   sc_q8_quantise(m, K, Kp, A, lda, Q, sa, zp): the rows of a float A
+ *       (m, K) to uint8 Q (m, Kp), each on its own asymmetric scale sa[i]
+ *       with zero point zp[i] (see sc_q8_quantise_generic for the rule);
+ *   sc_q8_gemm_f(m, N, Kp, Q, ldq, P, C, ldc, accumulate, sa, zp, sw, wsum):
+ *       C (m, N) float (+)= (sum_k Q[i,k] W[j,k] - zp[i] wsum[j]) * (sa[i] sw[j]),
+ *       W (N, Kp) int8 packed in P, sw its row scales, wsum its row sums;
+ *   sc_q8_gemm(m, N, Kp, Q, ldq, P, C, ldc): the int32 sums alone (float64
+ *       models rescale them in _quant.pyx);
+ *   sc_bf16_gemm(m, N, Kp, A, lda, P, C, ldc, accumulate): C (m, N) float
+ *       (+)= A (m, Kp) bfloat16 @ W.T, W (N, Kp) bfloat16 packed in P.
+ *
+ * Same results on every path.  int8: integer sums are exact while no sum
+ * leaves int32 (|sum| <= Kp * 255 * 128; the caller keeps Kp below
+ * SC_Q8_MAX_K), and the quantisation and the rescale are the same IEEE
+ * operations on every path (the AVX-512 code uses explicitly rounded ones,
+ * which the compiler cannot fuse into multiply-adds; the row parameters
+ * come from one out-of-line function of plain code): the outputs agree bit
+ * for bit.  bfloat16: the product of two bfloat16 numbers is exact in
+ * float, and each path adds the same products in the same order (pairs
+ * k = 2q, 2q+1, the odd one first, as VDPBF16PS does); they differ only
+ * where the instruction flushes a subnormal (below 2^-126) to zero.
  *
  * Packed layout (both): panels of SC_Q_NR columns of W; within a panel, for
- * each group of SC_Q_KG consecutive k (4 for int8, 2 for bfloat16), the
+ * each group of KG consecutive k (KG = 4 for int8, 2 for bfloat16), the
  * group's entries of column 0, then column 1, ...: panel p, group g, column
  * jj, entry q at P[((p * Kp / KG + g) * NR + jj) * KG + q].  Columns past N
  * and k past K are zero.  The layout does not depend on the instruction set,

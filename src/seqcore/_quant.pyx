@@ -20,9 +20,12 @@ chunks:
 3. rescale: ``C (+)= (sum - zp * rowsum(W_q)) * scale_row * scale_W``
    (int8), or ``C (+)= sum`` (bfloat16), in the model's dtype.
 
-Passes 1 and 3 are plain code shared by every instruction set, so the int8
-results of the VNNI and the generic kernels are identical bit for bit, and
-the bfloat16 ones too (quant.h says where they could differ: subnormals).
+For float32 models passes 1 (int8) and 3 run in quant.h, with AVX-512 and
+generic variants that compute the same IEEE operations; for float64
+models, and the bfloat16 rounding, they are plain code here.  Either way
+the int8 results of the VNNI and the generic kernels are identical bit for
+bit, and the bfloat16 ones too (quant.h says where they could differ:
+subnormals).
 
 Buffers of ``forward_scan`` (T steps, B batch, I input, H hidden, P state,
 G gates, GH = G * H), laid out as in _recurrent.pyx at inference:
