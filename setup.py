@@ -24,6 +24,8 @@ DEBUG = os.environ.get("SEQCORE_DEBUG", "0") == "1"
 # masked softmax, context) and the encoder-decoder's decoder loop.
 MODULES = ["_blas", "_cells", "_recurrent", "_optim", "_losses", "_embedding", "_dense",
            "_lm", "_attention", "_decoder", "_ctc"]
+# Reduced-precision inference (int8 and bfloat16 products under the cells' math).
+MODULES += ["_quant"]
 
 # -O3 but never -ffast-math (NaN detection, parity with PyTorch) nor
 # -march=native (a wheel must run on other x86-64 machines).

@@ -34,6 +34,7 @@ from .nn._cells import CELLS, all_options
 from .nn._loss import (LOSSES, REGRESSION_LOSSES, Distribution, Huber, NegativeBinomial, Pinball,
                        Poisson, get_loss)
 from .nn._optim import make_optimizer, state_copies
+from .nn._quantized import decision_function as _decision_function
 
 # Copies of the parameters that training keeps besides the optimizer's own
 # state: parameters, gradients, the weights before each step, the best ones
@@ -75,6 +76,7 @@ class _BaseRNN(SeqcoreEstimator):
         "bptt_steps": [Interval(Integral, 1, None, closed="left"), None],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "gradient_shards": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
+        "inference_precision": [StrOptions({"bfloat16", "int8"}), None],
     }
 
     def __init__(self, *, cell="lstm", hidden_size=32, num_layers=1,
@@ -87,7 +89,8 @@ class _BaseRNN(SeqcoreEstimator):
                  clip_value=None, bptt_steps=None, alpha=0.0, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
                  shuffle=True, random_state=None, dtype="float32", verbose=0,
-                 warm_start=False, callbacks=None, gradient_shards=None):
+                 warm_start=False, callbacks=None, gradient_shards=None,
+                 inference_precision=None):
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -125,6 +128,7 @@ class _BaseRNN(SeqcoreEstimator):
         self.warm_start = warm_start
         self.callbacks = callbacks
         self.gradient_shards = gradient_shards
+        self.inference_precision = inference_precision
 
     # ----------------------------------------------------------- subclasses
     _loss = None            # the SequenceNetwork loss
@@ -391,7 +395,8 @@ class _BaseRNN(SeqcoreEstimator):
         # an empty document runs as one unknown token; its length stays 0 so
         # that per-step results for it are empty
         Xp, lengths, mode = self._check_X(X, reset=False, keep_empty=self.return_sequences)
-        Z = self.network_.decision_function(Xp, np.maximum(lengths, 1))
+        Z = _decision_function(self.network_, Xp, np.maximum(lengths, 1),
+                               getattr(self, "inference_precision", None))
         return np.asarray(Z, dtype=np.float64), lengths, mode
 
     def _unpad(self, A, lengths, mode):
@@ -651,6 +656,14 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
         the cluster's model bit for bit in one process.  It changes the
         rounding, not the mathematics; 1 is the same as None.  See the
         "Scaling out" guide.
+    inference_precision : {'bfloat16', 'int8'} or None, default=None
+        Precision of the recurrent layers' matrix products in ``predict``,
+        ``predict_proba`` and ``score`` (never in training): None keeps the
+        model's dtype; 'bfloat16' rounds weights and activations to
+        bfloat16; 'int8' quantises the weights per row and the activations
+        per step (dynamic quantisation).  Gate math, states and outputs stay
+        in the model's dtype.  May be set on a fitted estimator
+        (``set_params``); see ``seqcore.nn.QuantizedLayer``.
 
     Attributes
     ----------
@@ -692,7 +705,8 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
                  clip_value=None, bptt_steps=None, alpha=0.0, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
                  shuffle=True, random_state=None, dtype="float32", verbose=0,
-                 warm_start=False, callbacks=None, class_weight=None, gradient_shards=None):
+                 warm_start=False, callbacks=None, class_weight=None, gradient_shards=None,
+                 inference_precision=None):
         super().__init__(
             cell=cell, hidden_size=hidden_size, num_layers=num_layers,
             nonlinearity=nonlinearity, reset_after=reset_after, peephole=peephole,
@@ -708,7 +722,8 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
             validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change, tol=tol, shuffle=shuffle,
             random_state=random_state, dtype=dtype, verbose=verbose,
-            warm_start=warm_start, callbacks=callbacks, gradient_shards=gradient_shards)
+            warm_start=warm_start, callbacks=callbacks, gradient_shards=gradient_shards,
+            inference_precision=inference_precision)
         self.class_weight = class_weight
 
     def partial_fit(self, X, y, classes=None, sample_weight=None, validation_data=None):
@@ -934,7 +949,8 @@ default='squared_error'
                  clip_value=None, bptt_steps=None, alpha=0.0, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
                  shuffle=True, random_state=None, dtype="float32", verbose=0,
-                 warm_start=False, callbacks=None, gradient_shards=None):
+                 warm_start=False, callbacks=None, gradient_shards=None,
+                 inference_precision=None):
         super().__init__(
             cell=cell, hidden_size=hidden_size, num_layers=num_layers,
             nonlinearity=nonlinearity, reset_after=reset_after, peephole=peephole,
@@ -949,7 +965,8 @@ default='squared_error'
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change, tol=tol, shuffle=shuffle,
             random_state=random_state, dtype=dtype, verbose=verbose,
-            warm_start=warm_start, callbacks=callbacks, gradient_shards=gradient_shards)
+            warm_start=warm_start, callbacks=callbacks, gradient_shards=gradient_shards,
+            inference_precision=inference_precision)
         self.loss = loss
         self.quantiles = quantiles
 

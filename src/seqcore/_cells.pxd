@@ -9,6 +9,13 @@ cpdef enum CellKind:
     CELL_MGU = 3
     N_KINDS = 4
 
+# A replacement for the per-step hidden products (reduced-precision inference,
+# _quant.pyx): C (n, N) (+)= A (n, P) @ W_hh[rows].T for the rows of the
+# h block, or of the gated block when ``gated``; pointers in the spec's dtype.
+ctypedef void (*hidden_product_fn)(const void* s, Py_ssize_t n, const void* A, void* C,
+                                   Py_ssize_t ldc, bint accumulate,
+                                   bint gated) noexcept nogil
+
 ctypedef struct CellSpec:
     int kind          # a CellKind
     int flags         # the kind's own option bits (see its kernels)
@@ -33,6 +40,10 @@ ctypedef struct CellSpec:
     const void* Wf2
     const void* Wb
     const void* Wb2
+    # set by _quant.pyx only (kernel_layout sets NULL): when not NULL, the
+    # forward kernels' hidden products call it, with the spec, instead
+    hidden_product_fn hidden_product
+    void* hidden_ctx
 
 cdef int kernel_layout(int kind, int flags, CellSpec* s) noexcept nogil
 

@@ -158,6 +158,7 @@ cdef int kernel_layout(int kind, int flags, CellSpec* s) noexcept nogil:
     s.kind, s.flags = kind, flags
     s.n_states, s.aux, s.gated_blocks, s.separate_bias, s.extra_rows = 1, True, 0, -1, 0
     s.proj_ok = s.unitwise = False
+    s.hidden_product, s.hidden_ctx = NULL, NULL
     if kind == CELL_RNN:             # flags & 1: relu
         s.G, s.aux = 1, False
     elif kind == CELL_GRU:           # flags & 1: reset_after
@@ -205,7 +206,9 @@ cdef inline void forward_product(const CellSpec* s, Py_ssize_t n, const floating
     cdef Py_ssize_t r0 = s.split if gated else 0
     cdef Py_ssize_t N = s.G * s.H - s.split if gated else s.split
     cdef const void* W = s.Wf2 if gated else s.Wf
-    if W == NULL:
+    if s.hidden_product != NULL:   # reduced precision (_quant.pyx)
+        s.hidden_product(s, n, A, C, ldc, accumulate, gated)
+    elif W == NULL:
         gemm(NoTrans, Transpose, n, N, s.P, 1, A, s.P, W_hh + r0 * s.P, s.P,
              1 if accumulate else 0, C, ldc)
     elif floating is float:

@@ -16,6 +16,7 @@ from ._embedding import Embedding
 from ._layers import GRU, LSTM, MGU, RNN
 from ._linear import Linear
 from ._network import SequenceNetwork
+from ._quantized import QuantizedLayer
 from ._seq2seq import Seq2Seq
 from ._loss import (CTC, AbsoluteError, Distribution, Gaussian, Huber, Loss, NegativeBinomial,
                     Pinball, Poisson, SquaredError, StudentT)
@@ -29,4 +30,5 @@ __all__ = ["RNN", "GRU", "LSTM", "MGU", "CELLS", "Embedding", "Linear", "Sequenc
            "CosineSchedule", "PlateauSchedule", "Loss", "SquaredError", "AbsoluteError",
            "Huber", "Poisson", "Pinball", "Distribution", "Gaussian", "StudentT",
            "NegativeBinomial", "CTC",
-           "Attention", "Seq2Seq", "ctc_loss", "ctc_decode", "language_model_prior"]
+           "Attention", "Seq2Seq", "ctc_loss", "ctc_decode", "language_model_prior",
+           "QuantizedLayer"]
