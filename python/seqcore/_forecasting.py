@@ -112,9 +112,9 @@ def _choose_weights(parts, origins, seasonal=True):
     calibration tail.
 
     parts (3, n, k) holds each forecast's errors on the tail, origins (n,)
-    the forecast origin (time index) of each row.  The weights of (network, seasonal
-    naive) are chosen first; the statistical forecast may then take over a
-    share of the network's weight, never of the naive forecast's.  Each
+    the forecast origin (time index) of each row.  The weights of (network,
+    seasonal naive) are chosen first; the statistical forecast may then take
+    over a share of the network's weight, never of the naive forecast's.  Each
     choice (tenths) minimises the worst, over ``_TAIL_BLOCKS`` consecutive
     blocks of origins, of the block's mean |error| relative to the best
     candidate of that block: the choice has to hold up in every period of
