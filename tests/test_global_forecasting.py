@@ -386,3 +386,82 @@ def test_only_short_series_get_theta_and_intervals_are_refused_up_front(no_train
         f = RNNForecaster(horizon=4, season=1).fit(list(short.values()))
     assert f.fallback_ == ["theta", "theta"] and f.regressors_ == []
     np.testing.assert_allclose(f.predict(4)[0], ThetaForecaster().fit(short["a"]).predict(4))
+
+
+# ------------------------------------------- per-series combination weights
+
+def _tail(rng, n_origins=30, H=4):
+    """Errors of one forecast on a calibration tail laid out as _calibrate
+    lays it out: horizon by horizon, each origin once per horizon it reaches."""
+    origins = np.concatenate([np.arange(n_origins - h) for h in range(H)])
+    return origins, rng.standard_normal((origins.size, 1))
+
+
+def _pooled_choice(parts):
+    """The rule this one replaced: the weights of lowest pooled mean |error|."""
+    from seqcore._forecasting import _COMBINATIONS
+    loss = [np.mean(np.abs(np.tensordot(w, parts, axes=1))) for w in _COMBINATIONS]
+    return _COMBINATIONS[int(np.argmin(loss))]
+
+
+def test_statistical_forecast_takes_the_network_share_not_the_naive_one():
+    from seqcore._forecasting import _choose_weights
+    rng = np.random.default_rng(0)
+    origins, e_net = _tail(rng)
+    e_naive = rng.standard_normal(e_net.shape)
+    # the statistical forecast's errors are a little below an equal mix of the two:
+    # pooled, it takes every weight (the naive forecast's too)
+    e_stat = 0.45 * (e_net + e_naive)
+    parts = np.stack([e_net, e_naive, e_stat])
+    assert _pooled_choice(parts)[1] == 0
+    # the (network, naive) pair alone: a statistical forecast far off gets no share
+    pair = _choose_weights(np.stack([e_net, e_naive, 1e3 * e_naive]), origins)
+    w = _choose_weights(parts, origins)
+    assert w.sum() == pytest.approx(1.0) and (w >= 0).all()
+    # the naive share is the one chosen against the network alone; the
+    # statistical forecast only splits the network's
+    assert pair[2] == 0 and pair[1] >= 0.3
+    assert w[1] == pytest.approx(pair[1]) and w[2] > 0
+
+
+def test_a_gain_from_one_volatile_stretch_of_the_tail_does_not_decide_alone():
+    from seqcore._forecasting import _choose_weights
+    rng = np.random.default_rng(1)
+    origins, e_net = _tail(rng)
+    e_naive = 50 * rng.standard_normal(e_net.shape)     # never worth a weight
+    last = origins >= 20                                  # the last third of the origins
+    e_net[last] *= 10                                     # a volatile stretch
+    # the statistical forecast: 10% worse than the network in the first two
+    # thirds, 5% better in the volatile one, where errors are 10 times larger
+    e_stat = e_net * np.where(last, 0.95, 1.1)[:, None]
+    parts = np.stack([e_net, e_naive, e_stat])
+    assert _pooled_choice(parts)[2] >= 0.9               # pooled: nearly all to it
+    w = _choose_weights(parts, origins)
+    assert w[1] == 0 and w[0] >= 0.6                     # here: most stays with the network
+
+
+def test_a_statistical_forecast_better_throughout_takes_the_network_share():
+    from seqcore._forecasting import _choose_weights
+    rng = np.random.default_rng(2)
+    origins, e_net = _tail(rng)
+    parts = np.stack([e_net, 5 * rng.standard_normal(e_net.shape), 0.5 * e_net])
+    np.testing.assert_allclose(_choose_weights(parts, origins), [0.0, 0.0, 1.0], atol=1e-12)
+    # a tail where every forecast is exact (ties) keeps the network alone
+    zero = np.zeros_like(parts)
+    np.testing.assert_array_equal(_choose_weights(zero, origins), [1.0, 0.0, 0.0])
+    # non-finite errors (values missing from the tail) are left out
+    holed = parts.copy()
+    holed[2, :5] = np.nan
+    np.testing.assert_allclose(_choose_weights(holed, origins), [0.0, 0.0, 1.0], atol=1e-12)
+
+
+def test_without_a_season_the_pooled_choice_is_kept():
+    from seqcore._forecasting import _choose_weights
+    rng = np.random.default_rng(0)
+    origins, e_net = _tail(rng)
+    e_naive = rng.standard_normal(e_net.shape)
+    parts = np.stack([e_net, e_naive, 0.45 * (e_net + e_naive)])
+    np.testing.assert_array_equal(_choose_weights(parts, origins, seasonal=False),
+                                  _pooled_choice(parts))
+    assert _choose_weights(parts, origins, seasonal=False)[1] == 0
+    assert _choose_weights(parts, origins)[1] > 0
