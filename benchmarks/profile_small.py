@@ -35,23 +35,29 @@ from threadpoolctl import threadpool_limits
 import seqcore
 from seqcore import nn
 
+CLOCK = time.perf_counter_ns
 SHAPES = [(8, 10, 1, 16), (16, 24, 1, 32), (32, 50, 4, 64), (32, 20, 16, 32)]
 ESTIMATOR_SHAPES = [(8, 10, 1), (32, 20, 16)]
 
 
-def per_call_ns(fn, n, rounds=5):
-    """Median and minimum ns per call over ``rounds`` blocks of n // rounds calls."""
+def per_call_ns(fns, n, rounds=10, clock=time.perf_counter_ns):
+    """Median and minimum ns per call of each function of ``fns``, over
+    ``rounds`` blocks of n // rounds calls, the functions' blocks interleaved
+    (so that a busy spell of the machine falls on all of them).  ``clock``:
+    ``time.perf_counter_ns`` (wall) or ``time.thread_time_ns`` (the calling
+    thread's CPU time, which leaves out the time other processes hold the
+    core: small calls run on the calling thread alone)."""
     k = max(1, n // rounds)
-    fn()   # warm up (first-call caches)
-    per = []
+    for fn in fns:
+        fn()   # warm up (first-call caches)
+    per = [[] for _ in fns]
     for _ in range(rounds):
-        t0 = time.perf_counter_ns()
-        for _ in range(k):
-            fn()
-        per.append((time.perf_counter_ns() - t0) / k)
-    # each block's mean is robust to single outliers; the min over blocks and
-    # their median are what we report
-    return float(np.median(per)), float(np.min(per))
+        for fn, times in zip(fns, per):
+            t0 = clock()
+            for _ in range(k):
+                fn()
+            times.append((clock() - t0) / k)
+    return [(float(np.median(t)), float(np.min(t))) for t in per]
 
 
 def profile(fn, n, top=14):
@@ -65,8 +71,8 @@ def profile(fn, n, top=14):
     return s.getvalue()
 
 
-def kernel_ns(layer, X, n):
-    """ns per call of the compiled calls of one unidirectional one-layer
+def kernel_call(layer, X):
+    """A function making the compiled calls of one unidirectional one-layer
     inference (projection + time loop) on preallocated buffers."""
     from seqcore import _recurrent
     from seqcore.nn import _layers
@@ -101,7 +107,7 @@ def kernel_ns(layer, X, n):
         _recurrent.forward_steps(lay.code, lay.flags, False, n_active, W_hh, bias, b_hh,
                                  e2, e2, e2, e2, Hs, e3, Cs, gates, aux, work, h_n, c_n,
                                  *Wp, ranges, 1)
-    return per_call_ns(call, n)
+    return call
 
 
 def layer_rows(cell, dtypes, n, do_profile):
@@ -112,8 +118,9 @@ def layer_rows(cell, dtypes, n, do_profile):
                 I, H, dtype=dtype, random_state=0)
             layer.eval()
             X = np.random.default_rng(0).standard_normal((B, T, I)).astype(dtype)
-            med, lo = per_call_ns(lambda: layer.forward(X), n)
-            kmed, klo = kernel_ns(layer, X, n)
+            (med, lo), (kmed, klo) = per_call_ns([lambda: layer.forward(X),
+                                                   kernel_call(layer, X)], n,
+                                                  clock=CLOCK)
             out.append((f"{cell} layer.forward {np.dtype(dtype).name} {B},{T},{I},{H}",
                         med, lo, kmed, klo))
             if do_profile and (B, T, I, H) == SHAPES[0]:
@@ -136,13 +143,14 @@ def estimator_rows(cell, dtypes, n, do_profile):
                 warnings.simplefilter("ignore")
                 clf.fit(X, y)
                 reg.fit(X, rng.standard_normal(B))
-            layer = clf.network_.rnn
-            kmed, klo = kernel_ns(layer, X, n)
             name = np.dtype(dtype).name
-            for what, fn in (("RNNClassifier.predict", lambda: clf.predict(X)),
-                             ("RNNClassifier.predict_proba", lambda: clf.predict_proba(X)),
-                             ("RNNRegressor.predict", lambda: reg.predict(X))):
-                med, lo = per_call_ns(fn, n)
+            calls = {"RNNClassifier.predict": lambda: clf.predict(X),
+                     "RNNClassifier.predict_proba": lambda: clf.predict_proba(X),
+                     "RNNRegressor.predict": lambda: reg.predict(X)}
+            times = per_call_ns(list(calls.values()) + [kernel_call(clf.network_.rnn, X)], n,
+                                clock=CLOCK)
+            kmed, klo = times[-1]
+            for (what, fn), (med, lo) in zip(calls.items(), times):
                 out.append((f"{cell} {what} {name} {B},{T},{I} H=16", med, lo, kmed, klo))
                 if do_profile and (B, T, I) == ESTIMATOR_SHAPES[0] and "proba" in what:
                     print(profile(fn, n))
@@ -156,7 +164,12 @@ def main(argv=None):
     p.add_argument("--dtypes", default="float32,float64")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--profile", action="store_true", help="also print cProfile's top entries")
+    p.add_argument("--cpu", action="store_true",
+                   help="time the calling thread's CPU time instead of the wall clock "
+                        "(steadier on a busy machine)")
     args = p.parse_args(argv)
+    global CLOCK
+    CLOCK = time.thread_time_ns if args.cpu else time.perf_counter_ns
     dtypes = [np.dtype(d).type for d in args.dtypes.split(",")]
     with threadpool_limits(args.threads, user_api="blas"):
         rows = (layer_rows(args.cell, dtypes, args.calls, args.profile)
@@ -166,6 +179,8 @@ def main(argv=None):
     for name, med, lo, kmed, klo in rows:
         print(f"{name:58s} {med / 1e3:9.1f} {lo / 1e3:7.1f} {kmed / 1e3:8.1f} "
               f"{(med - kmed) / 1e3:10.1f} / {(lo - klo) / 1e3:.1f}")
+    print(f"clock: {'thread CPU time' if args.cpu else 'wall'}; core: the compiled calls alone (project + forward_steps on ready buffers); "
+          "Python = call - core")
 
 
 if __name__ == "__main__":

@@ -571,6 +571,8 @@ class _RNNBase(Layer):
         if not self.bidirectional and T > EVAL_CHUNK_STEPS:
             return self._forward_chunked(X, self._lengths(lengths, B, T), h0, c0, outputs, W)
         if plan is not None:
+            if not self.bidirectional and h0 is None and c0 is None:
+                return self._infer_plain(X, plan, W, outputs)
             return self._forward_whole(X, plan.batch, h0, c0, False, W, plan.ranges)
         return self._forward_whole(X, _Batch(lengths, T), h0, c0, False, W)
 
@@ -691,6 +693,48 @@ class _RNNBase(Layer):
             h_n = batch.unsort_states(h_n)
             c_n = batch.unsort_states(c_n) if two else None
         return outputs, self._state(h_n, c_n)
+
+    def _infer_plain(self, X, plan, W, outputs):
+        """Inference of a unidirectional stack on a full batch from zero
+        states: the calls into the core that ``_forward_whole`` makes for it,
+        without its general bookkeeping (nothing to sort, reverse, mask or
+        hand to another thread; the final states written in place), so the
+        same numbers with less Python per call."""
+        batch = plan.batch
+        B, T = batch.B, batch.T
+        lay, dt = self._layout, self.dtype
+        L, H, P = self.num_layers, self.hidden_size, self.state_size
+        GH = lay.G * H
+        two = lay.n_states == 2
+        e2, e3 = _EMPTY[dt, 2], _EMPTY[dt, 3]
+        threads = _scan_threads()
+        ranges = plan.ranges
+        n = len(ranges)
+        h_n = np.empty((L, B, P), dt)
+        c_n = np.empty((L, B, H), dt) if two else None
+        x = X.swapaxes(0, 1).copy()   # time-major (T, B, I)
+        for k in range(L):
+            W_ih, W_ih_packed, W_hh, W_packed, bias, b_hh, extra, W_hr = W.scans[k]
+            Hs = np.empty((T + 1, B, P), dt)
+            Hs[0] = 0
+            if two:
+                Cs = np.empty((2, B, H), dt)   # inference keeps the last state only
+                Cs[0] = 0
+            else:
+                Cs = e3
+            gates = np.empty((T, B, GH), dt)
+            aux = np.empty((1, B, H), dt) if lay.aux else e3
+            work = np.empty((B, GH), dt)
+            pwork = np.empty((B, H), dt) if P != H else e2
+            _recurrent.project(x, W_ih, gates, W_ih_packed, n,
+                               _share(threads, T * B * x.shape[2] * GH))
+            _recurrent.forward_steps(
+                lay.code, lay.flags, False, batch.n_active, W_hh, bias, b_hh, extra, W_hr,
+                pwork, e2, Hs, e3, Cs, gates, aux, work, h_n[k], c_n[k] if two else e2,
+                *W_packed, ranges, _share(threads, T * B * GH * P))
+            x = Hs[1:]
+        # a copy: never a view of a buffer
+        return (x.swapaxes(0, 1).copy() if outputs else None), self._state(h_n, c_n)
 
     def _forward_scan(self, k, d, x_in, batch, h0, c0, mask, plan, train, w):
         """One scan (one layer, one direction) on its ``_Weights`` entry ``w``;
