@@ -820,9 +820,9 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
         if getattr(self, "_multilabel", False):   # a sigmoid per label
             return 0.5 * (1.0 + np.tanh(0.5 * Z))
         # in place: Z is this call's own array
-        Z -= Z.max(axis=-1, keepdims=True)
+        Z -= np.maximum.reduce(Z, axis=-1, keepdims=True)
         P = np.exp(Z, out=Z)
-        P /= P.sum(axis=-1, keepdims=True)
+        P /= np.add.reduce(P, axis=-1, keepdims=True)
         return self._unpad(P, lengths, mode) if self.return_sequences else P
 
     @consistent
@@ -836,7 +836,7 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
         Z, lengths, mode = self._raw(X)
         if getattr(self, "_multilabel", False):
             return (Z > 0).astype(int)   # the labels whose probability is above 0.5
-        labels = self.classes_[np.argmax(Z, axis=-1)]
+        labels = self.classes_[Z.argmax(axis=-1)]
         return self._unpad(labels, lengths, mode) if self.return_sequences else labels
 
     @consistent

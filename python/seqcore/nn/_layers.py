@@ -182,10 +182,14 @@ class _Plan:
     all T steps, computed once per shape: the batch's layout (never sorted),
     its row ranges and the bytes a pass allocates."""
 
-    __slots__ = ("batch", "ranges", "n_bytes")
+    __slots__ = ("batch", "ranges", "n_bytes", "shapes", "works")
 
-    def __init__(self, batch, ranges, n_bytes):
+    def __init__(self, batch, ranges, n_bytes, shapes, works):
         self.batch, self.ranges, self.n_bytes = batch, ranges, n_bytes
+        # for the plain pass (_infer_plain): the shapes of h_n, c_n, and of
+        # one layer's Hs, Cs, gates, aux, work, pwork (None: not needed),
+        # and per layer the multiply-adds of its projection and time loop
+        self.shapes, self.works = shapes, works
 
 
 class _Batch:
@@ -443,9 +447,16 @@ class _RNNBase(Layer):
         plan = self._plans.get(key)
         if plan is None:
             batch = _Batch(np.full(B, T, dtype=np.int64), T)
-            G, H = self._layout.G, self.hidden_size
-            plan = _Plan(batch, _row_ranges(batch, T * B * G * H * H),
-                         self._work_bytes(B, T, False))
+            lay, H, P, L = self._layout, self.hidden_size, self.state_size, self.num_layers
+            GH = lay.G * H
+            two = lay.n_states == 2
+            shapes = ((L, B, P), (L, B, H) if two else None, (T + 1, B, P),
+                      (2, B, H) if two else None, (T, B, GH), (1, B, H) if lay.aux else None,
+                      (B, GH), (B, H) if P != H else None)
+            works = [(T * B * (self.input_size if k == 0 else self.output_size) * GH,
+                      T * B * GH * P) for k in range(L)]
+            plan = _Plan(batch, _row_ranges(batch, T * B * GH * H), self._work_bytes(B, T, False),
+                         shapes, works)
             if len(self._plans) >= PLANS_KEPT:
                 self._plans = {}
             self._plans[key] = plan
@@ -555,7 +566,8 @@ class _RNNBase(Layer):
             B, T, _ = X.shape
             if lengths is not None:
                 lengths = check_lengths(lengths, B, T)
-            h0, c0 = self._check_state(initial_state, B, "initial_state")
+            h0, c0 = (None, None) if initial_state is None else self._check_state(
+                initial_state, B, "initial_state")
         if lengths is not None and lengths.min() == T:
             lengths = None   # every sequence runs all steps: the batch's plan serves
         if training:
@@ -698,40 +710,33 @@ class _RNNBase(Layer):
         """Inference of a unidirectional stack on a full batch from zero
         states: the calls into the core that ``_forward_whole`` makes for it,
         without its general bookkeeping (nothing to sort, reverse, mask or
-        hand to another thread; the final states written in place), so the
-        same numbers with less Python per call."""
-        batch = plan.batch
-        B, T = batch.B, batch.T
-        lay, dt = self._layout, self.dtype
-        L, H, P = self.num_layers, self.hidden_size, self.state_size
-        GH = lay.G * H
-        two = lay.n_states == 2
+        hand to another thread; the final states written in place; the
+        shapes from the plan), so the same numbers with less Python per call."""
+        dt, lay = self.dtype, self._layout
+        hn_shape, cn_shape, hs_shape, cs_shape, g_shape, aux_shape, w_shape, pw_shape = (
+            plan.shapes)
+        two = cn_shape is not None
         e2, e3 = _EMPTY[dt, 2], _EMPTY[dt, 3]
         threads = _scan_threads()
-        ranges = plan.ranges
-        n = len(ranges)
-        h_n = np.empty((L, B, P), dt)
-        c_n = np.empty((L, B, H), dt) if two else None
+        n_active, ranges, n = plan.batch.n_active, plan.ranges, len(plan.ranges)
+        h_n = np.empty(hn_shape, dt)
+        c_n = np.empty(cn_shape, dt) if two else None
         x = X.swapaxes(0, 1).copy()   # time-major (T, B, I)
-        for k in range(L):
-            W_ih, W_ih_packed, W_hh, W_packed, bias, b_hh, extra, W_hr = W.scans[k]
-            Hs = np.empty((T + 1, B, P), dt)
+        for k, (W_ih, W_ih_packed, W_hh, W_packed, bias, b_hh, extra, W_hr) in enumerate(
+                W.scans):
+            Hs = np.empty(hs_shape, dt)
             Hs[0] = 0
             if two:
-                Cs = np.empty((2, B, H), dt)   # inference keeps the last state only
+                Cs = np.empty(cs_shape, dt)   # inference keeps the last state only
                 Cs[0] = 0
-            else:
-                Cs = e3
-            gates = np.empty((T, B, GH), dt)
-            aux = np.empty((1, B, H), dt) if lay.aux else e3
-            work = np.empty((B, GH), dt)
-            pwork = np.empty((B, H), dt) if P != H else e2
-            _recurrent.project(x, W_ih, gates, W_ih_packed, n,
-                               _share(threads, T * B * x.shape[2] * GH))
+            gates = np.empty(g_shape, dt)
+            work_proj, work_steps = plan.works[k]
+            _recurrent.project(x, W_ih, gates, W_ih_packed, n, _share(threads, work_proj))
             _recurrent.forward_steps(
-                lay.code, lay.flags, False, batch.n_active, W_hh, bias, b_hh, extra, W_hr,
-                pwork, e2, Hs, e3, Cs, gates, aux, work, h_n[k], c_n[k] if two else e2,
-                *W_packed, ranges, _share(threads, T * B * GH * P))
+                lay.code, lay.flags, False, n_active, W_hh, bias, b_hh, extra, W_hr,
+                np.empty(pw_shape, dt) if pw_shape else e2, e2, Hs, e3, Cs if two else e3,
+                gates, np.empty(aux_shape, dt) if aux_shape else e3, np.empty(w_shape, dt),
+                h_n[k], c_n[k] if two else e2, *W_packed, ranges, _share(threads, work_steps))
             x = Hs[1:]
         # a copy: never a view of a buffer
         return (x.swapaxes(0, 1).copy() if outputs else None), self._state(h_n, c_n)
