@@ -395,3 +395,17 @@ def test_threads_predicting_while_the_weights_change_see_one_set_or_the_other(da
     stop.set()
     writer.join()
     assert not bad, f"{len(bad)} predictions matched neither set of weights"
+
+
+@pytest.mark.parametrize("n_values", [8 * 10, 64 * 30 * 4])   # below and above the dot's limit
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_values_are_found_at_any_size(n_values, value):
+    from seqcore._validation import _DOT_FINITE, all_finite_fast
+
+    X = _X(12, (n_values // (T * I) + 1, T, I), np.float64)
+    assert (X.size <= _DOT_FINITE) == (n_values == 80)
+    assert all_finite_fast(X)
+    X.reshape(-1)[-1] = value
+    assert not all_finite_fast(X)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        seqcore.nn.RNN(I, H, dtype=np.float64).eval().forward(X)
