@@ -27,7 +27,7 @@ bookkeeping rather than the core's arithmetic:
   shape (``_Plan``); such a batch is never sorted nor gathered;
 * an input of the common kind (a C-contiguous ndarray of the layer's dtype
   and shape) is accepted by a few attribute tests, and only its values are
-  checked (``all_finite_fast``: one sum).
+  checked (``all_finite_fast``: one dot product for a small array).
 
 All parameters live in one flat buffer, exposed as named views in PyTorch's
 names, shapes and gate order; the gradients likewise.  Clipping and the
