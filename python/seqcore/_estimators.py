@@ -28,7 +28,7 @@ from ._base import (DTYPES, SeqcoreEstimator, consistent, fit_then_publish,
                     training, training_constraints)
 from ._data import SEQUENCES, check_sequences, check_tokens
 from ._sklearn_compat import Interval, StrOptions
-from ._validation import check_real, mean_and_scale, warn_user
+from ._validation import all_finite_fast, check_real, mean_and_scale, warn_user
 from .nn import SequenceNetwork
 from .nn._cells import CELLS, all_options
 from .nn._loss import (LOSSES, REGRESSION_LOSSES, Distribution, Huber, NegativeBinomial, Pinball,
@@ -391,13 +391,35 @@ class _BaseRNN(SeqcoreEstimator):
     # ----------------------------------------------------------- prediction
     def _raw(self, X):
         """Network outputs for X, and the lengths and the input form."""
-        check_is_fitted(self, "network_")
+        if not hasattr(self, "network_"):
+            check_is_fitted(self, "network_")
+        precision = getattr(self, "inference_precision", None)
+        Xp = None if precision is not None else self._plain_input(X)
+        if Xp is not None:   # every sequence runs all its steps, in the model's dtype
+            Z = self.network_._decide(Xp, None)
+            return Z, np.full(Xp.shape[0], Xp.shape[1], dtype=np.int64), SEQUENCES
         # an empty document runs as one unknown token; its length stays 0 so
         # that per-step results for it are empty
         Xp, lengths, mode = self._check_X(X, reset=False, keep_empty=self.return_sequences)
-        Z = _decision_function(self.network_, Xp, np.maximum(lengths, 1),
-                               getattr(self, "inference_precision", None))
+        Z = _decision_function(self.network_, Xp, np.maximum(lengths, 1), precision)
         return np.asarray(Z, dtype=np.float64), lengths, mode
+
+    def _plain_input(self, X):
+        """X as the network reads it, when X is the common kind of input
+        whose structural checks have one known outcome: a 3-D float32 or
+        float64 ndarray with the fitted number of features, for a model fit
+        on 3-D sequences without an embedding.  Only its values are left to
+        check: when they are all finite (no NaN padding, no infinity), X is
+        converted to the network's dtype (no copy when it has it) and
+        returned.  None for any other input, which takes the full checks of
+        ``_check_X`` and gets their results and errors."""
+        if (type(X) is not np.ndarray or X.ndim != 3 or self.embedding_dim is not None
+                or X.dtype.type not in (np.float32, np.float64)
+                or getattr(self, "_input_mode", None) != SEQUENCES
+                or not X.shape[0] or not X.shape[1] or X.shape[2] != self.n_features_in_):
+            return None
+        Xp = np.ascontiguousarray(X, dtype=self.network_.dtype)
+        return Xp if all_finite_fast(Xp) else None
 
     def _unpad(self, A, lengths, mode):
         """Per-step results: a list per sequence for ragged input, else the array
@@ -865,9 +887,10 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
         Z, lengths, mode = self._raw(X)
         if getattr(self, "_multilabel", False):   # a sigmoid per label
             return 0.5 * (1.0 + np.tanh(0.5 * Z))
-        Z = Z - Z.max(axis=-1, keepdims=True)
-        P = np.exp(Z)
-        P /= P.sum(axis=-1, keepdims=True)
+        # in place: Z is this call's own array
+        Z -= np.maximum.reduce(Z, axis=-1, keepdims=True)
+        P = np.exp(Z, out=Z)
+        P /= np.add.reduce(P, axis=-1, keepdims=True)
         return self._unpad(P, lengths, mode) if self.return_sequences else P
 
     @consistent
@@ -881,7 +904,7 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
         Z, lengths, mode = self._raw(X)
         if getattr(self, "_multilabel", False):
             return (Z > 0).astype(int)   # the labels whose probability is above 0.5
-        labels = self.classes_[np.argmax(Z, axis=-1)]
+        labels = self.classes_[Z.argmax(axis=-1)]
         return self._unpad(labels, lengths, mode) if self.return_sequences else labels
 
     @consistent

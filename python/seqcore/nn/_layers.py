@@ -13,6 +13,22 @@ bookkeeping around those calls, all vectorised in NumPy, never per step:
   its own length;
 * layer k+1 reads the concatenated outputs of layer k.
 
+Inference has a fast path for small calls, whose cost is mostly this module's
+bookkeeping rather than the core's arithmetic:
+
+* the parameters in the form the scans read them (``_Weights``: W_ih and
+  W_hh packed, the summed biases) are built once and kept; they serve while
+  the parameters hold the same bits as the private copy they were built from
+  (``same_bits``), so any writer (an optimizer step, ``load_state_dict``, a
+  direct write into ``params``, unpickling) makes the next call rebuild them,
+  without having to announce itself;
+* what a batch of one shape needs when every sequence runs all its steps
+  (the layout, the row ranges, the memory estimate) is computed once per
+  shape (``_Plan``); such a batch is never sorted nor gathered;
+* an input of the common kind (a C-contiguous ndarray of the layer's dtype
+  and shape) is accepted by a few attribute tests, and only its values are
+  checked (``all_finite_fast``: one dot product for a small array).
+
 All parameters live in one flat buffer, exposed as named views in PyTorch's
 names, shapes and gate order; the gradients likewise.  Clipping and the
 optimizers work on the flat buffers.
@@ -24,7 +40,7 @@ import os
 import numpy as np
 
 from .. import _blas, _recurrent
-from .._validation import (as_float_array, check_dtype, check_lengths,
+from .._validation import (all_finite_fast, as_float_array, check_dtype, check_lengths,
                            check_positive_int)
 from ._base import Layer, _in_parallel, check_memory, fill_uniform  # noqa: F401 (re-exported)
 from ._cells import CELLS
@@ -103,6 +119,77 @@ def _scan_threads():
         return 1
     n = _blas.user_blas_threads()
     return n if n > 0 else (os.cpu_count() or 1)
+
+
+# Shapes whose plan a layer keeps (see _plan); more are dropped all at once.
+PLANS_KEPT = 32
+# Below this many bytes, comparing two arrays' bytes copies both and runs
+# one memcmp (the fastest way for small ones); above, NumPy compares them
+# as integers without copying.
+_BYTES_COMPARE = 1 << 16
+_UINTS = {4: np.uint32, 8: np.uint64}
+# Zero-size arrays stand for an absent buffer in the core's calls: one per
+# dtype and rank, shared (nothing can be written into them).
+_EMPTY = {(dt, n): np.empty((0,) * n, dt) for dt in (np.float32, np.float64) for n in range(4)}
+
+
+def same_bits(a, b):
+    """Whether two contiguous 1-D arrays of one dtype hold the same bits (a
+    NaN equals itself, -0.0 differs from 0.0): the test that a cache of
+    values derived from parameters still describes them, whoever wrote them."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.nbytes <= _BYTES_COMPARE:
+        return a.tobytes() == b.tobytes()
+    u = _UINTS[a.itemsize]
+    return bool(np.array_equal(a.view(u), b.view(u)))
+
+
+def _read_only(a):
+    a.flags.writeable = False
+    return a
+
+
+class _Weights:
+    """The parameters in the form the scans read them, per scan (layer k,
+    direction d, at index k*D + d) the tuple ``(W_ih, W_ih packed, W_hh,
+    (W_hh packed, its gated rows packed), bias, b_hh, extra, W_hr)``.
+
+    Inference keeps the last one (read-only, shared by every thread) with
+    ``source``, the private copy of the flat parameters it was built from,
+    and ``config``, the module switches that shaped it; training builds one
+    per call on the live parameters (``source`` None).
+    """
+
+    __slots__ = ("source", "config", "scans")
+
+    def __init__(self, source, config, scans):
+        self.source, self.config, self.scans = source, config, scans
+
+    def describes(self, flat):
+        """Whether these weights were built from parameters with ``flat``'s
+        bits, under the current switches."""
+        return (self.config == _weights_config() and self.source is not None
+                and same_bits(self.source, flat))
+
+
+def _weights_config():
+    return PACKED_PRODUCTS
+
+
+class _Plan:
+    """What inference on a batch of one shape needs when every sequence runs
+    all T steps, computed once per shape: the batch's layout (never sorted),
+    its row ranges and the bytes a pass allocates."""
+
+    __slots__ = ("batch", "ranges", "n_bytes", "shapes", "works")
+
+    def __init__(self, batch, ranges, n_bytes, shapes, works):
+        self.batch, self.ranges, self.n_bytes = batch, ranges, n_bytes
+        # for the plain pass (_infer_plain): the shapes of h_n, c_n, and of
+        # one layer's Hs, Cs, gates, aux, work, pwork (None: not needed),
+        # and per layer the multiply-adds of its projection and time loop
+        self.shapes, self.works = shapes, works
 
 
 class _Batch:
@@ -209,6 +296,7 @@ class _RNNBase(Layer):
         self.training = True
         self._rng = np.random.default_rng(random_state)
         self._workspace = {}
+        self._plans, self._inference = {}, None
         self._init_params(self.dtype)
         self.reset_parameters()
 
@@ -259,11 +347,12 @@ class _RNNBase(Layer):
         return [p for k in range(self.num_layers) for d in range(self.num_directions)
                 for p in self._scan_param_shapes(k, d)]
 
-    _TRANSIENT = Layer._TRANSIENT + ("_workspace",)
+    _TRANSIENT = Layer._TRANSIENT + ("_workspace", "_plans", "_inference")
 
     def __setstate__(self, state):
         super().__setstate__(state)
         self._workspace = {}
+        self._plans, self._inference = {}, None
 
     def reset_parameters(self):
         """Draw every parameter from U(-1/sqrt(H), 1/sqrt(H)), as PyTorch does."""
@@ -272,9 +361,11 @@ class _RNNBase(Layer):
 
     def release_buffers(self):
         """Free the buffers training keeps between calls (and the last
-        forward's activations); the next training call allocates them anew."""
+        forward's activations) and the packed weights inference keeps; the
+        next call builds them anew."""
         super().release_buffers()
         self._workspace = {}
+        self._plans, self._inference = {}, None
 
     def _buffer(self, key, shape, zero, training):
         """An array for a scan.  Training (which holds the layer's training
@@ -313,10 +404,73 @@ class _RNNBase(Layer):
             extra, W_hr]
 
     def _empty(self, ndim):
-        return np.empty((0,) * ndim, dtype=self.dtype)
+        return _EMPTY[self.dtype, ndim]
+
+    # ------------------------------------------------------------- weights
+    def _weights_of(self, P, source=None):
+        """``_Weights`` of named views P (read-only when ``source`` is given:
+        views of a private copy)."""
+        D, H = self.num_directions, self.hidden_size
+        lay = self._layout
+        scans = []
+        for k in range(self.num_layers):
+            for d in range(D):
+                W_ih, W_hh, b_ih, b_hh, extra, W_hr = self._scan_params(P, k, d)
+                bias = b_ih + b_hh
+                if lay.separate_bias >= 0:   # its b_hh sits inside the gate's own product
+                    block = slice(lay.separate_bias * H, (lay.separate_bias + 1) * H)
+                    bias[block] = b_ih[block]
+                W_ih_packed = (_recurrent.pack_matrix(W_ih, True) if PACKED_PRODUCTS
+                               else self._empty(1))
+                W_packed = self._pack_hidden(W_hh, backward=False)
+                if source is not None:
+                    for a in (bias, W_ih_packed) + tuple(W_packed):
+                        if a.size:
+                            _read_only(a)
+                scans.append((W_ih, W_ih_packed, W_hh, W_packed, bias, b_hh, extra, W_hr))
+        return _Weights(source, _weights_config(), scans)
+
+    def _inference_weights(self):
+        """The layer's own parameters as ``_Weights``: the kept ones while the
+        parameters hold the bits they were built from, else new ones (kept)."""
+        kept, flat = self._inference, self._flat_params
+        if kept is not None and kept.describes(flat):
+            return kept
+        source = _read_only(flat.copy())
+        kept = self._inference = self._weights_of(self._views(source), source)
+        return kept
+
+    def _plan(self, B, T):
+        """The ``_Plan`` of a (B, T) batch of full-length sequences (kept per
+        shape and per value of the switches that shape it)."""
+        key = (B, T, SCAN_PARTS, MIN_ROWS_PER_RANGE, MIN_SPLIT_WORK)
+        plan = self._plans.get(key)
+        if plan is None:
+            batch = _Batch(np.full(B, T, dtype=np.int64), T)
+            lay, H, P, L = self._layout, self.hidden_size, self.state_size, self.num_layers
+            GH = lay.G * H
+            two = lay.n_states == 2
+            shapes = ((L, B, P), (L, B, H) if two else None, (T + 1, B, P),
+                      (2, B, H) if two else None, (T, B, GH), (1, B, H) if lay.aux else None,
+                      (B, GH), (B, H) if P != H else None)
+            works = [(T * B * (self.input_size if k == 0 else self.output_size) * GH,
+                      T * B * GH * P) for k in range(L)]
+            plan = _Plan(batch, _row_ranges(batch, T * B * GH * H), self._work_bytes(B, T, False),
+                         shapes, works)
+            if len(self._plans) >= PLANS_KEPT:
+                self._plans = {}
+            self._plans[key] = plan
+        return plan
 
     # ------------------------------------------------------------- checking
     def _check_X(self, X):
+        if (type(X) is np.ndarray and X.dtype.type is self.dtype and X.dtype.isnative
+                and X.ndim == 3 and X.flags.c_contiguous and X.flags.aligned
+                and X.shape[0] and X.shape[1]
+                and X.shape[2] == self.input_size and all_finite_fast(X)):
+            # the common kind of input, which every check below would pass
+            # as it is: only its values needed checking
+            return X
         X = as_float_array(X, self.dtype, "X")
         if X.ndim != 3:
             raise ValueError(
@@ -394,14 +548,15 @@ class _RNNBase(Layer):
     __call__ = forward
 
     def _forward(self, X, lengths, initial_state, outputs=True, training=False,
-                 params=None, trusted=False):
+                 params=None, trusted=False, weights=None):
         """``forward`` in the given mode; ``outputs=False`` may return None for
         the outputs (inference of long sequences then keeps only a chunk's
         worth); ``params``: named views to read instead of ``self.params``
-        (inference on a snapshot of the weights); ``trusted``: the caller has
+        (inference on a snapshot of the weights); ``weights``: a ``_Weights``
+        to read instead (a network's kept ones); ``trusted``: the caller has
         checked X (a C-contiguous (B, T, I) array of the layer's dtype),
-        ``lengths`` (int64) and the state already (a training set checked
-        once in ``fit``)."""
+        ``lengths`` (int64, or None for all T steps) and the state already
+        (a training set checked once in ``fit``)."""
         if trusted:
             B, T, _ = X.shape
             h0, c0 = (None, None) if initial_state is None else (
@@ -409,21 +564,42 @@ class _RNNBase(Layer):
         else:
             X = self._check_X(X)
             B, T, _ = X.shape
-            lengths = check_lengths(lengths, B, T)
-            h0, c0 = self._check_state(initial_state, B, "initial_state")
-        n_bytes = self._work_bytes(B, T, training)
+            if lengths is not None:
+                lengths = check_lengths(lengths, B, T)
+            h0, c0 = (None, None) if initial_state is None else self._check_state(
+                initial_state, B, "initial_state")
+        if lengths is not None and lengths.min() == T:
+            lengths = None   # every sequence runs all steps: the batch's plan serves
+        if training:
+            self._check_work(B, T, True, None)
+            with self._training_call():
+                return self._forward_whole(X, _Batch(self._lengths(lengths, B, T), T), h0, c0,
+                                           True, self._weights_of(
+                                               self.params if params is None else params))
+        W = (weights if weights is not None else self._inference_weights() if params is None
+             else self._weights_of(params))
+        plan = self._plan(B, T) if lengths is None else None
+        self._check_work(B, T, False, plan)
+        if not self.bidirectional and T > EVAL_CHUNK_STEPS:
+            return self._forward_chunked(X, self._lengths(lengths, B, T), h0, c0, outputs, W)
+        if plan is not None:
+            if not self.bidirectional and h0 is None and c0 is None:
+                return self._infer_plain(X, plan, W, outputs)
+            return self._forward_whole(X, plan.batch, h0, c0, False, W, plan.ranges)
+        return self._forward_whole(X, _Batch(lengths, T), h0, c0, False, W)
+
+    @staticmethod
+    def _lengths(lengths, B, T):
+        return np.full(B, T, dtype=np.int64) if lengths is None else lengths
+
+    def _check_work(self, B, T, training, plan):
+        """Refuse, before allocating, a pass whose buffers the machine cannot hold."""
+        n_bytes = plan.n_bytes if plan is not None else self._work_bytes(B, T, training)
         if n_bytes > CHECK_MEMORY_ABOVE:
             check_memory(n_bytes, f"{type(self).__name__}.forward on a batch of {B} "
                                   f"sequences of {T} steps")
-        P = self.params if params is None else params
-        if not training:
-            if not self.bidirectional and T > EVAL_CHUNK_STEPS:
-                return self._forward_chunked(X, lengths, h0, c0, outputs, P)
-            return self._forward_whole(X, lengths, h0, c0, False, P)
-        with self._training_call():
-            return self._forward_whole(X, lengths, h0, c0, True, P)
 
-    def _forward_chunked(self, X, lengths, h0, c0, outputs, P):
+    def _forward_chunked(self, X, lengths, h0, c0, outputs, W):
         """Inference in chunks of EVAL_CHUNK_STEPS steps through all layers,
         each chunk starting from the state the last one ended in.  Agrees
         with a whole-sequence pass to rounding (the projection GEMM may round
@@ -443,8 +619,8 @@ class _RNNBase(Layer):
             width = int(len_c.max())
             # a view while every sample runs: no copy of the input chunk
             Xc = X[:, s:s + width] if rows.size == B else X[rows, s:s + width]
-            out_c, state = self._forward_whole(Xc, len_c, h[:, rows],
-                                               c[:, rows] if two else None, False, P)
+            out_c, state = self._forward_whole(Xc, _Batch(len_c, width), h[:, rows],
+                                               c[:, rows] if two else None, False, W)
             h[:, rows] = state[0] if two else state
             if two:
                 c[:, rows] = state[1]
@@ -452,14 +628,17 @@ class _RNNBase(Layer):
                 out[rows, s:s + width] = out_c
         return out, self._state(h, c)
 
-    def _forward_whole(self, X, lengths, h0, c0, training, P):
-        B, T, _ = X.shape
-        batch = _Batch(lengths, T)
+    def _forward_whole(self, X, batch, h0, c0, training, W, ranges=None):
+        """All layers over the whole batch; ``W`` the ``_Weights`` to read,
+        ``ranges`` the batch's row ranges when known (a plan's)."""
+        B, T = batch.B, batch.T
         two = self._two_states
         L, D, H, S = self.num_layers, self.num_directions, self.hidden_size, self.state_size
-        h0 = batch.sort_states(h0) if h0 is not None else np.zeros((L * D, B, S), self.dtype)
-        if two:
-            c0 = batch.sort_states(c0) if c0 is not None else np.zeros((L * D, B, H), self.dtype)
+        # no initial state: the scans start from zeros
+        if h0 is not None:
+            h0 = batch.sort_states(h0)
+        if two and c0 is not None:
+            c0 = batch.sort_states(c0)
         h_n = np.empty((L * D, B, S), self.dtype)
         c_n = np.empty((L * D, B, H), self.dtype) if two else None
         # a scan splits its batch into row ranges, which the core's pool runs
@@ -472,7 +651,8 @@ class _RNNBase(Layer):
         # float32 GEMMs round differently on different thread counts.
         threads = _scan_threads()
         G = self._layout.G
-        ranges = _row_ranges(batch, T * B * G * H * H)
+        if ranges is None:
+            ranges = _row_ranges(batch, T * B * G * H * H)
         at_once = threads > 1 and D == 2
         # the ranges never change with the threads (results would round
         # differently): directions at once run theirs on their own thread
@@ -494,9 +674,9 @@ class _RNNBase(Layer):
             def run(d, k=k, inp=inp):
                 x_in = batch.reverse(inp) if d else inp
                 i = k * D + d
-                scan = self._forward_scan(k, d, x_in, batch, h0[i],
-                                          c0[i] if two else None, masks_h[i], plan,
-                                          training, P)
+                scan = self._forward_scan(k, d, x_in, batch, None if h0 is None else h0[i],
+                                          c0[i] if two and c0 is not None else None,
+                                          masks_h[i], plan, training, W.scans[i])
                 out = scan.Hs[1:]
                 return scan, (batch.reverse(out) if d else out)
 
@@ -521,26 +701,66 @@ class _RNNBase(Layer):
         if training:
             self._record((batch, scans, masks, parts, at_once))
         outputs = batch.to_batch_major(inp)   # a copy: never a view of a buffer
-        h_n = batch.unsort_states(h_n)
-        return outputs, self._state(h_n, batch.unsort_states(c_n) if two else None)
+        if not batch.identity:   # h_n, c_n are this call's own arrays: no copy otherwise
+            h_n = batch.unsort_states(h_n)
+            c_n = batch.unsort_states(c_n) if two else None
+        return outputs, self._state(h_n, c_n)
 
-    def _forward_scan(self, k, d, x_in, batch, h0, c0, mask, plan, train, Pv):
+    def _infer_plain(self, X, plan, W, outputs):
+        """Inference of a unidirectional stack on a full batch from zero
+        states: the calls into the core that ``_forward_whole`` makes for it,
+        without its general bookkeeping (nothing to sort, reverse, mask or
+        hand to another thread; the final states written in place; the
+        shapes from the plan), so the same numbers with less Python per call."""
+        dt, lay = self.dtype, self._layout
+        hn_shape, cn_shape, hs_shape, cs_shape, g_shape, aux_shape, w_shape, pw_shape = (
+            plan.shapes)
+        two = cn_shape is not None
+        e2, e3 = _EMPTY[dt, 2], _EMPTY[dt, 3]
+        threads = _scan_threads()
+        n_active, ranges, n = plan.batch.n_active, plan.ranges, len(plan.ranges)
+        h_n = np.empty(hn_shape, dt)
+        c_n = np.empty(cn_shape, dt) if two else None
+        x = X.swapaxes(0, 1).copy()   # time-major (T, B, I)
+        for k, (W_ih, W_ih_packed, W_hh, W_packed, bias, b_hh, extra, W_hr) in enumerate(
+                W.scans):
+            Hs = np.empty(hs_shape, dt)
+            Hs[0] = 0
+            if two:
+                Cs = np.empty(cs_shape, dt)   # inference keeps the last state only
+                Cs[0] = 0
+            gates = np.empty(g_shape, dt)
+            work_proj, work_steps = plan.works[k]
+            _recurrent.project(x, W_ih, gates, W_ih_packed, n, _share(threads, work_proj))
+            _recurrent.forward_steps(
+                lay.code, lay.flags, False, n_active, W_hh, bias, b_hh, extra, W_hr,
+                np.empty(pw_shape, dt) if pw_shape else e2, e2, Hs, e3, Cs if two else e3,
+                gates, np.empty(aux_shape, dt) if aux_shape else e3, np.empty(w_shape, dt),
+                h_n[k], c_n[k] if two else e2, *W_packed, ranges, _share(threads, work_steps))
+            x = Hs[1:]
+        # a copy: never a view of a buffer
+        return (x.swapaxes(0, 1).copy() if outputs else None), self._state(h_n, c_n)
+
+    def _forward_scan(self, k, d, x_in, batch, h0, c0, mask, plan, train, w):
+        """One scan (one layer, one direction) on its ``_Weights`` entry ``w``;
+        h0, c0 None: zeros."""
         T, B, _ = x_in.shape
         lay, H, P = self._layout, self.hidden_size, self.state_size
         G = lay.G
+        W_ih, W_ih_packed, W_hh, W_packed, bias, b_hh, extra, W_hr = w
         # padded rows must read 0; a full batch writes every row
         pad = not batch.full
         s = _Scan()
         s.X, (s.ranges, s.threads) = x_in, plan
         n = len(s.ranges)
         s.Hs = self._buffer((k, d, "Hs"), (T + 1, B, P), pad, train)
-        s.Hs[0] = h0
+        s.Hs[0] = 0 if h0 is None else h0
         s.mask = mask if mask is not None else self._empty(2)
         s.Hm = (self._buffer((k, d, "Hm"), (T, B, P), pad, train) if mask is not None
                 else self._empty(3))
         if self._two_states:
             s.Cs = self._buffer((k, d, "Cs"), (T + 1 if train else 2, B, H), pad, train)
-            s.Cs[0] = c0
+            s.Cs[0] = 0 if c0 is None else c0
             s.c_n = np.empty((B, H), self.dtype)
         else:
             s.Cs, s.c_n = self._empty(3), self._empty(2)
@@ -551,17 +771,7 @@ class _RNNBase(Layer):
         work = self._buffer((k, d, "work"), (B, G * H), False, train)
         pwork = (self._buffer((k, d, "pwork"), (B, H), False, train) if self._proj
                  else self._empty(2))
-        W_ih, W_hh, b_ih, b_hh, extra, W_hr = self._scan_params(Pv, k, d)
-        W_packed = self._pack_hidden(W_hh, backward=False)
-
-        bias = b_ih + b_hh
-        if lay.separate_bias >= 0:   # its b_hh sits inside the gate's own product
-            block = slice(lay.separate_bias * H, (lay.separate_bias + 1) * H)
-            bias[block] = b_ih[block]
-
         # n parts (from the shape), run by the core's worker threads
-        W_ih_packed = (_recurrent.pack_matrix(W_ih, True) if PACKED_PRODUCTS
-                       else self._empty(1))
         GH = G * H
         _recurrent.project(x_in, W_ih, s.gates, W_ih_packed, n,
                            _share(s.threads, T * B * x_in.shape[2] * GH))

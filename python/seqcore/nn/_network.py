@@ -32,7 +32,11 @@ layout the core reads.
 Threads: inference (``decision_function``, ``stream``) reads a snapshot of
 the parameters taken under ``param_lock``, so it sees the weights of one
 moment between two optimizer steps; whoever writes the parameters (the
-estimators' optimizer step) holds the same lock.  Training from two threads
+estimators' optimizer step) holds the same lock.  The last snapshot is kept
+with everything inference derives from it (``_Inference``: the stack's
+packed weights, the head in float64) and serves the next call while the
+parameters still hold its bits (compared under the lock, which costs what
+the copy did): small predictions then pack nothing.  Training from two threads
 at once is refused with a ``RuntimeError``.  The head runs in float64 in both
 passes: its products are small, and float64 GEMMs round the same way on any
 number of BLAS threads.
@@ -42,6 +46,7 @@ import numpy as np
 
 from .._validation import check_lengths, check_positive_int
 from . import _layers
+from ._layers import _read_only, _weights_config, same_bits
 from ._base import _Holding, fill_uniform
 from ._cells import get_cell
 from ._embedding import Embedding
@@ -52,6 +57,15 @@ DENSE_ACTIVATIONS = ("relu", "tanh")
 # Inference runs in batches of rows whose buffers take about this many bytes,
 # so predicting many sequences needs memory for the outputs only.
 PREDICT_MEMORY = 64 << 20
+
+
+class _Inference:
+    """What inference reads, derived from one snapshot ``source`` of the flat
+    parameters (read-only, shared by every thread): the stack's ``_Weights``,
+    the head (W.T in float64, b), the dense layers' and the embedding's named
+    views."""
+
+    __slots__ = ("source", "config", "rnn", "head", "dense", "embedding")
 
 
 class SequenceNetwork(FlatModel):
@@ -157,6 +171,12 @@ class SequenceNetwork(FlatModel):
         F = (head.size - K) // K
         return head[:K * F].reshape(K, F), head[K * F:]
 
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_inference", None)   # derived from the parameters: rebuilt on use
+        state.pop("_rows", None)
+        return state
+
     def __setstate__(self, state):
         # pickles of older layouts lack these
         state.setdefault("dense", [])
@@ -225,7 +245,31 @@ class SequenceNetwork(FlatModel):
     def _snapshot_views(self):
         """Named views of every part of a snapshot: (stack, head (W, b),
         dense layers, embedding)."""
-        flat = self.snapshot()
+        return self._views_of(self.snapshot())
+
+    def _inference_state(self):
+        """The kept ``_Inference`` while the parameters hold the bits it was
+        built from, else a new one from a snapshot (kept).  Compared and
+        copied under ``param_lock``: never halfway through an optimizer step."""
+        kept = getattr(self, "_inference", None)
+        with self.param_lock:
+            if (kept is not None and kept.config == _weights_config()
+                    and same_bits(kept.source, self.flat_params)):
+                return kept
+            flat = _read_only(self.flat_params.copy())
+        P, (W, b), P_dense, P_emb = self._views_of(flat)
+        state = _Inference()
+        state.source, state.config = flat, _weights_config()
+        state.rnn = self.rnn._weights_of(P, flat)
+        # the head reads W.T in float64 (see _head64)
+        state.head = (_read_only(W.T.astype(np.float64)), b)
+        state.dense, state.embedding = P_dense, P_emb
+        self._inference = state
+        return state
+
+    def _views_of(self, flat):
+        """Named views of every part of a flat copy: (stack, head (W, b),
+        dense layers, embedding)."""
         n_rnn = self.rnn.flat_params.size
         parts, start = [], n_rnn + self._head_size
         for part in self._extra_parts():
@@ -236,7 +280,19 @@ class SequenceNetwork(FlatModel):
         return self.rnn._views(flat[:n_rnn]), self._head_views(flat), parts, emb
 
     def _rows_per_batch(self, T):
-        """Rows of one inference batch: its buffers take about PREDICT_MEMORY."""
+        """Rows of one inference batch: its buffers take about PREDICT_MEMORY
+        (kept per T)."""
+        rows = getattr(self, "_rows", None)
+        if rows is None:
+            rows = self._rows = {}
+        n = rows.get(T)
+        if n is None:
+            if len(rows) >= _layers.PLANS_KEPT:
+                rows.clear()
+            n = rows[T] = self._rows_for(T)
+        return n
+
+    def _rows_for(self, T):
         width = max((self.rnn.output_size,) + self.dense_sizes)
         per_row = (self.rnn._work_bytes(1, T, False) + 8 * T * self.n_outputs
                    + 8 * T * (self.rnn.input_size + width))
@@ -260,33 +316,39 @@ class SequenceNetwork(FlatModel):
         batches of rows whose buffers take about ``PREDICT_MEMORY`` bytes.
         """
         X, lengths = self._check_batch(X, lengths)
+        return self._decide(X, lengths)
+
+    def _decide(self, X, lengths):
+        """``decision_function`` of a checked X; ``lengths`` None when every
+        sequence runs all T steps."""
         B, T = X.shape[0], X.shape[1]
-        P, (W, b), P_dense, P_emb = self._snapshot_views()
+        state_ = self._inference_state()
         rows = self._rows_per_batch(T)
         shape = (B, T, self.n_outputs) if self.return_sequences else (B, self.n_outputs)
         out = None if B <= rows else np.empty(shape)
         for start in range(0, B, rows):
             sl = slice(start, start + rows)
-            Xb = X[sl] if self.embedding is None else self._embed(X[sl], P_emb)
+            Xb = X[sl] if self.embedding is None else self._embed(X[sl], state_.embedding)
             # many-to-one needs no outputs: long sequences then run in chunks
             # of bounded memory
-            outputs, state = self.rnn._forward(Xb, lengths[sl], None,
-                                               outputs=self.return_sequences,
-                                               training=False, params=P)
+            outputs, state = self.rnn._forward(Xb, None if lengths is None else lengths[sl],
+                                               None, outputs=self.return_sequences,
+                                               training=False, trusted=True,
+                                               weights=state_.rnn)
             S = outputs if self.return_sequences else self._summary(state)
             lead = S.shape[:-1]
-            S = self._dense_forward(S, P_dense)
-            Z = self._head64(S.reshape(lead + (S.shape[-1],)), W, b)
+            S = self._dense_forward(S, state_.dense)
+            Z = self._head64(S.reshape(lead + (S.shape[-1],)), *state_.head)
             if out is None:
                 return Z
             out[sl] = Z
         return out
 
-    def _head64(self, S, W, b):
-        """The head at inference, in float64: the rounding of a float32 GEMM
-        depends on the batch size and the thread count, and predictions must
-        not."""
-        return S.astype(np.float64) @ W.T.astype(np.float64) + b
+    def _head64(self, S, W64T, b):
+        """The head at inference, in float64 (``W64T``: W.T in float64): the
+        rounding of a float32 GEMM depends on the batch size and the thread
+        count, and predictions must not."""
+        return S.astype(np.float64) @ W64T + b
 
     def stream(self, X, state=None, lengths=None):
         """Inference on a chunk of steps continuing from ``state``.
@@ -300,12 +362,14 @@ class SequenceNetwork(FlatModel):
             raise ValueError("stream needs a unidirectional network: the backward direction "
                              "of a bidirectional one starts at the end of the whole sequence")
         X, lengths = self._check_batch(X, lengths)
-        P, (W, b), P_dense, P_emb = self._snapshot_views()
+        state_ = self._inference_state()
         if self.embedding is not None:
-            X = self._embed(X, P_emb)
-        outputs, state = self.rnn._forward(X, lengths, state, training=False, params=P)
-        S = self._dense_forward(outputs, P_dense)
-        return self._head64(S.reshape(outputs.shape[:-1] + (S.shape[-1],)), W, b), state
+            X = self._embed(X, state_.embedding)
+        outputs, state = self.rnn._forward(X, lengths, state, training=False,
+                                           weights=state_.rnn)
+        S = self._dense_forward(outputs, state_.dense)
+        return self._head64(S.reshape(outputs.shape[:-1] + (S.shape[-1],)),
+                            *state_.head), state
 
     # --------------------------------------------------------------- training
     def loss_and_gradient(self, X, lengths, Y, sample_weight=None, bptt_steps=None):
