@@ -378,3 +378,22 @@ def test_threads_may_predict_at_once():
                 for p in PRECISIONS * 4]
         for p, job in jobs:
             np.testing.assert_array_equal(job.result(), expected[p])
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_plain_batches_run_in_reduced_precision_too(precision):
+    """A full unidirectional batch from zero states takes the layers' lean
+    pass; in reduced precision it must still run the quantised products
+    (the same numbers as the general pass, not the full-precision ones)."""
+    from seqcore.nn import LSTM, QuantizedLayer
+
+    lstm = LSTM(3, 16, num_layers=2, random_state=0)
+    X = np.random.default_rng(1).normal(size=(4, 6, 3)).astype(np.float32)
+    q = QuantizedLayer(lstm, precision)
+    plain, (h, c) = q.forward(X)
+    zeros = (np.zeros((2, 4, 16), np.float32), np.zeros((2, 4, 16), np.float32))
+    general, (h2, c2) = q.forward(X, initial_state=zeros)
+    np.testing.assert_array_equal(plain, general)
+    np.testing.assert_array_equal(h, h2)
+    full, _ = lstm.forward(X)
+    assert not np.array_equal(plain, full)

@@ -151,7 +151,7 @@ def _scan_weights(layer, precision, k, d, W_ih, W_hh):
     return entry
 
 
-def _scan(layer, precision, generic, k, d, x_in, batch, h0, c0, mask, plan, train, Pv):
+def _scan(layer, precision, generic, k, d, x_in, batch, h0, c0, mask, plan, train, w):
     """The layer's ``_forward_scan`` at inference, with reduced-precision
     products (same arguments, same result object)."""
     if train or mask is not None:
@@ -159,7 +159,8 @@ def _scan(layer, precision, generic, k, d, x_in, batch, h0, c0, mask, plan, trai
     T, B, _ = x_in.shape
     lay, H, P, dtype = layer._layout, layer.hidden_size, layer.state_size, layer.dtype
     GH = lay.G * H
-    W_ih, W_hh, b_ih, b_hh, extra, W_hr = layer._scan_params(Pv, k, d)
+    # the scan's entry of the layer's _Weights; bias: b_ih + b_hh as the core adds them
+    W_ih, _, W_hh, _, bias, b_hh, extra, W_hr = w
     q = _scan_weights(layer, precision, k, d, W_ih, W_hh)
     s = _layers._Scan()
     s.X = x_in = np.ascontiguousarray(x_in)
@@ -167,11 +168,11 @@ def _scan(layer, precision, generic, k, d, x_in, batch, h0, c0, mask, plan, trai
     # padded rows must read 0; a full batch writes every row
     new = np.empty if batch.full else np.zeros
     s.Hs = new((T + 1, B, P), dtype)
-    s.Hs[0] = h0
+    s.Hs[0] = 0 if h0 is None else h0   # None: zeros
     s.mask, s.Hm = None, None
     if layer._two_states:
         s.Cs = new((2, B, H), dtype)
-        s.Cs[0] = c0
+        s.Cs[0] = 0 if c0 is None else c0
         s.c_n = np.empty((B, H), dtype)
     else:
         s.Cs, s.c_n = np.empty((0, 0, 0), dtype), np.empty((0, 0), dtype)
@@ -180,10 +181,6 @@ def _scan(layer, precision, generic, k, d, x_in, batch, h0, c0, mask, plan, trai
     s.h_n = np.empty((B, P), dtype)
     work = np.empty((B, GH), dtype)
     pwork = np.empty((B, H), dtype) if layer._proj else np.empty((0, 0), dtype)
-    bias = b_ih + b_hh
-    if lay.separate_bias >= 0:   # its b_hh sits inside the gate's own product
-        block = slice(lay.separate_bias * H, (lay.separate_bias + 1) * H)
-        bias[block] = b_ih[block]
     n = len(s.ranges)
     threads = _layers._share(s.threads, T * B * GH * (P + x_in.shape[2]))
     _quant.forward_scan(lay.code, lay.flags, batch.n_active, q["qi"], q["qh"], q["qh2"],
@@ -200,7 +197,14 @@ def _layer_view(layer, precision, generic=False):
     view = object.__new__(type(layer))
     view.__dict__.update(layer.__dict__)
     view._forward_scan = functools.partial(_scan, layer, precision, generic)
+    # the lean pass for plain batches calls the core itself: through the scans instead
+    view._infer_plain = functools.partial(_plain_through_scans, view)
     return view
+
+
+def _plain_through_scans(view, X, plan, W, outputs):
+    out, state = view._forward_whole(X, plan.batch, None, None, False, W, plan.ranges)
+    return (out if outputs else None), state
 
 
 class QuantizedLayer:
