@@ -489,3 +489,19 @@ def test_long_table_keeps_the_time_zone():
     naive = pd.DataFrame({"id": ["a"] * 48, "time": t.tz_localize(None), "value": values[:48]})
     res = forecast_many(naive, horizon=2, forecaster=fc, backtest=False, random_state=0)
     assert res.times["a"].dtype == np.dtype("datetime64[ns]")
+
+
+def test_a_missing_id_is_refused_before_fitting():
+    # a missing id became a series of its own (one per NaN, since NaN != NaN)
+    n = 30
+    for missing in (None, np.nan, float("nan")):
+        ids = ["a"] * n + [missing] + ["b"] * n
+        table = {"id": ids, "time": list(range(n)) + [n] + list(range(n)),
+                 "value": np.arange(2 * n + 1, dtype=float)}
+        with pytest.raises(ValueError, match="column 'id' has a missing value.*row 30"):
+            forecast_many(table, horizon=H, forecaster=MustNotFit(), backtest=False)
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"id": [1.0] * n + [np.nan, np.nan], "time": list(range(n + 2)),
+                          "value": np.arange(n + 2.0)})
+    with pytest.raises(ValueError, match="missing value"):
+        forecast_many(frame, horizon=H, forecaster=MustNotFit(), backtest=False)

@@ -541,6 +541,9 @@ def _read_long(cols, id_col, time_col, value_col, available, time_format=None, p
                                                                      time_format)
     groups = {}                                      # key -> (name, rows), first appearance
     for row, v in enumerate(ids.tolist() if isinstance(ids, np.ndarray) else ids):
+        if missing_value(v):   # else a series of its own (one per NaN: NaN != NaN)
+            raise ValueError(f"column {id_col!r} has a missing value (row {row}): every "
+                             "row needs the id of its series")
         key, name = _id_key(v)
         groups.setdefault(key, (name, []))[1].append(row)
     names, arrays, stamps, orders = [], [], {}, []
