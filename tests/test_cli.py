@@ -1065,3 +1065,15 @@ def test_bad_long_table_options_are_refused_before_training(args, match, tmp_pat
     lines = err.strip().splitlines()
     assert len(lines) == 1 and re.search(match, lines[0]), err
     assert out == ""
+
+
+def test_a_blank_id_cell_is_refused_before_training(tmp_path, no_training, capsys):
+    # a blank id made a one-row series of its own, forecast by the naive fallback
+    path = _panel_csv(tmp_path / "panel.csv", short=False)
+    lines = open(path).read().splitlines()
+    lines[5] = "," + lines[5].split(",", 1)[1]
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["forecast", str(path), "--id", "store", "--column", "sales", *LONG]) == 2
+    out, err = capsys.readouterr()
+    assert re.search(r"column 'store' .*missing value \(line 6\)", err), err
+    assert out == ""

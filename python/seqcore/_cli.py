@@ -678,6 +678,10 @@ def _forecast_panel(args, interrupted, staged, past_cols, static_cols):
         line = int(np.flatnonzero(np.isnan(y))[0]) + 2
         raise _UsageError(f"column {name!r} of {args.csv} has a missing value (line {line}): "
                           "a table of several series must be complete")
+    blank = next((i for i, r in enumerate(body) if not r[ij].strip()), None)
+    if blank is not None:   # else a series of its own
+        raise _UsageError(f"column {header[ij]!r} of {args.csv} has a missing value (line "
+                          f"{blank + 2}): every row needs the id of its series")
     output = None if args.output is None else _destination(args.output, "--output", args.csv)
     H = args.horizon
     # the table's columns keep the file's names: forecast_many's messages name them
