@@ -1077,3 +1077,15 @@ def test_a_blank_id_cell_is_refused_before_training(tmp_path, no_training, capsy
     out, err = capsys.readouterr()
     assert re.search(r"column 'store' .*missing value \(line 6\)", err), err
     assert out == ""
+
+
+def test_time_none_keeps_the_row_order(tmp_path, capsys, fit_spy):
+    # --help promises "--time none: the rows' order"; it was read as a column name
+    path = _panel_csv(tmp_path / "panel.csv", short=False)
+    assert main(["forecast", str(path), "--id", "store", "--column", "sales", "--time", "none",
+                 "--horizon", "3", "--max-iter", "2"]) == 0
+    out, _ = capsys.readouterr()
+    assert out.startswith("seqcore forecast: 6 series of sales by store")
+    ys, _ = fit_spy[0]
+    sales = [float(r[1]) for r in _lead_rows(30, 3, seed=0, start_year=2015)]
+    np.testing.assert_array_equal(np.ravel(ys[0]), sales)

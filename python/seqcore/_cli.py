@@ -667,7 +667,9 @@ def _forecast_panel(args, interrupted, staged, past_cols, static_cols):
     if j in roles:
         raise _UsageError(f"argument {roles[j]}: column {name!r} is the column to forecast")
     roles[j] = "--column"
-    if args.time is not None:
+    if args.time is not None and args.time.lower() == "none" and args.time not in header:
+        tj = None    # the rows' order
+    elif args.time is not None:
         tj = _column_index(args.csv, header, args.time, "--time")
         if tj in roles:
             raise _UsageError(f"argument --time: column {header[tj]!r} is already the "
