@@ -505,3 +505,13 @@ def test_a_missing_id_is_refused_before_fitting():
                           "value": np.arange(n + 2.0)})
     with pytest.raises(ValueError, match="missing value"):
         forecast_many(frame, horizon=H, forecaster=MustNotFit(), backtest=False)
+
+
+def test_times_that_are_not_dates_name_the_first_bad_one():
+    # the message named the first time of the column, a valid date
+    n = 30
+    times = [f"2000-01-{d:02d}" for d in range(1, n + 1)]
+    times[7] = "notadate"
+    table = {"id": ["a"] * n, "time": times, "value": np.arange(float(n))}
+    with pytest.raises(ValueError, match="not dates \\(first 'notadate'"):
+        forecast_many(table, horizon=H, forecaster=MustNotFit(), backtest=False)

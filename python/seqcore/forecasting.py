@@ -672,8 +672,10 @@ def _parse_times(raw, time_col, time_format):
         except (TypeError, ValueError):
             continue
     if not readings:
+        unread = pd.isna(pd.to_datetime(texts, format="ISO8601", errors="coerce"))
+        first_bad = items[int(np.argmax(unread.to_numpy()))] if unread.any() else items[0]
         raise ValueError(f"column {time_col!r} holds strings that are not dates (first "
-                         f"{items[0]!r}): pass numbers or dates, a time_format, or "
+                         f"{first_bad!r}): pass numbers or dates, a time_format, or "
                          "time_col=None to keep the row order")
     first, *others = readings
     different = [f for f in others if not np.array_equal(readings[f], readings[first])]
