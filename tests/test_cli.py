@@ -1051,6 +1051,7 @@ def test_static_and_past_columns_reach_the_global_model(tmp_path, capsys, fit_sp
     (["--static", "store"], "--static: column 'store' is already the id column"),
     (["--past", "lead", "--static", "lead"], "--static: column 'lead' is already the past"),
     (["--time", "store"], "--time: column 'store' is already the id column"),
+    (["--time", "sales"], "--time: column 'sales' is the column to forecast"),
     (["--plot", "p.png"], "--plot draws one series"),
     (["--static", "month,region,size", "--past", "lead"],
      "static column 'month' changes within series 's0'"),

@@ -672,8 +672,9 @@ def _forecast_panel(args, interrupted, staged, past_cols, static_cols):
     elif args.time is not None:
         tj = _column_index(args.csv, header, args.time, "--time")
         if tj in roles:
-            raise _UsageError(f"argument --time: column {header[tj]!r} is already the "
-                              f"{roles[tj][2:]} column")
+            raise _UsageError(f"argument --time: column {header[tj]!r} is "
+                              + ("the column to forecast" if roles[tj] == "--column"
+                                 else f"already the {roles[tj][2:]} column"))
     else:
         tj = next((k for k in range(len(header)) if k not in roles), None)
     if np.isnan(y).any():
