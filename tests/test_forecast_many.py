@@ -515,3 +515,20 @@ def test_times_that_are_not_dates_name_the_first_bad_one():
     table = {"id": ["a"] * n, "time": times, "value": np.arange(float(n))}
     with pytest.raises(ValueError, match="not dates \\(first 'notadate'"):
         forecast_many(table, horizon=H, forecaster=MustNotFit(), backtest=False)
+
+
+def test_a_missing_time_is_refused_before_fitting():
+    # a NaN time was sorted last (its value read as the series' latest); NaT
+    # failed deep in pandas
+    n = 30
+    times = np.arange(n, dtype=float)
+    times[4] = np.nan
+    table = {"id": ["a"] * n, "time": times, "value": np.arange(float(n))}
+    with pytest.raises(ValueError, match="column 'time' has a missing value.*row 4"):
+        forecast_many(table, horizon=H, forecaster=MustNotFit(), backtest=False)
+    pd = pytest.importorskip("pandas")
+    dates = pd.Series(pd.date_range("2000-01-01", periods=n, freq="D"))
+    dates[4] = pd.NaT
+    frame = pd.DataFrame({"id": "a", "time": dates, "value": np.arange(float(n))})
+    with pytest.raises(ValueError, match="column 'time' has a missing value.*row 4"):
+        forecast_many(frame, horizon=H, forecaster=MustNotFit(), backtest=False)

@@ -539,6 +539,12 @@ def _read_long(cols, id_col, time_col, value_col, available, time_format=None, p
         raise ValueError("the long-format table has no rows: there is nothing to forecast")
     times, tz = (None, None) if raw_times is None else _parse_times(raw_times, time_col,
                                                                      time_format)
+    if times is not None:
+        gone = np.isnat(times) if times.dtype.kind == "M" else (
+            np.isnan(times) if times.dtype.kind == "f" else np.zeros(n, bool))
+        if gone.any():   # else sorted last: its value read as the series' latest
+            raise ValueError(f"column {time_col!r} has a missing value (row "
+                             f"{int(np.argmax(gone))}): every row needs its time")
     groups = {}                                      # key -> (name, rows), first appearance
     for row, v in enumerate(ids.tolist() if isinstance(ids, np.ndarray) else ids):
         if missing_value(v):   # else a series of its own (one per NaN: NaN != NaN)
