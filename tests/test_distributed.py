@@ -303,6 +303,11 @@ def test_bad_tables_are_refused_before_training(client):
     dated.iloc[3, dated.columns.get_loc("time")] = pd.NaT
     with pytest.raises(ValueError, match="series 's000' has a missing time"):
         est.fit(dd.from_pandas(dated, npartitions=1))
+    words = table.astype({"time": str})
+    words.iloc[3, words.columns.get_loc("time")] = "soon"
+    with pytest.raises(ValueError, match="partition 0 of the table: column 'time' holds "
+                                         "values that are not times"):
+        est.fit(dd.from_pandas(words, npartitions=1))
     assert not hasattr(est, "regressors_")
 
 
