@@ -421,6 +421,10 @@ def test_crps_by_hand_and_against_the_gaussian_formula():
         crps(np.array([y]))
     with pytest.raises(ValueError, match="alpha"):
         crps(np.array([y]), quantiles=q)
+    # quantiles passed where the draws go, with their levels: read as draws
+    # (a different score) while alpha was ignored
+    with pytest.raises(ValueError, match="alpha goes with quantiles"):
+        crps(np.array([y]), q, alpha=levels)
 
 
 def test_pinball_validation_score_matches_scikit_learn():
