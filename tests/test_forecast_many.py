@@ -532,3 +532,16 @@ def test_a_missing_time_is_refused_before_fitting():
     frame = pd.DataFrame({"id": "a", "time": dates, "value": np.arange(float(n))})
     with pytest.raises(ValueError, match="column 'time' has a missing value.*row 4"):
         forecast_many(frame, horizon=H, forecaster=MustNotFit(), backtest=False)
+
+
+def test_past_and_static_take_one_column_label_that_is_not_a_string():
+    # past=3 failed with "'int' object is not iterable"; a table's labels may be ints
+    pd = pytest.importorskip("pandas")
+    n = 30
+    frame = pd.DataFrame({"id": ["a"] * n + ["b"] * n, "time": list(range(n)) * 2,
+                          "value": np.arange(2.0 * n), 3: np.arange(2.0 * n) % 5})
+    r = forecast_many(frame, horizon=H, forecaster=RNNForecaster(**FAST), backtest=False,
+                      past=3, global_model=True)
+    assert r.names == ["a", "b"]
+    with pytest.raises(TypeError, match="past must be a column label or a list of them"):
+        forecast_many(frame, horizon=H, forecaster=MustNotFit(), backtest=False, past=3.5)

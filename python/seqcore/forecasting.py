@@ -461,7 +461,14 @@ def _is_dataframe(obj):
 def _column_list(cols, what):
     if cols is None:
         return []
-    cols = [cols] if isinstance(cols, str) else list(cols)
+    if isinstance(cols, (str, numbers.Integral)):   # one label (a table's may be ints)
+        cols = [cols]
+    else:
+        try:
+            cols = list(cols)
+        except TypeError:
+            raise TypeError(f"{what} must be a column label or a list of them, got "
+                            f"{cols!r}") from None
     if not cols:
         return []
     if len(set(cols)) != len(cols):
