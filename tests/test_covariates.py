@@ -279,6 +279,9 @@ def _bad_fit_cases():
         "static_none_category": (dict(y=ys, static=none_kind),
                                  "static column 'kind' has a missing value.*series 1"),
         "static_inf": (dict(y=ys, static=inf_size), "static column 'size' contains infinity"),
+        # (an AttributeError from inside the encoder before)
+        "static_column_twice": (dict(y=ys, static=static.set_axis(["size", "size"], axis=1)),
+                                "static names the column 'size' twice"),
         "static_of_one_series": (dict(y=ys[0], static=static.iloc[:1]),
                                  "single series"),
         "past_wrong_length": (dict(y=ys, X_past=short),
@@ -295,6 +298,7 @@ def _bad_fit_cases():
 
 @pytest.mark.parametrize("case", ["static_missing_a_row", "static_one_row_too_many",
                                   "static_nan", "static_none_category", "static_inf",
+                                  "static_column_twice",
                                   "static_of_one_series", "past_wrong_length", "past_nan",
                                   "past_widths_differ", "past_series_count",
                                   "past_one_series_wrong_length", "past_recursive"])

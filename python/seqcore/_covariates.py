@@ -174,6 +174,9 @@ class StaticEncoder:
                            and set(static.index) == set(self.columns_))
                 frame = static.to_frame().T if one_row else static.to_frame()
             cols = list(frame.columns)
+            twice = frame.columns[frame.columns.duplicated()]
+            if len(twice):
+                raise ValueError(f"{name} names the column {twice[0]!r} twice")
             table = [frame[c].tolist() for c in cols]
         elif isinstance(static, dict):
             if not all(np.ndim(v) == 0 for v in static.values()):
