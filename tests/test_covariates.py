@@ -238,6 +238,14 @@ def test_static_encoder_standardises_numbers_and_one_hot_encodes_categories():
         StaticEncoder().fit(text, 2)
     with pytest.raises(TypeError, match="cannot be categories"):
         StaticEncoder().fit(np.array([[{}], [{}]], dtype=object), 2)
+    # True == 1 in Python: as categories they are two levels, not one
+    mixed = np.array([[True], [1], ["x"], [1]], dtype=object)
+    enc = StaticEncoder().fit(mixed, 4)
+    rows, unseen = enc.transform(mixed, 4)
+    assert rows.shape == (4, 3) and unseen == []
+    assert not np.array_equal(rows[0], rows[1]) and np.array_equal(rows[1], rows[3])
+    _, unseen = enc.transform(np.array([[False]], dtype=object), 1)
+    assert unseen == [(0, False)]
 
 
 def test_per_series_classic_models_read_static_features_too():
