@@ -1051,6 +1051,7 @@ def test_static_and_past_columns_reach_the_global_model(tmp_path, capsys, fit_sp
     (["--static", "store"], "--static: column 'store' is already the id column"),
     (["--past", "lead", "--static", "lead"], "--static: column 'lead' is already the past"),
     (["--time", "store"], "--time: column 'store' is already the id column"),
+    (["--time", "sales"], "--time: column 'sales' is the column to forecast"),
     (["--plot", "p.png"], "--plot draws one series"),
     (["--static", "month,region,size", "--past", "lead"],
      "static column 'month' changes within series 's0'"),
@@ -1065,3 +1066,27 @@ def test_bad_long_table_options_are_refused_before_training(args, match, tmp_pat
     lines = err.strip().splitlines()
     assert len(lines) == 1 and re.search(match, lines[0]), err
     assert out == ""
+
+
+def test_a_blank_id_cell_is_refused_before_training(tmp_path, no_training, capsys):
+    # a blank id made a one-row series of its own, forecast by the naive fallback
+    path = _panel_csv(tmp_path / "panel.csv", short=False)
+    lines = open(path).read().splitlines()
+    lines[5] = "," + lines[5].split(",", 1)[1]
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["forecast", str(path), "--id", "store", "--column", "sales", *LONG]) == 2
+    out, err = capsys.readouterr()
+    assert re.search(r"column 'store' .*missing value \(line 6\)", err), err
+    assert out == ""
+
+
+def test_time_none_keeps_the_row_order(tmp_path, capsys, fit_spy):
+    # --help promises "--time none: the rows' order"; it was read as a column name
+    path = _panel_csv(tmp_path / "panel.csv", short=False)
+    assert main(["forecast", str(path), "--id", "store", "--column", "sales", "--time", "none",
+                 "--horizon", "3", "--max-iter", "2"]) == 0
+    out, _ = capsys.readouterr()
+    assert out.startswith("seqcore forecast: 6 series of sales by store")
+    ys, _ = fit_spy[0]
+    sales = [float(r[1]) for r in _lead_rows(30, 3, seed=0, start_year=2015)]
+    np.testing.assert_array_equal(np.ravel(ys[0]), sales)

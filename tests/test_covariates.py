@@ -238,6 +238,14 @@ def test_static_encoder_standardises_numbers_and_one_hot_encodes_categories():
         StaticEncoder().fit(text, 2)
     with pytest.raises(TypeError, match="cannot be categories"):
         StaticEncoder().fit(np.array([[{}], [{}]], dtype=object), 2)
+    # True == 1 in Python: as categories they are two levels, not one
+    mixed = np.array([[True], [1], ["x"], [1]], dtype=object)
+    enc = StaticEncoder().fit(mixed, 4)
+    rows, unseen = enc.transform(mixed, 4)
+    assert rows.shape == (4, 3) and unseen == []
+    assert not np.array_equal(rows[0], rows[1]) and np.array_equal(rows[1], rows[3])
+    _, unseen = enc.transform(np.array([[False]], dtype=object), 1)
+    assert unseen == [(0, False)]
 
 
 def test_per_series_classic_models_read_static_features_too():
@@ -279,6 +287,9 @@ def _bad_fit_cases():
         "static_none_category": (dict(y=ys, static=none_kind),
                                  "static column 'kind' has a missing value.*series 1"),
         "static_inf": (dict(y=ys, static=inf_size), "static column 'size' contains infinity"),
+        # (an AttributeError from inside the encoder before)
+        "static_column_twice": (dict(y=ys, static=static.set_axis(["size", "size"], axis=1)),
+                                "static names the column 'size' twice"),
         "static_of_one_series": (dict(y=ys[0], static=static.iloc[:1]),
                                  "single series"),
         "past_wrong_length": (dict(y=ys, X_past=short),
@@ -295,6 +306,7 @@ def _bad_fit_cases():
 
 @pytest.mark.parametrize("case", ["static_missing_a_row", "static_one_row_too_many",
                                   "static_nan", "static_none_category", "static_inf",
+                                  "static_column_twice",
                                   "static_of_one_series", "past_wrong_length", "past_nan",
                                   "past_widths_differ", "past_series_count",
                                   "past_one_series_wrong_length", "past_recursive"])

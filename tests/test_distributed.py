@@ -293,6 +293,21 @@ def test_bad_tables_are_refused_before_training(client):
             dd.from_pandas(table, npartitions=1))
     with pytest.raises(TypeError, match="Dask DataFrame long table"):
         est.fit(dd.from_pandas(table, npartitions=1)["value"])
+    # a missing time was sorted last: its value read as the series' latest
+    no_time = table.astype({"time": float})
+    no_time.iloc[3, no_time.columns.get_loc("time")] = np.nan
+    with pytest.raises(ValueError, match="partition 0 of the table: series 's000' has a "
+                                         "missing time"):
+        est.fit(dd.from_pandas(no_time, npartitions=1))
+    dated = table.assign(time=pd.Timestamp("2000-01-01") + pd.to_timedelta(table["time"], "D"))
+    dated.iloc[3, dated.columns.get_loc("time")] = pd.NaT
+    with pytest.raises(ValueError, match="series 's000' has a missing time"):
+        est.fit(dd.from_pandas(dated, npartitions=1))
+    words = table.astype({"time": str})
+    words.iloc[3, words.columns.get_loc("time")] = "soon"
+    with pytest.raises(ValueError, match="partition 0 of the table: column 'time' holds "
+                                         "values that are not times"):
+        est.fit(dd.from_pandas(words, npartitions=1))
     assert not hasattr(est, "regressors_")
 
 

@@ -489,3 +489,59 @@ def test_long_table_keeps_the_time_zone():
     naive = pd.DataFrame({"id": ["a"] * 48, "time": t.tz_localize(None), "value": values[:48]})
     res = forecast_many(naive, horizon=2, forecaster=fc, backtest=False, random_state=0)
     assert res.times["a"].dtype == np.dtype("datetime64[ns]")
+
+
+def test_a_missing_id_is_refused_before_fitting():
+    # a missing id became a series of its own (one per NaN, since NaN != NaN)
+    n = 30
+    for missing in (None, np.nan, float("nan")):
+        ids = ["a"] * n + [missing] + ["b"] * n
+        table = {"id": ids, "time": list(range(n)) + [n] + list(range(n)),
+                 "value": np.arange(2 * n + 1, dtype=float)}
+        with pytest.raises(ValueError, match="column 'id' has a missing value.*row 30"):
+            forecast_many(table, horizon=H, forecaster=MustNotFit(), backtest=False)
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"id": [1.0] * n + [np.nan, np.nan], "time": list(range(n + 2)),
+                          "value": np.arange(n + 2.0)})
+    with pytest.raises(ValueError, match="missing value"):
+        forecast_many(frame, horizon=H, forecaster=MustNotFit(), backtest=False)
+
+
+def test_times_that_are_not_dates_name_the_first_bad_one():
+    # the message named the first time of the column, a valid date
+    n = 30
+    times = [f"2000-01-{d:02d}" for d in range(1, n + 1)]
+    times[7] = "notadate"
+    table = {"id": ["a"] * n, "time": times, "value": np.arange(float(n))}
+    with pytest.raises(ValueError, match="not dates \\(first 'notadate'"):
+        forecast_many(table, horizon=H, forecaster=MustNotFit(), backtest=False)
+
+
+def test_a_missing_time_is_refused_before_fitting():
+    # a NaN time was sorted last (its value read as the series' latest); NaT
+    # failed deep in pandas
+    n = 30
+    times = np.arange(n, dtype=float)
+    times[4] = np.nan
+    table = {"id": ["a"] * n, "time": times, "value": np.arange(float(n))}
+    with pytest.raises(ValueError, match="column 'time' has a missing value.*row 4"):
+        forecast_many(table, horizon=H, forecaster=MustNotFit(), backtest=False)
+    pd = pytest.importorskip("pandas")
+    dates = pd.Series(pd.date_range("2000-01-01", periods=n, freq="D"))
+    dates[4] = pd.NaT
+    frame = pd.DataFrame({"id": "a", "time": dates, "value": np.arange(float(n))})
+    with pytest.raises(ValueError, match="column 'time' has a missing value.*row 4"):
+        forecast_many(frame, horizon=H, forecaster=MustNotFit(), backtest=False)
+
+
+def test_past_and_static_take_one_column_label_that_is_not_a_string():
+    # past=3 failed with "'int' object is not iterable"; a table's labels may be ints
+    pd = pytest.importorskip("pandas")
+    n = 30
+    frame = pd.DataFrame({"id": ["a"] * n + ["b"] * n, "time": list(range(n)) * 2,
+                          "value": np.arange(2.0 * n), 3: np.arange(2.0 * n) % 5})
+    r = forecast_many(frame, horizon=H, forecaster=RNNForecaster(**FAST), backtest=False,
+                      past=3, global_model=True)
+    assert r.names == ["a", "b"]
+    with pytest.raises(TypeError, match="past must be a column label or a list of them"):
+        forecast_many(frame, horizon=H, forecaster=MustNotFit(), backtest=False, past=3.5)

@@ -352,6 +352,18 @@ def test_forecaster_head_options_are_checked_before_fitting():
         f.predict_interval(3)
 
 
+def test_calibrated_intervals_without_calibration_data_are_refused_before_fitting():
+    # interval_method 'conformal' or 'head+conformal' reads the held-out tail:
+    # with calibration_size=0 there is none, known before any training
+    y = _series(80)
+    for kw in ({"interval_method": "conformal"},
+               {"interval_method": "head+conformal", "distribution": "normal"}):
+        f = RNNForecaster(calibration_size=0, **kw, **FAST)
+        with pytest.raises(ValueError, match="calibration_size"):
+            f.fit(y)
+        assert not hasattr(f, "regressors_")
+
+
 def test_clone_and_pickle_keep_the_heads():
     f = RNNForecaster(distribution="student_t", interval_method="head", **FAST)
     c = clone(f)
@@ -409,6 +421,10 @@ def test_crps_by_hand_and_against_the_gaussian_formula():
         crps(np.array([y]))
     with pytest.raises(ValueError, match="alpha"):
         crps(np.array([y]), quantiles=q)
+    # quantiles passed where the draws go, with their levels: read as draws
+    # (a different score) while alpha was ignored
+    with pytest.raises(ValueError, match="alpha goes with quantiles"):
+        crps(np.array([y]), q, alpha=levels)
 
 
 def test_pinball_validation_score_matches_scikit_learn():

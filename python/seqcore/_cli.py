@@ -667,17 +667,24 @@ def _forecast_panel(args, interrupted, staged, past_cols, static_cols):
     if j in roles:
         raise _UsageError(f"argument {roles[j]}: column {name!r} is the column to forecast")
     roles[j] = "--column"
-    if args.time is not None:
+    if args.time is not None and args.time.lower() == "none" and args.time not in header:
+        tj = None    # the rows' order
+    elif args.time is not None:
         tj = _column_index(args.csv, header, args.time, "--time")
         if tj in roles:
-            raise _UsageError(f"argument --time: column {header[tj]!r} is already the "
-                              f"{roles[tj][2:]} column")
+            raise _UsageError(f"argument --time: column {header[tj]!r} is "
+                              + ("the column to forecast" if roles[tj] == "--column"
+                                 else f"already the {roles[tj][2:]} column"))
     else:
         tj = next((k for k in range(len(header)) if k not in roles), None)
     if np.isnan(y).any():
         line = int(np.flatnonzero(np.isnan(y))[0]) + 2
         raise _UsageError(f"column {name!r} of {args.csv} has a missing value (line {line}): "
                           "a table of several series must be complete")
+    blank = next((i for i, r in enumerate(body) if not r[ij].strip()), None)
+    if blank is not None:   # else a series of its own
+        raise _UsageError(f"column {header[ij]!r} of {args.csv} has a missing value (line "
+                          f"{blank + 2}): every row needs the id of its series")
     output = None if args.output is None else _destination(args.output, "--output", args.csv)
     H = args.horizon
     # the table's columns keep the file's names: forecast_many's messages name them

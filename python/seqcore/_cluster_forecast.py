@@ -73,7 +73,16 @@ def read(frame, index, has_time, log_transform, detect):
     if has_time:
         times = frame[TIME].to_numpy()
         if times.dtype == object:
-            times = pd.to_datetime(frame[TIME]).to_numpy()
+            try:
+                times = pd.to_datetime(frame[TIME]).to_numpy()
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{where}: column {TIME!r} holds values that are not times "
+                                 f"(numbers or dates): {exc}") from None
+        gone = pd.isna(times)
+        if gone.any():   # else sorted last: its value read as the series' latest
+            row = int(np.argmax(gone))
+            raise ValueError(f"{where}: series {_plain(uniques[codes[row]])!r} has a "
+                             f"missing time ({TIME!r}): every row needs its time")
         order = np.lexsort((times, codes))
         same = (np.diff(codes[order]) == 0) & (times[order][1:] == times[order][:-1])
         if same.any():

@@ -82,6 +82,12 @@ def _is_number(v):
     return isinstance(v, (numbers.Real, np.number)) and not isinstance(v, (bool, np.bool_))
 
 
+def _level_key(v):
+    """A category's identity: booleans apart from the numbers they equal
+    (True == 1 in Python, two levels here)."""
+    return isinstance(v, (bool, np.bool_)), v
+
+
 def missing_value(v):
     """Whether one cell is missing: None, NaN, pandas' NA or NaT."""
     if v is None:
@@ -119,7 +125,11 @@ class StaticEncoder:
                 self.sd_[c] = sd if sd > 0 else 1.0
             else:
                 try:
-                    self.levels_[c] = sorted(set(values), key=lambda v: (str(type(v)), v))
+                    distinct = {}
+                    for v in values:
+                        distinct.setdefault(_level_key(v), v)
+                    self.levels_[c] = sorted(distinct.values(),
+                                             key=lambda v: (str(type(v)), v))
                 except TypeError:
                     raise TypeError(f"{name} column {c!r} holds values that cannot be "
                                     f"categories (e.g. {type(values[0]).__name__}): use "
@@ -148,9 +158,9 @@ class StaticEncoder:
                 k += 1
             else:
                 levels = self.levels_[c]
-                where = {lv: i for i, lv in enumerate(levels)}
+                where = {_level_key(lv): i for i, lv in enumerate(levels)}
                 for r, v in enumerate(values):
-                    i = where.get(v)
+                    i = where.get(_level_key(v))
                     if i is None:              # the "unknown" level: an all-zero block
                         unseen.append((c, v))
                     else:
@@ -174,6 +184,9 @@ class StaticEncoder:
                            and set(static.index) == set(self.columns_))
                 frame = static.to_frame().T if one_row else static.to_frame()
             cols = list(frame.columns)
+            twice = frame.columns[frame.columns.duplicated()]
+            if len(twice):
+                raise ValueError(f"{name} names the column {twice[0]!r} twice")
             table = [frame[c].tolist() for c in cols]
         elif isinstance(static, dict):
             if not all(np.ndim(v) == 0 for v in static.values()):

@@ -295,7 +295,8 @@ verbose, callbacks
         moved by the conformal quantile of the calibration values' signed
         distances to it (pooled over the horizons, each divided by that
         horizon's ``interval_scale_``), so that a head too narrow or too
-        wide is corrected.
+        wide is corrected.  Both calibrated methods need
+        ``calibration_size`` > 0 (refused at fit otherwise).
         'auto': 'conformal' without a head; with one, 'head+conformal'
         when there is calibration data, else 'head'.
 
@@ -571,6 +572,10 @@ verbose, callbacks
         if self.distribution is None and self.interval_method in ("head", "head+conformal"):
             raise ValueError(f"interval_method={self.interval_method!r} reads the "
                              "distribution head: set distribution (e.g. 'normal')")
+        if self.interval_method in ("conformal", "head+conformal") and (
+                self.calibration_size == 0):
+            raise ValueError(f"interval_method={self.interval_method!r} calibrates on a "
+                             "held-out tail: fit with calibration_size > 0")
 
     def _fit(self, y, X, X_past=None, static=None):
         if _distributed.is_dask_collection(y):   # a long table, trained on the cluster

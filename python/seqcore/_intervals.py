@@ -263,6 +263,9 @@ def crps(y_true, samples=None, *, quantiles=None, alpha=None):
     """
     if (samples is None) == (quantiles is None):
         raise ValueError("pass exactly one of samples and quantiles")
+    if samples is not None and alpha is not None:
+        raise ValueError("alpha goes with quantiles (crps(y, quantiles=..., alpha=...)); "
+                         "samples are draws and take no levels")
     if samples is not None:
         y, x = _check_score_inputs(y_true, samples, "samples")
         n = x.shape[1]

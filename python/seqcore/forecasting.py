@@ -461,7 +461,14 @@ def _is_dataframe(obj):
 def _column_list(cols, what):
     if cols is None:
         return []
-    cols = [cols] if isinstance(cols, str) else list(cols)
+    if isinstance(cols, (str, numbers.Integral)):   # one label (a table's may be ints)
+        cols = [cols]
+    else:
+        try:
+            cols = list(cols)
+        except TypeError:
+            raise TypeError(f"{what} must be a column label or a list of them, got "
+                            f"{cols!r}") from None
     if not cols:
         return []
     if len(set(cols)) != len(cols):
@@ -539,8 +546,17 @@ def _read_long(cols, id_col, time_col, value_col, available, time_format=None, p
         raise ValueError("the long-format table has no rows: there is nothing to forecast")
     times, tz = (None, None) if raw_times is None else _parse_times(raw_times, time_col,
                                                                      time_format)
+    if times is not None:
+        gone = np.isnat(times) if times.dtype.kind == "M" else (
+            np.isnan(times) if times.dtype.kind == "f" else np.zeros(n, bool))
+        if gone.any():   # else sorted last: its value read as the series' latest
+            raise ValueError(f"column {time_col!r} has a missing value (row "
+                             f"{int(np.argmax(gone))}): every row needs its time")
     groups = {}                                      # key -> (name, rows), first appearance
     for row, v in enumerate(ids.tolist() if isinstance(ids, np.ndarray) else ids):
+        if missing_value(v):   # else a series of its own (one per NaN: NaN != NaN)
+            raise ValueError(f"column {id_col!r} has a missing value (row {row}): every "
+                             "row needs the id of its series")
         key, name = _id_key(v)
         groups.setdefault(key, (name, []))[1].append(row)
     names, arrays, stamps, orders = [], [], {}, []
@@ -669,8 +685,10 @@ def _parse_times(raw, time_col, time_format):
         except (TypeError, ValueError):
             continue
     if not readings:
+        unread = pd.isna(pd.to_datetime(texts, format="ISO8601", errors="coerce"))
+        first_bad = items[int(np.argmax(unread.to_numpy()))] if unread.any() else items[0]
         raise ValueError(f"column {time_col!r} holds strings that are not dates (first "
-                         f"{items[0]!r}): pass numbers or dates, a time_format, or "
+                         f"{first_bad!r}): pass numbers or dates, a time_format, or "
                          "time_col=None to keep the row order")
     first, *others = readings
     different = [f for f in others if not np.array_equal(readings[f], readings[first])]
