@@ -120,6 +120,11 @@ _SHORT_WEIGHTS = (0.0, 0.0, 1.0)
 _TAIL_BLOCKS = 3
 
 
+# origins x values of the calibration tails above which the statistical
+# forecast is left out of the per-series weights (see ``_calibrate``)
+_STAT_TAIL_BUDGET = 20_000_000
+
+
 def _choose_weights(parts, origins, seasonal=True):
     """The combination weights (network, seasonal naive, statistical) of a
     calibration tail.
@@ -861,13 +866,19 @@ verbose, callbacks
         stat = [[] for _ in range(H)]
         devs = [[] for _ in range(H)] if self.distribution is not None else None
         rng = self._head_rng(1)
+        # the statistical forecast of every origin refits on every prefix: its
+        # cost grows as origins x length, so past a budget (a tail of thousands
+        # of origins on a series of tens of thousands of values) it sits out
+        # and the weights are the network's and the seasonal naive's
+        use_stat = self.combine == "auto" and sum(
+            c * a.shape[0] for a, c in zip(ys, n_cal)) <= _STAT_TAIL_BUDGET
         for s, a, x, c, q in zip(self._series, ys, Xs, n_cal, Ps):
             z = np.log(a) if self.log_ else a
             n = a.shape[0]
             origins = [o for o in range(n - c, n) if np.isfinite(z[o:o + H]).any()]
             # the statistical forecasts of every origin in one pass
             zs = stat_z([z[:o] for o in origins], self.season_, H, self.log_) if (
-                self.combine == "auto" and origins) else [None] * len(origins)
+                use_stat and origins) else [None] * len(origins)
             for o, zst in zip(origins, zs):          # forecast times o .. o+H-1
                 steps = min(H, n - o)
                 Xf = None if x is None else x[o:o + H]
@@ -894,8 +905,10 @@ verbose, callbacks
         if self.combine == "auto":
             # the weights (network, seasonal naive, statistical) the tail supports
             parts = np.stack([np.concatenate(e) for e in (errors, naive, stat)])
-            self._set_weights(_choose_weights(parts, np.concatenate(when),
-                                              seasonal=self.season_ > 1))
+            w = _choose_weights(parts, np.concatenate(when), seasonal=self.season_ > 1)
+            if not use_stat:   # its errors stood in as the naive's: its share is the naive's
+                w = (w[0], w[1] + w[2], 0.0)
+            self._set_weights(w)
         w = self._weights
         errors = [w[0] * e + w[1] * nv + w[2] * st for e, nv, st in zip(errors, naive, stat)]
         sigma = np.empty((H, k))
