@@ -1034,7 +1034,9 @@ default='squared_error'
                 y = y.astype(np.float64)
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"y must be numeric, got dtype {y.dtype}") from exc
-        y = y.astype(np.float64)
+        # no copy of float64 targets (a cluster fit's client holds them all):
+        # y is only read until the standardised copy below
+        y = y.astype(np.float64, copy=False)
         if y.shape[0] != n:
             raise ValueError(f"y has {y.shape[0]} samples, X has {n}")
         if self.return_sequences:
@@ -1073,7 +1075,8 @@ default='squared_error'
                 self._y_mean, self._y_scale = mean_and_scale(values, vw)
         elif Y.shape[-1] != self.n_outputs_:
             raise ValueError(f"y has {Y.shape[-1]} outputs, the model {self.n_outputs_}")
-        Y = (Y - self._y_mean) / self._y_scale
+        Y = Y - self._y_mean   # a new array: divided in place (one copy, not two)
+        Y /= self._y_scale
         if self.return_sequences:
             Y = np.where(valid[:, :, None], Y, 0.0)
         return Y, w
