@@ -204,6 +204,8 @@ class _OnCluster:
                       for p, a in zip(self.parts, args)]
 
     def map(self, fn, *args):
+        # the arguments (the model, its networks) sent once, not per partition
+        args = [self.client.scatter(a, hash=False, broadcast=False) for a in args]
         return self.client.gather([self.client.submit(fn, p, *args, pure=False)
                                    for p in self.parts])
 

@@ -119,6 +119,8 @@ def mean_and_scale(values, weights=None):
     if weights is not None:
         w = np.asarray(weights, dtype=np.float64)
         w = w / w.max()
+        if (w == 1).all():   # equal weights: the plain mean, the same numbers
+            w = None         # without a weighted copy of the values
     # rows of weight 0 have no say at all; the largest magnitude from the
     # extremes, and the squares in place: no temporary copies of the values
     # (a regressor's targets can be large, e.g. a cluster fit's windows)
