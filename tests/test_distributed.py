@@ -319,9 +319,9 @@ def test_client_memory_stays_bounded_for_a_table(client):
 
     psutil = pytest.importorskip("psutil")
     dd = pytest.importorskip("dask.dataframe")
-    table = dd.from_map(synthetic_series, range(4), n_series=125, length=800)
+    table = dd.from_map(synthetic_series, range(4), n_series=125, length=2700)
     budget = 3 << 20
-    assert table.memory_usage(deep=True).sum().compute() >= 3 * budget
+    assert table.memory_usage(deep=True).sum().compute() >= 10 * budget   # the 10x
     params = dict(horizon=3, season=1, n_models=1, combine=False, calibration_size=0,
                   hidden_size=4, max_iter=1, batch_size=2000, early_stopping=False,
                   random_state=0)

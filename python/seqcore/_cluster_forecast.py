@@ -31,8 +31,9 @@ same model bit for bit.
 
 What else crosses: one id and length per series, the window targets
 (N x H: the regressor's y, kept on the client as a classifier's labels
-are), the validation windows with early stopping (the regressor gathers
-them), and H numbers per series back (held-out errors and forecasts).
+are), with early stopping the network's outputs on the validation windows
+each epoch (the windows stay on the workers, which compute them), and H
+numbers per series back (held-out errors and forecasts).
 """
 
 import numpy as np
@@ -212,6 +213,8 @@ class _OnCluster:
                       for p, a in zip(self.parts, args)]
 
     def map(self, fn, *args):
+        # the arguments (the model, its networks) sent once, not per partition
+        args = [self.client.scatter(a, hash=False, broadcast=False) for a in args]
         return self.client.gather([self.client.submit(fn, p, *args, pure=False)
                                    for p in self.parts])
 

@@ -244,6 +244,13 @@ class _Partition:
         """Rows idx (padded to this partition's longest) and their lengths."""
         return self.X[idx], self.lengths[idx]
 
+    def decide(self, args):
+        """The network's outputs (``decision_function``) with params on rows idx."""
+        params, idx = args
+        self.network.flat_params[:] = params
+        with _quiet():
+            return self.network.decision_function(self.X[idx], self.lengths[idx])
+
     def finite(self, args):
         """Whether the network with params predicts finite numbers on rows idx."""
         params, idx = args
@@ -284,7 +291,9 @@ class ShardedSequences:
 
     Looks like the padded array the estimators train on (``shape``; indexing
     with an array of rows gives a view of those rows), without holding the
-    data.  ``gather`` brings rows to the client (the validation set).
+    data.  ``gather`` brings rows to the client; ``decision_function`` runs
+    the network on a view's rows where they are (the validation set: only
+    its outputs reach the client).
     """
 
     def __init__(self, client, blocks, kind, tokens, table, dtype, actors, infos):
@@ -297,6 +306,8 @@ class ShardedSequences:
         self.T = max(info[1] for info in infos)
         self.n_features = next((info[2] for info in infos if info[2] is not None), None)
         self.rows = np.arange(self.starts[-1])
+        # the fit's ClusterShards once training starts, shared with the views
+        self.remote = {}
 
     @property
     def shape(self):
@@ -321,6 +332,24 @@ class ShardedSequences:
         for (p, sel), fut in zip(calls, futures):
             X, _ = fut.result()
             out[sel, :X.shape[1]] = X
+        return out
+
+    def decision_function(self, network):
+        """The outputs of ``network`` (its parameters now) on this view's rows,
+        in their order, computed by the partitions holding them; padded to
+        the longest partition's steps with ``return_sequences``."""
+        shards = self.remote.get("shards")
+        if shards is None:
+            raise RuntimeError("the partitions compute outputs during a fit only")
+        part = self.partition_of[self.rows]
+        calls = [(p, np.flatnonzero(part == p)) for p in np.unique(part)]
+        got = shards.decide([(p, self.rows[sel] - self.starts[p]) for p, sel in calls])
+        if not got:
+            return np.zeros((0, network.n_outputs))
+        lead = (self.rows.size, self.T) if network.return_sequences else (self.rows.size,)
+        out = np.zeros(lead + got[0].shape[len(lead):])
+        for (_, sel), Z in zip(calls, got):
+            out[(sel,) + tuple(slice(0, n) for n in Z.shape[1:-1])] = Z
         return out
 
     def close(self):
@@ -508,6 +537,7 @@ class ClusterShards:
         self.recoveries = 0
         self.Y, self.w = Y, w
         self.handles = [a.result() for a in data.actors]
+        data.remote["shards"] = self   # the validation rows' outputs (decide)
         # one partition at a time: the client holds one partition's copy of
         # the targets at most, beside the training set's
         for p in range(len(data.actors)):
@@ -538,6 +568,11 @@ class ClusterShards:
         return self._call([(p, "gradient", (params, self.data.rows[rows] - self.data.starts[p],
                                                 self.k, seed, p))
                            for p, rows in groups])
+
+    def decide(self, groups):
+        """The network's outputs on each group [(partition, local rows), ...]."""
+        params = self.network.flat_params.copy()
+        return self._call([(p, "decide", (params, local)) for p, local in groups])
 
     def finite(self, rows):
         params = self.network.flat_params.copy()

@@ -318,7 +318,7 @@ class _BaseRNN(SeqcoreEstimator):
             train, test = train_test_split(idx, test_size=self.validation_fraction,
                                            random_state=self._rng.randint(np.iinfo(np.int32).max),
                                            stratify=stratify)
-            Xv = Xp[test] if isinstance(Xp, np.ndarray) else Xp.gather(test)
+            Xv = Xp[test]   # on a cluster: a view, the rows stay on the workers
             val = (Xv, lengths[test], self._decode_for_score(Y[test], lengths[test]))
             Xp, lengths, Y, w = Xp[train], lengths[train], Y[train], w[train]
             shard_of = None if shard_of is None else shard_of[train]
@@ -470,6 +470,14 @@ def _d2_pinball(true, pred, quantiles):
     with np.errstate(divide="ignore", invalid="ignore"):
         d2 = np.where(den > 0, 1 - num / np.where(den > 0, den, 1), np.where(num == 0, 1.0, 0.0))
     return float(d2.mean())
+
+
+def _outputs(network, Xp, lengths):
+    """``network.decision_function``; on a cluster's rows (a validation set
+    held by the workers) computed where they are."""
+    if isinstance(Xp, _distributed.ShardedSequences):
+        return Xp.decision_function(network)
+    return network.decision_function(Xp, lengths)
 
 
 def _check_n_samples(n):
@@ -876,7 +884,7 @@ class RNNClassifier(ClassifierMixin, _BaseRNN):
         return accuracy_score(y, pred)
 
     def _predict_padded(self, Xp, lengths):
-        Z = self.network_.decision_function(Xp, lengths)
+        Z = _outputs(self.network_, Xp, lengths)
         if getattr(self, "_multilabel", False):
             return (Z > 0).astype(int)
         return self.classes_[np.argmax(Z, axis=-1)]
@@ -1026,7 +1034,9 @@ default='squared_error'
                 y = y.astype(np.float64)
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"y must be numeric, got dtype {y.dtype}") from exc
-        y = y.astype(np.float64)
+        # no copy of float64 targets (a cluster fit's client holds them all):
+        # y is only read until the standardised copy below
+        y = y.astype(np.float64, copy=False)
         if y.shape[0] != n:
             raise ValueError(f"y has {y.shape[0]} samples, X has {n}")
         if self.return_sequences:
@@ -1065,7 +1075,8 @@ default='squared_error'
                 self._y_mean, self._y_scale = mean_and_scale(values, vw)
         elif Y.shape[-1] != self.n_outputs_:
             raise ValueError(f"y has {Y.shape[-1]} outputs, the model {self.n_outputs_}")
-        Y = (Y - self._y_mean) / self._y_scale
+        Y = Y - self._y_mean   # a new array: divided in place (one copy, not two)
+        Y /= self._y_scale
         if self.return_sequences:
             Y = np.where(valid[:, :, None], Y, 0.0)
         return Y, w
@@ -1102,7 +1113,7 @@ default='squared_error'
         return Y * self._y_scale + self._y_mean
 
     def _predict_padded(self, Xp, lengths):
-        return self._decode_outputs(self.network_.decision_function(Xp, lengths))
+        return self._decode_outputs(_outputs(self.network_, Xp, lengths))
 
     def _decode_outputs(self, Z):
         """The network's outputs -> predictions (N, [T,] n_outputs[, Q]) in the

@@ -119,12 +119,19 @@ def mean_and_scale(values, weights=None):
     if weights is not None:
         w = np.asarray(weights, dtype=np.float64)
         w = w / w.max()
-    counted = v if w is None else v[w > 0]   # rows of weight 0 have no say at all
-    big = np.abs(counted).max(axis=0)
+        if (w == 1).all():   # equal weights: the plain mean, the same numbers
+            w = None         # without a weighted copy of the values
+    # rows of weight 0 have no say at all; the largest magnitude from the
+    # extremes, and the squares in place: no temporary copies of the values
+    # (a regressor's targets can be large, e.g. a cluster fit's windows)
+    counted = v if w is None or (w > 0).all() else v[w > 0]
+    big = np.maximum(counted.max(axis=0), -counted.min(axis=0))
     big = np.where(big > 0, big, 1.0)
     u = v / big
     mean = np.average(u, axis=0, weights=w)
-    std = np.sqrt(np.average((u - mean) ** 2, axis=0, weights=w))
+    u -= mean
+    np.square(u, out=u)
+    std = np.sqrt(np.average(u, axis=0, weights=w))
     return mean * big, np.where(std > 0, std * big, 1.0)
 
 
