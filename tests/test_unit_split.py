@@ -39,15 +39,18 @@ def _run(threads, monkeypatch, dtype, kw, lengths, training, X):
     return [out, h, c, dX, layer.flat_grads.copy()]
 
 
+# recurrent dropout acts in training only: no inference case for it
+_CASES = [(kw, training) for kw in ({}, {"peephole": True}, {"recurrent_dropout": 0.3})
+          for training in (False, True) if training or not kw.get("recurrent_dropout")]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("kw", [{}, {"peephole": True}, {"recurrent_dropout": 0.3}],
-                         ids=["plain", "peephole", "recurrent_dropout"])
+@pytest.mark.parametrize("kw, training", _CASES,
+                         ids=[f"{'-'.join(kw) or 'plain'}-{'train' if t else 'infer'}"
+                              for kw, t in _CASES])
 @pytest.mark.parametrize("padded", [False, True])
-@pytest.mark.parametrize("training", [False, True])
 def test_units_split_gives_the_bits_of_the_row_split(dtype, kw, padded, training,
                                                      share_every_job, monkeypatch):
-    if kw.get("recurrent_dropout") and not training:
-        pytest.skip("recurrent dropout runs in training only")
     B, T, I, H = 40, 6, 3, 128
     # the shape takes the unit split on two threads, the rows on one
     flags = 1 if kw.get("peephole") else 0
