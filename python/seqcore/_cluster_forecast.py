@@ -39,8 +39,8 @@ numbers per series back (held-out errors and forecasts).
 import numpy as np
 
 from . import _distributed
-from ._global import (_MARGIN, _MIN_CONTEXT, COMPONENTS, GlobalModel, _conformal_quantile,
-                      _Delegate, _filled, _kind, _prepare, _score_weights, _space, _squash,
+from ._global import (_MIN_CONTEXT, COMPONENTS, GlobalModel, _conformal_quantile, _Delegate,
+                      chosen_weights, _filled, _kind, _prepare, _score_weights, _space, _squash,
                       _warn_short, cut_windows, no_windows)
 from ._seasonality import detect_season
 
@@ -281,12 +281,8 @@ class ShardedGlobalModel(GlobalModel):
             truth = np.concatenate([r[1] for r in got])
             scales = np.concatenate([r[2] for r in got])
             self.validation_ = _score_weights(truth, parts, scales)
-            if self.combine == "auto":   # as GlobalModel.fit: the network unless clearly beaten
-                owa = self.validation_["owa"]
-                best = int(np.argmin(owa))
-                if owa[best] > (1 - _MARGIN) * owa[0]:
-                    best = 0
-                self.weights_ = tuple(float(w) for w in self.validation_["weights"][best])
+            if self.combine == "auto":   # as GlobalModel.fit
+                self.weights_ = chosen_weights(self.validation_)
             combined = np.tensordot(np.array(self.weights_), parts, axes=1)
             quantile_errors = (truth - combined) / scales[:, None]
         else:

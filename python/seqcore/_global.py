@@ -382,13 +382,7 @@ class GlobalModel:
             truth, scales = np.concatenate(truth), np.concatenate(scales)
             self.validation_ = _score_weights(truth, parts, scales)
             if self.combine == "auto":
-                owa = self.validation_["owa"]
-                best = int(np.argmin(owa))
-                # row 0 is the network alone: it keeps the forecast unless a
-                # combination is clearly better on the held-out windows
-                if owa[best] > (1 - _MARGIN) * owa[0]:
-                    best = 0
-                self.weights_ = tuple(float(w) for w in self.validation_["weights"][best])
+                self.weights_ = chosen_weights(self.validation_)
             combined = np.tensordot(np.array(self.weights_), parts, axes=1)
             quantile_errors = (truth - combined) / scales[:, None]
             n0 = len(held)   # the head's scores: the last horizon's origin
@@ -636,6 +630,18 @@ class GlobalModel:
             e = self.errors_[pick, np.arange(self.H)[None, :, None]]
             out[others] = scales[:, None, None] * e
         return out
+
+
+def chosen_weights(validation):
+    """The combination weights of ``_score_weights``' result: the lowest OWA's
+    when at least ``_MARGIN`` below the network alone's (row 0), else the
+    network alone, which keeps the forecast unless a combination is clearly
+    better on the held-out windows."""
+    owa = validation["owa"]
+    best = int(np.argmin(owa))
+    if owa[best] > (1 - _MARGIN) * owa[0]:
+        best = 0
+    return tuple(float(w) for w in validation["weights"][best])
 
 
 def cut_windows(series, cut, L, H, rng_of):
