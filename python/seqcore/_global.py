@@ -343,7 +343,9 @@ class GlobalModel:
 
     def fit(self, ys, covs=None):
         """ys: list of 1-D float arrays without NaN; covs: their
-        ``_covariates.SeriesCovariates`` (or None)."""
+        ``_covariates.SeriesCovariates`` (or None).  (``_cluster_forecast.
+        ShardedGlobalModel.fit`` follows these stages on a Dask table's
+        partitions: a change here needs its twin there.)"""
         H = self.H
         self.fallback_ = [_kind(len(y), self.L) for y in ys]
         seeds = self.seeds
