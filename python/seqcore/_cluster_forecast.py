@@ -41,7 +41,7 @@ import numpy as np
 from . import _distributed
 from ._global import (_MIN_CONTEXT, COMPONENTS, GlobalModel, _conformal_quantile, _Delegate,
                       chosen_weights, _filled, _kind, _prepare, _score_weights, _space, _squash,
-                      _warn_short, cut_windows, no_windows)
+                      _warn_short, cut_windows, no_windows, publish)
 from ._seasonality import detect_season
 
 ID, TIME, VALUE = "id", "time", "value"
@@ -401,21 +401,8 @@ def fit_table(est, table, X):
     est._is_list, est._y_ndim, est._tindex = True, 1, [None] * len(ids)
     est.n_series_, est.n_targets_, est._n_exog = len(ids), 1, None
     est.series_ids_ = ids
-    est._delegate = _TableDelegate(model)
-    est.global_method_ = "normalised"
-    est.season_, est.window_, est.differencing_ = season, model.L, 0
-    est.regressors_ = model.regressors_
-    est.regressor_ = model.regressors_[0] if model.regressors_ else None
-    est.fallback_ = list(model.fallback_)
-    est.combination_weight_ = model.weights_[0]
-    est.combination_weights_ = dict(zip(COMPONENTS, model.weights_))
-    est.deseasonalized_ = model.deseasonalized_
-    est.log_ = model.log_
-    est.interval_scale_ = None
-    est.n_calibration_errors_ = 0 if model.errors_ is None else int(model.errors_.shape[0])
-    est.global_model_ = model
-    est._scores = None
-    return est
+    return publish(est, model, _TableDelegate(model), season, model.deseasonalized_,
+                   model.log_)
 
 
 def _info(part):

@@ -865,7 +865,15 @@ def fit_global(est, ys, covs=None):
     hist = [_filled(a[:, 0]) for a in ys]
     model = GlobalModel(est, season).fit(hist, covs)
     _warn_short(model.fallback_)
-    est._delegate = _GlobalDelegate(model, hist, covs)
+    return publish(est, model, _GlobalDelegate(model, hist, covs), season,
+                   [s.seasonal is not None for s in model.series_],
+                   [s.log for s in model.series_])
+
+
+def publish(est, model, delegate, season, deseasonalized, logs):
+    """Set a forecaster's fitted attributes from its fitted global model
+    (in process, or on a Dask table's partitions)."""
+    est._delegate = delegate
     est.global_method_ = "normalised"
     est.season_, est.window_, est.differencing_ = season, model.L, 0
     est.regressors_ = model.regressors_
@@ -873,8 +881,8 @@ def fit_global(est, ys, covs=None):
     est.fallback_ = list(model.fallback_)
     est.combination_weight_ = model.weights_[0]
     est.combination_weights_ = dict(zip(COMPONENTS, model.weights_))
-    est.deseasonalized_ = [s.seasonal is not None for s in model.series_]
-    est.log_ = [s.log for s in model.series_]
+    est.deseasonalized_ = deseasonalized
+    est.log_ = logs
     est.interval_scale_ = None
     est.n_calibration_errors_ = 0 if model.errors_ is None else int(model.errors_.shape[0])
     est.global_model_ = model
